@@ -1,0 +1,6 @@
+"""Built-in estimator plugins (installed as ``posebench.methods``).
+
+Importing this package registers every built-in method with :data:`posebench.registry.methods`.
+"""
+
+from . import gt_landmarks  # noqa: F401

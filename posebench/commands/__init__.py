@@ -1,0 +1,1 @@
+"""Subcommands of the ``posebench`` CLI, one module per topic."""

@@ -1,0 +1,94 @@
+"""``posebench run``, ``posebench leaderboard`` and ``posebench demo``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from ..leaderboard import write_leaderboard
+from ..method import create_method
+from ..runner import RunResult, evaluate
+from .common import load_dataset, parse_kv, results_option, show_progress
+
+
+def _print_table(res: RunResult) -> None:
+    j = res.summary_json()
+    opts = ", ".join(f"{k}={v}" for k, v in sorted(j["options"].items()))
+    click.echo(f"{j['method']} ({opts}) on {j['dataset']} [{j['protocol']}]")
+    click.echo(f"  evaluated {j['n_evaluated']} of {j['n_samples']}, failed {j['n_failed']}"
+               f" ({j['from_cache']} from cache)")
+    click.echo(f"  MAE yaw {j['mae_yaw']:.3f}  pitch {j['mae_pitch']:.3f}  roll {j['mae_roll']:.3f}  "
+               f"mean {j['mae']:.3f}  [95% CI {j['mae_ci95'][0]:.3f}-{j['mae_ci95'][1]:.3f}]")
+    spp = j["seconds_per_sample"]
+    click.echo(f"  geodesic {j['geodesic']:.3f}  MAEV {j['maev']:.3f}  "
+               f"{'-' if spp is None else f'{1000 * spp:.2f}'} ms/sample")
+    for reason, count in list(j["failures"].items())[:5]:
+        click.echo(f"  failed x{count}: {reason}")
+    click.echo(f"  stored: {j['run_file']}")
+
+
+@click.command("run")
+@click.option("--method", "-m", "method_name", required=True, help="Method name (see `posebench methods`).")
+@click.option("--dataset", "-d", "dataset_name", required=True, help="Dataset name (see `posebench datasets`).")
+@click.option("--data-dir", type=click.Path(), default=None,
+              help="Dataset folder (default: <data root>/<dataset>, data root = $POSEBENCH_DATA).")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Method option (repeatable).")
+@click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
+              help="Dataset option (repeatable), e.g. n=1000 seed=3 for synthetic.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N samples.")
+@results_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of a table.")
+def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit, results_dir, as_json) -> None:
+    """Evaluate one method on one dataset, with per-sample caching (an interrupted run resumes)."""
+    method = create_method(method_name, parse_kv(options))
+    dataset = load_dataset(dataset_name, data_dir, parse_kv(dataset_options, "--dataset-option")).subset(limit)
+    t0 = time.perf_counter()
+    res = evaluate(method, dataset, results_dir, progress=show_progress())
+    res.record["wall_seconds_this_call"] = round(time.perf_counter() - t0, 3)
+    if as_json:
+        out = res.summary_json()
+        out["wall_seconds"] = res.record["wall_seconds_this_call"]
+        click.echo(json.dumps(out))
+    else:
+        _print_table(res)
+        click.echo(f"  took {res.record['wall_seconds_this_call']:.2f} s")
+
+
+@click.command("leaderboard")
+@results_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Markdown file to write (default: <results-dir>/leaderboard.md).")
+def leaderboard_cmd(results_dir: Path, output: Path | None) -> None:
+    """Write and print the markdown leaderboard of every run stored in the results folder."""
+    text, path = write_leaderboard(results_dir, output)
+    click.echo(text)
+    click.echo(f"\n(written to {path})", err=True)
+
+
+DEMO_RUNS = [
+    {"solver": "iterative"},
+    {"solver": "sqpnp"},
+    {"solver": "iterative", "face": "exact"},
+]
+
+
+@click.command("demo")
+@results_option
+@click.option("-n", "n", type=click.IntRange(min=1), default=500, show_default=True, help="Synthetic faces.")
+def demo_cmd(results_dir: Path, n: int) -> None:
+    """The offline main job: ground-truth-landmark pipelines on the embedded synthetic dataset,
+    then the leaderboard. Needs no download."""
+    dataset = load_dataset("synthetic", None, {"n": str(n)})
+    for opts in DEMO_RUNS:
+        res = evaluate(create_method("gt-landmarks", opts), dataset, results_dir, progress=show_progress())
+        _print_table(res)
+    text, path = write_leaderboard(results_dir)
+    click.echo("")
+    click.echo(text)
+    click.echo(f"\n(written to {path})", err=True)
+
+
+COMMANDS = [run_cmd, leaderboard_cmd, demo_cmd]

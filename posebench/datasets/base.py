@@ -1,0 +1,131 @@
+"""Dataset samples and the dataset container shared by all readers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..crop import Box
+from ..pose import Pose
+
+
+@dataclass
+class Sample:
+    """One face with its ground truth.
+
+    ``pose`` is canonical (degrees). ``landmarks`` are 68 2D points (pixels, y down) or None;
+    ``box`` is the protocol's face box (pixels) or None (then a detector must find the face);
+    ``image_path`` is None for labels-only data; ``image_size`` is ``(width, height)``.
+    ``model_3d`` is the sample's exact 68-point face (y-up model frame) where known (synthetic).
+    """
+
+    id: str
+    pose: Pose
+    image_size: tuple[int, int]
+    image_path: Path | None = None
+    landmarks: np.ndarray | None = None
+    box: Box | None = None
+    model_3d: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Dataset:
+    """A named, protocol-versioned list of samples.
+
+    ``protocol`` names the exact evaluation rules (filtering, crop) and changes whenever they
+    change, so cached predictions are never reused across protocols.
+    """
+
+    name: str
+    protocol: str
+    samples: list[Sample]
+    root: Path | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    excluded: int = 0  # samples dropped by the protocol's filter
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (id, reason) of unusable labels
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.samples)
+
+    def subset(self, limit: int | None) -> "Dataset":
+        if limit is None or limit >= len(self.samples):
+            return self
+        return Dataset(
+            self.name, self.protocol, self.samples[:limit], self.root, dict(self.settings), self.excluded, []
+        )
+
+    @property
+    def n_with_images(self) -> int:
+        return sum(s.image_path is not None for s in self.samples)
+
+    def fingerprint(self) -> str:
+        """Content hash of the ground truth and image file names/sizes (16 hex chars)."""
+        h = hashlib.sha256()
+        h.update(f"{self.name}|{self.protocol}|{sorted(self.settings.items())}".encode())
+        for s in self.samples:
+            h.update(s.id.encode())
+            h.update(np.asarray(s.pose.as_array(), np.float64).round(6).tobytes())
+            if s.landmarks is not None:
+                h.update(np.asarray(s.landmarks, np.float64).round(4).tobytes())
+            if s.box is not None:
+                h.update(np.asarray(s.box, np.float64).round(4).tobytes())
+            if s.image_path is not None:
+                try:
+                    h.update(f"{s.image_path.name}:{s.image_path.stat().st_size}".encode())
+                except OSError:
+                    h.update(b"missing")
+        return h.hexdigest()[:16]
+
+
+def within_range(pose: Pose, limit: float) -> bool:
+    """All three angles within +-limit degrees."""
+    return bool(np.all(np.abs(pose.as_array()) <= limit))
+
+
+def parse_float_range(value: str | Sequence[float], name: str) -> tuple[float, float]:
+    """``"-90,90"`` or ``"90"`` (symmetric) -> ``(-90.0, 90.0)``."""
+    from ..errors import UsageError
+
+    if isinstance(value, (tuple, list)):
+        lo, hi = float(value[0]), float(value[1])
+    else:
+        try:
+            parts = [float(v) for v in str(value).split(",")]
+        except ValueError:
+            raise UsageError(f"{name} must be 'LO,HI' or 'MAX' in degrees, got {value!r}") from None
+        if len(parts) == 1:
+            lo, hi = -abs(parts[0]), abs(parts[0])
+        elif len(parts) == 2:
+            lo, hi = parts
+        else:
+            raise UsageError(f"{name} must be 'LO,HI' or 'MAX' in degrees, got {value!r}")
+    if lo > hi:
+        raise UsageError(f"{name}: low {lo} is above high {hi}")
+    return lo, hi
+
+
+def image_size_of(path: Path, default: tuple[int, int]) -> tuple[int, int]:
+    """Image (width, height) from its header without decoding; ``default`` when unreadable."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return im.size
+    except Exception:
+        return default
+
+
+def find_image(label_path: Path, exts: Sequence[str] = (".jpg", ".png", ".jpeg")) -> Path | None:
+    for ext in exts:
+        p = label_path.with_suffix(ext)
+        if p.is_file():
+            return p
+    return None

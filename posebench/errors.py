@@ -1,0 +1,34 @@
+"""Exceptions that posebench reports as one-line messages (never tracebacks)."""
+
+from __future__ import annotations
+
+
+class PosebenchError(Exception):
+    """A user-facing error: the CLI prints ``error: <message>`` and exits with ``exit_code``."""
+
+    exit_code = 1
+
+
+class UsageError(PosebenchError):
+    """Bad command-line input: unknown name, unknown option key, bad value (exit code 2)."""
+
+    exit_code = 2
+
+
+class DataError(PosebenchError):
+    """A missing or unreadable data folder or file."""
+
+
+class WeightsError(PosebenchError):
+    """Model weights missing or unusable."""
+
+
+class SampleFailure(Exception):
+    """One sample could not be handled (no face, bad landmarks, unreadable image).
+
+    Recorded in the results with its reason and counted; never stops a run.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,84 @@
+"""68-point 3D face models in the y-up model frame (x right in the image, y up, z to the viewer).
+
+``default_face()`` is posebench's own mean face (``posebench/data/face68.npz``, built by
+``scripts/build_face_model.py`` from the AFLW2000-3D labels), in millimetres. ``load_face(path)``
+reads a text file of 204 values (x, y, z interleaved) such as the Basel ``u_base.txt``, or a
+``.npy``/``.npz`` 68x3 array; ``stretch_face`` scales width/height for the mean-face study.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+
+@dataclass(frozen=True)
+class ShapeModel:
+    """Mean face (68x3, mm) plus principal components (k x 68 x 3) and their std-devs (mm)."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    stddev: np.ndarray
+
+    def sample(self, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+        """A random face: mean + sum_k c_k * stddev_k * component_k with c_k ~ N(0, scale^2)."""
+        c = rng.standard_normal(len(self.stddev)) * scale * self.stddev
+        return self.mean + np.tensordot(c, self.components, axes=1)
+
+
+@lru_cache(maxsize=1)
+def shape_model() -> ShapeModel:
+    """posebench's own 68-point shape model (mm)."""
+    with files("posebench.data").joinpath("face68.npz").open("rb") as fh:
+        d = np.load(fh)
+        return ShapeModel(d["mean"].copy(), d["components"].copy(), d["stddev"].copy())
+
+
+def default_face() -> np.ndarray:
+    """posebench's mean face, 68x3 in mm, y-up model frame."""
+    return shape_model().mean.copy()
+
+
+def load_face(path: str | Path) -> np.ndarray:
+    """Read a 68-point face (68x3, y-up model frame) from a text, ``.npy`` or ``.npz`` file.
+
+    Text files hold 204 numbers, x, y, z interleaved (the ``u_base.txt`` layout). Units are
+    kept as stored; scale does not change the rotation that PnP recovers.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"face model file not found: {p}")
+    try:
+        if p.suffix == ".npy":
+            arr = np.load(p)
+        elif p.suffix == ".npz":
+            with np.load(p) as d:
+                arr = d["mean"] if "mean" in d else d[list(d.keys())[0]]
+        else:
+            arr = np.loadtxt(p)
+    except Exception as exc:
+        raise DataError(f"cannot read face model {p}: {exc}") from None
+    arr = np.asarray(arr, dtype=float)
+    if arr.size != 204 or not np.all(np.isfinite(arr)):
+        raise DataError(f"face model {p} must hold 68x3 finite values, found {arr.size}")
+    return arr.reshape(68, 3)
+
+
+def resolve_face(spec: str | None) -> np.ndarray:
+    """``None``/``"default"`` -> posebench's face; anything else is a path for :func:`load_face`."""
+    if spec in (None, "", "default", "posebench"):
+        return default_face()
+    return load_face(spec)
+
+
+def stretch_face(face: np.ndarray, width: float = 0.0, height: float = 0.0) -> np.ndarray:
+    """Stretch a face about its centroid: x by ``1 + width``, y by ``1 + height`` (0.4 = +40%)."""
+    f = np.asarray(face, float)
+    c = f.mean(axis=0)
+    return (f - c) * np.array([1.0 + width, 1.0 + height, 1.0]) + c

@@ -1,0 +1,106 @@
+"""Leaderboard: every stored run in a results folder as one markdown table per dataset.
+
+Rows show method (with its non-default options), protocol, samples evaluated and failed,
+MAE per angle and their mean, geodesic error, ms per sample and the paper's value where the paper
+has one. Under each table, when several methods ran on the same samples, their MAE on the
+samples *all* of them handled (failures differ between methods).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .cache import write_atomic
+from .errors import DataError
+from .metrics import summarize
+from .paper import paper_values
+
+
+def load_runs(results_dir: Path) -> list[dict]:
+    runs = []
+    for p in sorted(Path(results_dir).glob("runs/*.json")):
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        rec["_path"] = p
+        runs.append(rec)
+    return runs
+
+
+def method_label(rec: dict) -> str:
+    opts = rec["method"].get("options") or {}
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(opts.items()) if v not in (None, "", "all", "default"))
+    return rec["method"]["method"] + (f" ({shown})" if shown else "")
+
+
+def _fmt(v, nd=2) -> str:
+    return "–" if v is None or v != v else f"{v:.{nd}f}"
+
+
+def render(results_dir: Path) -> str:
+    runs = load_runs(results_dir)
+    if not runs:
+        raise DataError(f"no runs in {Path(results_dir) / 'runs'}; run `posebench run` first")
+    lines = ["# posebench leaderboard", "",
+             f"Made by `posebench leaderboard --results-dir {results_dir}` from {len(runs)} stored runs. "
+             "Angles in degrees: MAE of wrapped absolute errors over the samples each method handled; "
+             "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it.", ""]
+    for ds in sorted({r["dataset"]["name"] for r in runs}):
+        group = sorted((r for r in runs if r["dataset"]["name"] == ds), key=lambda r: r["summary"]["mae"] or 1e9)
+        lines += [f"## {ds}", "",
+                  "| method | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | ms/face | paper MAE (yaw/pitch/roll/MAE) |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in group:
+            s = r["summary"]
+            paper = "; ".join(f"{name}: {'/'.join(f'{v:g}' for v in vals)}"
+                              for name, vals in paper_values(r["method"]["method"], ds))
+            sps = r.get("seconds_per_sample")
+            lines.append(
+                f"| {method_label(r)} | {r['dataset']['protocol']} | {r['n_evaluated']} | {r['n_failed']} | "
+                f"{_fmt(s['mae_yaw'])} | {_fmt(s['mae_pitch'])} | {_fmt(s['mae_roll'])} | {_fmt(s['mae'])} | "
+                f"{_fmt(s['geodesic'])} | {_fmt(None if sps is None else 1000 * sps, 1)} | {paper or '–'} |"
+            )
+        lines.append("")
+        common = _common_table(group)
+        if common:
+            lines += common
+    return "\n".join(lines)
+
+
+def _common_table(group: list[dict]) -> list[str]:
+    by_protocol: dict[str, list[dict]] = {}
+    for r in group:
+        by_protocol.setdefault(r["dataset"]["protocol"], []).append(r)
+    out: list[str] = []
+    for protocol, rs in by_protocol.items():
+        if len(rs) < 2 or not any(r["n_failed"] for r in rs):
+            continue
+        tables = {}
+        for r in rs:
+            csv = Path(r["_path"]).with_suffix(".csv")
+            if csv.is_file():
+                tables[method_label(r)] = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+        if len(tables) < 2:
+            continue
+        ok_ids = None
+        for t in tables.values():
+            ids = set(t.loc[t["failure"].fillna("") == "", "id"])
+            ok_ids = ids if ok_ids is None else ok_ids & ids
+        out += [f"On the {len(ok_ids)} samples of `{protocol}` that every method above handled:", "",
+                "| method | yaw | pitch | roll | MAE |", "|---|---:|---:|---:|---:|"]
+        for label, t in tables.items():
+            s = summarize(t[t["id"].isin(ok_ids)])
+            out.append(f"| {label} | {_fmt(s.yaw)} | {_fmt(s.pitch)} | {_fmt(s.roll)} | {_fmt(s.mae)} |")
+        out.append("")
+    return out
+
+
+def write_leaderboard(results_dir: Path, output: Path | None = None) -> tuple[str, Path]:
+    text = render(results_dir)
+    out = Path(output) if output else Path(results_dir) / "leaderboard.md"
+    write_atomic(out, text + "\n")
+    return text, out

@@ -1,0 +1,133 @@
+"""The estimator interface every method plugin implements.
+
+A method turns a face into a canonical :class:`~posebench.pose.Pose` (degrees). Image methods read
+``image`` (RGB uint8 HxWx3) and usually a face ``box``; landmark methods read ``landmarks``.
+``estimate`` handles one face; ``estimate_batch`` many (override it where batching helps).
+A face the method cannot handle raises/returns :class:`~posebench.errors.SampleFailure`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from .crop import Box
+from .errors import SampleFailure, UsageError
+from .pose import Pose
+
+
+@dataclass
+class FaceInput:
+    """What a method may look at for one face. ``image_size`` is ``(width, height)``."""
+
+    image: np.ndarray | None
+    image_size: tuple[int, int]
+    box: Box | None = None
+    landmarks: np.ndarray | None = None
+    model_3d: np.ndarray | None = None
+    id: str = ""
+
+
+class Method(ABC):
+    """Base class of estimators. Subclasses set ``name`` and ``needs`` and implement
+    :meth:`estimate_batch` (or :meth:`estimate_one`)."""
+
+    name: ClassVar[str] = ""
+    needs: ClassVar[frozenset[str]] = frozenset()
+    version: ClassVar[str] = "1"  # bump when predictions change, to invalidate caches
+    batch_size: int = 64
+
+    def __init__(self, **options: Any):
+        self.options = options
+
+    @property
+    def weights_hash(self) -> str | None:
+        """Content hash of the weights in use (part of the cache key), or None."""
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that determines the predictions (cache key and run record)."""
+        return {"method": self.name, "version": self.version, "options": self.options, "weights": self.weights_hash}
+
+    def estimate(
+        self,
+        image: np.ndarray | None = None,
+        *,
+        box: Box | None = None,
+        landmarks: np.ndarray | None = None,
+        image_size: tuple[int, int] | None = None,
+        model_3d: np.ndarray | None = None,
+    ) -> Pose:
+        """Pose of one face. Raises :class:`SampleFailure` when the face cannot be handled."""
+        if image_size is None:
+            if image is None:
+                raise SampleFailure("image_size is needed when no image is given")
+            image_size = (int(image.shape[1]), int(image.shape[0]))
+        out = self.estimate_batch([FaceInput(image, image_size, box, landmarks, model_3d)])[0]
+        if isinstance(out, SampleFailure):
+            raise out
+        return out
+
+    def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
+        """Poses for many faces, one entry per face (a failure in place of a pose)."""
+        out: list[Pose | SampleFailure] = []
+        for face in faces:
+            try:
+                out.append(self.estimate_one(face))
+            except SampleFailure as exc:
+                out.append(exc)
+        return out
+
+    def estimate_one(self, face: FaceInput) -> Pose:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def _coerce(value: Any, default: Any, key: str) -> Any:
+    if not isinstance(value, str) or default is None or isinstance(default, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except ValueError:
+        raise UsageError(f"option {key}={value!r}: expected {type(default).__name__}") from None
+    return value
+
+
+def bind_options(factory: Any, options: dict[str, Any], what: str) -> dict[str, Any]:
+    """Check option keys against ``factory``'s keyword parameters and coerce string values to
+    the type of each parameter's default. Unknown key -> :class:`UsageError` naming it."""
+    sig = inspect.signature(factory)
+    params = {
+        n: p for n, p in sig.parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n not in ("self", "data_dir")
+    }
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if key not in params and not takes_any:
+            valid = ", ".join(sorted(params)) or "none"
+            raise UsageError(f"unknown option {key!r} for {what}; valid options: {valid}")
+        default = params[key].default if key in params else None
+        out[key] = _coerce(value, None if default is inspect.Parameter.empty else default, key)
+    return out
+
+
+def create_method(name: str, options: dict[str, Any] | None = None) -> Method:
+    """Instantiate a registered method with (string) options, validated and coerced."""
+    from .registry import methods
+
+    entry = methods.get(name)
+    kwargs = bind_options(entry.factory, dict(options or {}), f"method {name!r}")
+    return entry.factory(**kwargs)
