@@ -14,6 +14,7 @@ from .errors import PosebenchError
 COMMAND_MODULES = [
     "posebench.commands.info",
     "posebench.commands.run",
+    "posebench.commands.bench",
 ]
 
 

@@ -84,7 +84,7 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
 )
 def aflw2000(data_dir: str | Path | None = None, **options) -> Dataset:
     if data_dir is None:
-        from .locate import default_dir
+        from ..paths import default_dir
 
         data_dir = default_dir("aflw2000")
     return load_aflw2000(data_dir, **options)

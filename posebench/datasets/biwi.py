@@ -76,7 +76,7 @@ def load_biwi(data_dir: str | Path) -> Dataset:
 @register_dataset("biwi", "BIWI Kinect head pose: <subject>/frame_XXXXX_rgb.png + _pose.txt; no landmarks, no box")
 def biwi(data_dir: str | Path | None = None) -> Dataset:
     if data_dir is None:
-        from .locate import default_dir
+        from ..paths import default_dir
 
         data_dir = default_dir("biwi")
     return load_biwi(data_dir)

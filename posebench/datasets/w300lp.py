@@ -77,7 +77,7 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
                   needs=("landmarks", "box"))
 def w300lp(data_dir: str | Path | None = None, **options) -> Dataset:
     if data_dir is None:
-        from .locate import default_dir
+        from ..paths import default_dir
 
         data_dir = default_dir("300w-lp")
     return load_300w_lp(data_dir, **options)

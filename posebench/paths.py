@@ -1,7 +1,8 @@
-"""Where datasets live when no ``--data-dir`` is given.
+"""Where posebench looks for data and weights when no path is given.
 
-The data root is ``$POSEBENCH_DATA`` or, by default, ``~/.local/share/posebench`` (XDG data
-home); a dataset NAME is looked for in ``<root>/<NAME>``.
+* data root: ``$POSEBENCH_DATA``, else ``$XDG_DATA_HOME/posebench`` (``~/.local/share/posebench``);
+  dataset NAME lives in ``<data root>/<NAME>``;
+* weights folder: ``$POSEBENCH_WEIGHTS``, else ``<data root>/weights``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import UsageError
+from .errors import UsageError
 
 
 def data_root() -> Path:
@@ -20,7 +21,13 @@ def data_root() -> Path:
     return Path(base) / "posebench"
 
 
+def weights_dir() -> Path:
+    env = os.environ.get("POSEBENCH_WEIGHTS")
+    return Path(env).expanduser() if env else data_root() / "weights"
+
+
 def default_dir(name: str) -> Path:
+    """``<data root>/<name>``; a usage error saying how to fix it when absent."""
     p = data_root() / name
     if not p.is_dir():
         raise UsageError(f"no --data-dir given and {p} does not exist (set POSEBENCH_DATA or pass --data-dir)")
