@@ -31,10 +31,26 @@ def load_runs(results_dir: Path) -> list[dict]:
     return runs
 
 
+def _defaults(method: str) -> dict:
+    import inspect
+
+    from .registry import methods
+
+    try:
+        sig = inspect.signature(methods.get(method).factory)
+    except Exception:
+        return {}
+    return {n: p.default for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+
+
 def method_label(rec: dict) -> str:
+    """Method name with the options that differ from the method's defaults."""
+    name = rec["method"]["method"]
     opts = rec["method"].get("options") or {}
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(opts.items()) if v not in (None, "", "all", "default"))
-    return rec["method"]["method"] + (f" ({shown})" if shown else "")
+    defaults = _defaults(name)
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(opts.items())
+                      if v not in (None, "") and (k not in defaults or str(defaults[k]) != str(v)))
+    return name + (f" ({shown})" if shown else "")
 
 
 def _fmt(v, nd=2) -> str:

@@ -1,0 +1,88 @@
+"""The command line: help, JSON output, one-line errors with the right exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from posebench import __version__
+from posebench.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_version_and_help_on_every_command():
+    assert __version__ in invoke("--version").output
+    for name, cmd in main.commands.items():
+        r = invoke(name, "--help")
+        assert r.exit_code == 0 and "Usage:" in r.output, name
+        for sub in getattr(cmd, "commands", {}):
+            assert invoke(name, sub, "--help").exit_code == 0, (name, sub)
+
+
+def test_methods_and_datasets_list_needs():
+    out = invoke("methods").output
+    assert "gt-landmarks" in out and "needs: landmarks" in out
+    out = invoke("datasets").output
+    for name in ("aflw2000", "300w-lp", "biwi", "synthetic"):
+        assert name in out
+
+
+def test_run_json_and_cache(tmp_path):
+    args = ["run", "-m", "gt-landmarks", "-d", "synthetic", "--dataset-option", "n=30",
+            "-o", "solver=sqpnp", "--results-dir", str(tmp_path), "--json"]
+    first = json.loads(invoke(*args).stdout)
+    assert first["n_evaluated"] == 30 and first["n_failed"] == 0 and first["from_cache"] == 0
+    assert set(first) >= {"mae_yaw", "mae_pitch", "mae_roll", "mae", "geodesic", "seconds_per_sample"}
+    second = json.loads(invoke(*args).stdout)
+    assert second["from_cache"] == 30 and second["mae"] == first["mae"]
+    board = invoke("leaderboard", "--results-dir", str(tmp_path))
+    assert board.exit_code == 0 and "| gt-landmarks (solver=sqpnp) | synthetic-v1 | 30 | 0 |" in board.stdout
+    assert (tmp_path / "leaderboard.md").read_text().startswith("# posebench leaderboard")
+
+
+def test_aflw2000_run_on_real_labels(tmp_path, aflw_labels):
+    r = invoke("run", "-m", "gt-landmarks", "-d", "aflw2000", "--data-dir", str(aflw_labels),
+               "-o", "solver=sqpnp", "--results-dir", str(tmp_path), "--json")
+    out = json.loads(r.stdout)
+    assert out["n_evaluated"] == 1969 and out["protocol"] == "aflw2000-hopenet-v1"
+    assert 1.0 < out["mae"] < 10.0  # far from flips; the paper-set-up numbers live in results/
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["run", "-m", "gt-landmarks", "-d", "synthetic", "-o", "solvr=x"], 2, "unknown option 'solvr'"),
+    (["run", "-m", "gt-landmarks", "-d", "synthetic", "-o", "novalue"], 2, "expects key=value"),
+    (["run", "-m", "nope", "-d", "synthetic"], 2, "unknown method 'nope'"),
+    (["run", "-m", "gt-landmarks", "-d", "nope"], 2, "unknown dataset 'nope'"),
+    (["run", "-m", "gt-landmarks", "-d", "synthetic", "--dataset-option", "n=abc"], 2, "synthetic"),
+    (["run", "-m", "gt-landmarks", "-d", "aflw2000", "--data-dir", "/no/such/folder"], 1, "data folder not found"),
+    (["run", "-m", "gt-landmarks", "-d", "aflw2000"], 2, "no --data-dir given"),
+    (["run", "-m", "gt-landmarks", "-d", "synthetic", "-o", "face=/no/face.txt"], 1, "face model file not found"),
+])
+def test_bad_input_is_one_line_error(tmp_path, args, code, message):
+    r = CliRunner().invoke(main, args + ["--results-dir", str(tmp_path)])
+    assert r.exit_code == code, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_empty_results_dir_leaderboard_error(tmp_path):
+    r = CliRunner().invoke(main, ["leaderboard", "--results-dir", str(tmp_path)])
+    assert r.exit_code == 1 and r.stderr.startswith("error: no runs in")
+
+
+def test_console_script_demo_runs_offline(tmp_path):
+    """The README main job, through the installed entry point."""
+    r = subprocess.run([sys.executable, "-m", "posebench.cli", "demo", "-n", "40", "--results-dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "# posebench leaderboard" in r.stdout and "gt-landmarks (face=exact" in r.stdout
+    assert "Traceback" not in r.stderr

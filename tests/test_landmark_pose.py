@@ -1,0 +1,82 @@
+"""Landmark-to-pose: synthetic faces with exact landmarks recover their pose."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posebench.datasets.synthetic import make_synthetic
+from posebench.errors import SampleFailure, UsageError
+from posebench.facemodel import default_face, load_face, stretch_face
+from posebench.method import create_method
+from posebench.metrics import angle_errors
+from posebench.pnp import camera_matrix, project, solve_pnp
+from posebench.pose import Pose
+
+
+@pytest.mark.parametrize("solver", ["iterative", "sqpnp", "epnp"])
+def test_exact_landmarks_and_exact_face_recover_pose(solver):
+    ds = make_synthetic(n=200, seed=1, yaw="-85,85")
+    m = create_method("gt-landmarks", {"face": "exact", "solver": solver})
+    pred = np.array([m.estimate(landmarks=s.landmarks, image_size=s.image_size, model_3d=s.model_3d).as_array()
+                     for s in ds])
+    err = angle_errors(pred, [s.pose.as_array() for s in ds])
+    assert err.max() < 0.5
+
+
+def test_mean_face_without_shape_variation_is_exact():
+    ds = make_synthetic(n=100, seed=2, shape_scale=0.0)
+    m = create_method("gt-landmarks", {"solver": "sqpnp"})
+    pred = np.array([m.estimate(landmarks=s.landmarks, image_size=s.image_size).as_array() for s in ds])
+    assert angle_errors(pred, [s.pose.as_array() for s in ds]).max() < 0.5
+
+
+def test_focal_length_matters_when_guessed_wrong():
+    face = default_face()
+    pose = Pose(40, 15, -10)
+    K = camera_matrix((450, 450), 1.0)
+    pts = project(face, pose.matrix(), np.array([0, 0, 450.0]), K)
+    good = solve_pnp(pts, face, (450, 450), "sqpnp", 1.0).pose
+    assert np.abs(good.as_array() - pose.as_array()).max() < 1e-4
+    bad = solve_pnp(pts, face, (450, 450), "sqpnp", 0.5).pose
+    assert np.abs(bad.as_array() - pose.as_array()).max() > 0.5
+
+
+def test_points_subset_and_u_base_file(u_base):
+    face = load_face(u_base)
+    assert face.shape == (68, 3)
+    m = create_method("gt-landmarks", {"face": str(u_base), "points": "36,45,30,48,54,8"})
+    assert m.options["face"] == "u_base.txt" and m.idx.tolist() == [36, 45, 30, 48, 54, 8]
+    pose = Pose(-20, 10, 5)
+    pts = project(face, pose.matrix(), np.array([0, 0, 6e5]), camera_matrix((450, 450)))
+    assert m.estimate(landmarks=pts, image_size=(450, 450)).as_array() == pytest.approx(pose.as_array(), abs=1e-3)
+
+
+def test_stretch_zero_is_identity_and_scales_about_centroid():
+    f = default_face()
+    assert np.array_equal(stretch_face(f, 0, 0), f)
+    s = stretch_face(f, 0.4, 0)
+    assert np.ptp(s[:, 0]) == pytest.approx(1.4 * np.ptp(f[:, 0]))
+    assert np.ptp(s[:, 1]) == pytest.approx(np.ptp(f[:, 1]))
+
+
+@pytest.mark.parametrize("landmarks, reason", [
+    (np.full((68, 2), np.nan), "NaN"),
+    (np.full((68, 2), 5000.0), "outside"),
+    (np.zeros((5, 2)), "68x2"),
+])
+def test_bad_landmarks_fail_with_a_reason(landmarks, reason):
+    m = create_method("gt-landmarks", {})
+    with pytest.raises(SampleFailure, match=reason):
+        m.estimate(landmarks=landmarks, image_size=(450, 450))
+
+
+def test_unknown_option_and_bad_values_are_usage_errors():
+    with pytest.raises(UsageError, match="unknown option 'solvr'.*valid options: face, focal, points, solver"):
+        create_method("gt-landmarks", {"solvr": "sqpnp"})
+    with pytest.raises(UsageError, match="focal"):
+        create_method("gt-landmarks", {"focal": "wide"})
+    with pytest.raises(UsageError, match="solver"):
+        create_method("gt-landmarks", {"solver": "magic"})
+    with pytest.raises(UsageError, match="unknown method 'nope'; available: .*gt-landmarks"):
+        create_method("nope", {})

@@ -1,0 +1,152 @@
+"""Runner and cache: resume after interruption, batch-size independence, per-sample failures."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io as sio
+
+from posebench.cache import PredictionCache
+from posebench.datasets.aflw2000 import load_aflw2000
+from posebench.datasets.synthetic import make_synthetic
+from posebench.errors import SampleFailure
+from posebench.method import FaceInput, Method, create_method
+from posebench.pose import Pose
+from posebench.runner import evaluate
+
+
+class CountingGT(Method):
+    """gt-landmarks (sqpnp) that counts calls and can be told to die after some faces."""
+
+    name = "gt-landmarks"
+    needs = frozenset({"landmarks"})
+
+    def __init__(self, die_after: int | None = None, batch_size: int = 10):
+        self.inner = create_method("gt-landmarks", {"solver": "sqpnp"})
+        super().__init__(**self.inner.options)
+        self.calls = 0
+        self.die_after = die_after
+        self.batch_size = batch_size
+
+    @property
+    def weights_hash(self):
+        return self.inner.weights_hash
+
+    def estimate_one(self, face: FaceInput) -> Pose:
+        if self.die_after is not None and self.calls >= self.die_after:
+            raise KeyboardInterrupt
+        self.calls += 1
+        return self.inner.estimate_one(face)
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path):
+    ds = make_synthetic(n=50, seed=3)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(CountingGT(die_after=25, batch_size=10), ds, tmp_path, progress=False)
+    assert not (tmp_path / "runs").exists()  # nothing half-written: the run record comes at the end
+    cached = PredictionCache(next((tmp_path / "cache").glob("*.jsonl"))).load()
+    assert len(cached) == 20  # two whole chunks were written, the third died
+    m = CountingGT()
+    res = evaluate(m, ds, tmp_path, progress=False)
+    assert m.calls == 30 and res.record["from_cache"] == 20 and res.record["n_evaluated"] == 50
+    again = CountingGT()
+    res2 = evaluate(again, ds, tmp_path, progress=False)
+    assert again.calls == 0 and res2.record["from_cache"] == 50
+    assert res2.record["summary"] == res.record["summary"]
+    # the same numbers as a run that never stopped
+    fresh = evaluate(CountingGT(), ds, tmp_path / "fresh", progress=False)
+    assert fresh.record["summary"] == res.record["summary"]
+
+
+def test_results_do_not_depend_on_batch_size(tmp_path):
+    ds = make_synthetic(n=40, seed=4)
+    a = evaluate(CountingGT(batch_size=1), ds, tmp_path / "a", progress=False)
+    b = evaluate(CountingGT(batch_size=64), ds, tmp_path / "b", progress=False)
+    cols = ["id", "pred_yaw", "pred_pitch", "pred_roll", "err_mean"]
+    pd.testing.assert_frame_equal(a.samples[cols], b.samples[cols])
+
+
+def test_cache_ignores_a_torn_last_line_and_repairs_it(tmp_path):
+    c = PredictionCache(tmp_path / "c.jsonl")
+    c.append([{"id": "a", "pred": [1, 2, 3], "fail": None, "sec": 0.1}])
+    with open(c.path, "a") as fh:
+        fh.write('{"id": "b", "pred": [1, 2')
+    assert list(c.load()) == ["a"]
+    c.append([{"id": "c", "pred": None, "fail": "x", "sec": 0.0}])
+    assert list(c.load()) == ["a", "c"]
+
+
+def test_cache_key_changes_with_options_and_dataset(tmp_path):
+    ds = make_synthetic(n=5, seed=0)
+    r1 = evaluate(create_method("gt-landmarks", {}), ds, tmp_path, progress=False)
+    r2 = evaluate(create_method("gt-landmarks", {"solver": "sqpnp"}), ds, tmp_path, progress=False)
+    r3 = evaluate(create_method("gt-landmarks", {}), make_synthetic(n=5, seed=1), tmp_path, progress=False)
+    assert len({r1.record["key"], r2.record["key"], r3.record["key"]}) == 3
+    assert r2.record["from_cache"] == 0 and r3.record["from_cache"] == 0
+
+
+class MeanColour(Method):
+    """A toy image method: reads the image; yaw = mean red value (to check images arrive RGB)."""
+
+    name = "mean-colour"
+    needs = frozenset({"image"})
+
+    def estimate_one(self, face: FaceInput) -> Pose:
+        img = face.image
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+        if min(img.shape[:2]) < 16:
+            raise SampleFailure("image too small")
+        return Pose(float(img[..., 0].mean()), float(img[..., 2].mean()), 0.0)
+
+
+def _aflw_fixture(root, n=6):
+    root.mkdir()
+    for i in range(1, n + 1):
+        sio.savemat(str(root / f"image{i:05d}.mat"), {
+            "Pose_Para": np.array([[0.0, 0.0, 0.0, 0, 0, 0, 1]], np.float32),
+            "pt3d_68": np.tile(np.array([[200.0], [200.0], [0.0]], np.float32), (1, 68)) + np.arange(68, dtype=np.float32),
+            "pt2d": np.array([[150, 300], [150, 300]], np.float32).repeat(1, axis=1),
+        })
+    return root
+
+
+def test_image_faults_are_recorded_per_sample(tmp_path):
+    root = _aflw_fixture(tmp_path / "aflw")
+    red = np.zeros((60, 60, 3), np.uint8)
+    red[..., 2] = 200  # BGR on disk: pure red
+    cv2.imwrite(str(root / "image00001.jpg"), red)
+    cv2.imwrite(str(root / "image00002.png"), cv2.cvtColor(red, cv2.COLOR_BGR2GRAY))  # grayscale
+    cv2.imwrite(str(root / "image00003.png"), np.dstack([red, np.full((60, 60), 255, np.uint8)]))  # RGBA
+    good = (root / "image00001.jpg").read_bytes()
+    (root / "image00004.jpg").write_bytes(good[: len(good) // 2])  # truncated
+    (root / "image00005.jpg").write_bytes(b"\xff\xd8garbage\xff\xd9")  # corrupt
+    cv2.imwrite(str(root / "image00006.png"), red[:10, :10])  # 10x10
+    res = evaluate(MeanColour(), load_aflw2000(root), tmp_path / "res", progress=False)
+    t = res.samples.set_index("id")
+    assert t.loc["image00001", "pred_yaw"] == pytest.approx(200, abs=3)  # red arrived in channel 0
+    assert t.loc["image00002", "failure"] == "" and t.loc["image00003", "pred_yaw"] == pytest.approx(200, abs=1)
+    assert "truncated" in t.loc["image00004", "failure"]
+    assert "cannot decode" in t.loc["image00005", "failure"]
+    assert t.loc["image00006", "failure"] == "image too small"
+    assert res.record["n_failed"] == 3 and res.record["n_evaluated"] == 3
+
+
+def test_labels_only_samples_are_reported_for_image_methods(tmp_path, aflw_labels):
+    ds = load_aflw2000(aflw_labels).subset(5)
+    res = evaluate(MeanColour(), ds, tmp_path, progress=False)
+    assert res.record["n_failed"] == 5
+    assert res.record["failures"] == {"no image file for this sample (labels-only data)": 5}
+    assert res.record["dataset"]["samples_without_image"] == 5
+
+
+def test_invalid_labels_count_as_failures(tmp_path):
+    root = _aflw_fixture(tmp_path / "aflw", n=2)
+    sio.savemat(str(root / "image00003.mat"), {"pt2d": np.zeros((2, 21))})
+    res = evaluate(create_method("gt-landmarks", {}), load_aflw2000(root), tmp_path / "r", progress=False)
+    assert res.record["n_samples"] == 3 and res.record["failures"]["label: image00003.mat: no Pose_Para field"] == 1
+    rec = json.loads(res.paths["record"].read_text())
+    assert rec["environment"]["packages"]["numpy"] and rec["method"]["options"]["solver"] == "iterative"
