@@ -16,7 +16,6 @@ if [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
   mkdir -p "$cache"
   "$py" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --upgrade pip
   "$venv/bin/python" -m pip install --quiet "$root[dev]"
   touch "$venv/.complete"  # an interrupted build lacks this and is rebuilt next time
 fi

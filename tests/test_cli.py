@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -81,8 +82,10 @@ def test_empty_results_dir_leaderboard_error(tmp_path):
 
 def test_console_script_demo_runs_offline(tmp_path):
     """The README main job, through the installed entry point."""
-    r = subprocess.run([sys.executable, "-m", "posebench.cli", "demo", "-n", "40", "--results-dir", str(tmp_path)],
-                       capture_output=True, text=True, timeout=300)
+    script = Path(sys.executable).with_name("posebench")
+    assert script.is_file(), "the posebench console script is not installed"
+    r = subprocess.run([str(script), "demo", "-n", "40", "--results-dir", str(tmp_path / "res")],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "# posebench leaderboard" in r.stdout and "gt-landmarks (face=exact" in r.stdout
     assert "Traceback" not in r.stderr
