@@ -82,14 +82,21 @@ def _attempt(url: str, part: Path, timeout: float, progress: bool, label: str) -
         resp = _open(url, offset, timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
-            return  # nothing left to fetch: the part file is already whole (checked by the caller)
+            m = re.match(r"bytes \*/(\d+)", exc.headers.get("Content-Range") or "")
+            if m is None or int(m.group(1)) == offset:
+                return  # nothing left to fetch: the part file is already whole (checked by the caller)
+            part.unlink(missing_ok=True)
+            raise DownloadError(f"{label}: the partial download is longer than the file on the server; "
+                                "removed it, run the same command again") from None
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(f"cannot reach {url}: {reason}") from None
     with resp:
         status = resp.status
-        if offset and status == 206 and _content_range_start(resp.headers.get("Content-Range")) == offset:
+        if offset and status == 206:
+            if _content_range_start(resp.headers.get("Content-Range")) != offset:
+                raise DownloadError(f"{url}: the server answered the resume request with the wrong range")
             mode = "ab"
         else:  # a fresh start, or a server that ignored the Range request
             offset, mode = 0, "wb"

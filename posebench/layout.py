@@ -22,7 +22,7 @@ from pathlib import Path
 from .errors import DataError, UsageError
 
 
-def _best(counts: Counter, what: str, extracted: Path) -> Path:
+def _best(counts: Counter, what: str) -> Path:
     if not counts:
         raise DataError(f"the archive has no {what}; is it the right file?")
     best, _ = max(counts.items(), key=lambda kv: (kv[1], -len(kv[0].parts)))
@@ -31,7 +31,7 @@ def _best(counts: Counter, what: str, extracted: Path) -> Path:
 
 def find_aflw2000(extracted: Path) -> Path:
     counts = Counter(p.parent for p in extracted.rglob("image*.mat"))
-    return _best(counts, "imageXXXXX.mat label files", extracted)
+    return _best(counts, "imageXXXXX.mat label files")
 
 
 def find_300w_lp(extracted: Path) -> Path:
@@ -41,12 +41,12 @@ def find_300w_lp(extracted: Path) -> Path:
         if "landmarks" in rel or len(rel) < 2:
             continue
         counts[p.parent.parent] += 1
-    return _best(counts, "<subset>/<name>.mat label files", extracted)
+    return _best(counts, "<subset>/<name>.mat label files")
 
 
 def find_biwi(extracted: Path) -> Path:
     counts = Counter(p.parent.parent for p in extracted.rglob("frame_*_pose.txt"))
-    return _best(counts, "<subject>/frame_XXXXX_pose.txt files", extracted)
+    return _best(counts, "<subject>/frame_XXXXX_pose.txt files")
 
 
 def find_as_is(extracted: Path) -> Path:

@@ -136,3 +136,15 @@ def test_cli_list_shows_every_catalogue_entry():
         assert f"\n{name} " in "\n" + res.output
     assert get_source("biwi").sha256[:16] in res.output
     assert "no reader yet" in res.output
+
+
+def test_part_file_longer_than_server_file_is_dropped(tmp_path):
+    dest = tmp_path / "blob.bin"
+    part = tmp_path / "blob.bin.part"
+    part.write_bytes(PAYLOAD + b"extra")
+    with FileServer({"/blob.bin": PAYLOAD}) as srv:
+        with pytest.raises(DownloadError, match="longer than the file on the server"):
+            fetch(srv.url("/blob.bin"), dest, retries=0, progress=False)
+        assert not part.exists()
+        fetch(srv.url("/blob.bin"), dest, retries=0, progress=False)
+    assert dest.read_bytes() == PAYLOAD
