@@ -78,7 +78,12 @@ def download_cmd(name: str, root: Path | None, url: str | None, force: bool, kee
     if not source.downloadable and url is None:
         click.echo(f"{source.name}: {source.manual}")
         raise ManualStepRequired(f"{source.name} cannot be downloaded automatically: follow the step above")
-    dest = download(source, root, url=url, force=force, keep_archive=keep_archive, progress=show_progress())
+    try:
+        dest = download(source, root, url=url, force=force, keep_archive=keep_archive, progress=show_progress())
+    except KeyboardInterrupt:
+        click.echo("interrupted: the partial download is kept in <root>/.downloads; run the same command "
+                   "again to resume (nothing was extracted)", err=True)
+        raise click.exceptions.Exit(130) from None
     click.echo(f"{source.name}: installed at {dest}")
     _report(source, dest.parent if source.kind == "weights" else dest, fail=False)
 
