@@ -53,7 +53,9 @@ def list_cmd(root: Path | None) -> None:
         where = None if s.kind == "weights" else root  # weights: always the weights folder
         click.echo(f"{s.name:<22} {s.kind:<8} {how:<9} {_size(s.size):<13} {sha:<27} {reader}")
         click.echo(f"    {s.title}")
-        click.echo(f"    source:  {s.url or s.homepage}" + (f"  ({s.url_note})" if s.url_note else ""))
+        click.echo(f"    source:  {s.url or s.homepage}")
+        if s.url_note:
+            click.echo(f"    note:    {s.url_note}")
         click.echo(f"    licence: {s.licence}")
         click.echo(f"    {_present(s, where)}")
 
