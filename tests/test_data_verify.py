@@ -130,7 +130,7 @@ def _fake_hopenet(path: Path) -> None:
     for head in ("yaw", "pitch", "roll"):
         state[f"fc_{head}.weight"] = torch.zeros(66, 2048)
         state[f"fc_{head}.bias"] = torch.zeros(66)
-    torch.save(state, path)
+    torch.save(state, path, _use_new_zipfile_serialization=False)  # legacy format, as the 2017 files
 
 
 def test_prepare_weights_checks_layout_and_copies(tmp_path):
