@@ -1,0 +1,143 @@
+"""Get a catalogue source into place: download (or take a user's file), verify, extract, arrange.
+
+Datasets end up in ``<root>/<name>`` (``root`` defaults to the data root), weights in
+``<weights dir>/<file>``. Archives are downloaded to ``<root>/.downloads/`` (resumable) and
+extracted into a temporary folder inside ``root`` that is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .archive import safe_extract
+from .catalogue import Source
+from .dataverify import Report, verify_weights
+from .download import check_file, fetch
+from .errors import DataError, PosebenchError, UsageError, WeightsError
+from .layout import find_dataset_folder, install
+from .paths import data_root, weights_dir
+
+
+class ManualStepRequired(PosebenchError):
+    """The source needs a registration or a browser; the message says what to run afterwards."""
+
+
+def target_root(source: Source, root: Path | None) -> Path:
+    """The folder that receives ``source``: ``root``, else the data root or the weights folder."""
+    if root is not None:
+        return Path(root).expanduser()
+    return weights_dir() if source.kind == "weights" else data_root()
+
+
+def _check_weights_file(path: Path, label: str) -> Report:
+    report = Report(label, Path(path))
+    verify_weights(report)
+    if report.problems:
+        raise WeightsError(report.problems[0])
+    return report
+
+
+def _copy_into_place(src: Path, dest: Path, force: bool) -> Path:
+    """Copy one file to ``dest`` through a temporary name (never a half-written weight file)."""
+    if dest.exists() and not force:
+        raise UsageError(f"{dest} already exists (pass --force to replace it)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def install_archive(source: Source, archive: Path, root: Path, force: bool, progress: bool) -> Path:
+    """Extract ``archive`` safely, find the dataset folder in it and move it to ``<root>/<name>``."""
+    dest = root / source.target
+    if dest.exists() and not force:
+        raise UsageError(f"{dest} already exists (pass --force to replace it)")
+    tmp = safe_extract(archive, root, progress=progress)
+    try:
+        folder = find_dataset_folder(source.layout, tmp)
+        install(folder, dest, force=force)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def install_folder(source: Source, folder: Path, root: Path, force: bool) -> Path:
+    """Copy an already-extracted folder (arranged by the source's layout) to ``<root>/<name>``."""
+    dest = root / source.target
+    if dest.exists() and not force:
+        raise UsageError(f"{dest} already exists (pass --force to replace it)")
+    found = find_dataset_folder(source.layout, folder)
+    if found.resolve() == dest.resolve():
+        return dest
+    tmp = root / f".copy-{source.target}-{os.getpid()}"
+    try:
+        shutil.copytree(found, tmp, symlinks=False)
+        install(tmp, dest, force=force)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def download(source: Source, root: Path | None = None, *, url: str | None = None, force: bool = False,
+             keep_archive: bool = False, progress: bool = True, retries: int = 3) -> Path:
+    """Download, verify and install ``source``; ``url`` overrides the catalogue link (a mirror).
+
+    The published size/checksum (where known) apply to whatever ``url`` serves.
+    """
+    root = target_root(source, root)
+    dest = root / source.target
+    link = url or source.url
+    if link is None:
+        raise ManualStepRequired(f"{source.name} cannot be downloaded automatically; follow the steps above, "
+                                 f"then run `posebench data prepare {source.name} --from FILE`")
+    if dest.exists() and not force:
+        raise UsageError(f"{dest} already exists (check it with `posebench data verify {source.name}`, "
+                         "or pass --force to download again)")
+    if source.kind == "weights":
+        part_dir = root / ".downloads"
+        got = fetch(link, part_dir / source.filename, size=source.size, sha256=source.sha256,
+                    retries=retries, progress=progress)
+        try:
+            _check_weights_file(got, source.name)
+        except WeightsError:
+            got.unlink(missing_ok=True)
+            raise
+        _copy_into_place(got, dest, force)
+        got.unlink(missing_ok=True)
+        return dest
+    archive = fetch(link, root / ".downloads" / source.filename, size=source.size, sha256=source.sha256,
+                    retries=retries, progress=progress)
+    out = install_archive(source, archive, root, force, progress)
+    if not keep_archive:
+        archive.unlink(missing_ok=True)
+    return out
+
+
+def prepare(source: Source, given: Path, root: Path | None = None, *, force: bool = False,
+            progress: bool = True) -> Path:
+    """Install ``source`` from a file (or extracted folder) the user downloaded themselves.
+
+    The user's file is never modified or deleted. The published size/checksum are checked when
+    the file has the official file name (mirrors repackage archives; those are checked by
+    structure afterwards).
+    """
+    given = Path(given).expanduser()
+    if not given.exists():
+        raise DataError(f"--from: {given} does not exist")
+    root = target_root(source, root)
+    if source.kind == "weights":
+        if not given.is_file():
+            raise UsageError(f"--from: {given} is not a file (expected {source.filename})")
+        _check_weights_file(given, source.name)
+        return _copy_into_place(given, root / source.target, force)
+    if given.is_dir():
+        return install_folder(source, given, root, force)
+    if given.name == source.filename and (source.size is not None or source.sha256 is not None):
+        check_file(given, source.size, source.sha256, progress=progress, remove_bad=False)
+    return install_archive(source, given, root, force, progress)

@@ -1,0 +1,141 @@
+"""``posebench data list|download|prepare|verify``: get the public datasets and weights in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..catalogue import SOURCES, Source, get_source
+from ..errors import DataError
+from .common import show_progress
+
+root_option = click.option(
+    "--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Data root to use instead of $POSEBENCH_DATA (~/.local/share/posebench); for weights, the weights "
+         "folder instead of $POSEBENCH_WEIGHTS.",
+)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "size unknown"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1000
+    return f"{n} B"
+
+
+def _present(source: Source, root: Path | None) -> str:
+    path = source.install_path(root)
+    return f"present at {path}" if path.exists() else f"not present ({path})"
+
+
+@click.group("data")
+def data() -> None:
+    """Get, check and arrange the public datasets and weights (AFLW2000-3D, 300W-LP, BIWI, Hopenet...).
+
+    Datasets go to <data root>/<name> ($POSEBENCH_DATA, default ~/.local/share/posebench), where
+    `posebench run -d NAME` finds them without --data-dir; weights go to $POSEBENCH_WEIGHTS
+    (default <data root>/weights).
+    """
+
+
+@data.command("list")
+@root_option
+def list_cmd(root: Path | None) -> None:
+    """Each dataset and weight file posebench knows: source, licence, size, checksum, presence."""
+    for s in SOURCES.values():
+        how = "download" if s.downloadable else "manual"
+        reader = f"reader: {s.reader}" if s.reader else ("" if s.kind == "weights" else "no reader yet")
+        sha = f"sha256 {s.sha256[:16]}..." if s.sha256 else "sha256 unknown"
+        where = None if s.kind == "weights" else root  # weights: always the weights folder
+        click.echo(f"{s.name:<22} {s.kind:<8} {how:<9} {_size(s.size):<13} {sha:<27} {reader}")
+        click.echo(f"    {s.title}")
+        click.echo(f"    source:  {s.url or s.homepage}")
+        if s.url_note:
+            click.echo(f"    note:    {s.url_note}")
+        click.echo(f"    licence: {s.licence}")
+        click.echo(f"    {_present(s, where)}")
+
+
+@data.command("download")
+@click.argument("name")
+@root_option
+@click.option("--url", default=None, metavar="URL",
+              help="Download from this mirror instead of the official link (published size/checksum still apply).")
+@click.option("--force", is_flag=True, help="Replace an existing copy.")
+@click.option("--keep-archive", is_flag=True, help="Keep the downloaded archive in <root>/.downloads.")
+def download_cmd(name: str, root: Path | None, url: str | None, force: bool, keep_archive: bool) -> None:
+    """Download NAME (see `posebench data list`), verify it, and extract it to <root>/NAME.
+
+    The transfer streams to <root>/.downloads/FILE.part; run the same command again after an
+    interruption to resume. Sources that need a registration or a browser print the exact steps
+    to take and the `posebench data prepare` command to run afterwards.
+    """
+    from ..acquire import ManualStepRequired, download
+
+    source = get_source(name)
+    if not source.downloadable and url is None:
+        click.echo(f"{source.name}: {source.manual}")
+        raise ManualStepRequired(f"{source.name} cannot be downloaded automatically: follow the step above")
+    try:
+        dest = download(source, root, url=url, force=force, keep_archive=keep_archive, progress=show_progress())
+    except KeyboardInterrupt:
+        click.echo("interrupted: the partial download is kept in <root>/.downloads; run the same command "
+                   "again to resume (nothing was extracted)", err=True)
+        raise click.exceptions.Exit(130) from None
+    click.echo(f"{source.name}: installed at {dest}")
+    _report(source, dest.parent if source.kind == "weights" else dest, fail=False)
+
+
+@data.command("prepare")
+@click.argument("name")
+@click.option("--from", "given", required=True, type=click.Path(path_type=Path), metavar="FILE",
+              help="The archive (or weight file, or already-extracted folder) you downloaded.")
+@root_option
+@click.option("--force", is_flag=True, help="Replace an existing copy.")
+def prepare_cmd(name: str, given: Path, root: Path | None, force: bool) -> None:
+    """Install NAME from a file you downloaded yourself (BIWI, AFLW, 300W-LP, Hopenet weights...).
+
+    Checks the published size/checksum when the file has the official name, extracts safely,
+    arranges the folder as the reader expects (<root>/NAME) and verifies it. Your file is left untouched.
+    """
+    from ..acquire import prepare
+
+    source = get_source(name)
+    dest = prepare(source, given, root, force=force, progress=show_progress())
+    click.echo(f"{source.name}: installed at {dest}")
+    _report(source, dest.parent if source.kind == "weights" else dest, fail=False)
+
+
+@data.command("verify")
+@click.argument("name")
+@root_option
+def verify_cmd(name: str, root: Path | None) -> None:
+    """Check the local copy of NAME: file counts, annotations parse, protocol counts.
+
+    --root may be a data root holding NAME/ or the dataset folder itself (e.g. a folder of
+    AFLW2000 imageXXXXX.mat files), or for weights the folder holding the weight file.
+    Prints one problem per line; exit status 1 when there are problems.
+    """
+    _report(get_source(name), root, fail=True)
+
+
+def _report(source: Source, root: Path | None, fail: bool) -> None:
+    from ..dataverify import verify_source
+
+    rep = verify_source(source, root)
+    click.echo(f"{source.name} at {rep.path}")
+    for line in rep.facts:
+        click.echo(f"  {line}")
+    for line in rep.problems:
+        click.echo(f"problem: {line}")
+    if rep.ok:
+        click.echo("ok: no problems found")
+    elif fail:
+        raise DataError(f"{len(rep.problems)} problem(s) in {rep.path}")
+
+
+COMMANDS = [data]

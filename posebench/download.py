@@ -1,0 +1,155 @@
+"""Streaming, resumable HTTP(S) downloads with size and SHA-256 checks.
+
+A download goes to ``<dest>.part``; a cut connection leaves the part file, and the next call
+asks the server for the rest (``Range: bytes=N-``). Only a complete file that passes the size
+and checksum checks is renamed to ``dest``; a file failing them is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .errors import DataError, PosebenchError
+
+CHUNK = 1 << 20
+USER_AGENT = "posebench-data/1"
+
+
+class DownloadError(PosebenchError):
+    """The server could not be reached or the transfer stopped; a part file may remain to resume."""
+
+
+class ChecksumError(DataError):
+    """A downloaded or given file does not have the published size or SHA-256."""
+
+
+def sha256_of(path: Path, progress: bool = False) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    size = Path(path).stat().st_size
+    with open(path, "rb") as fh, tqdm(total=size, unit="B", unit_scale=True, desc=f"sha256 {Path(path).name}",
+                                       disable=not progress, leave=False) as bar:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+            bar.update(len(chunk))
+    return h.hexdigest()
+
+
+def check_file(path: Path, size: int | None, sha256: str | None, *, progress: bool = False,
+               remove_bad: bool = True) -> None:
+    """Raise :class:`ChecksumError` (after deleting the file when ``remove_bad``) on a mismatch."""
+    path = Path(path)
+    actual = path.stat().st_size
+    problem = None
+    if size is not None and actual != size:
+        problem = f"{path.name}: size {actual} bytes, expected {size}"
+    elif sha256 is not None:
+        digest = sha256_of(path, progress)
+        if digest != sha256.lower():
+            problem = f"{path.name}: SHA-256 {digest[:16]}..., expected {sha256[:16]}..."
+    if problem:
+        if remove_bad:
+            path.unlink(missing_ok=True)
+            problem += " (file removed; download it again)"
+        raise ChecksumError(problem)
+
+
+def _content_range_start(header: str | None) -> int | None:
+    m = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", header or "")
+    return int(m.group(1)) if m else None
+
+
+def _open(url: str, offset: int, timeout: float):
+    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    if offset:
+        req.add_header("Range", f"bytes={offset}-")
+    return urllib.request.urlopen(req, timeout=timeout)
+
+
+def _attempt(url: str, part: Path, timeout: float, progress: bool, label: str) -> None:
+    """One request: append the rest of the body to ``part``; raise DownloadError if cut short."""
+    offset = part.stat().st_size if part.exists() else 0
+    try:
+        resp = _open(url, offset, timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and offset:
+            m = re.match(r"bytes \*/(\d+)", exc.headers.get("Content-Range") or "")
+            if m is None or int(m.group(1)) == offset:
+                return  # nothing left to fetch: the part file is already whole (checked by the caller)
+            part.unlink(missing_ok=True)
+            raise DownloadError(f"{label}: the partial download is longer than the file on the server; "
+                                "removed it, run the same command again") from None
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"cannot reach {url}: {reason}") from None
+    with resp:
+        status = resp.status
+        if offset and status == 206:
+            if _content_range_start(resp.headers.get("Content-Range")) != offset:
+                raise DownloadError(f"{url}: the server answered the resume request with the wrong range")
+            mode = "ab"
+        else:  # a fresh start, or a server that ignored the Range request
+            offset, mode = 0, "wb"
+        length = resp.headers.get("Content-Length")
+        remaining = int(length) if length is not None and length.isdigit() else None
+        total = offset + remaining if remaining is not None else None
+        got = 0
+        with open(part, mode) as fh, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
+                                          desc=label, disable=not progress) as bar:
+            try:
+                while chunk := resp.read(CHUNK):
+                    fh.write(chunk)
+                    got += len(chunk)
+                    bar.update(len(chunk))
+            except (http.client.IncompleteRead, ConnectionError, socket.timeout, OSError):
+                pass  # treated below as a cut transfer
+            finally:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if remaining is not None and got < remaining:
+            have = offset + got
+            raise DownloadError(
+                f"{label}: connection cut after {have} of {total} bytes; run the same command again to resume"
+            )
+
+
+def fetch(url: str, dest: Path, *, size: int | None = None, sha256: str | None = None, retries: int = 3,
+          timeout: float = 30.0, progress: bool = True) -> Path:
+    """Download ``url`` to ``dest`` (resuming ``dest.part``); return ``dest`` once verified.
+
+    ``size`` (bytes) and ``sha256`` (hex) are checked when given; a mismatch deletes the file
+    and raises :class:`ChecksumError`. A cut transfer is resumed up to ``retries`` times in this
+    call; after that :class:`DownloadError` is raised and the part file is kept for the next call.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    if dest.exists():
+        check_file(dest, size, sha256, progress=progress)
+        return dest
+    if size is not None and part.exists() and part.stat().st_size > size:
+        part.unlink()  # longer than the published file: cannot be a prefix of it
+    for attempt in range(retries + 1):
+        if size is not None and part.exists() and part.stat().st_size == size:
+            break
+        try:
+            _attempt(url, part, timeout, progress, dest.name)
+            break
+        except DownloadError:
+            if attempt == retries or not part.exists() or part.stat().st_size == 0:
+                raise
+    if not part.exists():
+        raise DownloadError(f"{url}: nothing was received")
+    check_file(part, size, sha256, progress=progress)
+    os.replace(part, dest)
+    return dest

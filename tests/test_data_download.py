@@ -1,0 +1,150 @@
+"""Resumable downloads, checksums and `posebench data download` against a local HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from data_fixtures import FileServer, make_aflw2000_folder
+from posebench.catalogue import get_source
+from posebench.cli import main
+from posebench.download import ChecksumError, DownloadError, fetch
+
+PAYLOAD = os.urandom(300_000)
+SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def test_cut_connection_then_resume_with_range(tmp_path):
+    dest = tmp_path / "blob.bin"
+    with FileServer({"/blob.bin": PAYLOAD}, cut_first=("/blob.bin",)) as srv:
+        with pytest.raises(DownloadError, match="run the same command again to resume"):
+            fetch(srv.url("/blob.bin"), dest, size=len(PAYLOAD), sha256=SHA, retries=0, progress=False)
+        part = tmp_path / "blob.bin.part"
+        assert not dest.exists()
+        assert part.stat().st_size == len(PAYLOAD) // 2
+        fetch(srv.url("/blob.bin"), dest, size=len(PAYLOAD), sha256=SHA, retries=0, progress=False)
+        assert srv.requests == [("/blob.bin", None), ("/blob.bin", f"bytes={len(PAYLOAD) // 2}-")]
+    assert dest.read_bytes() == PAYLOAD
+    assert not part.exists()
+
+
+def test_resume_happens_within_one_call(tmp_path):
+    dest = tmp_path / "blob.bin"
+    with FileServer({"/blob.bin": PAYLOAD}, cut_first=("/blob.bin",)) as srv:
+        fetch(srv.url("/blob.bin"), dest, sha256=SHA, progress=False)
+        assert [r for _, r in srv.requests] == [None, f"bytes={len(PAYLOAD) // 2}-"]
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_server_ignoring_range_restarts_from_zero(tmp_path):
+    dest = tmp_path / "blob.bin"
+    (tmp_path / "blob.bin.part").write_bytes(b"stale bytes from another file")
+    with FileServer({"/blob.bin": PAYLOAD}, ignore_range=True) as srv:
+        fetch(srv.url("/blob.bin"), dest, sha256=SHA, progress=False)
+        assert srv.requests[0][1] == "bytes=29-"  # asked to resume, got the whole file (200)
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_complete_part_file_gets_416_and_is_kept(tmp_path):
+    dest = tmp_path / "blob.bin"
+    (tmp_path / "blob.bin.part").write_bytes(PAYLOAD)
+    with FileServer({"/blob.bin": PAYLOAD}) as srv:
+        fetch(srv.url("/blob.bin"), dest, sha256=SHA, progress=False)
+        assert srv.requests == [("/blob.bin", f"bytes={len(PAYLOAD)}-")]
+    assert dest.read_bytes() == PAYLOAD
+
+
+@pytest.mark.parametrize("size,sha,msg", [(None, "0" * 64, "SHA-256"), (len(PAYLOAD) + 1, None, "size")])
+def test_bad_checksum_or_size_removes_the_file(tmp_path, size, sha, msg):
+    dest = tmp_path / "blob.bin"
+    with FileServer({"/blob.bin": PAYLOAD}) as srv:
+        with pytest.raises(ChecksumError, match=msg) as info:
+            fetch(srv.url("/blob.bin"), dest, size=size, sha256=sha, progress=False)
+    assert "removed" in str(info.value) and "\n" not in str(info.value)
+    assert not dest.exists() and not (tmp_path / "blob.bin.part").exists()
+
+
+def test_http_error_and_unreachable_server_are_one_line(tmp_path):
+    with FileServer({}) as srv:
+        with pytest.raises(DownloadError, match="HTTP 404"):
+            fetch(srv.url("/missing.zip"), tmp_path / "x.zip", progress=False)
+        url = srv.url("/x.zip")
+    with pytest.raises(DownloadError, match="cannot reach"):
+        fetch(url, tmp_path / "x.zip", progress=False, retries=0, timeout=2)
+
+
+def _aflw_zip(tmp_path: Path) -> bytes:
+    src = tmp_path / "src" / "AFLW2000"
+    make_aflw2000_folder(src)
+    (src / "Code").mkdir()
+    (src / "Code" / "readme.txt").write_text("not data")
+    zpath = tmp_path / "AFLW2000-3D.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in sorted(src.rglob("*")):
+            zf.write(p, p.relative_to(src.parent).as_posix())
+    return zpath.read_bytes()
+
+
+def test_cli_download_installs_aflw2000_where_run_finds_it(tmp_path):
+    blob = _aflw_zip(tmp_path)
+    root = Path(os.environ["POSEBENCH_DATA"])
+    runner = CliRunner()
+    with FileServer({"/AFLW2000-3D.zip": blob}, cut_first=("/AFLW2000-3D.zip",)) as srv:
+        res = runner.invoke(main, ["data", "download", "aflw2000", "--url", srv.url("/AFLW2000-3D.zip")])
+    assert res.exit_code == 0, res.output
+    assert f"installed at {root / 'aflw2000'}" in res.output
+    assert sorted(p.name for p in (root / "aflw2000").glob("*.mat"))[:2] == ["image00002.mat", "image00004.mat"]
+    assert "4 in protocol" in res.output and "5 images" in res.output
+    assert not (root / ".downloads" / "AFLW2000-3D.zip").exists()
+    assert not [p for p in root.iterdir() if p.name.startswith(".extract")]
+    # the reader finds it without --data-dir
+    res = runner.invoke(main, ["run", "-m", "gt-landmarks", "-d", "aflw2000"])
+    assert res.exit_code == 0, res.output
+    assert "evaluated 4 of 4" in res.output
+    # a second download refuses to overwrite (usage error, exit 2)
+    res = runner.invoke(main, ["data", "download", "aflw2000", "--url", "http://127.0.0.1:9/x.zip"])
+    assert res.exit_code == 2 and "already exists" in res.output
+
+
+def test_cli_manual_source_prints_instructions_and_fails(tmp_path):
+    res = CliRunner().invoke(main, ["data", "download", "biwi"])
+    assert res.exit_code == 1
+    assert "posebench data prepare biwi --from" in res.output
+    assert "error: biwi cannot be downloaded automatically" in res.output
+
+
+def test_cli_usage_errors_exit_2():
+    runner = CliRunner()
+    res = runner.invoke(main, ["data", "download", "nonesuch"])
+    assert res.exit_code == 2 and "unknown data name 'nonesuch'" in res.output
+    res = runner.invoke(main, ["data", "prepare", "aflw2000"])
+    assert res.exit_code == 2 and "--from" in res.output
+    for sub in ("list", "download", "prepare", "verify"):
+        assert runner.invoke(main, ["data", sub, "--help"]).exit_code == 0
+
+
+def test_cli_list_shows_every_catalogue_entry():
+    res = CliRunner().invoke(main, ["data", "list"])
+    assert res.exit_code == 0
+    for name in ("aflw2000", "300w-lp", "biwi", "afw", "aflw", "hopenet-alpha1", "hopenet-alpha2",
+                 "hopenet-robust-alpha1"):
+        assert f"\n{name} " in "\n" + res.output
+    assert get_source("biwi").sha256[:16] in res.output
+    assert "no reader yet" in res.output
+
+
+def test_part_file_longer_than_server_file_is_dropped(tmp_path):
+    dest = tmp_path / "blob.bin"
+    part = tmp_path / "blob.bin.part"
+    part.write_bytes(PAYLOAD + b"extra")
+    with FileServer({"/blob.bin": PAYLOAD}) as srv:
+        with pytest.raises(DownloadError, match="longer than the file on the server"):
+            fetch(srv.url("/blob.bin"), dest, retries=0, progress=False)
+        assert not part.exists()
+        fetch(srv.url("/blob.bin"), dest, retries=0, progress=False)
+    assert dest.read_bytes() == PAYLOAD

@@ -1,0 +1,187 @@
+"""`posebench data verify` and `prepare`: counts, parsable labels, protocol counts, weights."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from data_fixtures import make_aflw2000_folder, write_jpg
+from posebench.catalogue import get_source
+from posebench.cli import main
+from posebench.dataverify import verify_source
+
+
+def test_verify_aflw2000_finds_a_missing_mat(tmp_path):
+    folder = tmp_path / "aflw2000"
+    stems = make_aflw2000_folder(folder)
+    (folder / f"{stems[1]}.mat").unlink()
+    rep = verify_source(get_source("aflw2000"), tmp_path)  # a data root holding aflw2000/
+    assert rep.path == folder
+    assert f"{stems[1]}.jpg: no {stems[1]}.mat label file" in rep.problems
+    assert rep.counts["labels"] == 4 and rep.counts["images"] == 5
+    assert rep.counts["in_protocol"] == 3  # one of the remaining four has yaw 120 deg
+    res = CliRunner().invoke(main, ["data", "verify", "aflw2000", "--root", str(folder)])
+    assert res.exit_code == 1
+    assert f"problem: {stems[1]}.jpg: no {stems[1]}.mat label file" in res.output
+    assert "problem: expected 2000 imageXXXXX.mat label files, found 4" in res.output
+    assert res.output.strip().splitlines()[-1].startswith("error: 2 problem(s)")
+
+
+def test_verify_aflw2000_reports_broken_label(tmp_path):
+    stems = make_aflw2000_folder(tmp_path, images=False)
+    (tmp_path / f"{stems[0]}.mat").write_bytes(b"not a mat file")
+    rep = verify_source(get_source("aflw2000"), tmp_path)
+    assert f"{stems[0]}.mat: unreadable .mat (ValueError)" in rep.problems or any(
+        p.startswith(f"{stems[0]}.mat: unreadable") for p in rep.problems)
+    assert rep.counts["parsed"] == 4 and rep.counts["images"] == 0
+
+
+def test_verify_shared_aflw2000_labels(aflw_labels):
+    res = CliRunner().invoke(main, ["data", "verify", "aflw2000", "--root", str(aflw_labels)])
+    assert res.exit_code == 0, res.output
+    assert "2000 labels (imageXXXXX.mat), 2000 parse" in res.output
+    assert "1969 in protocol" in res.output
+    assert "0 images" in res.output
+    assert "ok: no problems found" in res.output
+
+
+def test_verify_missing_dataset_is_one_problem(tmp_path):
+    rep = verify_source(get_source("biwi"))
+    assert len(rep.problems) == 1 and "does not exist" in rep.problems[0]
+
+
+def _biwi_tree(top: Path, subjects=("01", "02")) -> None:
+    rot = np.array([[0.98, 0.0, 0.199], [0.0, 1.0, 0.0], [-0.199, 0.0, 0.98]])
+    rot, _ = np.linalg.qr(rot)
+    for s in subjects:
+        (top / s).mkdir(parents=True)
+        for f in (3, 4):
+            lines = [" ".join(f"{v:.6f}" for v in row) for row in rot] + ["", "10.0 20.0 900.0"]
+            (top / s / f"frame_{f:05d}_pose.txt").write_text("\n".join(lines) + "\n")
+            write_jpg(top / s / f"frame_{f:05d}_rgb.png", (64, 48))
+
+
+def test_prepare_biwi_from_mirror_tarball_and_verify(tmp_path):
+    src = tmp_path / "src" / "kinect_head_pose_db" / "hpdb"
+    _biwi_tree(src)
+    (src / "02" / "frame_00004_rgb.png").unlink()
+    tgz = tmp_path / "biwi-mirror.tgz"
+    with tarfile.open(tgz, "w:gz") as tf:
+        tf.add(tmp_path / "src" / "kinect_head_pose_db", arcname="kinect_head_pose_db")
+    res = CliRunner().invoke(main, ["data", "prepare", "biwi", "--from", str(tgz)])
+    assert res.exit_code == 0, res.output
+    root = Path(os.environ["POSEBENCH_DATA"])
+    assert sorted(p.name for p in (root / "biwi").iterdir()) == ["01", "02"]
+    assert "2 sequences, 4 pose files, 3 with an rgb image" in res.output
+    assert "problem: 2 sequence folders with pose files, expected 24" in res.output
+    assert "problem: 02/frame_00004_pose.txt: no frame_00004_rgb.png" in res.output
+    assert tgz.exists()  # the user's file is left alone
+    from posebench.commands.common import load_dataset
+
+    assert len(load_dataset("biwi", None)) == 4
+
+
+def test_prepare_official_name_with_wrong_size_is_refused_but_kept(tmp_path):
+    fake = tmp_path / "kinect_head_pose_db.tgz"
+    with tarfile.open(fake, "w:gz") as tf:
+        tf.add(__file__, arcname="x.py")
+    res = CliRunner().invoke(main, ["data", "prepare", "biwi", "--from", str(fake)])
+    assert res.exit_code == 1
+    assert "expected 6014398431" in res.output and "removed" not in res.output
+    assert fake.exists()
+
+
+def test_prepare_300w_lp_from_zip(tmp_path):
+    from data_fixtures import write_aflw2000_mat
+    import scipy.io as sio
+
+    top = tmp_path / "300W_LP"
+    for sub in ("AFW", "AFW_Flip"):
+        (top / sub).mkdir(parents=True)
+        write_aflw2000_mat(top / sub / f"{sub}_134212_1_0.mat", (3.0, 20.0, 1.0))
+        m = sio.loadmat(str(top / sub / f"{sub}_134212_1_0.mat"))
+        m["pt2d"] = m["pt3d_68"][:2].astype(np.float64)  # 300W-LP: 2x68
+        sio.savemat(str(top / sub / f"{sub}_134212_1_0.mat"), {k: v for k, v in m.items() if not k.startswith("__")})
+        write_jpg(top / sub / f"{sub}_134212_1_0.jpg")
+    zpath = tmp_path / "300W-LP.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in sorted(top.rglob("*")):
+            zf.write(p, p.relative_to(tmp_path).as_posix())
+    res = CliRunner().invoke(main, ["data", "prepare", "300w-lp", "--from", str(zpath)])
+    assert res.exit_code == 0, res.output
+    assert "AFW: 1 labels (expected 5207)" in res.output
+    assert "2 labels in all, 2 images; 2 of a sample of 2 labels parse" in res.output
+    from posebench.commands.common import load_dataset
+
+    ds = load_dataset("300w-lp", None)
+    assert sorted(s.id for s in ds) == ["AFW/AFW_134212_1_0", "AFW_Flip/AFW_Flip_134212_1_0"]
+
+
+def _fake_hopenet(path: Path) -> None:
+    import torch
+
+    state = {"conv1.weight": torch.zeros(64, 3, 7, 7), "fc_finetune.weight": torch.zeros(3, 2051)}
+    for head in ("yaw", "pitch", "roll"):
+        state[f"fc_{head}.weight"] = torch.zeros(66, 2048)
+        state[f"fc_{head}.bias"] = torch.zeros(66)
+    torch.save(state, path, _use_new_zipfile_serialization=False)  # legacy format, as the 2017 files
+
+
+def test_prepare_weights_checks_layout_and_copies(tmp_path):
+    given = tmp_path / "hopenet_alpha2.pkl"
+    _fake_hopenet(given)
+    res = CliRunner().invoke(main, ["data", "prepare", "hopenet-alpha2", "--from", str(given)])
+    assert res.exit_code == 0, res.output
+    dest = Path(os.environ["POSEBENCH_WEIGHTS"]) / "hopenet_alpha2.pkl"
+    assert dest.read_bytes() == given.read_bytes()
+    assert "loadable with weights_only=True" in res.output
+    res = CliRunner().invoke(main, ["data", "verify", "hopenet-alpha2"])
+    assert res.exit_code == 0 and "ok: no problems found" in res.output
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo owned > /dev/null",))
+
+
+def test_prepare_weights_refuses_pickled_code_and_wrong_shapes(tmp_path):
+    import pickle
+
+    import torch
+
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps({"fc_yaw.weight": _Evil()}))
+    res = CliRunner().invoke(main, ["data", "prepare", "hopenet-alpha1", "--from", str(evil)])
+    assert res.exit_code == 1 and "not loadable with torch.load(weights_only=True)" in res.output
+    wrong = tmp_path / "wrong.pkl"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "fc_yaw.weight": torch.zeros(10, 2048)}, wrong)
+    res = CliRunner().invoke(main, ["data", "prepare", "hopenet-alpha1", "--from", str(wrong)])
+    assert res.exit_code == 1 and "fc_yaw.weight has shape (10, 2048), expected (66, 2048)" in res.output
+    assert not (Path(os.environ["POSEBENCH_WEIGHTS"]) / "hopenet_alpha1.pkl").exists()
+
+
+def test_prepare_dataset_without_reader_keeps_archive_as_is(tmp_path):
+    src = tmp_path / "AFW"
+    src.mkdir()
+    write_jpg(src / "1.jpg", (32, 32))
+    (src / "anno.mat").write_bytes(b"x")
+    zpath = tmp_path / "AFW.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in src.iterdir():
+            zf.write(p, f"AFW/{p.name}")
+    res = CliRunner().invoke(main, ["data", "prepare", "afw", "--from", str(zpath)])
+    assert res.exit_code == 0, res.output
+    assert (Path(os.environ["POSEBENCH_DATA"]) / "afw" / "anno.mat").exists()
+    assert "2 files" in res.output and "no reader for this dataset yet" in res.output
+
+
+@pytest.mark.parametrize("name", ["aflw2000", "hopenet-alpha1"])
+def test_prepare_from_missing_file_is_one_line(tmp_path, name):
+    res = CliRunner().invoke(main, ["data", "prepare", name, "--from", str(tmp_path / "nope.zip")])
+    assert res.exit_code == 1 and res.output.count("\n") == 1 and "does not exist" in res.output
