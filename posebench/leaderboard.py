@@ -65,9 +65,13 @@ def render(results_dir: Path) -> str:
              f"Made by `posebench leaderboard --results-dir {results_dir}` from {len(runs)} stored runs. "
              "Angles in degrees: MAE of wrapped absolute errors over the samples each method handled; "
              "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it.", ""]
-    for ds in sorted({r["dataset"]["name"] for r in runs}):
-        group = sorted((r for r in runs if r["dataset"]["name"] == ds), key=lambda r: r["summary"]["mae"] or 1e9)
-        lines += [f"## {ds}", "",
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in runs:  # one table per dataset *content*: the same reader on another folder is another table
+        groups.setdefault((r["dataset"]["name"], r["dataset"]["fingerprint"]), []).append(r)
+    for (ds, fp), group in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1][0]["n_samples"])):
+        group.sort(key=lambda r: (r["summary"]["mae"] is None, r["summary"]["mae"] or 0.0))
+        root = Path(group[0]["dataset"]["root"]).name if group[0]["dataset"]["root"] else "embedded"
+        lines += [f"## {ds}: {group[0]['n_samples']} samples ({root}, fingerprint {fp})", "",
                   "| method | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | ms/face | paper MAE (yaw/pitch/roll/MAE) |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in group:
