@@ -104,7 +104,7 @@ class DlibMethod(Method):
         self.workers = int(workers) or (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         super().__init__(box=box, upsample=int(upsample), detector_model=Path(detector_model).name if detector_model else "",
-                         predictor=pred.name, face=self.fit.face_label, solver=solver, focal=float(focal))
+                         predictor=pred.name if predictor else "default", face=self.fit.face_label, solver=solver, focal=float(focal))
 
     @property
     def weights_hash(self) -> str | None:

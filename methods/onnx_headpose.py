@@ -117,6 +117,7 @@ class OnnxHeadPose(Method):
         self.cfg = load_config(config)
         check_box_mode(box)
         self.paths = resolve_models(self.cfg, models, model_dir)
+        names = [m.strip() for m in (models or ",".join(self.cfg.get("default_models", []))).split(",") if m.strip()]
         self.box = box
         self.detector = make_detector(box, detector_model or None) if box != "gt" else None
         n_threads = int(threads) or min(4, os.cpu_count() or 1)
@@ -127,7 +128,7 @@ class OnnxHeadPose(Method):
         self.order = [list(out["order"]).index(a) for a in ANGLES]
         self.signs = np.asarray(out.get("signs", [1, 1, 1]), float)
         self.to_deg = 180.0 / np.pi if out.get("units", "degrees") == "radians" else 1.0
-        label = ",".join(p.stem for p in self.paths)
+        label = ",".join(n if n in self.cfg.get("models", {}) else Path(n).stem for n in names)
         super().__init__(config=self.cfg.get("name", Path(config).stem), models=label, box=box,
                          detector_model=Path(detector_model).name if detector_model else "")
 
