@@ -72,7 +72,10 @@ _WORKER: DlibLandmarker | None = None
 
 
 def _init_worker(landmarker: DlibLandmarker) -> None:
+    import signal
+
     global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the main process
     _WORKER = landmarker.load()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SHARED, shared_path
+from conftest import SHARED
 from posebench.crop import landmark_box
 from posebench.detect import choose_face, iou, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
