@@ -79,7 +79,10 @@ def make(name: str, **extra):
     if name == "onnx-headpose" and not FSANET.is_dir():
         pytest.skip(f"FSA-Net models not found: {FSANET}")
     try:
-        return create_method(name, opts)
+        m = create_method(name, opts)
+        if name not in ("dlib", "onnx-headpose", "fan"):  # another plugin: may load weights lazily
+            m.estimate_batch([FaceInput(np.zeros((64, 64, 3), np.uint8), (64, 64), (8.0, 8.0, 56.0, 56.0))])
+        return m
     except WeightsError as exc:
         pytest.skip(f"{name}: {exc}")
 
