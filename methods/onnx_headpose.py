@@ -172,10 +172,12 @@ class OnnxHeadPose(Method):
             except ValueError as exc:
                 raise SampleFailure(str(exc)) from None
         inp = self.cfg["input"]
+        size = tuple(int(v) for v in inp["size"])
+        # resize the (strided) crop view first, then reorder channels on the small patch: same
+        # pixels as reordering first (the resize works per channel), without copying the big crop
+        patch = cv2.resize(patch, size, interpolation=INTERPOLATION[inp.get("interpolation", "linear")])
         if inp.get("colour", "RGB") == "BGR":
             patch = patch[:, :, ::-1]
-        size = tuple(int(v) for v in inp["size"])
-        patch = cv2.resize(np.ascontiguousarray(patch), size, interpolation=INTERPOLATION[inp.get("interpolation", "linear")])
         x = (patch.astype(np.float32) * float(inp.get("scale", 1.0)) - np.asarray(inp.get("mean", 0.0), np.float32)) \
             / np.asarray(inp.get("std", 1.0), np.float32)
         return x.transpose(2, 0, 1) if inp.get("layout", "NCHW") == "NCHW" else x
