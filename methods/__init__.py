@@ -4,3 +4,6 @@ Importing this package registers every built-in method with :data:`posebench.reg
 """
 
 from . import gt_landmarks  # noqa: F401
+from . import dlib_landmarks  # noqa: F401
+from . import onnx_headpose  # noqa: F401
+from . import fan  # noqa: F401

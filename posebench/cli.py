@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "posebench.commands.run",
     "posebench.commands.bench",
     "posebench.commands.data",
+    "posebench.commands.bench_methods",
 ]
 
 

