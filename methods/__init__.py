@@ -4,3 +4,4 @@ Importing this package registers every built-in method with :data:`posebench.reg
 """
 
 from . import gt_landmarks  # noqa: F401
+from . import hopenet  # noqa: F401
