@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "posebench.commands.info",
     "posebench.commands.run",
     "posebench.commands.bench",
+    "posebench.commands.export",
+    "posebench.commands.bench_hopenet",
 ]
 
 

@@ -20,7 +20,7 @@ _NEEDS = ("image", "box", "weights")
     "Hopenet multi-loss ResNet50, 66 bins of 3 deg, softmax expectation (paper Table 1); official .pkl weights",
     needs=_NEEDS,
 )
-def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 8, threads: int = 0,
+def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, threads: int = 0,
             engine: str = "torch") -> HopenetMethod:
     return HopenetMethod(weights=weights, variant=variant, batch_size=batch_size, threads=threads, engine=engine)
 
@@ -30,7 +30,7 @@ def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 8, thr
     "Hopenet head on AlexNet (paper's AlexNet variant); no official weights: weights=PATH",
     needs=_NEEDS,
 )
-def hopenet_alexnet(weights: str = "", batch_size: int = 8, threads: int = 0, engine: str = "torch") -> HopenetAlexNetMethod:
+def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "torch") -> HopenetAlexNetMethod:
     return HopenetAlexNetMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)
 
 
@@ -39,6 +39,6 @@ def hopenet_alexnet(weights: str = "", batch_size: int = 8, threads: int = 0, en
     "ResNet50 regressing (yaw, pitch, roll) directly (paper's baseline); no official weights: weights=PATH",
     needs=_NEEDS,
 )
-def resnet50_regression(weights: str = "", batch_size: int = 8, threads: int = 0,
+def resnet50_regression(weights: str = "", batch_size: int = 16, threads: int = 0,
                         engine: str = "torch") -> ResNet50RegressionMethod:
     return ResNet50RegressionMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)

@@ -45,7 +45,7 @@ class HopenetBase(Method):
     needs = frozenset({"image", "box", "weights"})
     version = "1"
 
-    def __init__(self, weights: str = "", variant: str = "", batch_size: int = 8, threads: int = 0,
+    def __init__(self, weights: str = "", variant: str = "", batch_size: int = 16, threads: int = 0,
                  engine: str = "torch"):
         variant = variant or default_variant(self.arch)
         if variant not in VARIANTS[self.arch]:

@@ -68,7 +68,7 @@ def resolve_weights(arch: str, weights: str | os.PathLike | None, variant: str) 
         where = (f"the authors published no {arch} checkpoint: train one with their code "
                  "(https://github.com/natanielruiz/deep-head-pose)")
     raise WeightsError(f"{arch} weights {name} not found in {folder} ($POSEBENCH_WEIGHTS); "
-                       f"{where} and place it there, or pass --option weights=PATH")
+                       f"{where} and place it there, or give its path (--option weights=PATH)")
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
