@@ -134,7 +134,7 @@ def test_original_layout_pickle_loads_from_weights_folder_and_predicts_like_the_
     folder.mkdir(parents=True)
     # The official files are old-style (non-zip) pickles of a plain state dict.
     torch.save(state, folder / "hopenet_alpha1.pkl", _use_new_zipfile_serialization=False)
-    method = create_method("hopenet", {"batch_size": "2"})  # found through the weights folder
+    method = create_method("hopenet", {"batch_size": "2", "engine": "torch"})  # found through the weights folder
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (260, 300, 3), dtype=np.uint8)
     gray = rng.integers(0, 256, (200, 180), dtype=np.uint8)
@@ -206,8 +206,8 @@ def test_weights_hash_is_cached_on_disk_and_keys_the_run(tmp_path, seeded_pkl):
     assert digest in cache.read_text()
     other = tmp_path / "other.pkl"
     torch.save(nets.seeded_weights("hopenet", seed=1), other)
-    a = create_method("hopenet", {"weights": str(seeded_pkl)}).settings()
-    b = create_method("hopenet", {"weights": str(other)}).settings()
+    a = create_method("hopenet", {"weights": str(seeded_pkl), "engine": "torch"}).settings()
+    b = create_method("hopenet", {"weights": str(other), "engine": "torch"}).settings()
     assert a["weights"] == digest and b["weights"] != a["weights"]
 
 
@@ -218,7 +218,7 @@ def test_variants_match_the_original_pipeline(tmp_path, arch):
     state = nets.seeded_weights(arch, seed=2)
     p = tmp_path / f"{arch}.pkl"
     torch.save(state, p)
-    method = create_method(arch, {"weights": str(p)})
+    method = create_method(arch, {"weights": str(p), "engine": "torch"})
     rng = np.random.default_rng(1)
     img = rng.integers(0, 256, (240, 220, 3), dtype=np.uint8)
     box = (10.0, 15.0, 200.0, 230.0)
@@ -254,6 +254,29 @@ def test_onnx_export_matches_torch(tmp_path, seeded_pkl):
     assert np.abs(got - want).max() < 1e-3
 
 
+def test_onnxruntime_engine_agrees_with_torch_and_reuses_its_cached_export(seeded_pkl, monkeypatch):
+    from posebench.methods.hopenet import engine
+
+    rng = np.random.default_rng(4)
+    faces = [FaceInput(rng.integers(0, 256, (200, 230, 3), dtype=np.uint8), (230, 200), (20.0, 10.0, 190.0, 195.0))
+             for _ in range(3)]
+    fast = create_method("hopenet", {"weights": str(seeded_pkl), "batch_size": "2"})  # default engine
+    assert fast.settings()["options"]["engine"] == "onnxruntime"
+    cached = list((Path(os.environ["POSEBENCH_DATA"]) / "cache" / "onnx").glob("hopenet-*.onnx"))
+    assert len(cached) == 1 and fast.weights_hash[:20] in cached[0].name
+    torch_m = create_method("hopenet", {"weights": str(seeded_pkl), "engine": "torch"})
+    a = np.array([p.as_array() for p in fast.estimate_batch(faces)])
+    b = np.array([p.as_array() for p in torch_m.estimate_batch(faces)])
+    assert np.abs(a - b).max() < 1e-3
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again instead of using the cache")
+
+    monkeypatch.setattr(engine, "export_onnx_bytes", no_export)
+    again = create_method("hopenet", {"weights": str(seeded_pkl)})
+    np.testing.assert_array_equal(np.array([p.as_array() for p in again.estimate_batch(faces)]), a)
+
+
 # --- real images (plumbing: test-made weights, the angles mean nothing) ---------------------
 
 def test_plumbing_on_real_images_matches_the_original_loop(aflw_sample, seeded_pkl, tmp_path):
@@ -261,7 +284,7 @@ def test_plumbing_on_real_images_matches_the_original_loop(aflw_sample, seeded_p
     from posebench.runner import evaluate
 
     ds = datasets.create("aflw2000", data_dir=str(aflw_sample)).subset(4)
-    method = create_method("hopenet", {"weights": str(seeded_pkl), "batch_size": "3"})
+    method = create_method("hopenet", {"weights": str(seeded_pkl), "batch_size": "3", "engine": "torch"})
     res = evaluate(method, ds, tmp_path / "results", progress=False)
     assert res.record["n_failed"] == 0 and res.record["n_evaluated"] == 4
     pred = res.samples[["pred_yaw", "pred_pitch", "pred_roll"]].to_numpy()
@@ -272,7 +295,7 @@ def test_plumbing_on_real_images_matches_the_original_loop(aflw_sample, seeded_p
 # --- bad input ----------------------------------------------------------------------------
 
 def test_tiny_image_is_handled_like_the_original(seeded_pkl):
-    method = create_method("hopenet", {"weights": str(seeded_pkl)})
+    method = create_method("hopenet", {"weights": str(seeded_pkl), "engine": "torch"})
     img = np.random.default_rng(2).integers(0, 256, (10, 10, 3), dtype=np.uint8)
     got = method.estimate(img, box=(0, 0, 10, 10)).as_array()
     from posebench.methods.hopenet.reference import original_predict_arrays
@@ -282,7 +305,7 @@ def test_tiny_image_is_handled_like_the_original(seeded_pkl):
 
 
 def test_unusable_boxes_are_sample_failures(seeded_pkl):
-    method = create_method("hopenet", {"weights": str(seeded_pkl)})
+    method = create_method("hopenet", {"weights": str(seeded_pkl), "engine": "torch"})
     img = np.zeros((50, 60, 3), np.uint8)
     out = method.estimate_batch([FaceInput(img, (60, 50), None), FaceInput(img, (60, 50), (70, 5, 90, 30)),
                                  FaceInput(img, (60, 50), (20, 20, 20, 40))])
@@ -303,7 +326,7 @@ def test_truncated_jpeg_is_recorded_by_the_runner(aflw_sample, seeded_pkl, tmp_p
     data = (aflw_sample / f"{ids[1]}.jpg").read_bytes()
     (folder / f"{ids[1]}.jpg").write_bytes(data[: len(data) // 2])
     ds = datasets.create("aflw2000", data_dir=str(folder), filter="none")
-    res = evaluate(create_method("hopenet", {"weights": str(seeded_pkl)}), ds, tmp_path / "results", progress=False)
+    res = evaluate(create_method("hopenet", {"weights": str(seeded_pkl), "engine": "torch"}), ds, tmp_path / "results", progress=False)
     rows = res.samples.set_index("id")
     assert rows.loc[ids[0], "failure"] == ""
     assert "truncated" in rows.loc[ids[1], "failure"]

@@ -21,7 +21,7 @@ _NEEDS = ("image", "box", "weights")
     needs=_NEEDS,
 )
 def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, threads: int = 0,
-            engine: str = "torch") -> HopenetMethod:
+            engine: str = "onnxruntime") -> HopenetMethod:
     return HopenetMethod(weights=weights, variant=variant, batch_size=batch_size, threads=threads, engine=engine)
 
 
@@ -30,7 +30,7 @@ def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, th
     "Hopenet head on AlexNet (paper's AlexNet variant); no official weights: weights=PATH",
     needs=_NEEDS,
 )
-def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "torch") -> HopenetAlexNetMethod:
+def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "onnxruntime") -> HopenetAlexNetMethod:
     return HopenetAlexNetMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)
 
 
@@ -40,5 +40,5 @@ def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, e
     needs=_NEEDS,
 )
 def resnet50_regression(weights: str = "", batch_size: int = 16, threads: int = 0,
-                        engine: str = "torch") -> ResNet50RegressionMethod:
+                        engine: str = "onnxruntime") -> ResNet50RegressionMethod:
     return ResNet50RegressionMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)

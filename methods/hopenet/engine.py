@@ -1,8 +1,9 @@
 """Fast batched inference for the Hopenet networks: a network in, (N, 3) degrees out.
 
+``onnxruntime`` engine (the default; the fastest on CPU): the network exported to ONNX (cached
+under ``<data root>/cache/onnx/`` by weights hash) and run by onnxruntime's CPU provider.
 ``torch`` engine: BatchNorm folded into the preceding convolutions, channels-last memory layout,
-``torch.inference_mode``, batches of faces. ``onnxruntime`` engine: the same network exported to
-ONNX (in memory) and run by onnxruntime's CPU provider. Both change only the order of float32
+``torch.inference_mode``, batches of faces. Both change only the order of float32
 operations: their angles agree with the unmodified network to about 1e-5 degrees (see
 ``posebench bench hopenet``, which prints the largest difference on real images).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -69,7 +71,11 @@ class TorchEngine:
             return self.model(x).double().numpy()
 
 
-def export_onnx_bytes(net: nn.Module, opset: int = 17) -> bytes:
+OPSET = 17
+EXPORT_FORMAT = 1  # bump when Degrees/export change, to invalidate cached exports
+
+
+def export_onnx_bytes(net: nn.Module, opset: int = OPSET) -> bytes:
     """ONNX model of ``Degrees(net)``: input ``image`` [N, 3, 224, 224] float32 (normalised RGB),
     output ``angles`` [N, 3] degrees (yaw, pitch, roll)."""
     import warnings
@@ -84,15 +90,51 @@ def export_onnx_bytes(net: nn.Module, opset: int = 17) -> bytes:
     return buf.getvalue()
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` through a temporary file and a rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def onnx_cache_path(arch: str, weights_hash: str) -> Path:
+    """Where the exported model of these weights is kept: ``<data root>/cache/onnx/``."""
+    from posebench.paths import data_root
+
+    return data_root() / "cache" / "onnx" / f"{arch}-{weights_hash[:20]}-v{EXPORT_FORMAT}-opset{OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
+
+
 class OnnxEngine:
-    def __init__(self, net: nn.Module, threads: int):
+    """onnxruntime on the exported network. With ``cache`` the export (a few seconds) is stored
+    there and reused by later runs with the same weights."""
+
+    def __init__(self, net: nn.Module, threads: int, cache: Path | None = None):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self.session = ort.InferenceSession(export_onnx_bytes(net), opts, providers=["CPUExecutionProvider"])
+        model: bytes | None = None
+        if cache is not None and cache.is_file():
+            model = cache.read_bytes()
+        if model is None:
+            model = export_onnx_bytes(net)
+            if cache is not None:
+                try:
+                    write_bytes_atomic(cache, model)
+                except OSError:
+                    pass  # a read-only data root only costs a re-export next time
+        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         self.channels_last = False
 
     def __call__(self, x: torch.Tensor) -> np.ndarray:
@@ -100,9 +142,10 @@ class OnnxEngine:
         return self.session.run(["angles"], {"image": arr})[0].astype(np.float64)
 
 
-def make_engine(name: str, net: nn.Module, threads: int):
+def make_engine(name: str, net: nn.Module, threads: int, cache: Path | None = None):
+    """``torch`` or ``onnxruntime`` engine for ``net``; ``cache``: file for the ONNX export."""
     if name == "torch":
         return TorchEngine(net)
     if name == "onnxruntime":
-        return OnnxEngine(net, threads)
+        return OnnxEngine(net, threads, cache)
     raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")

@@ -142,38 +142,55 @@ class Degrees(nn.Module):
         return torch.stack([bin_expectation(o) for o in out], dim=1)
 
 
-def seeded_weights(arch: str, seed: int = 0, logit_std: float = 4.0) -> dict[str, torch.Tensor]:
+def seeded_weights(arch: str, seed: int = 0, spread_bins: float = 1.5, shift: float = 20.0) -> dict[str, torch.Tensor]:
     """A reproducible random state dict for ``arch``, for tests and benchmarks without the
     official files (its predictions mean nothing).
 
-    Convolutions get He-normal weights, BatchNorm layers perturbed statistics (the last one of
-    each residual block a small scale, which keeps the activations bounded), and the heads are
-    rescaled on a fixed random input so that the logits spread over about ``logit_std`` units per
-    image, as a trained, confident network's do (regression outputs: about 30 degrees)."""
+    Convolutions get He-normal weights and BatchNorm layers perturbed statistics (the last one of
+    each residual block a small scale, which keeps the activations bounded). The binned heads are
+    built like a trained network's: a quadratic bias makes each softmax a bump about
+    ``spread_bins`` bins wide, and a random feature direction (norm ``shift``) moves its centre
+    from image to image, plus small noise. Fully random heads would instead spread the probability
+    over distant bins, which no trained Hopenet does and which magnifies float32 rounding in the
+    expectation about twentyfold. Regression heads output about 30 degrees."""
     gen = torch.Generator().manual_seed(seed)
     net = ARCHS[arch]().eval()
 
-    def randn(t: torch.Tensor) -> torch.Tensor:
-        return torch.randn(t.shape, generator=gen)
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(shape, generator=gen)
 
-    heads = ("fc_yaw", "fc_pitch", "fc_roll", "fc_angles")
     with torch.no_grad():
         for name, m in net.named_modules():
             if isinstance(m, nn.BatchNorm2d):
                 scale = 0.2 if name.endswith("bn3") or name.endswith("downsample.1") else 1.0
-                m.weight.copy_(scale * (1.0 + 0.1 * randn(m.weight)))
-                m.bias.copy_(0.1 * randn(m.bias))
-                m.running_mean.copy_(0.05 * randn(m.running_mean))
+                m.weight.copy_(scale * (1.0 + 0.1 * randn(*m.weight.shape)))
+                m.bias.copy_(0.1 * randn(*m.bias.shape))
+                m.running_mean.copy_(0.05 * randn(*m.running_mean.shape))
                 m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
             elif isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.copy_(randn(m.weight) * (2.0 / m.weight[0].numel()) ** 0.5)
+                m.weight.copy_(randn(*m.weight.shape) * (2.0 / m.weight[0].numel()) ** 0.5)
                 if m.bias is not None:
-                    m.bias.copy_(0.05 * randn(m.bias))
-        probe = torch.randn((2, 3, INPUT_SIZE, INPUT_SIZE), generator=gen)
-        out = net(probe)
-        outs = out if isinstance(out, tuple) else (out,)
-        for head, o in zip([h for h in heads if hasattr(net, h)], outs):
-            target = logit_std if net.binned else 30.0
-            layer = getattr(net, head)
-            layer.weight.mul_(target / float(o.std(dim=1).mean()))
+                    m.bias.copy_(0.05 * randn(*m.bias.shape))
+        # Probe inputs with image-like statistics: smooth random fields (8x8 noise, upsampled).
+        coarse = torch.randn((8, 3, 8, 8), generator=gen)
+        probe = nn.functional.interpolate(coarse, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        if not net.binned:
+            out = net(probe)
+            net.fc_angles.weight.mul_(30.0 / float(out.std()))
+            return {k: v.detach().clone() for k, v in net.state_dict().items()}
+        feats = (net.features(probe) if isinstance(net, _ResNet50Trunk)
+                 else net.classifier(torch.flatten(net.features(probe), 1)))
+        idx = torch.arange(NUM_BINS, dtype=torch.float32)
+        curvature = 1.0 / (2.0 * spread_bins**2)
+        for head in ("fc_yaw", "fc_pitch", "fc_roll"):
+            layer: nn.Linear = getattr(net, head)
+            rms = float(feats.pow(2).mean().sqrt())
+            direction = randn(feats.shape[1]) * (0.15 * shift / (rms * feats.shape[1] ** 0.5))
+            base = float(feats.mean(0) @ direction)
+            centre = float(NUM_BINS / 2 + 8.0 * torch.randn((), generator=gen))
+            # logit_i = -c (i - centre)^2 + (i - centre) * direction . (f - mean f) + noise:
+            # a bump near ``centre`` that the features shift, with logits of a few units.
+            offset = idx - centre
+            layer.weight.copy_(offset[:, None] * direction[None, :] + 0.002 * randn(NUM_BINS, feats.shape[1]))
+            layer.bias.copy_(-curvature * offset**2 - offset * base)
     return {k: v.detach().clone() for k, v in net.state_dict().items()}

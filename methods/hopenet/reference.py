@@ -45,7 +45,7 @@ def angles_from_output(out, binned: bool = True) -> np.ndarray:
     """(yaw, pitch, roll) degrees of one forward pass, the original way."""
     if not binned:
         return out.detach()[0].double().numpy()
-    idx = torch.arange(66, dtype=torch.float32)
+    idx = torch.arange(66, dtype=out[0].dtype)
     return np.array([float((softmax_temperature(o.detach(), 1) * idx).sum(1)[0] * 3 - 99) for o in out])
 
 
@@ -60,19 +60,25 @@ class LoopResult:
     seconds: float
 
 
-def original_loop(net: nn.Module, paths: Sequence[Path], boxes: Sequence[Box], grad: bool = True) -> LoopResult:
+def original_loop(net: nn.Module, paths: Sequence[Path], boxes: Sequence[Box], grad: bool = True,
+                  dtype: torch.dtype = torch.float32) -> LoopResult:
     """Run the original evaluation loop over image files; returns angles and wall seconds
-    (image decoding included)."""
+    (image decoding included). ``dtype=torch.float64`` runs a float64 copy of the network (the
+    rounding-free answer against which float32 paths can be judged)."""
     from PIL import Image
 
     tf = original_transform()
     binned = getattr(net, "binned", True)
+    if dtype != torch.float32:
+        import copy
+
+        net = copy.deepcopy(net).to(dtype)
     out = np.zeros((len(paths), 3))
     t0 = time.perf_counter()
     with torch.set_grad_enabled(grad):
         for i, (path, box) in enumerate(zip(paths, boxes)):
             img = Image.open(path).convert("RGB")
-            x = tf(pil_crop(img, box)).unsqueeze(0)
+            x = tf(pil_crop(img, box)).unsqueeze(0).to(dtype)
             out[i] = angles_from_output(net(x), binned)
     return LoopResult(out, time.perf_counter() - t0)
 

@@ -7,7 +7,6 @@ and output ``angles`` [N, 3]: (yaw, pitch, roll) in degrees, the softmax expecta
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -20,21 +19,6 @@ ARCH_NAMES = ("hopenet", "hopenet-alexnet", "resnet50-regression")
 @click.group("export")
 def export() -> None:
     """Export a network to ONNX (input: normalised 224x224 RGB; output: degrees)."""
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` through a temporary file and a rename: never a half-written model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def check_onnx(onnx_bytes: bytes, net, batch: int = 2, seed: int = 0) -> float:
@@ -66,7 +50,7 @@ def _make_command(arch: str) -> click.Command:
     @click.option("--check/--no-check", default=True, show_default=True,
                   help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
     def cmd(weights: Path | None, variant: str, output: Path, opset: int, check: bool) -> None:
-        from posebench.methods.hopenet.engine import export_onnx_bytes
+        from posebench.methods.hopenet.engine import export_onnx_bytes, write_bytes_atomic
         from posebench.methods.hopenet.method import load_network
         from posebench.methods.hopenet.weights import VARIANTS
 
