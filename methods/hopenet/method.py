@@ -63,7 +63,10 @@ class HopenetBase(Method):
         self.batch_size = int(batch_size)
         # Options that determine the predictions (batch size and threads do not; the weights'
         # content is keyed by weights_hash, so only the file name is kept here).
-        super().__init__(weights=self.weights_path.name, variant=variant, engine=engine)
+        recorded = {"weights": self.weights_path.name, "engine": engine}
+        if not weights:  # the variant only matters when it chose the file
+            recorded["variant"] = variant
+        super().__init__(**recorded)
 
     @property
     def weights_hash(self) -> str:
