@@ -169,9 +169,13 @@ def test_weights_only_refuses_a_pickle_that_carries_objects(tmp_path):
     marker = tmp_path / "code-ran"
     p = tmp_path / "evil.pkl"
     torch.save({"fc_yaw.weight": torch.zeros(66, 2048), "payload": _Payload(marker)}, p)
-    with pytest.raises(WeightsError, match="refused"):
+    with pytest.raises(WeightsError, match="refused.*os.makedirs"):
         create_method("hopenet", {"weights": str(p)})
     assert not marker.exists()
+    junk = tmp_path / "junk.pkl"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    with pytest.raises(WeightsError, match="not a PyTorch state dict"):
+        create_method("hopenet", {"weights": str(junk)})
 
 
 def test_missing_weights_is_one_line_naming_file_folder_and_source():

@@ -107,9 +107,13 @@ def _torch_load(p: Path) -> object:
         except Exception as exc:
             raise WeightsError(f"cannot read {p}: {_one_line(exc)}") from None
     except Exception as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        text = str(exc)
+        if "GLOBAL" in text or "Unsupported global" in text or "Unsupported class" in text:
+            what = next((ln.strip() for ln in text.splitlines() if "GLOBAL" in ln or "Unsupported" in ln), "")
             raise WeightsError(f"{p} holds Python objects other than tensors and was refused "
-                               "(only plain state dicts are loaded: weights_only=True)") from None
+                               f"(only plain state dicts are loaded, weights_only=True): {what[:160]}") from None
+        if "Weights only load failed" in text:
+            raise WeightsError(f"cannot read {p}: not a PyTorch state dict (corrupt or another format)") from None
         raise WeightsError(f"cannot read {p}: {_one_line(exc)}") from None
 
 
