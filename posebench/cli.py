@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "posebench.commands.bench",
     "posebench.commands.data",
     "posebench.commands.bench_methods",
+    "posebench.commands.export",
+    "posebench.commands.bench_hopenet",
 ]
 
 

@@ -1,0 +1,44 @@
+"""Hopenet (Ruiz, Chong, Rehg, CVPRW 2018) and the paper's two other networks, compatible with the
+authors' released checkpoints. See ``docs/hopenet.md``.
+
+Modules: :mod:`.nets` (architectures), :mod:`.weights` (finding, safe loading, hashing),
+:mod:`.preprocess` (the original crop/resize/normalise), :mod:`.engine` (batched inference),
+:mod:`.method` (the estimators), :mod:`.reference` (the original evaluation loop, for checks).
+"""
+
+from __future__ import annotations
+
+from posebench.registry import register_method
+
+from .method import HopenetAlexNetMethod, HopenetMethod, ResNet50RegressionMethod
+
+_NEEDS = ("image", "box", "weights")
+
+
+@register_method(
+    "hopenet",
+    "Hopenet multi-loss ResNet50, 66 bins of 3 deg, softmax expectation (paper Table 1); official .pkl weights",
+    needs=_NEEDS,
+)
+def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, threads: int = 0,
+            engine: str = "onnxruntime") -> HopenetMethod:
+    return HopenetMethod(weights=weights, variant=variant, batch_size=batch_size, threads=threads, engine=engine)
+
+
+@register_method(
+    "hopenet-alexnet",
+    "Hopenet head on AlexNet (paper's AlexNet variant); no official weights: weights=PATH",
+    needs=_NEEDS,
+)
+def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "onnxruntime") -> HopenetAlexNetMethod:
+    return HopenetAlexNetMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)
+
+
+@register_method(
+    "resnet50-regression",
+    "ResNet50 regressing (yaw, pitch, roll) directly (paper's baseline); no official weights: weights=PATH",
+    needs=_NEEDS,
+)
+def resnet50_regression(weights: str = "", batch_size: int = 16, threads: int = 0,
+                        engine: str = "onnxruntime") -> ResNet50RegressionMethod:
+    return ResNet50RegressionMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)

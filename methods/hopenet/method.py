@@ -1,0 +1,123 @@
+"""The ``hopenet``, ``hopenet-alexnet`` and ``resnet50-regression`` estimators.
+
+Input: the RGB image and the protocol's face box (for AFLW2000, Hopenet's own loose crop), which
+is cropped and preprocessed exactly as the authors' evaluation (:mod:`.preprocess`); faces are
+run in batches of ``batch_size`` (:mod:`.engine`). Output: (yaw, pitch, roll) in degrees, in the
+AFLW2000-3D convention the networks were trained in (300W-LP labels), so no conversion is applied.
+
+Options: ``weights`` (path to a checkpoint; default ``<weights folder>/<file of variant>``),
+``variant`` (``alpha1`` | ``alpha2`` | ``robust_alpha1`` for ``hopenet``), ``batch_size``,
+``threads`` (torch/onnxruntime threads; 0 = all cores of this process), ``engine``
+(``onnxruntime``, the default and fastest on CPU, | ``torch``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from posebench.errors import SampleFailure, UsageError
+from posebench.imageio import to_rgb
+from posebench.method import FaceInput, Method
+from posebench.pose import Pose
+
+from . import nets
+from .engine import ENGINES, cpu_threads, make_engine, onnx_cache_path
+from .preprocess import face_crop, to_batch
+from .weights import VARIANTS, default_variant, file_sha256, load_into, read_state_dict, resolve_weights
+
+
+def load_network(arch: str, weights: str | Path | None = None, variant: str = "") -> tuple[torch.nn.Module, Path]:
+    """Network ``arch`` with its checkpoint loaded (see :func:`.weights.resolve_weights`)."""
+    path = resolve_weights(arch, weights, variant or default_variant(arch))
+    net = nets.build(arch)
+    load_into(net, read_state_dict(path), path)
+    return net.eval(), path
+
+
+class HopenetBase(Method):
+    """Shared implementation; subclasses fix ``arch``/``name``."""
+
+    arch = "hopenet"
+    needs = frozenset({"image", "box", "weights"})
+    version = "1"
+
+    def __init__(self, weights: str = "", variant: str = "", batch_size: int = 16, threads: int = 0,
+                 engine: str = "onnxruntime"):
+        variant = variant or default_variant(self.arch)
+        if variant not in VARIANTS[self.arch]:
+            raise UsageError(f"variant must be one of {', '.join(VARIANTS[self.arch])} for {self.name}, got {variant!r}")
+        if engine not in ENGINES:
+            raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be >= 1, got {batch_size}")
+        self.net, self.weights_path = load_network(self.arch, weights or None, variant)
+        self.threads = int(threads) if threads and threads > 0 else cpu_threads()
+        torch.set_num_threads(self.threads)
+        self._hash: str | None = None
+        cache = onnx_cache_path(self.arch, self.weights_hash) if engine == "onnxruntime" else None
+        self.engine = make_engine(engine, self.net, self.threads, cache)
+        self.batch_size = int(batch_size)
+        # Options that determine the predictions (batch size and threads do not; the weights'
+        # content is keyed by weights_hash, so only the file name is kept here).
+        recorded = {"weights": self.weights_path.name, "engine": engine}
+        if not weights:  # the variant only matters when it chose the file
+            recorded["variant"] = variant
+        super().__init__(**recorded)
+
+    @property
+    def weights_hash(self) -> str:
+        if self._hash is None:
+            self._hash = file_sha256(self.weights_path)
+        return self._hash
+
+    def prepare(self, face: FaceInput) -> np.ndarray:
+        """The 224x224 RGB uint8 network input of one face; :class:`SampleFailure` if impossible."""
+        if face.image is None:
+            raise SampleFailure("no image")
+        if face.box is None:
+            raise SampleFailure("no face box (the protocol gave none and no detector was used)")
+        image = face.image
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            image = to_rgb(image)
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = (int(v) for v in face.box)
+        if not all(np.isfinite(face.box)) or x1 <= x0 or y1 <= y0:
+            raise SampleFailure(f"empty or invalid face box {tuple(round(float(v), 1) for v in face.box)}")
+        if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+            raise SampleFailure("face box lies outside the image")
+        return face_crop(image, face.box)
+
+    def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
+        out: list[Pose | SampleFailure] = [SampleFailure("not run")] * len(faces)
+        crops, where = [], []
+        for i, face in enumerate(faces):
+            try:
+                crops.append(self.prepare(face))
+                where.append(i)
+            except SampleFailure as exc:
+                out[i] = exc
+        for start in range(0, len(crops), self.batch_size):
+            chunk = crops[start : start + self.batch_size]
+            angles = self.engine(to_batch(chunk, self.engine.channels_last))
+            for j, ypr in zip(where[start : start + self.batch_size], angles):
+                out[j] = Pose(float(ypr[0]), float(ypr[1]), float(ypr[2]))
+        return out
+
+
+class HopenetMethod(HopenetBase):
+    name = "hopenet"
+    arch = "hopenet"
+
+
+class HopenetAlexNetMethod(HopenetBase):
+    name = "hopenet-alexnet"
+    arch = "hopenet-alexnet"
+
+
+class ResNet50RegressionMethod(HopenetBase):
+    name = "resnet50-regression"
+    arch = "resnet50-regression"

@@ -1,0 +1,80 @@
+"""``posebench export``: write a network to ONNX for deployment elsewhere.
+
+``posebench export hopenet --weights hopenet_alpha1.pkl -o hopenet.onnx`` writes a model with
+input ``image`` [N, 3, 224, 224] float32 (RGB, ImageNet-normalised, as posebench's preprocessing)
+and output ``angles`` [N, 3]: (yaw, pitch, roll) in degrees, the softmax expectation included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import PosebenchError, UsageError
+
+ARCH_NAMES = ("hopenet", "hopenet-alexnet", "resnet50-regression")
+
+
+@click.group("export")
+def export() -> None:
+    """Export a network to ONNX (input: normalised 224x224 RGB; output: degrees)."""
+
+
+def check_onnx(onnx_bytes: bytes, net, batch: int = 2, seed: int = 0) -> float:
+    """Largest |angle difference| (degrees) between onnxruntime and torch on a random batch."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from posebench.methods.hopenet.nets import INPUT_SIZE, Degrees
+
+    x = torch.randn((batch, 3, INPUT_SIZE, INPUT_SIZE), generator=torch.Generator().manual_seed(seed))
+    with torch.inference_mode():
+        ref = Degrees(net).eval()(x).double().numpy()
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    got = sess.run(["angles"], {"image": x.numpy()})[0].astype(np.float64)
+    return float(np.abs(got - ref).max())
+
+
+def _make_command(arch: str) -> click.Command:
+    @click.command(arch, help=f"Export {arch} with its weights to ONNX (output: yaw, pitch, roll in degrees).")
+    @click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Checkpoint (.pkl/.pth or .safetensors); default: the weights folder's file for --variant.")
+    @click.option("--variant", default="", show_default="alpha1 for hopenet",
+                  help="Official checkpoint to look up in the weights folder when --weights is not given "
+                       "(hopenet: alpha1, alpha2, robust_alpha1).")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                  help="ONNX file to write.")
+    @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
+    @click.option("--check/--no-check", default=True, show_default=True,
+                  help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
+    def cmd(weights: Path | None, variant: str, output: Path, opset: int, check: bool) -> None:
+        from posebench.methods.hopenet.engine import export_onnx_bytes, write_bytes_atomic
+        from posebench.methods.hopenet.method import load_network
+        from posebench.methods.hopenet.weights import VARIANTS
+
+        if variant and variant not in VARIANTS[arch]:
+            raise UsageError(f"--variant must be one of {', '.join(VARIANTS[arch])} for {arch}, got {variant!r}")
+        net, path = load_network(arch, weights, variant)
+        click.echo(f"loaded {arch} weights {path}", err=True)
+        try:
+            data = export_onnx_bytes(net, opset=opset)
+        except Exception as exc:  # exporter failures are long; keep one line
+            raise PosebenchError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+        if check:
+            diff = check_onnx(data, net)
+            click.echo(f"check: onnxruntime vs torch on a random batch of 2: max |angle difference| = {diff:.2e} deg")
+            if not diff < 1e-3:
+                raise PosebenchError(f"ONNX model differs from torch by {diff:.3g} deg (> 1e-3); not written")
+        write_bytes_atomic(output, data)
+        click.echo(f"wrote {output} ({len(data) / 1e6:.1f} MB): input 'image' [N,3,224,224] float32 "
+                   "normalised RGB -> output 'angles' [N,3] degrees (yaw, pitch, roll)")
+
+    return cmd
+
+
+for _arch in ARCH_NAMES:
+    export.add_command(_make_command(_arch))
+
+COMMANDS = [export]
