@@ -1,0 +1,447 @@
+"""Batched landmark-to-pose: many PnP problems at once, vectorised over problems in numpy.
+
+``solve_batch(points_2d, model_3d, image_sizes, solver, focal_scale)`` solves ``B`` problems of
+``N`` correspondences each (``points_2d``: B x N x 2 pixels, y down; ``model_3d``: N x 3 or
+B x N x 3, y-up model frame, any unit) with the camera guess of :mod:`posebench.pnp` (focal =
+``focal_scale`` x image width, principal point at the centre, no distortion) and returns the
+canonical rotation and ``[yaw, pitch, roll]`` in degrees per problem.
+
+Solvers:
+
+* ``iterative`` -- a vectorised re-implementation of OpenCV's ``SOLVEPNP_ITERATIVE`` for
+  non-planar models: the same DLT initialisation (on the *un-centred* model points, which is why
+  the result depends on where the model's origin sits), then the same Levenberg-Marquardt loop
+  (Rodrigues rotation vector + translation, pixel residuals, ``lambda`` starting at 1e-3 and
+  multiplied/divided by 10 on rejected/accepted steps, ``diag(JtJ) *= 1 + lambda``, at most 20
+  accepted iterations, stop when ``|dp| / |p| < FLT_EPSILON``). Because it starts where OpenCV
+  starts and takes the same steps, it lands in the same local minimum, flipped ones included:
+  agreement with ``cv2.solvePnP`` is therefore checked against OpenCV's *own* result, not against
+  the true pose (``tests/test_batch_pnp.py``; the agreement figure is printed by
+  ``posebench bench pnp``). Problems OpenCV would treat differently (planar models, fewer than 6
+  points, where the DLT is under-determined) are passed to ``cv2.solvePnP`` one by one.
+* ``weak`` -- closed-form scaled orthographic (weak perspective) camera: a least-squares affine
+  camera, orthonormalised by SVD. No focal length is needed (``focal_scale`` is ignored).
+* ``sqpnp``, ``epnp`` -- no batched version: ``cv2.solvePnP`` per problem (the reference path).
+
+``solve_loop`` is the reference: ``cv2.solvePnP`` per problem for any OpenCV solver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from .pnp import SOLVERS, camera_matrix
+from .pose import FLIP_YZ, matrix_to_euler
+
+FLT_EPSILON = float(np.finfo(np.float32).eps)
+MAX_ITER = 20  # OpenCV's iteration limit for SOLVEPNP_ITERATIVE
+#: Below this conditioning of the DLT system the initial guess is decided by rounding error
+#: (e.g. a face in micrometres with 6-12 points): OpenCV's SVD and LAPACK then disagree, so
+#: such problems go to cv2.
+MIN_DLT_CONDITIONING = 1e-11
+#: Problems still moving after this many LM iterations (slow, often flipping solutions) are
+#: re-solved by cv2: there the trajectories of two LM implementations can part ways.
+SETTLED_ITERATIONS = 15
+BATCHED_SOLVERS = ("iterative", "weak")
+ALL_SOLVERS = tuple(SOLVERS) + ("weak",)
+
+
+@dataclass
+class BatchResult:
+    """Per-problem results. ``R``: B x 3 x 3 canonical rotations (applied to the y-up model);
+    ``ypr``: B x 3 degrees (NaN where ``ok`` is False); ``rvec``/``tvec``: OpenCV camera frame
+    (``tvec`` NaN for ``weak``); ``ok``: solver succeeded; ``fallback``: solved by cv2 one by one."""
+
+    R: np.ndarray
+    ypr: np.ndarray
+    rvec: np.ndarray
+    tvec: np.ndarray
+    ok: np.ndarray
+    fallback: np.ndarray
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """B x 3 -> B x 3 x 3 cross-product matrices."""
+    z = np.zeros(v.shape[:-1])
+    x, y, w = v[..., 0], v[..., 1], v[..., 2]
+    return np.stack([np.stack([z, -w, y], -1), np.stack([w, z, -x], -1), np.stack([-y, x, z], -1)], -2)
+
+
+def rodrigues(r: np.ndarray) -> np.ndarray:
+    """Rotation vectors (B x 3, radians) -> rotation matrices (B x 3 x 3)."""
+    th = np.linalg.norm(r, axis=-1)
+    small = th < 1e-12
+    safe = np.where(small, 1.0, th)
+    k = r / safe[:, None]
+    K = _skew(k)
+    s, c = np.sin(th)[:, None, None], np.cos(th)[:, None, None]
+    R = np.eye(3) + s * K + (1 - c) * (K @ K)
+    return np.where(small[:, None, None], np.eye(3) + _skew(r), R)
+
+
+def rotation_to_rvec(R: np.ndarray) -> np.ndarray:
+    """Rotation matrices (B x 3 x 3) -> rotation vectors (B x 3), via cv2.Rodrigues semantics."""
+    out = np.empty(R.shape[:-2] + (3,))
+    for i in range(R.shape[0]):
+        out[i] = cv2.Rodrigues(np.ascontiguousarray(R[i]))[0].ravel()
+    return out
+
+
+def _left_jacobian(r: np.ndarray) -> np.ndarray:
+    """SO(3) left Jacobian (B x 3 x 3): exp(r + d) = exp(J(r) d) exp(r) to first order."""
+    th2 = np.sum(r * r, axis=-1)
+    th = np.sqrt(th2)
+    small = th < 1e-6
+    ths = np.where(small, 1.0, th)
+    a = np.where(small, 0.5 - th2 / 24.0, (1.0 - np.cos(ths)) / ths**2)
+    b = np.where(small, 1.0 / 6.0 - th2 / 120.0, (ths - np.sin(ths)) / ths**3)
+    K = _skew(r)
+    return np.eye(3) + a[:, None, None] * K + b[:, None, None] * (K @ K)
+
+
+def _residuals(
+    p: np.ndarray, M: tuple[np.ndarray, np.ndarray, np.ndarray], obs: np.ndarray, f: np.ndarray,
+    c: np.ndarray, want_jac: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Reprojection residuals of parameters ``p = (rvec, tvec)`` (B x 6) for model points given
+    as three B x N coordinate planes ``M``, against observed pixels ``obs`` laid out as B x 2N
+    (all u, then all v): returns ``e`` (B x 2N, projected - observed) and, if asked, the
+    transposed Jacobian ``Jt`` (B x 6 x 2N), d e / d p (rotation part through the SO(3) left
+    Jacobian of the Rodrigues vector)."""
+    Mx, My, Mz = M
+    B, N = Mx.shape
+    R = rodrigues(p[:, :3])
+    Rc = [[R[:, j, k, None] for k in range(3)] for j in range(3)]
+    Qx = Rc[0][0] * Mx + Rc[0][1] * My + Rc[0][2] * Mz
+    Qy = Rc[1][0] * Mx + Rc[1][1] * My + Rc[1][2] * Mz
+    Qz = Rc[2][0] * Mx + Rc[2][1] * My + Rc[2][2] * Mz
+    iz = 1.0 / (Qz + p[:, 5, None])
+    x = (Qx + p[:, 3, None]) * iz
+    y = (Qy + p[:, 4, None]) * iz
+    fx, fy = f[:, 0, None], f[:, 1, None]
+    e = np.empty((B, 2 * N))
+    e[:, :N] = fx * x + c[:, 0, None] - obs[:, :N]
+    e[:, N:] = fy * y + c[:, 1, None] - obs[:, N:]
+    if not want_jac:
+        return e, None
+    fiz, giz = fx * iz, fy * iz
+    # d(uv)/d(omega) for a left perturbation exp([omega]x) R: dP/domega = -[Q]x
+    Jt = np.empty((B, 6, 2 * N))
+    Jt[:, 0, :N] = -fiz * x * Qy
+    Jt[:, 1, :N] = fiz * (Qz + x * Qx)
+    Jt[:, 2, :N] = -fiz * Qy
+    Jt[:, 0, N:] = -giz * (Qz + y * Qy)
+    Jt[:, 1, N:] = giz * y * Qx
+    Jt[:, 2, N:] = giz * Qx
+    Jt[:, 3, :N] = fiz
+    Jt[:, 3, N:] = 0.0
+    Jt[:, 4, :N] = 0.0
+    Jt[:, 4, N:] = giz
+    Jt[:, 5, :N] = -fiz * x
+    Jt[:, 5, N:] = -giz * y
+    return e, Jt
+
+
+def _normal_equations(p: np.ndarray, e: np.ndarray, Jt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """JtJ and Jt e with respect to (rvec, tvec), from the left-perturbation Jacobian."""
+    A = Jt @ np.swapaxes(Jt, 1, 2)
+    g = (Jt @ e[..., None])[..., 0]
+    Jl = _left_jacobian(p[:, :3])
+    T = np.zeros((p.shape[0], 6, 6))
+    T[:, :3, :3] = Jl
+    T[:, 3:, 3:] = np.eye(3)
+    Tt = np.swapaxes(T, 1, 2)
+    return Tt @ A @ T, (Tt @ g[..., None])[..., 0]
+
+
+# ----------------------------------------------------------------------------- iterative
+
+
+def _dlt_init(xn: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's non-planar DLT initialisation. xn: B x N x 2 normalised image points; M: B x N x 3
+    model points as given (not centred). Returns (rvec, tvec) B x 3 and the conditioning of the
+    DLT (second-smallest over largest eigenvalue of L^T L, B)."""
+    B, N, _ = M.shape
+    L = np.zeros((B, N, 2, 12))
+    L[:, :, 0, 0:3] = M
+    L[:, :, 0, 3] = 1.0
+    L[:, :, 1, 4:7] = M
+    L[:, :, 1, 7] = 1.0
+    L[:, :, 0, 8:11] = -xn[..., 0, None] * M
+    L[:, :, 0, 11] = -xn[..., 0]
+    L[:, :, 1, 8:11] = -xn[..., 1, None] * M
+    L[:, :, 1, 11] = -xn[..., 1]
+    L = L.reshape(B, 2 * N, 12)
+    LL = np.swapaxes(L, 1, 2) @ L
+    w, V = np.linalg.eigh(LL)
+    v = V[:, :, 0]  # eigenvector of the smallest eigenvalue (= last right singular vector)
+    RRt = v.reshape(B, 3, 4)
+    RR, tt = RRt[:, :, :3], RRt[:, :, 3]
+    sign = np.where(np.linalg.det(RR) < 0, -1.0, 1.0)
+    RR, tt = RR * sign[:, None, None], tt * sign[:, None]
+    sc = np.linalg.norm(RR.reshape(B, 9), axis=1)
+    U, _, Vt = np.linalg.svd(RR)
+    R = U @ Vt
+    t = tt * (np.sqrt(3.0) / sc)[:, None]
+    conditioning = w[:, 1] / np.maximum(w[:, -1], 1e-300)
+    return rotation_to_rvec_fast(R), t, conditioning
+
+
+def rotation_to_rvec_fast(R: np.ndarray) -> np.ndarray:
+    """Vectorised log map, rotation matrices (B x 3 x 3) -> rotation vectors (B x 3), radians.
+
+    Same result as ``cv2.Rodrigues`` (angle in [0, pi]); near pi the axis is taken from the
+    diagonal, as OpenCV does."""
+    tr = np.trace(R, axis1=-2, axis2=-1)
+    c = np.clip((tr - 1.0) / 2.0, -1.0, 1.0)
+    w = np.stack([R[:, 2, 1] - R[:, 1, 2], R[:, 0, 2] - R[:, 2, 0], R[:, 1, 0] - R[:, 0, 1]], -1) / 2.0
+    s = np.linalg.norm(w, axis=-1)
+    theta = np.arctan2(s, c)
+    out = np.where((s > 1e-5)[:, None], w * (theta / np.where(s > 1e-5, s, 1.0))[:, None], w)
+    near_pi = (s <= 1e-5) & (c < 0)
+    if np.any(near_pi):
+        out[near_pi] = rotation_to_rvec(R[near_pi])
+    return out
+
+
+def _levenberg_marquardt(
+    r: np.ndarray, t: np.ndarray, M: np.ndarray, uv: np.ndarray, f: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OpenCV's CvLevMarq loop as used by SOLVEPNP_ITERATIVE, run for all problems in lock-step
+    (each keeps its own lambda, iteration count and stop flag). Returns rvec, tvec and the
+    number of accepted iterations per problem."""
+    B, N, _ = M.shape
+    obs = np.concatenate([uv[..., 0], uv[..., 1]], axis=1)
+    M = tuple(np.ascontiguousarray(M[..., k]) for k in range(3))
+    p = np.concatenate([r, t], axis=1)
+    e, Jt = _residuals(p, M, obs, f, c, True)
+    JtJ, JtE = _normal_equations(p, e, Jt)
+    prev_err = np.linalg.norm(e, axis=1)
+    prev_p = p.copy()
+    lam = np.full(B, -3, dtype=int)
+    iters = np.zeros(B, dtype=int)
+    active = np.ones(B, dtype=bool)
+    eye = np.eye(6)
+    for _ in range(40 * MAX_ITER):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        sub = idx.size < B
+        # diag(JtJ) *= 1 + lambda; off-diagonal entries unchanged; solved like cv::solve
+        A = JtJ[idx] + eye * (JtJ[idx] * eye) * (10.0 ** lam[idx, None, None].astype(float))
+        try:
+            step = np.linalg.solve(A, JtE[idx][..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(A, JtE[idx])])
+        cand = prev_p[idx] - step
+        ec, _ = _residuals(cand, tuple(m[idx] for m in M) if sub else M, obs[idx] if sub else obs,
+                           f[idx] if sub else f, c[idx] if sub else c, False)
+        err = np.linalg.norm(ec, axis=1)
+        worse = err > prev_err[idx]
+        retry = worse & (lam[idx] + 1 <= 16)
+        lam[idx[retry]] += 1
+        acc = idx[~retry]
+        if acc.size == 0:
+            continue
+        cand_acc = cand[~retry]
+        lam[acc] = np.maximum(np.where(worse[~retry], lam[acc] + 1, lam[acc]) - 1, -16)
+        iters[acc] += 1
+        rel = np.linalg.norm(cand_acc - prev_p[acc], axis=1) / np.maximum(np.linalg.norm(prev_p[acc], axis=1), 1e-300)
+        stop = (iters[acc] >= MAX_ITER) | (rel < FLT_EPSILON)
+        p[acc] = cand_acc
+        active[acc[stop]] = False
+        go = acc[~stop]
+        if go.size:
+            prev_err[go] = err[~retry][~stop]
+            prev_p[go] = p[go]
+            eg, Jg = _residuals(p[go], tuple(m[go] for m in M), obs[go], f[go], c[go], True)
+            JtJ[go], JtE[go] = _normal_equations(p[go], eg, Jg)
+    return p[:, :3], p[:, 3:], iters
+
+
+def _planar_or_small(M: np.ndarray) -> np.ndarray:
+    """Problems OpenCV would not initialise with the non-planar DLT (B,) bool."""
+    B, N, _ = M.shape
+    if N < 6:
+        return np.ones(B, dtype=bool)
+    Mc = M - M.mean(axis=1, keepdims=True)
+    w = np.linalg.eigvalsh(np.einsum("bni,bnj->bij", Mc, Mc))  # ascending
+    return w[:, 0] / np.maximum(w[:, 1], 1e-300) < 1e-3
+
+
+def _iterative(uv: np.ndarray, M: np.ndarray, f: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batched SOLVEPNP_ITERATIVE. Returns rvec, tvec and a B-vector flagging the problems whose
+    result is not reproducible from OpenCV's algorithm alone (see :data:`MIN_DLT_CONDITIONING`
+    and :data:`SETTLED_ITERATIONS`); :func:`solve_batch` re-solves those with cv2."""
+    xn = (uv - c[:, None, :]) / f[:, None, :]
+    r0, t0, cond = _dlt_init(xn, M)
+    r, t, iters = _levenberg_marquardt(r0, t0, M, uv, f, c)
+    return r, t, (cond < MIN_DLT_CONDITIONING) | (iters >= SETTLED_ITERATIONS)
+
+
+# ----------------------------------------------------------------------------- weak perspective
+
+
+def _weak(uv: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """Scaled-orthographic fit: image = s * R[:2] @ X + b (image y down). Returns the OpenCV
+    camera-frame rotation (B x 3 x 3)."""
+    Mc = M - M.mean(axis=1, keepdims=True)
+    uc = uv - uv.mean(axis=1, keepdims=True)
+    # least-squares affine rows: A (2x3) minimising |A Mc^T - uc^T|
+    G = np.einsum("bni,bnj->bij", Mc, Mc)
+    H = np.einsum("bni,bnj->bij", uc, Mc)  # B x 2 x 3
+    A = np.linalg.solve(G, np.swapaxes(H, -1, -2))  # B x 3 x 2
+    A = np.swapaxes(A, -1, -2)  # B x 2 x 3
+    # nearest pair of orthonormal rows (times a scale): polar decomposition of A
+    U, _, Vt = np.linalg.svd(A, full_matrices=False)
+    P = U @ Vt  # B x 2 x 3, orthonormal rows
+    r3 = np.cross(P[:, 0], P[:, 1])
+    return np.concatenate([P, r3[:, None, :]], axis=1)
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def _intrinsics(image_sizes: np.ndarray, focal_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    w = image_sizes[:, 0].astype(float)
+    h = image_sizes[:, 1].astype(float)
+    f = np.stack([focal_scale * w, focal_scale * w], -1)
+    c = np.stack([w / 2.0, h / 2.0], -1)
+    return f, c
+
+
+def _broadcast(points_2d, model_3d, image_sizes):
+    uv = np.ascontiguousarray(points_2d, dtype=float)
+    if uv.ndim != 3 or uv.shape[-1] != 2:
+        raise ValueError(f"points_2d must be B x N x 2, got {uv.shape}")
+    B, N = uv.shape[:2]
+    M = np.asarray(model_3d, dtype=float)
+    if M.ndim == 2:
+        M = np.broadcast_to(M, (B,) + M.shape)
+    if M.shape != (B, N, 3):
+        raise ValueError(f"model_3d must be N x 3 or B x N x 3 matching points_2d {uv.shape}, got {M.shape}")
+    sizes = np.asarray(image_sizes, dtype=float)
+    if sizes.ndim == 1:
+        sizes = np.broadcast_to(sizes, (B, 2))
+    return uv, np.ascontiguousarray(M), sizes
+
+
+def solve_loop(
+    points_2d: np.ndarray,
+    model_3d: np.ndarray,
+    image_sizes: Sequence[int] | np.ndarray,
+    solver: str = "iterative",
+    focal_scale: float = 1.0,
+    rvec0: np.ndarray | None = None,
+    tvec0: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BatchResult:
+    """Reference path: ``cv2.solvePnP`` once per problem (same inputs/outputs as
+    :func:`solve_batch`). With ``rvec0``/``tvec0`` (B x 3) the iterative solver starts from that
+    guess (``useExtrinsicGuess``)."""
+    if solver == "weak":
+        return solve_batch(points_2d, model_3d, image_sizes, "weak", focal_scale)
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(ALL_SOLVERS)}")
+    uv, M, sizes = _broadcast(points_2d, model_3d, image_sizes)
+    B = uv.shape[0]
+    uv = uv.reshape(B, -1, 1, 2)  # one contiguous N x 1 x 2 block per problem, as cv2 wants
+    rv = np.full((B, 3), np.nan)
+    tv = np.full((B, 3), np.nan)
+    ok = np.zeros(B, dtype=bool)
+    flag = SOLVERS[solver]
+    K_cache: dict[tuple[float, float], np.ndarray] = {}
+    for i in range(B):
+        key = (sizes[i, 0], sizes[i, 1])
+        K = K_cache.get(key)
+        if K is None:
+            K = K_cache[key] = camera_matrix((sizes[i, 0], sizes[i, 1]), focal_scale)
+        try:
+            if rvec0 is not None:
+                res, r, t = cv2.solvePnP(M[i], uv[i], K, None, rvec0[i].reshape(3, 1).copy(),
+                                         tvec0[i].reshape(3, 1).copy(), True, flag)
+            else:
+                res, r, t = cv2.solvePnP(M[i], uv[i], K, None, flags=flag)
+        except cv2.error:
+            res = False
+        if res and np.all(np.isfinite(r)) and np.all(np.isfinite(t)):
+            rv[i], tv[i], ok[i] = r.ravel(), t.ravel(), True
+        if progress is not None and (i + 1) % 1000 == 0:
+            progress(1000)
+    if progress is not None:
+        progress(B % 1000)
+    return _finish(rv, tv, ok, np.ones(B, dtype=bool))
+
+
+def _finish(rv: np.ndarray, tv: np.ndarray, ok: np.ndarray, fallback: np.ndarray, R_cv: np.ndarray | None = None) -> BatchResult:
+    if R_cv is None:
+        R_cv = rodrigues(np.where(ok[:, None], rv, 0.0))
+    R = FLIP_YZ @ R_cv
+    ypr = matrix_to_euler(R)
+    ypr[~ok] = np.nan
+    return BatchResult(R, ypr, rv, tv, ok, fallback)
+
+
+def solve_batch(
+    points_2d: np.ndarray,
+    model_3d: np.ndarray,
+    image_sizes: Sequence[int] | np.ndarray,
+    solver: str = "iterative",
+    focal_scale: float = 1.0,
+    chunk: int = 1024,
+    progress: Callable[[int], None] | None = None,
+    verify: bool = True,
+) -> BatchResult:
+    """Solve B PnP problems at once (see module docstring). ``image_sizes``: ``(w, h)`` or B x 2
+    pixels. ``progress(k)`` is called with the number of problems just finished. With ``verify``
+    (default) the iterative problems that the batched path cannot reproduce reliably (an
+    ill-conditioned DLT, or LM still moving after :data:`SETTLED_ITERATIONS` iterations) are
+    re-solved by ``cv2.solvePnP``; ``BatchResult.fallback`` marks them."""
+    if solver not in ALL_SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(ALL_SOLVERS)}")
+    if solver not in BATCHED_SOLVERS:
+        return solve_loop(points_2d, model_3d, image_sizes, solver, focal_scale, progress=progress)
+    uv, M, sizes = _broadcast(points_2d, model_3d, image_sizes)
+    B = uv.shape[0]
+    finite = np.all(np.isfinite(uv.reshape(B, -1)), axis=1) & np.all(np.isfinite(M.reshape(B, -1)), axis=1)
+    if solver == "weak":
+        R_cv = np.full((B, 3, 3), np.nan)
+        for s in range(0, B, chunk):
+            sl = slice(s, min(B, s + chunk))
+            ok = finite[sl]
+            R_cv[sl][ok] = _weak(uv[sl][ok], M[sl][ok])
+            if progress is not None:
+                progress(sl.stop - sl.start)
+        good = finite & np.all(np.isfinite(R_cv.reshape(B, 9)), axis=1)
+        R_cv[~good] = np.eye(3)
+        return _finish(np.full((B, 3), np.nan), np.full((B, 3), np.nan), good, np.zeros(B, dtype=bool), R_cv)
+    f, c = _intrinsics(sizes, focal_scale)
+    rv = np.full((B, 3), np.nan)
+    tv = np.full((B, 3), np.nan)
+    special = _planar_or_small(M) | ~finite
+    fallback = special & finite  # updated below with unsettled problems
+    batch = np.flatnonzero(~special)
+    for s in range(0, batch.size, chunk):
+        idx = batch[s : s + chunk]
+        with np.errstate(all="ignore"):
+            r, t, unsettled = _iterative(uv[idx], M[idx], f[idx], c[idx])
+        rv[idx], tv[idx] = r, t
+        if verify:
+            fallback[idx[unsettled]] = True
+        if progress is not None:
+            progress(int(idx.size - (unsettled.sum() if verify else 0)))
+    fb = np.flatnonzero(fallback)
+    if fb.size:
+        res = solve_loop(uv[fb], M[fb], sizes[fb], solver, focal_scale)
+        rv[fb], tv[fb] = res.rvec, res.tvec
+        if progress is not None:
+            progress(fb.size)
+    ok = np.all(np.isfinite(rv), axis=1) & np.all(np.isfinite(tv), axis=1)
+    return _finish(rv, tv, ok, fallback)
