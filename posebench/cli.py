@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "posebench.commands.info",
     "posebench.commands.run",
     "posebench.commands.bench",
+    "posebench.commands.study",
 ]
 
 
