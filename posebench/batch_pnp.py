@@ -298,7 +298,10 @@ def _iterative(uv: np.ndarray, M: np.ndarray, f: np.ndarray, c: np.ndarray) -> t
     xn = (uv - c[:, None, :]) / f[:, None, :]
     r0, t0, cond = _dlt_init(xn, M)
     r, t, iters = _levenberg_marquardt(r0, t0, M, uv, f, c)
-    return r, t, (cond < MIN_DLT_CONDITIONING) | (iters >= SETTLED_ITERATIONS)
+    # a face behind the camera is a degenerate solution whose exact value depends on the LM
+    # implementation's details: leave it to OpenCV as well
+    behind = ~(t[:, 2] > 0)
+    return r, t, (cond < MIN_DLT_CONDITIONING) | (iters >= SETTLED_ITERATIONS) | behind
 
 
 # ----------------------------------------------------------------------------- weak perspective
