@@ -226,7 +226,8 @@ def rotation_to_rvec_fast(R: np.ndarray) -> np.ndarray:
 
 
 def _levenberg_marquardt(
-    r: np.ndarray, t: np.ndarray, M: np.ndarray, uv: np.ndarray, f: np.ndarray, c: np.ndarray
+    r: np.ndarray, t: np.ndarray, M: np.ndarray, uv: np.ndarray, f: np.ndarray, c: np.ndarray,
+    max_iter: int = MAX_ITER,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """OpenCV's CvLevMarq loop as used by SOLVEPNP_ITERATIVE, run for all problems in lock-step
     (each keeps its own lambda, iteration count and stop flag). Returns rvec, tvec and the
@@ -268,7 +269,7 @@ def _levenberg_marquardt(
         lam[acc] = np.maximum(np.where(worse[~retry], lam[acc] + 1, lam[acc]) - 1, -16)
         iters[acc] += 1
         rel = np.linalg.norm(cand_acc - prev_p[acc], axis=1) / np.maximum(np.linalg.norm(prev_p[acc], axis=1), 1e-300)
-        stop = (iters[acc] >= MAX_ITER) | (rel < FLT_EPSILON)
+        stop = (iters[acc] >= max_iter) | (rel < FLT_EPSILON)
         p[acc] = cand_acc
         active[acc[stop]] = False
         go = acc[~stop]
@@ -291,13 +292,16 @@ def _planar_or_small(M: np.ndarray) -> np.ndarray:
     return w[:, 0] / np.maximum(w[:, 1], 1e-300) < 1e-3
 
 
-def _iterative(uv: np.ndarray, M: np.ndarray, f: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _iterative(
+    uv: np.ndarray, M: np.ndarray, f: np.ndarray, c: np.ndarray, verify: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batched SOLVEPNP_ITERATIVE. Returns rvec, tvec and a B-vector flagging the problems whose
     result is not reproducible from OpenCV's algorithm alone (see :data:`MIN_DLT_CONDITIONING`
     and :data:`SETTLED_ITERATIONS`); :func:`solve_batch` re-solves those with cv2."""
     xn = (uv - c[:, None, :]) / f[:, None, :]
     r0, t0, cond = _dlt_init(xn, M)
-    r, t, iters = _levenberg_marquardt(r0, t0, M, uv, f, c)
+    # with verify, a problem reaching SETTLED_ITERATIONS goes to cv2 anyway: stop it there
+    r, t, iters = _levenberg_marquardt(r0, t0, M, uv, f, c, SETTLED_ITERATIONS if verify else MAX_ITER)
     # a face behind the camera is a degenerate solution whose exact value depends on the LM
     # implementation's details: leave it to OpenCV as well
     behind = ~(t[:, 2] > 0)
@@ -413,7 +417,7 @@ def solve_batch(
     image_sizes: Sequence[int] | np.ndarray,
     solver: str = "iterative",
     focal_scale: float = 1.0,
-    chunk: int = 1024,
+    chunk: int | None = None,
     progress: Callable[[int], None] | None = None,
     verify: bool = True,
 ) -> BatchResult:
@@ -430,6 +434,7 @@ def solve_batch(
     B = uv.shape[0]
     finite = np.all(np.isfinite(uv.reshape(B, -1)), axis=1) & np.all(np.isfinite(M.reshape(B, -1)), axis=1)
     if solver == "weak":
+        chunk = chunk or 8192
         R_cv = np.full((B, 3, 3), np.nan)
         for s in range(0, B, chunk):
             sl = slice(s, min(B, s + chunk))
@@ -446,10 +451,12 @@ def solve_batch(
     special = _planar_or_small(M) | ~finite
     fallback = special & finite  # updated below with unsettled problems
     batch = np.flatnonzero(~special)
+    if chunk is None:  # about 2^18 landmarks per chunk: few numpy calls, arrays still in cache
+        chunk = max(512, (1 << 18) // max(1, uv.shape[1]))
     for s in range(0, batch.size, chunk):
         idx = batch[s : s + chunk]
         with np.errstate(all="ignore"):
-            r, t, unsettled = _iterative(uv[idx], M[idx], f[idx], c[idx])
+            r, t, unsettled = _iterative(uv[idx], M[idx], f[idx], c[idx], verify)
         rv[idx], tv[idx] = r, t
         if verify:
             fallback[idx[unsettled]] = True

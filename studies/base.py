@@ -38,7 +38,7 @@ SUBSETS: dict[str, tuple[int, ...]] = {
     "68": tuple(range(68)),
 }
 
-BACKENDS = ("batched", "cv2")
+BACKENDS = ("batched", "cv2", "batched-unverified")
 OVER = 30.0  # degrees: a sample with any angle error above this counts as a flipped solution
 
 
@@ -134,14 +134,15 @@ def solve(
     backend: str,
     progress: Callable[[int], None] | None = None,
 ) -> BatchResult:
-    """Landmarks (B x N x 2) + model (N x 3 or B x N x 3) -> poses, through the batched path or
-    the per-sample cv2 reference."""
+    """Landmarks (B x N x 2) + model (N x 3 or B x N x 3) -> poses, through the batched path
+    (``batched``: fragile problems re-solved by cv2, so it agrees with the reference;
+    ``batched-unverified``: never calls cv2 for ``iterative``) or the per-sample cv2 reference."""
     if solver not in ALL_SOLVERS:
         raise UsageError(f"solver must be one of {', '.join(ALL_SOLVERS)}, got {solver!r}")
     if backend == "cv2":
         return solve_loop(points, model, sizes, solver, focal, progress=progress)
-    if backend == "batched":
-        return solve_batch(points, model, sizes, solver, focal, progress=progress)
+    if backend in ("batched", "batched-unverified"):
+        return solve_batch(points, model, sizes, solver, focal, progress=progress, verify=backend == "batched")
     raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
 
 
@@ -201,6 +202,18 @@ ANGLE_STYLE = {
     "mae_roll": ("roll", "tab:green", "^"),
     "mae": ("mean of the three", "black", "D"),
 }
+
+
+def settings_line(table: pd.DataFrame) -> str:
+    """"face: u_base.txt, solver: iterative, focal 1 x width" from a table's setting columns."""
+    parts = []
+    if "face" in table:
+        parts.append(f"face: {table['face'].iloc[0]}")
+    if "solver" in table and table["solver"].nunique() == 1:
+        parts.append(f"solver: {table['solver'].iloc[0]}")
+    if "focal" in table and table["focal"].nunique() == 1:
+        parts.append(f"focal {table['focal'].iloc[0]:g} x image width")
+    return ", ".join(parts)
 
 
 def save_figure(fig, stem: Path) -> list[Path]:

@@ -17,7 +17,7 @@ from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
 from posebench.registry import register_study
 
-from .base import SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import settings_line, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
 
 SETTING_KEYS = ("noise", "solver", "focal", "face", "face_units", "backend")
 SUBSET_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
@@ -112,11 +112,11 @@ class JitterStudy(Study):
         reps = int(table["repeat"].nunique())
         noise = table["noise"].iloc[0] if "noise" in table else "uniform"
         ax.set_xlabel("landmark jitter (pixels, " + ("U(-J, J) per coordinate)" if noise == "uniform" else "Gaussian sigma)"))
-        ax.set_ylabel("mean absolute error, mean of yaw/pitch/roll (degrees)")
+        ax.set_ylabel("MAE, mean of yaw, pitch, roll (degrees)")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        ax.legend(title=f"mean and 95% CI over {reps} seeds")
-        ax.set_title(title or "Pose error against landmark jitter (Figure 4)", fontsize=10)
+        ax.legend(title=f"mean, 95% CI\nover {reps} seeds", loc="center left", bbox_to_anchor=(1.02, 0.5))
+        ax.set_title(title or "Pose error against landmark jitter (Figure 4)\n" + settings_line(table), fontsize=10)
         out = save_figure(fig, stem)
         plt.close(fig)
         return out

@@ -11,7 +11,7 @@ import pandas as pd
 from posebench.datasets.base import Dataset
 from posebench.registry import register_study
 
-from .base import ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
 
 SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
 
@@ -61,8 +61,8 @@ class KeypointsStudy(Study):
         ax.set_ylabel("mean absolute error (degrees)")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        ax.legend(title="angle")
-        ax.set_title(title or "Pose error against number of landmarks (Figure 3)", fontsize=10)
+        ax.legend(title="angle", loc="center left", bbox_to_anchor=(1.02, 0.5))
+        ax.set_title(title or "Pose error against number of landmarks (Figure 3)\n" + settings_line(table), fontsize=10)
         out = save_figure(fig, stem)
         plt.close(fig)
         return out

@@ -103,7 +103,8 @@ class SolverStudy(Study):
         units = table["units"].iloc[0]
         t = table[table["units"] == units]
         origins = list(dict.fromkeys(t["origin"]))
-        fig, axes = plt.subplots(2, len(origins), figsize=(4.2 * len(origins), 6.6), sharex=True, squeeze=False)
+        fig, axes = plt.subplots(2, len(origins), figsize=(4.2 * len(origins), 6.8), sharex=True, sharey="row",
+                                 squeeze=False)
         paper = paper_values("gt-landmarks", "aflw2000")
         for j, origin in enumerate(origins):
             to = t[t["origin"] == origin]
@@ -132,7 +133,9 @@ class SolverStudy(Study):
                     ax.set_xlabel("focal length guess (x image width)")
                 if j == 0:
                     ax.set_ylabel(ylabel)
-        axes[0][-1].legend(fontsize=8)
+                    ax.set_ylim(bottom=0)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, -0.04))
         fig.suptitle(title or f"Ground-truth landmarks: solver, camera guess and model origin (face units: {units})",
                      fontsize=10)
         out = save_figure(fig, stem)

@@ -14,7 +14,7 @@ from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
 from posebench.registry import register_study
 
-from .base import ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
 
 SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
 AXES = {"width": 0, "height": 1}
@@ -81,7 +81,7 @@ class StretchStudy(Study):
         axes[0].set_ylabel("mean absolute error (degrees)")
         axes[0].set_ylim(bottom=0)
         axes[1].legend(title="angle", loc="center left", bbox_to_anchor=(1.02, 0.5))
-        fig.suptitle(title or "Pose error against mean-face stretch (Figure 5)", fontsize=10)
+        fig.suptitle(title or "Pose error against mean-face stretch (Figure 5)\n" + settings_line(table), fontsize=10)
         out = save_figure(fig, stem)
         plt.close(fig)
         return out

@@ -29,8 +29,14 @@ def create_study(name: str, options: dict[str, str]):
     return entry.factory(**kwargs)
 
 
-def table_paths(results_dir: Path, name: str, dataset: str) -> tuple[Path, Path]:
-    stem = Path(results_dir) / "tables" / f"{name}-{dataset}"
+def stem_name(name: str, dataset: str, tag: str = "") -> str:
+    if tag and not tag.replace("-", "").replace("_", "").isalnum():
+        raise UsageError(f"--tag may hold letters, digits, '-' and '_' only, got {tag!r}")
+    return f"{name}-{dataset}" + (f"-{tag}" if tag else "")
+
+
+def table_paths(results_dir: Path, name: str, dataset: str, tag: str = "") -> tuple[Path, Path]:
+    stem = Path(results_dir) / "tables" / stem_name(name, dataset, tag)
     return stem.with_suffix(".csv"), stem.with_suffix(".json")
 
 
@@ -56,7 +62,9 @@ def _summary(name: str, table: pd.DataFrame) -> str:
     elif name == "keypoints":
         t = table[[k for k in keys if k != "subset"] + ["mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30"]]
     else:
-        t = table[[k for k in keys if k not in ("n_points", "camera")] + ["mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30"]]
+        t = table[[k for k in keys if k != "n_points"] + ["mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30"]]
+        if "camera" in t.columns:
+            t = t.drop(columns=["solver"])
     return t.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
@@ -71,8 +79,10 @@ def _summary(name: str, table: pd.DataFrame) -> str:
               help="Study option (repeatable), e.g. face=PATH, solver=sqpnp, seed=3 (see `posebench studies`).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N samples.")
 @click.option("--plot/--no-plot", "do_plot", default=False, help="Also draw the figure (same as `posebench plot`).")
+@click.option("--tag", default="", help="Suffix for the stored table/figure names, to keep variants apart "
+              "(e.g. --tag sqpnp -> NAME-DATASET-sqpnp.csv).")
 @results_option
-def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_plot, results_dir) -> None:
+def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_plot, tag, results_dir) -> None:
     """Run a landmark-to-pose study and store its table under <results-dir>/tables/.
 
     Studies: keypoints (paper Figure 3), jitter (Figure 4), stretch (Figure 5), solver (solver x
@@ -81,12 +91,12 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
     from ..environment import environment
 
     study = create_study(name, parse_kv(options))
+    csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
     dataset = load_dataset(dataset_name, data_dir, parse_kv(dataset_options, "--dataset-option")).subset(limit)
     table, seconds = run_study(study, dataset, show_progress())
-    csv_path, json_path = table_paths(results_dir, name, dataset_name)
     write_atomic(csv_path, table.to_csv(index=False, float_format="%.6g"))
     record: dict[str, Any] = {
-        "study": name, "settings": study.settings(), "dataset": dataset_name, "protocol": dataset.protocol,
+        "study": name, "tag": tag, "settings": study.settings(), "dataset": dataset_name, "protocol": dataset.protocol,
         "dataset_settings": dataset.settings, "fingerprint": dataset.fingerprint(), "n_samples": len(dataset),
         "seconds": round(seconds, 3), "posebench": __version__, "environment": environment(),
     }
@@ -95,12 +105,12 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
     click.echo(_summary(name, table))
     click.echo(f"table: {csv_path}")
     if do_plot:
-        for p in draw(name, dataset_name, results_dir):
+        for p in draw(name, dataset_name, results_dir, tag=tag):
             click.echo(f"figure: {p}")
 
 
-def draw(name: str, dataset_name: str, results_dir: Path, title: str = "") -> list[Path]:
-    csv_path, json_path = table_paths(results_dir, name, dataset_name)
+def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: str = "") -> list[Path]:
+    csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
     if not csv_path.is_file():
         raise DataError(f"no table {csv_path}: run `posebench study {name} --dataset {dataset_name}` first")
     try:
@@ -113,7 +123,7 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "") -> li
 
     accepted = set(inspect.signature(entry.factory).parameters)
     study = create_study(name, {k: str(v) for k, v in settings.items() if k in accepted and k != "face"})
-    stem = Path(results_dir) / "figures" / f"{name}-{dataset_name}"
+    stem = Path(results_dir) / "figures" / stem_name(name, dataset_name, tag)
     return study.plot(table, stem, title)
 
 
@@ -122,10 +132,12 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "") -> li
 @click.option("--dataset", "-d", "dataset_name", default="synthetic", show_default=True,
               help="Which stored table to draw: <results-dir>/tables/NAME-DATASET.csv.")
 @click.option("--title", default="", help="Figure title (default: the study's).")
+@click.option("--tag", default="", help="Suffix for the stored table/figure names, to keep variants apart "
+              "(e.g. --tag sqpnp -> NAME-DATASET-sqpnp.csv).")
 @results_option
-def plot_cmd(name, dataset_name, title, results_dir) -> None:
-    """Draw a stored study table to <results-dir>/figures/NAME-DATASET.png and .pdf."""
-    for p in draw(name, dataset_name, results_dir, title):
+def plot_cmd(name, dataset_name, title, tag, results_dir) -> None:
+    """Draw a stored study table to <results-dir>/figures/NAME-DATASET[-TAG].png and .pdf."""
+    for p in draw(name, dataset_name, results_dir, title, tag):
         click.echo(f"figure: {p}")
 
 
@@ -148,22 +160,26 @@ def studies_cmd() -> None:
               help="Jitter-study option (repeatable), e.g. repeats=2 face=PATH.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N samples.")
 def bench_pnp(dataset_name, data_dir, options, limit) -> None:
-    """Time the jitter study (Figure 4) with the batched solver and with the per-sample
-    cv2.solvePnP loop in one run; print both times, the ratio and how far the tables differ."""
+    """Time the jitter study (Figure 4) with the batched solver, the per-sample cv2.solvePnP
+    loop and the batched solver without cv2 fallback, in one run; print the times, the ratios and
+    how far the tables differ from the cv2 one."""
     opts = parse_kv(options)
     if "backend" in opts:
         raise UsageError("bench pnp sets backend itself; drop --option backend=...")
     dataset = load_dataset(dataset_name, data_dir).subset(limit)
     times, tables = {}, {}
-    for backend in ("batched", "cv2"):
+    for backend in ("batched", "cv2", "batched-unverified"):
         study = create_study("jitter", {**opts, "backend": backend})
         tables[backend], times[backend] = run_study(study, dataset, show_progress())
-        click.echo(f"{backend:>8}: {times[backend]:8.2f} s  ({study.work(_data(dataset)) / times[backend]:,.0f} poses/s)")
+        click.echo(f"{backend:>18}: {times[backend]:8.2f} s  ({study.work(_data(dataset)) / times[backend]:,.0f} poses/s)")
     cols = ["mae_yaw", "mae_pitch", "mae_roll", "mae"]
-    diff = (tables["batched"][cols] - tables["cv2"][cols]).abs().to_numpy().max()
-    click.echo(f"   ratio: {times['cv2'] / times['batched']:.2f}x faster (cv2 loop / batched) on {len(dataset)} samples,"
-               f" {len(tables['cv2'])} conditions")
-    click.echo(f"max |MAE difference| between the two tables: {diff:.2e} degrees")
+    click.echo(f"ratio: {times['cv2'] / times['batched']:.2f}x faster (cv2 loop / batched) on {len(dataset)} samples,"
+               f" {len(tables['cv2'])} conditions; unverified: {times['cv2'] / times['batched-unverified']:.2f}x")
+    for backend in ("batched", "batched-unverified"):
+        diff = (tables[backend][cols] - tables["cv2"][cols]).abs().to_numpy().max()
+        fb = int(tables[backend]["n_cv2_fallback"].sum()) if "n_cv2_fallback" in tables[backend] else 0
+        click.echo(f"max |MAE difference| {backend} vs cv2: {diff:.2e} degrees"
+                   + (f" ({fb} of {study.work(_data(dataset))} problems re-solved by cv2)" if fb else ""))
 
 
 def _data(dataset):
