@@ -209,9 +209,12 @@ def settings_line(table: pd.DataFrame) -> str:
     parts = []
     if "face" in table:
         parts.append(f"face: {table['face'].iloc[0]}")
-    if "solver" in table and table["solver"].nunique() == 1:
+    if "solver" in table and table["solver"].nunique() == 1 and table["solver"].iloc[0] != "weak":
         parts.append(f"solver: {table['solver'].iloc[0]}")
-    if "focal" in table and table["focal"].nunique() == 1:
+    weak = "solver" in table and set(table["solver"]) == {"weak"}
+    if weak:
+        parts.append("weak perspective camera (no focal length)")
+    elif "focal" in table and table["focal"].nunique() == 1:
         parts.append(f"focal {table['focal'].iloc[0]:g} x image width")
     return ", ".join(parts)
 

@@ -81,7 +81,7 @@ class StretchStudy(Study):
         axes[0].set_ylabel("mean absolute error (degrees)")
         axes[0].set_ylim(bottom=0)
         axes[1].legend(title="angle", loc="center left", bbox_to_anchor=(1.02, 0.5))
-        fig.suptitle(title or "Pose error against mean-face stretch (Figure 5)\n" + settings_line(table), fontsize=10)
+        fig.suptitle(title or "Pose error against mean-face stretch (Figure 5)\n" + settings_line(table), fontsize=10, y=1.05)
         out = save_figure(fig, stem)
         plt.close(fig)
         return out
