@@ -231,55 +231,66 @@ def _levenberg_marquardt(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """OpenCV's CvLevMarq loop as used by SOLVEPNP_ITERATIVE, run for all problems in lock-step
     (each keeps its own lambda, iteration count and stop flag). Returns rvec, tvec and the
-    number of accepted iterations per problem."""
+    number of accepted iterations per problem.
+
+    Finished problems stay in the working arrays (masked out) until a quarter of them are done;
+    then the working arrays are compacted, so most rounds copy nothing."""
     B, N, _ = M.shape
     obs = np.concatenate([uv[..., 0], uv[..., 1]], axis=1)
-    M = tuple(np.ascontiguousarray(M[..., k]) for k in range(3))
-    p = np.concatenate([r, t], axis=1)
-    e, Jt = _residuals(p, M, obs, f, c, True)
-    JtJ, JtE = _normal_equations(p, e, Jt)
+    Mw = tuple(np.ascontiguousarray(M[..., k]) for k in range(3))
+    out_p = np.concatenate([r, t], axis=1)
+    out_iters = np.zeros(B, dtype=int)
+    pos = np.arange(B)
+    cur = out_p.copy()
+    e, Jt = _residuals(cur, Mw, obs, f, c, True)
+    JtJ, JtE = _normal_equations(cur, e, Jt)
     prev_err = np.linalg.norm(e, axis=1)
-    prev_p = p.copy()
+    prev_p = cur.copy()
     lam = np.full(B, -3, dtype=int)
     iters = np.zeros(B, dtype=int)
-    active = np.ones(B, dtype=bool)
+    done = np.zeros(B, dtype=bool)
     eye = np.eye(6)
     for _ in range(40 * MAX_ITER):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
+        n_done = int(done.sum())
+        if n_done == done.size:
             break
-        sub = idx.size < B
-        # diag(JtJ) *= 1 + lambda; off-diagonal entries unchanged; solved like cv::solve
-        A = JtJ[idx] + eye * (JtJ[idx] * eye) * (10.0 ** lam[idx, None, None].astype(float))
+        if n_done and n_done * 4 >= done.size:  # compact the working set
+            out_p[pos[done]] = cur[done]
+            out_iters[pos[done]] = iters[done]
+            k = ~done
+            pos, cur, prev_p, prev_err, lam, iters = pos[k], cur[k], prev_p[k], prev_err[k], lam[k], iters[k]
+            JtJ, JtE, obs, f, c = JtJ[k], JtE[k], obs[k], f[k], c[k]
+            Mw = tuple(m[k] for m in Mw)
+            done = done[k]
+        # diag(JtJ) *= 1 + lambda; off-diagonal entries unchanged
+        A = JtJ + eye * (JtJ * eye) * (10.0 ** lam.astype(float))[:, None, None]
         try:
-            step = np.linalg.solve(A, JtE[idx][..., None])[..., 0]
+            step = np.linalg.solve(A, JtE[..., None])[..., 0]
         except np.linalg.LinAlgError:
-            step = np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(A, JtE[idx])])
-        cand = prev_p[idx] - step
-        ec, Jc = _residuals(cand, tuple(m[idx] for m in M) if sub else M, obs[idx] if sub else obs,
-                            f[idx] if sub else f, c[idx] if sub else c, True)
+            step = np.stack([np.linalg.lstsq(a, g, rcond=None)[0] for a, g in zip(A, JtE)])
+        cand = prev_p - step
+        ec, Jc = _residuals(cand, Mw, obs, f, c, True)
         err = np.linalg.norm(ec, axis=1)
-        worse = err > prev_err[idx]
-        retry = worse & (lam[idx] + 1 <= 16)
-        lam[idx[retry]] += 1
-        acc = idx[~retry]
-        if acc.size == 0:
-            continue
-        cand_acc = cand[~retry]
-        lam[acc] = np.maximum(np.where(worse[~retry], lam[acc] + 1, lam[acc]) - 1, -16)
-        iters[acc] += 1
-        rel = np.linalg.norm(cand_acc - prev_p[acc], axis=1) / np.maximum(np.linalg.norm(prev_p[acc], axis=1), 1e-300)
-        stop = (iters[acc] >= max_iter) | (rel < FLT_EPSILON)
-        p[acc] = cand_acc
-        active[acc[stop]] = False
-        go = acc[~stop]
-        if go.size:
-            prev_err[go] = err[~retry][~stop]
-            prev_p[go] = p[go]
-            keep = ~stop
-            eg, Jg = ec[~retry][keep], Jc[~retry][keep]
-            JtJ[go], JtE[go] = _normal_equations(p[go], eg, Jg)
-    return p[:, :3], p[:, 3:], iters
+        live = ~done
+        worse = err > prev_err
+        retry = live & worse & (lam + 1 <= 16)
+        acc = live & ~retry
+        lam = np.where(retry, lam + 1, lam)
+        lam = np.where(acc, np.maximum(np.where(worse, lam + 1, lam) - 1, -16), lam)
+        iters = iters + acc
+        rel = np.linalg.norm(cand - prev_p, axis=1) / np.maximum(np.linalg.norm(prev_p, axis=1), 1e-300)
+        stop = acc & ((iters >= max_iter) | (rel < FLT_EPSILON))
+        cur[acc] = cand[acc]
+        done |= stop
+        go = acc & ~stop
+        if go.any():
+            prev_err[go] = err[go]
+            prev_p[go] = cand[go]
+            nJtJ, nJtE = _normal_equations(cand, ec, Jc)
+            JtJ[go], JtE[go] = nJtJ[go], nJtE[go]
+    out_p[pos] = cur
+    out_iters[pos] = iters
+    return out_p[:, :3], out_p[:, 3:], out_iters
 
 
 def _planar_or_small(M: np.ndarray) -> np.ndarray:
