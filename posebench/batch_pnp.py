@@ -10,15 +10,19 @@ Solvers:
 
 * ``iterative`` -- a vectorised re-implementation of OpenCV's ``SOLVEPNP_ITERATIVE`` for
   non-planar models: the same DLT initialisation (on the *un-centred* model points, which is why
-  the result depends on where the model's origin sits), then the same Levenberg-Marquardt loop
-  (Rodrigues rotation vector + translation, pixel residuals, ``lambda`` starting at 1e-3 and
-  multiplied/divided by 10 on rejected/accepted steps, ``diag(JtJ) *= 1 + lambda``, at most 20
-  accepted iterations, stop when ``|dp| / |p| < FLT_EPSILON``). Because it starts where OpenCV
-  starts and takes the same steps, it lands in the same local minimum, flipped ones included:
-  agreement with ``cv2.solvePnP`` is therefore checked against OpenCV's *own* result, not against
-  the true pose (``tests/test_batch_pnp.py``; the agreement figure is printed by
-  ``posebench bench pnp``). Problems OpenCV would treat differently (planar models, fewer than 6
-  points, where the DLT is under-determined) are passed to ``cv2.solvePnP`` one by one.
+  the result depends on where the model's origin sits), then the same Levenberg-Marquardt
+  refinement of (Rodrigues vector, translation) on pixel residuals, at most 20 steps. OpenCV 5
+  runs ``cv::LevMarq`` (lambda 1e-4 scaling the clamped diagonal, step-quality updates, geodesic
+  acceleration; :func:`_levenberg_marquardt_cv5`), OpenCV 3/4 the classic ``CvLevMarq``
+  (:func:`_levenberg_marquardt`); the one matching the installed OpenCV is used
+  (:data:`OPENCV_LEVMARQ`). Because it starts where OpenCV starts and takes the same steps, it
+  lands in the same local minimum, flipped ones included, so agreement is checked against
+  OpenCV's *own* result, not against the true pose (``tests/test_batch_pnp.py``; with OpenCV 5
+  the median difference is about 1e-6 degrees). The few problems whose end point is decided by
+  rounding (an ill-conditioned DLT, e.g. a face in micrometres with 6-12 points; an LM run
+  that hits the iteration limit without converging) and those OpenCV initialises differently
+  (planar models, fewer than 6 points) are re-solved by ``cv2.solvePnP`` one by one
+  (``verify=True``, the default; ``BatchResult.fallback`` marks them).
 * ``weak`` -- closed-form scaled orthographic (weak perspective) camera: a least-squares affine
   camera, orthonormalised by SVD. No focal length is needed (``focal_scale`` is ignored).
 * ``sqpnp``, ``epnp`` -- no batched version: ``cv2.solvePnP`` per problem (the reference path).
@@ -39,13 +43,16 @@ from .pose import FLIP_YZ, matrix_to_euler
 
 FLT_EPSILON = float(np.finfo(np.float32).eps)
 MAX_ITER = 20  # OpenCV's iteration limit for SOLVEPNP_ITERATIVE
+#: Which Levenberg-Marquardt OpenCV's SOLVEPNP_ITERATIVE runs: 5 = ``cv::LevMarq`` (OpenCV 5,
+#: geodesic acceleration), 4 = the classic ``CvLevMarq`` (OpenCV 3/4).
+OPENCV_LEVMARQ = 5 if int(cv2.__version__.split(".")[0]) >= 5 else 4
 #: Below this conditioning of the DLT system the initial guess is decided by rounding error
 #: (e.g. a face in micrometres with 6-12 points): OpenCV's SVD and LAPACK then disagree, so
 #: such problems go to cv2.
 MIN_DLT_CONDITIONING = 1e-11
-#: Problems still moving after this many LM iterations (slow, often flipping solutions) are
-#: re-solved by cv2: there the trajectories of two LM implementations can part ways (on the
-#: AFLW2000 jitter grid every disagreement > 0.1 deg had taken 13 or more iterations).
+#: OpenCV 4 only (classic LM, whose replica here differs in tolerances): problems still moving
+#: after this many iterations are re-solved by cv2 (on the AFLW2000 jitter grid every
+#: disagreement > 0.1 deg had taken 13 or more iterations).
 SETTLED_ITERATIONS = 13
 BATCHED_SOLVERS = ("iterative", "weak")
 ALL_SOLVERS = tuple(SOLVERS) + ("weak",)
@@ -195,7 +202,7 @@ def _dlt_init(xn: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     L = L.reshape(B, 2 * N, 12)
     LL = np.swapaxes(L, 1, 2) @ L
     w, V = np.linalg.eigh(LL)
-    v = V[:, :, 0]  # eigenvector of the smallest eigenvalue (= last right singular vector)
+    v = V[:, :, 0]  # eigenvector of the smallest eigenvalue (= the last right singular vector OpenCV takes)
     RRt = v.reshape(B, 3, 4)
     RR, tt = RRt[:, :, :3], RRt[:, :, 3]
     sign = np.where(np.linalg.det(RR) < 0, -1.0, 1.0)
@@ -293,6 +300,101 @@ def _levenberg_marquardt(
     return out_p[:, :3], out_p[:, 3:], out_iters
 
 
+def _levenberg_marquardt_cv5(
+    r: np.ndarray, t: np.ndarray, M: np.ndarray, uv: np.ndarray, f: np.ndarray, c: np.ndarray,
+    max_iter: int = MAX_ITER,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """OpenCV 5's ``cv::LevMarq`` as ``findExtrinsicCameraParams2`` configures it (dense, 20
+    iterations counting rejected steps, geodesic acceleration), for all problems in lock-step.
+
+    Per problem: energy E = |residuals|^2 (pixels); lambda starts at 1e-4 and scales
+    ``diag(JtJ)`` (clamped to [1e-6, 1e32]); a rejected step multiplies lambda by an up-factor
+    that starts at 2 and doubles on each further rejection; an accepted one multiplies it by
+    ``max(1/3, 1 - (2 q - 1)^3)`` with q the ratio of actual to predicted energy decrease.
+    Geodesic acceleration adds half the second-order correction when its relative size is
+    below 1. Stops after 20 steps or when the gradient (inf-norm), the squared step norm or the
+    relative energy decrease falls below 1e-6. Returns rvec, tvec, the number of steps taken
+    and whether the run stopped by convergence (``found``)."""
+    B, N, _ = M.shape
+    obs = np.concatenate([uv[..., 0], uv[..., 1]], axis=1)
+    Mw = tuple(np.ascontiguousarray(M[..., k]) for k in range(3))
+    out_p = np.concatenate([r, t], axis=1)
+    out_iters = np.zeros(B, dtype=int)
+    out_found = np.zeros(B, dtype=bool)
+    pos = np.arange(B)
+    cur = out_p.copy()
+    e, Jt = _residuals(cur, Mw, obs, f, c, True)
+    JtJ, JtE = _normal_equations(cur, e, Jt)
+    Jl = _left_jacobian(cur[:, :3])
+    energy = np.einsum("bk,bk->b", e, e)
+    lam = np.full(B, 1e-4)
+    up = np.full(B, 2.0)
+    iters = np.zeros(B, dtype=int)
+    found = np.zeros(B, dtype=bool)
+    done = ~np.isfinite(energy)
+    h = 1e-4
+    idx6 = np.arange(6)
+    for _ in range(4 * max_iter + 4):
+        n_done = int(done.sum())
+        if n_done == done.size:
+            break
+        if n_done and n_done * 4 >= done.size:  # compact the working set
+            out_p[pos[done]] = cur[done]
+            out_iters[pos[done]] = iters[done]
+            out_found[pos[done]] = found[done]
+            k = ~done
+            pos, cur, energy, lam, up, iters, found = pos[k], cur[k], energy[k], lam[k], up[k], iters[k], found[k]
+            JtJ, JtE, Jt, Jl, obs, f, c = JtJ[k], JtE[k], Jt[k], Jl[k], obs[k], f[k], c[k]
+            Mw = tuple(m[k] for m in Mw)
+            done = done[k]
+        live = ~done
+        diag = JtJ[:, idx6, idx6]
+        grad_max = np.abs(JtE).max(axis=1)
+        lm_diag = np.clip(diag * lam[:, None], 1e-6, 1e32)
+        A = JtJ.copy()
+        A[:, idx6, idx6] = diag + lm_diag
+        x = -np.linalg.solve(A, JtE[..., None])[..., 0]
+        jac_change = -0.5 * np.sum(x * (JtE - lm_diag * x), axis=1)
+        x_norm = np.sum(x * x, axis=1)
+        # geodesic acceleration: second directional derivative along x, J kept at the current point
+        ev, _ = _residuals(cur + h * x, Mw, obs, f, c, False)
+        jtbv = (Jt @ ev[..., None])[..., 0]
+        jtbv[:, :3] = (np.swapaxes(Jl, 1, 2) @ jtbv[:, :3, None])[..., 0]
+        jtrvv = (jtbv + JtE * (h - 1.0) + lm_diag * x * h) / (h * h)
+        xgeo = -np.linalg.solve(A, jtrvv[..., None])[..., 0]
+        trunc = np.sqrt(np.sum(xgeo * xgeo, axis=1) / np.sum(x * x, axis=1))
+        x = np.where((trunc < 1.0)[:, None], x + 0.5 * xgeo, x)
+        probe = cur + x
+        ep, Jp = _residuals(probe, Mw, obs, f, c, True)
+        e_new = np.einsum("bk,bk->b", ep, ep)
+        bad = live & ~(np.isfinite(e_new) & (e_new >= 0))
+        change = energy - e_new
+        quality = change / jac_change
+        rej = live & ~bad & (change < 0)
+        acc = live & ~bad & ~rej
+        lam = np.where(rej, lam * up, lam)
+        up = np.where(rej, up * 2.0, up)
+        shrink = np.maximum(1.0 / 3.0, 1.0 - (2.0 * quality - 1.0) ** 3)
+        lam = np.where(acc, lam * shrink, lam)
+        up = np.where(acc, 2.0, up)
+        conv = acc & ((grad_max < 1e-6) | (x_norm < 1e-6) | (change / e_new < 1e-6))
+        found |= conv
+        cur[acc] = probe[acc]
+        energy = np.where(acc, e_new, energy)
+        iters = iters + live
+        stop = bad | conv | (live & ((iters >= max_iter) | (lam >= 1e32)))
+        done |= stop
+        go = acc & ~stop
+        if go.any():
+            nJtJ, nJtE = _normal_equations(probe, ep, Jp)
+            JtJ[go], JtE[go], Jt[go] = nJtJ[go], nJtE[go], Jp[go]
+            Jl[go] = _left_jacobian(probe[go, :3])
+    out_p[pos] = cur
+    out_iters[pos] = iters
+    out_found[pos] = found
+    return out_p[:, :3], out_p[:, 3:], out_iters, out_found
+
+
 def _planar_or_small(M: np.ndarray) -> np.ndarray:
     """Problems OpenCV would not initialise with the non-planar DLT (B,) bool."""
     B, N, _ = M.shape
@@ -307,16 +409,23 @@ def _iterative(
     uv: np.ndarray, M: np.ndarray, f: np.ndarray, c: np.ndarray, verify: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batched SOLVEPNP_ITERATIVE. Returns rvec, tvec and a B-vector flagging the problems whose
-    result is not reproducible from OpenCV's algorithm alone (see :data:`MIN_DLT_CONDITIONING`
-    and :data:`SETTLED_ITERATIONS`); :func:`solve_batch` re-solves those with cv2."""
+    result is not reproducible from OpenCV's algorithm alone; :func:`solve_batch` re-solves
+    those with cv2: an ill-conditioned DLT (:data:`MIN_DLT_CONDITIONING`), and
+
+    * OpenCV >= 5 (``cv::LevMarq``): runs that stop at the iteration limit without converging
+      (chaotic trajectories, where rounding decides the end point);
+    * OpenCV 4 (``CvLevMarq``): runs still moving after :data:`SETTLED_ITERATIONS` iterations,
+      or ending with the face behind the camera."""
     xn = (uv - c[:, None, :]) / f[:, None, :]
     r0, t0, cond = _dlt_init(xn, M)
+    ill = cond < MIN_DLT_CONDITIONING
+    if OPENCV_LEVMARQ == 5:
+        r, t, _, found = _levenberg_marquardt_cv5(r0, t0, M, uv, f, c)
+        return r, t, ill | ~found
     # with verify, a problem reaching SETTLED_ITERATIONS goes to cv2 anyway: stop it there
     r, t, iters = _levenberg_marquardt(r0, t0, M, uv, f, c, SETTLED_ITERATIONS if verify else MAX_ITER)
-    # a face behind the camera is a degenerate solution whose exact value depends on the LM
-    # implementation's details: leave it to OpenCV as well
     behind = ~(t[:, 2] > 0)
-    return r, t, (cond < MIN_DLT_CONDITIONING) | (iters >= SETTLED_ITERATIONS) | behind
+    return r, t, ill | (iters >= SETTLED_ITERATIONS) | behind
 
 
 # ----------------------------------------------------------------------------- weak perspective
