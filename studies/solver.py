@@ -125,7 +125,6 @@ class SolverStudy(Study):
                 ax.set_xticks(ticks)
                 ax.set_xticklabels([f"{v:g}" for v in ticks])
                 ax.minorticks_off()
-                ax.set_ylim(bottom=0)
                 ax.grid(alpha=0.3)
                 if row == 0:
                     ax.set_title(f"model origin: {origin}", fontsize=10)
@@ -133,7 +132,8 @@ class SolverStudy(Study):
                     ax.set_xlabel("focal length guess (x image width)")
                 if j == 0:
                     ax.set_ylabel(ylabel)
-                    ax.set_ylim(bottom=0)
+        for row in axes:  # rows share y; set the floor only once every panel is drawn
+            row[0].set_ylim(bottom=0)
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, -0.04))
         fig.suptitle(title or f"Ground-truth landmarks: solver, camera guess and model origin (face units: {units})",
