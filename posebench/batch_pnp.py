@@ -190,17 +190,26 @@ def _dlt_init(xn: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     model points as given (not centred). Returns (rvec, tvec) B x 3 and the conditioning of the
     DLT (second-smallest over largest eigenvalue of L^T L, B)."""
     B, N, _ = M.shape
-    L = np.zeros((B, N, 2, 12))
-    L[:, :, 0, 0:3] = M
-    L[:, :, 0, 3] = 1.0
-    L[:, :, 1, 4:7] = M
-    L[:, :, 1, 7] = 1.0
-    L[:, :, 0, 8:11] = -xn[..., 0, None] * M
-    L[:, :, 0, 11] = -xn[..., 0]
-    L[:, :, 1, 8:11] = -xn[..., 1, None] * M
-    L[:, :, 1, 11] = -xn[..., 1]
-    L = L.reshape(B, 2 * N, 12)
-    LL = np.swapaxes(L, 1, 2) @ L
+    # L^T L from its 4x4 blocks: with m = (X, Y, Z, 1) and P = m m^T per point,
+    # [[sum P, 0, -sum x P], [0, sum P, -sum y P], [-sum x P, -sum y P, sum (x^2 + y^2) P]]
+    m = np.concatenate([M, np.ones((B, N, 1))], axis=2)
+    x, y = xn[..., 0], xn[..., 1]
+    W = np.stack([np.ones_like(x), x, y, x * x + y * y], axis=1)  # B x 4 x N
+    if B > 1 and np.array_equal(M[0], M[-1]) and np.all(M == M[:1]):
+        P = (m[0, :, :, None] * m[0, :, None, :]).reshape(N, 16)  # one shared model: a GEMM
+        S = (W @ P).reshape(B, 4, 4, 4)
+    else:
+        P = (m[:, :, :, None] * m[:, :, None, :]).reshape(B, N, 16)
+        S = (W @ P).reshape(B, 4, 4, 4)
+    S0, Sx, Sy, Sw = S[:, 0], S[:, 1], S[:, 2], S[:, 3]
+    LL = np.zeros((B, 12, 12))
+    LL[:, 0:4, 0:4] = S0
+    LL[:, 4:8, 4:8] = S0
+    LL[:, 0:4, 8:12] = -Sx
+    LL[:, 8:12, 0:4] = -Sx
+    LL[:, 4:8, 8:12] = -Sy
+    LL[:, 8:12, 4:8] = -Sy
+    LL[:, 8:12, 8:12] = Sw
     w, V = np.linalg.eigh(LL)
     v = V[:, :, 0]  # eigenvector of the smallest eigenvalue (= the last right singular vector OpenCV takes)
     RRt = v.reshape(B, 3, 4)
