@@ -63,8 +63,6 @@ def _summary(name: str, table: pd.DataFrame) -> str:
         t = table[[k for k in keys if k != "subset"] + ["mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30"]]
     else:
         t = table[[k for k in keys if k != "n_points"] + ["mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30"]]
-        if "camera" in t.columns:
-            t = t.drop(columns=["solver"])
     return t.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
