@@ -1,0 +1,6 @@
+"""Built-in studies (installed as ``posebench.studies``): importing this package registers them.
+
+``keypoints`` (paper Figure 3), ``jitter`` (Figure 4), ``stretch`` (Figure 5) and ``solver``
+(beyond the paper: which solver / camera guess / model origin explains the error)."""
+
+from . import jitter, keypoints, solver, stretch  # noqa: F401  (registration side effects)

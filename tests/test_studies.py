@@ -1,0 +1,125 @@
+"""Landmark-to-pose studies on the embedded synthetic dataset (known answers, no shared data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from posebench.cli import main
+from posebench.commands.study import create_study
+from posebench.datasets.synthetic import make_synthetic
+from posebench.errors import UsageError
+from posebench.registry import studies
+from posebench.studies.base import SUBSETS
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return make_synthetic(n=120, seed=11)
+
+
+def test_studies_are_registered():
+    assert {"keypoints", "jitter", "stretch", "solver"} <= set(studies.names())
+
+
+def test_subsets_are_valid_68_point_indices():
+    for name, idx in SUBSETS.items():
+        assert len(idx) == int(name) and len(set(idx)) == len(idx)
+        assert min(idx) >= 0 and max(idx) <= 67
+
+
+def test_exact_face_and_landmarks_give_near_zero_error(synth):
+    t = create_study("keypoints", {"face": "exact"}).run(synth)
+    assert list(t["n_points"]) == [6, 12, 21, 68]
+    assert (t["mae"] < 1e-4).all() and (t["n_failed"] == 0).all()
+
+
+def test_zero_jitter_is_exact_and_error_grows_with_jitter(synth):
+    t = create_study("jitter", {"face": "exact", "repeats": "3", "max_jitter": "8", "step": "2"}).run(synth)
+    m = t.groupby(["n_points", "jitter_px"])["mae"].mean().unstack()
+    assert (m[0.0] < 1e-4).all()
+    for n, row in m.iterrows():
+        assert row[2.0] > 0.05, n
+        assert row[8.0] > row[4.0] > row[2.0] > row[0.0], (n, row.to_dict())
+    # with noisy landmarks more points are more robust (paper, Figure 4)
+    assert m.loc[68, 8.0] < m.loc[6, 8.0]
+
+
+def test_jitter_is_reproducible_from_its_seed(synth):
+    opts = {"face": "exact", "repeats": "2", "max_jitter": "4", "step": "2", "subsets": "6,68"}
+    a = create_study("jitter", {**opts, "seed": "3"}).run(synth)
+    b = create_study("jitter", {**opts, "seed": "3"}).run(synth)
+    c = create_study("jitter", {**opts, "seed": "4"}).run(synth)
+    pd.testing.assert_frame_equal(a, b)
+    assert (a["seed"] == 3).all()
+    assert not np.allclose(a.loc[a.jitter_px > 0, "mae"], c.loc[c.jitter_px > 0, "mae"])
+
+
+def test_stretch_zero_equals_the_unstretched_baseline(synth):
+    s = create_study("stretch", {"max_stretch": "0.2", "step": "0.1"}).run(synth)
+    k = create_study("keypoints", {"subsets": "68"}).run(synth)
+    base = k.iloc[0]
+    for axis in ("width", "height"):
+        row = s[(s.axis == axis) & (s.stretch == 0.0)].iloc[0]
+        for col in ("mae_yaw", "mae_pitch", "mae_roll", "mae"):
+            assert row[col] == base[col]
+    assert sorted(s["stretch_pct"].unique()) == [-20.0, -10.0, 0.0, 10.0, 20.0]
+    # stretching the exact face hurts
+    e = create_study("stretch", {"face": "exact", "max_stretch": "0.4", "step": "0.2"}).run(synth)
+    for axis in ("width", "height"):
+        t = e[e.axis == axis].set_index("stretch")["mae"]
+        assert t[0.0] < 1e-4 and t[0.4] > t[0.2] > t[0.0] and t[-0.4] > t[-0.2] > t[0.0]
+
+
+def test_batched_and_cv2_backends_give_the_same_table(synth):
+    opts = {"repeats": "1", "max_jitter": "4", "step": "2"}
+    a = create_study("jitter", {**opts, "backend": "batched"}).run(synth)
+    b = create_study("jitter", {**opts, "backend": "cv2"}).run(synth)
+    cols = ["mae_yaw", "mae_pitch", "mae_roll", "mae"]
+    assert np.abs(a[cols].to_numpy() - b[cols].to_numpy()).max() < 1e-3
+    assert (a["frac_over_30"] == b["frac_over_30"]).all()
+
+
+def test_solver_study_grid_and_exact_answers(synth):
+    t = create_study("solver", {"face": "exact", "focals": "1,2", "origins": "stored,centroid", "units": "mm"}).run(synth)
+    assert len(t) == 2 * (3 * 2 + 1)  # origins x (3 perspective solvers x 2 focals + weak)
+    exact = t[(t.focal == 1.0) & (t.solver.isin(["iterative", "sqpnp"]))]
+    assert (exact["mae"] < 1e-3).all()  # the synthetic camera has focal = 1 x width
+    wrong_focal = t[(t.focal == 2.0) & (t.solver == "sqpnp")]
+    assert (wrong_focal["mae"] > 0.1).all()
+
+
+def test_bad_options_are_one_line_errors():
+    with pytest.raises(UsageError):
+        create_study("keypoints", {"subsets": "6,7"})
+    with pytest.raises(UsageError):
+        create_study("jitter", {"noise": "pink"})
+    with pytest.raises(UsageError):
+        create_study("keypoints", {"colour": "red"})
+    r = CliRunner().invoke(main, ["study", "nope"])
+    assert r.exit_code == 2 and "unknown study" in r.output and "Traceback" not in r.output
+
+
+def test_cli_study_and_plot_write_table_and_figures(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(main, ["study", "keypoints", "--dataset-option", "n=40", "-o", "face=exact",
+                             "--results-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    csv = tmp_path / "tables" / "keypoints-synthetic.csv"
+    t = pd.read_csv(csv)
+    assert {"n_points", "mae_yaw", "mae", "solver", "face"} <= set(t.columns)
+    assert (tmp_path / "tables" / "keypoints-synthetic.json").is_file()
+    r = runner.invoke(main, ["plot", "keypoints", "--results-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    for ext in ("png", "pdf"):
+        assert (tmp_path / "figures" / f"keypoints-synthetic.{ext}").stat().st_size > 1000
+    r = runner.invoke(main, ["plot", "jitter", "--results-dir", str(tmp_path)])
+    assert r.exit_code != 0 and "posebench study jitter" in r.output
+
+
+def test_bench_pnp_prints_a_ratio():
+    r = CliRunner().invoke(main, ["bench", "pnp", "--limit", "30", "-o", "repeats=1", "-o", "max_jitter=2"])
+    assert r.exit_code == 0, r.output
+    assert "ratio:" in r.output and "x faster" in r.output
