@@ -131,3 +131,16 @@ def test_bad_input_is_reported():
         bp.solve_batch(np.zeros((3, 6, 2)), default_face()[:6], (450, 450), solver="nope")
     pts = np.full((2, 6, 2), np.nan)
     assert not bp.solve_batch(pts, default_face()[:6], (450, 450)).ok.any()
+
+
+def test_process_pool_gives_identical_results(monkeypatch):
+    """Spreading problems over processes changes speed only, never a number."""
+    import posebench.batch_pnp as bp
+    from posebench.datasets.synthetic import make_synthetic
+
+    ds = make_synthetic(n=300, seed=11)
+    uv = np.stack([s.landmarks for s in ds]) + np.random.default_rng(0).normal(0, 3, (300, 68, 2))
+    monkeypatch.setattr(bp, "MIN_PROBLEMS_PER_WORKER", 50)
+    one = bp.solve_batch(uv, ds.samples[0].model_3d, (450, 450), workers=1)
+    two = bp.solve_batch(uv, ds.samples[0].model_3d, (450, 450), workers=2)
+    assert np.array_equal(one.ypr, two.ypr, equal_nan=True) and np.array_equal(one.fallback, two.fallback)

@@ -158,22 +158,39 @@ def studies_cmd() -> None:
               help="Jitter-study option (repeatable), e.g. repeats=2 face=PATH.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N samples.")
 def bench_pnp(dataset_name, data_dir, options, limit) -> None:
-    """Time the jitter study (Figure 4) with the batched solver, the per-sample cv2.solvePnP
-    loop and the batched solver without cv2 fallback, in one run; print the times, the ratios and
-    how far the tables differ from the cv2 one."""
+    """Time the jitter study (Figure 4) with the batched solver (on all cores, then in one
+    process), the per-sample cv2.solvePnP loop and the batched solver without cv2 fallback, in
+    one run; print the times, the ratios and how far the tables differ from the cv2 one."""
+    import os
+
+    from posebench.batch_pnp import default_workers
+
     opts = parse_kv(options)
     if "backend" in opts:
         raise UsageError("bench pnp sets backend itself; drop --option backend=...")
     dataset = load_dataset(dataset_name, data_dir).subset(limit)
+    cores = default_workers()
     times, tables = {}, {}
-    for backend in ("batched", "cv2", "batched-unverified"):
-        study = create_study("jitter", {**opts, "backend": backend})
-        tables[backend], times[backend] = run_study(study, dataset, show_progress())
-        click.echo(f"{backend:>18}: {times[backend]:8.2f} s  ({study.work(_data(dataset)) / times[backend]:,.0f} poses/s)")
+    runs = [("batched", "batched", cores), ("batched, 1 process", "batched", 1), ("cv2", "cv2", 1),
+            ("batched-unverified", "batched-unverified", cores)]
+    saved = os.environ.get("POSEBENCH_WORKERS")
+    try:
+        for label, backend, workers in runs:
+            os.environ["POSEBENCH_WORKERS"] = str(workers)
+            study = create_study("jitter", {**opts, "backend": backend})
+            tables[label], times[label] = run_study(study, dataset, show_progress())
+            click.echo(f"{label:>18}: {times[label]:8.2f} s  ({study.work(_data(dataset)) / times[label]:,.0f} poses/s)"
+                       + (f"  [{workers} processes]" if workers > 1 else ""))
+    finally:
+        if saved is None:
+            os.environ.pop("POSEBENCH_WORKERS", None)
+        else:
+            os.environ["POSEBENCH_WORKERS"] = saved
+    click.echo(f"ratio: {times['cv2'] / times['batched']:.2f}x faster (cv2 loop / batched on {cores} processes), "
+               f"{times['cv2'] / times['batched, 1 process']:.2f}x in one process, on {len(dataset)} samples, "
+               f"{len(tables['cv2'])} conditions")
     cols = ["mae_yaw", "mae_pitch", "mae_roll", "mae"]
-    click.echo(f"ratio: {times['cv2'] / times['batched']:.2f}x faster (cv2 loop / batched) on {len(dataset)} samples,"
-               f" {len(tables['cv2'])} conditions; unverified: {times['cv2'] / times['batched-unverified']:.2f}x")
-    for backend in ("batched", "batched-unverified"):
+    for backend in ("batched", "batched, 1 process", "batched-unverified"):
         diff = (tables[backend][cols] - tables["cv2"][cols]).abs().to_numpy().max()
         fb = int(tables[backend]["n_cv2_fallback"].sum()) if "n_cv2_fallback" in tables[backend] else 0
         click.echo(f"max |MAE difference| {backend} vs cv2: {diff:.2e} degrees"
