@@ -4,7 +4,8 @@ The paper's "Ground truth landmarks" row (Table 1): OpenCV's iterative (Levenber
 solver, focal length = image width, principal point at the centre, zero distortion, with a
 68-point mean face. Options:
 
-* ``solver``: ``iterative`` (default, the paper's), ``sqpnp`` or ``epnp``;
+* ``solver``: ``iterative`` (default, the paper's), ``sqpnp``, ``epnp`` or ``weak`` (weak
+  perspective: no focal length; the best fit for AFLW2000-3D, whose labels were made that way);
 * ``focal``: focal length as a multiple of the image width (default 1.0);
 * ``face``: ``default`` (posebench's own mean face), ``exact`` (the sample's own 3D face, where
   the dataset has one, e.g. ``synthetic``), or a path to a 68x3 face file such as ``u_base.txt``;
@@ -13,16 +14,14 @@ solver, focal length = image width, principal point at the centre, zero distorti
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from posebench.errors import SampleFailure, UsageError
-from posebench.facemodel import resolve_face
 from posebench.method import FaceInput, Method
-from posebench.pnp import SOLVERS, solve_pnp
 from posebench.pose import Pose
 from posebench.registry import register_method
+
+from .landmark_pose import LandmarkPose
 
 
 def parse_points(points: str | None) -> np.ndarray | None:
@@ -43,36 +42,21 @@ class GTLandmarks(Method):
     batch_size = 256
 
     def __init__(self, solver: str = "iterative", focal: float = 1.0, face: str = "default", points: str = "all"):
-        if solver not in SOLVERS:
-            raise UsageError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
-        if not focal > 0:
-            raise UsageError(f"focal must be positive, got {focal}")
-        self.exact = face == "exact"
-        self.model = None if self.exact else resolve_face(face)
-        face_label = face if face in ("default", "exact") else Path(face).name
-        super().__init__(solver=solver, focal=float(focal), face=face_label, points=points)
-        self.idx = parse_points(points)
-        self.solver = solver
-        self.focal = float(focal)
+        self.fit = LandmarkPose(face=face, solver=solver, focal=focal, indices=parse_points(points))
+        super().__init__(solver=solver, focal=float(focal), face=self.fit.face_label, points=points)
+
+    @property
+    def idx(self) -> np.ndarray | None:
+        return self.fit.indices
 
     @property
     def weights_hash(self) -> str | None:
-        import hashlib
-
-        return None if self.model is None else hashlib.sha256(self.model.round(6).tobytes()).hexdigest()[:16]
+        return self.fit.model_hash
 
     def estimate_one(self, face: FaceInput) -> Pose:
         if face.landmarks is None:
             raise SampleFailure("no ground-truth landmarks for this sample")
-        model = face.model_3d if self.exact else self.model
-        if model is None:
-            raise SampleFailure("face=exact but the dataset has no exact 3D face for this sample")
-        pts = np.asarray(face.landmarks, float)
-        if pts.shape != (68, 2):
-            raise SampleFailure(f"expected 68x2 landmarks, got {pts.shape}")
-        if self.idx is not None:
-            pts, model = pts[self.idx], np.asarray(model)[self.idx]
-        return solve_pnp(pts, model, face.image_size, self.solver, self.focal).pose
+        return self.fit.pose(face.landmarks, face.image_size, exact=face.model_3d)
 
 
 @register_method(

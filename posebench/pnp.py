@@ -21,6 +21,8 @@ SOLVERS = {
     "sqpnp": cv2.SOLVEPNP_SQPNP,
     "epnp": cv2.SOLVEPNP_EPNP,
 }
+#: Every solver name :func:`solve_pnp` takes: OpenCV's, plus ``weak`` (scaled orthographic).
+SOLVER_NAMES = tuple(SOLVERS) + ("weak",)
 
 
 @dataclass(frozen=True)
@@ -62,16 +64,25 @@ def solve_pnp(
     """Pose of ``model_3d`` (N x 3, y-up) seen at ``points_2d`` (N x 2, pixels, y down).
 
     ``solver`` is ``iterative`` (OpenCV's DLT/homography init + Levenberg-Marquardt, the paper's
-    choice), ``sqpnp`` or ``epnp``. Raises :class:`SampleFailure` when the solver fails.
+    choice), ``sqpnp``, ``epnp``, or ``weak``: a closed-form weak-perspective (scaled
+    orthographic) fit that needs no focal length (``tvec`` is then NaN; see
+    :mod:`posebench.batch_pnp`). Raises :class:`SampleFailure` when the solver fails.
     """
-    if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; choose from {sorted(SOLVERS)}")
+    if solver not in SOLVER_NAMES:
+        raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(SOLVER_NAMES)}")
     img = check_landmarks(points_2d, image_size)
     obj = np.ascontiguousarray(model_3d, dtype=np.float64).reshape(-1, 3)
     if obj.shape[0] != img.shape[0]:
         raise SampleFailure(f"{img.shape[0]} landmarks for {obj.shape[0]} model points")
     if obj.shape[0] < 4:
         raise SampleFailure("need at least 4 landmarks")
+    if solver == "weak":
+        from .batch_pnp import solve_batch  # batch_pnp builds on this module
+
+        res = solve_batch(img[None], obj[None], image_size, "weak")
+        if not res.ok[0]:
+            raise SampleFailure("weak-perspective fit failed (degenerate landmarks)")
+        return PnPResult(pose_from_matrix(res.R[0]), res.R[0], res.tvec[0])
     K = camera_matrix(image_size, focal_scale)
     try:
         ok, rvec, tvec = cv2.solvePnP(obj, np.ascontiguousarray(img).reshape(-1, 1, 2), K, None, flags=SOLVERS[solver])
