@@ -87,7 +87,7 @@ def test_weak_perspective_solver_far_camera_and_real_labels(aflw_labels):
     whose landmarks come from a weak-perspective fit (the solver study's headline number)."""
     face = default_face()
     pose = Pose(35, -20, 12)
-    pts = project(face, pose.matrix(), np.array([0, 0, 1e6]), camera_matrix((450, 450), 2000.0))
+    pts = project(face, pose.matrix(), np.array([0, 0, 1e7]), camera_matrix((450, 450), 20000.0))
     weak = create_method("gt-landmarks", {"solver": "weak"})
     assert weak.estimate(landmarks=pts, image_size=(450, 450)).as_array() == pytest.approx(pose.as_array(), abs=1e-3)
     from posebench.datasets.aflw2000 import load_aflw2000
