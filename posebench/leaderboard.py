@@ -49,7 +49,7 @@ def method_label(rec: dict) -> str:
     opts = rec["method"].get("options") or {}
     defaults = _defaults(name)
     shown = ", ".join(f"{k}={v}" for k, v in sorted(opts.items())
-                      if v not in (None, "") and (k not in defaults or str(defaults[k]) != str(v)))
+                      if v not in (None, "", "default") and (k not in defaults or str(defaults[k]) != str(v)))
     return name + (f" ({shown})" if shown else "")
 
 
@@ -112,8 +112,8 @@ def _common_table(group: list[dict]) -> list[str]:
             ok_ids = ids if ok_ids is None else ok_ids & ids
         out += [f"On the {len(ok_ids)} samples of `{protocol}` that every method above handled:", "",
                 "| method | yaw | pitch | roll | MAE |", "|---|---:|---:|---:|---:|"]
-        for label, t in tables.items():
-            s = summarize(t[t["id"].isin(ok_ids)])
+        common = [(label, summarize(t[t["id"].isin(ok_ids)])) for label, t in tables.items()]
+        for label, s in sorted(common, key=lambda ls: ls[1].mae):
             out.append(f"| {label} | {_fmt(s.yaw)} | {_fmt(s.pitch)} | {_fmt(s.roll)} | {_fmt(s.mae)} |")
         out.append("")
     return out
