@@ -220,16 +220,18 @@ def settings_line(table: pd.DataFrame) -> str:
 
 
 def save_figure(fig, stem: Path) -> list[Path]:
-    """Write ``stem``.png (150 dpi) and ``stem``.pdf atomically (temp file + rename)."""
-    import os
+    """Write ``stem``.png (150 dpi) and ``stem``.pdf atomically (rendered in memory, then
+    :func:`posebench.cache.write_atomic`)."""
+    import io
+
+    from posebench.cache import write_atomic
 
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     out = []
     for ext in ("png", "pdf"):
         path = stem.with_suffix(f".{ext}")
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.{ext}")
-        fig.savefig(tmp, dpi=150, bbox_inches="tight")
-        os.replace(tmp, path)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=150, bbox_inches="tight")
+        write_atomic(path, buf.getvalue())
         out.append(path)
     return out

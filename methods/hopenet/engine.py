@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from posebench.cache import write_atomic
 from posebench.errors import UsageError
 
 from .nets import INPUT_SIZE, Degrees
@@ -90,22 +91,6 @@ def export_onnx_bytes(net: nn.Module, opset: int = OPSET) -> bytes:
     return buf.getvalue()
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` through a temporary file and a rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def onnx_cache_path(arch: str, weights_hash: str) -> Path:
     """Where the exported model of these weights is kept: ``<data root>/cache/onnx/``."""
     from posebench.paths import data_root
@@ -131,7 +116,7 @@ class OnnxEngine:
             model = export_onnx_bytes(net)
             if cache is not None:
                 try:
-                    write_bytes_atomic(cache, model)
+                    write_atomic(cache, model)
                 except OSError:
                     pass  # a read-only data root only costs a re-export next time
         self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])

@@ -50,7 +50,8 @@ def _make_command(arch: str) -> click.Command:
     @click.option("--check/--no-check", default=True, show_default=True,
                   help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
     def cmd(weights: Path | None, variant: str, output: Path, opset: int, check: bool) -> None:
-        from posebench.methods.hopenet.engine import export_onnx_bytes, write_bytes_atomic
+        from posebench.cache import write_atomic
+        from posebench.methods.hopenet.engine import export_onnx_bytes
         from posebench.methods.hopenet.method import load_network
         from posebench.methods.hopenet.weights import VARIANTS
 
@@ -67,7 +68,7 @@ def _make_command(arch: str) -> click.Command:
             click.echo(f"check: onnxruntime vs torch on a random batch of 2: max |angle difference| = {diff:.2e} deg")
             if not diff < 1e-3:
                 raise PosebenchError(f"ONNX model differs from torch by {diff:.3g} deg (> 1e-3); not written")
-        write_bytes_atomic(output, data)
+        write_atomic(output, data)
         click.echo(f"wrote {output} ({len(data) / 1e6:.1f} MB): input 'image' [N,3,224,224] float32 "
                    "normalised RGB -> output 'angles' [N,3] degrees (yaw, pitch, roll)")
 
