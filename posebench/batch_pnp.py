@@ -587,7 +587,7 @@ def solve_batch(
 ) -> BatchResult:
     """Solve B PnP problems at once (see module docstring). ``image_sizes``: ``(w, h)`` or B x 2
     pixels. ``workers``: processes for the iterative solver (default :func:`default_workers`,
-    ``$POSEBENCH_WORKERS`` or all cores; the result does not depend on it). ``progress(k)`` is
+    ``$POSEBENCH_WORKERS`` or all cores; results agree up to floating-point rounding). ``progress(k)`` is
     called with the number of problems just finished. With ``verify`` (default) the iterative problems that the batched path cannot reproduce reliably (an
     ill-conditioned DLT, or LM still moving after :data:`SETTLED_ITERATIONS` iterations) are
     re-solved by ``cv2.solvePnP``; ``BatchResult.fallback`` marks them."""
@@ -620,7 +620,7 @@ def solve_batch(
         chunk = max(512, (1 << 18) // max(1, uv.shape[1]))
     workers = default_workers() if workers is None else max(1, int(workers))
     workers = min(workers, batch.size // MIN_PROBLEMS_PER_WORKER)
-    if workers > 1:  # spread the chunks over processes; results are identical, only faster
+    if workers > 1:  # spread the chunks over processes: the same results up to rounding, faster
         pieces = np.array_split(batch, max(workers, -(-batch.size // chunk)))
         jobs = [_pool(workers).submit(_iterative_job, uv[idx], M[idx], f[idx], c[idx], verify) for idx in pieces]
         results = zip(pieces, (job.result() for job in jobs))
