@@ -8,10 +8,15 @@ Modules: :mod:`.nets` (architectures), :mod:`.weights` (finding, safe loading, h
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from posebench.registry import register_method
 
-from .method import HopenetAlexNetMethod, HopenetMethod, ResNet50RegressionMethod
+if TYPE_CHECKING:
+    from .method import HopenetAlexNetMethod, HopenetMethod, ResNet50RegressionMethod
 
+# The factories import .method (torch, torchvision) only when a network is asked for, so that
+# listing methods or running landmark methods does not pay torch's start-up time.
 _NEEDS = ("image", "box", "weights")
 
 
@@ -22,6 +27,8 @@ _NEEDS = ("image", "box", "weights")
 )
 def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, threads: int = 0,
             engine: str = "onnxruntime") -> HopenetMethod:
+    from .method import HopenetMethod
+
     return HopenetMethod(weights=weights, variant=variant, batch_size=batch_size, threads=threads, engine=engine)
 
 
@@ -31,6 +38,8 @@ def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, th
     needs=_NEEDS,
 )
 def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "onnxruntime") -> HopenetAlexNetMethod:
+    from .method import HopenetAlexNetMethod
+
     return HopenetAlexNetMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)
 
 
@@ -41,4 +50,6 @@ def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, e
 )
 def resnet50_regression(weights: str = "", batch_size: int = 16, threads: int = 0,
                         engine: str = "onnxruntime") -> ResNet50RegressionMethod:
+    from .method import ResNet50RegressionMethod
+
     return ResNet50RegressionMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)
