@@ -31,7 +31,7 @@ import numpy as np
 from posebench.detect import check_box_mode, locate_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
-from posebench.method import FaceInput, Method
+from posebench.method import FaceInput, Method, prepare_each
 from posebench.pose import Pose
 from posebench.registry import register_method
 
@@ -126,24 +126,19 @@ class FanMethod(Method):
         import torch
         from face_alignment.utils import crop, flip, get_preds_fromhm
 
-        out: list[np.ndarray | SampleFailure] = [SampleFailure("no image")] * len(faces)
-        crops, geo, where = [], [], []
-        for i, f in enumerate(faces):
+        def prepare(f: FaceInput):
             if f.image is None:
-                continue
-            try:
-                img = to_rgb(f.image)
-                box = locate_face(img, self.box, self.detector, f.box)
-                center, scale = self._center_scale(box)
-                if not scale > 0:
-                    raise SampleFailure("empty face box")
-                crops.append(crop(img, center, scale).transpose(2, 0, 1).astype(np.float32) / 255.0)
-                geo.append((center, scale))
-                where.append(i)
-            except SampleFailure as exc:
-                out[i] = exc
-        if not crops:
+                raise SampleFailure("no image")
+            img = to_rgb(f.image)
+            center, scale = self._center_scale(locate_face(img, self.box, self.detector, f.box))
+            if not scale > 0:
+                raise SampleFailure("empty face box")
+            return crop(img, center, scale).transpose(2, 0, 1).astype(np.float32) / 255.0, (center, scale)
+
+        out, prepared, where = prepare_each(faces, prepare)
+        if not prepared:
             return out
+        crops, geo = [p[0] for p in prepared], [p[1] for p in prepared]
         old = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)

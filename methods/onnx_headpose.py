@@ -37,7 +37,7 @@ from posebench.crop import Box, crop_box, enlarge_box, landmark_box
 from posebench.detect import check_box_mode, locate_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
-from posebench.method import FaceInput, Method
+from posebench.method import FaceInput, Method, prepare_each
 from posebench.pose import Pose
 from posebench.registry import register_method
 
@@ -191,14 +191,7 @@ class OnnxHeadPose(Method):
         return np.mean(outs, axis=0)
 
     def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
-        out: list[Pose | SampleFailure] = [SampleFailure("not run")] * len(faces)
-        tensors, where = [], []
-        for i, f in enumerate(faces):
-            try:
-                tensors.append(self.preprocess(f))
-                where.append(i)
-            except SampleFailure as exc:
-                out[i] = exc
+        out, tensors, where = prepare_each(faces, self.preprocess)
         if tensors:
             pred = self.predict(np.ascontiguousarray(np.stack(tensors), dtype=np.float32))
             for i, (yaw, pitch, roll) in zip(where, pred):

@@ -86,6 +86,24 @@ class Method(ABC):
         raise NotImplementedError
 
 
+def prepare_each(faces: Sequence[FaceInput], prepare) -> tuple[list, list, list[int]]:
+    """Run ``prepare(face)`` on each face for a batched method.
+
+    Returns ``(out, items, where)``: ``out`` has one entry per face, holding the
+    :class:`SampleFailure` of the faces ``prepare`` refused (the rest are to be filled in);
+    ``items`` are the prepared inputs and ``where`` their indices in ``faces``.
+    """
+    out: list = [None] * len(faces)
+    items, where = [], []
+    for i, face in enumerate(faces):
+        try:
+            items.append(prepare(face))
+            where.append(i)
+        except SampleFailure as exc:
+            out[i] = exc
+    return out, items, where
+
+
 def _coerce(value: Any, default: Any, key: str) -> Any:
     if not isinstance(value, str) or default is None or isinstance(default, str):
         return value

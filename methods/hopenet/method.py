@@ -21,7 +21,7 @@ import torch
 
 from posebench.errors import SampleFailure, UsageError
 from posebench.imageio import to_rgb
-from posebench.method import FaceInput, Method
+from posebench.method import FaceInput, Method, prepare_each
 from posebench.pose import Pose
 
 from . import nets
@@ -92,14 +92,7 @@ class HopenetBase(Method):
         return face_crop(image, face.box)
 
     def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
-        out: list[Pose | SampleFailure] = [SampleFailure("not run")] * len(faces)
-        crops, where = [], []
-        for i, face in enumerate(faces):
-            try:
-                crops.append(self.prepare(face))
-                where.append(i)
-            except SampleFailure as exc:
-                out[i] = exc
+        out, crops, where = prepare_each(faces, self.prepare)
         for start in range(0, len(crops), self.batch_size):
             chunk = crops[start : start + self.batch_size]
             angles = self.engine(to_batch(chunk, self.engine.channels_last))
