@@ -72,8 +72,9 @@ def _face_input(sample: Sample, method: Method) -> FaceInput:
     return FaceInput(image, sample.image_size, sample.box, sample.landmarks, sample.model_3d, sample.id)
 
 
-def run_key(method: Method, dataset: Dataset) -> str:
-    return cache_key({"method": method.settings(), "dataset": dataset.fingerprint(), "protocol": dataset.protocol})
+def run_key(method: Method, dataset: Dataset, fingerprint: str | None = None) -> str:
+    fp = fingerprint or dataset.fingerprint()
+    return cache_key({"method": method.settings(), "dataset": fp, "protocol": dataset.protocol})
 
 
 def evaluate(
@@ -84,7 +85,8 @@ def evaluate(
 ) -> RunResult:
     """Run ``method`` over ``dataset`` (resuming from the cache), store and return the result."""
     results_dir = Path(results_dir)
-    key = run_key(method, dataset)
+    fingerprint = dataset.fingerprint()  # hashes every sample: once per run
+    key = run_key(method, dataset, fingerprint)
     cache = PredictionCache(results_dir / "cache" / f"{method.name}__{dataset.name}__{key}.jsonl")
     done = cache.load()
     n_cached = sum(1 for s in dataset.samples if s.id in done)
@@ -106,7 +108,7 @@ def evaluate(
         finally:
             bar.close()
     wall = time.perf_counter() - t_start
-    return _finish(method, dataset, key, done, n_cached, wall, results_dir)
+    return _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir)
 
 
 def _run_chunk(method: Method, chunk: list[Sample]) -> list[dict]:
@@ -139,7 +141,7 @@ def _run_chunk(method: Method, chunk: list[Sample]) -> list[dict]:
     return [r for r in records if r is not None]
 
 
-def _finish(method, dataset, key, done, n_cached, wall, results_dir) -> RunResult:
+def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir) -> RunResult:
     rows = []
     for s in dataset.samples:
         rec = done[s.id]
@@ -168,7 +170,7 @@ def _finish(method, dataset, key, done, n_cached, wall, results_dir) -> RunResul
         "method": method.settings(),
         "needs": sorted(method.needs),
         "dataset": {"name": dataset.name, "protocol": dataset.protocol, "root": str(dataset.root or ""),
-                    "fingerprint": dataset.fingerprint(), "settings": dataset.settings,
+                    "fingerprint": fingerprint, "settings": dataset.settings,
                     "excluded_by_protocol": dataset.excluded, "samples_without_image": n_img_missing},
         "n_samples": int(len(table)),
         "n_evaluated": int(summary.n),
