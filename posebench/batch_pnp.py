@@ -1,4 +1,4 @@
-"""Batched landmark-to-pose: many PnP problems at once, vectorised over problems in numpy.
+"""Batched landmark-to-pose: many PnP problems at once.
 
 ``solve_batch(points_2d, model_3d, image_sizes, solver, focal_scale)`` solves ``B`` problems of
 ``N`` correspondences each (``points_2d``: B x N x 2 pixels, y down; ``model_3d``: N x 3 or
@@ -8,7 +8,7 @@ canonical rotation and ``[yaw, pitch, roll]`` in degrees per problem.
 
 Solvers:
 
-* ``iterative`` -- a vectorised re-implementation of OpenCV's ``SOLVEPNP_ITERATIVE`` for
+* ``iterative`` -- a re-implementation of OpenCV's ``SOLVEPNP_ITERATIVE`` for
   non-planar models: the same DLT initialisation (on the *un-centred* model points, which is why
   the result depends on where the model's origin sits), then the same Levenberg-Marquardt
   refinement of (Rodrigues vector, translation) on pixel residuals, at most 20 steps. OpenCV 5
@@ -21,8 +21,12 @@ Solvers:
   the median difference is about 1e-6 degrees). The few problems whose end point is decided by
   rounding (an ill-conditioned DLT, e.g. a face in micrometres with 6-12 points; an LM run
   that hits the iteration limit without converging) and those OpenCV initialises differently
-  (planar models, fewer than 6 points) are re-solved by ``cv2.solvePnP`` one by one
+  (planar models, fewer than 6 points) are re-solved by ``cv2.solvePnP`` one by one, on threads
   (``verify=True``, the default; ``BatchResult.fallback`` marks them).
+  Two engines run it (:data:`ENGINES`): ``numba`` (default with OpenCV 5) compiles the
+  algorithm one problem at a time (:mod:`posebench.pnp_kernels`) and spreads the problems over
+  threads; ``numpy`` runs all problems in lock-step as array operations over processes (no
+  compiler; also the only engine for OpenCV 4's classic LM). Both take the same steps.
 * ``weak`` -- closed-form scaled orthographic (weak perspective) camera: a least-squares affine
   camera, orthonormalised by SVD. No focal length is needed (``focal_scale`` is ignored).
 * ``sqpnp``, ``epnp`` -- no batched version: ``cv2.solvePnP`` per problem (the reference path).
@@ -32,10 +36,11 @@ Solvers:
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -61,6 +66,12 @@ SETTLED_ITERATIONS = 13
 #: Below this many problems per worker a call stays in this process (a pool round trip costs more).
 MIN_PROBLEMS_PER_WORKER = 512
 BATCHED_SOLVERS = ("iterative", "weak")
+#: Engines of the batched iterative solver: ``numba`` compiles one problem at a time and runs
+#: the problems on threads (:mod:`posebench.pnp_kernels`, OpenCV 5 only); ``numpy`` runs them in
+#: lock-step as array operations, spread over processes.
+ENGINES = ("numba", "numpy")
+#: Problems per call of the compiled kernel (the progress bar moves once per call).
+KERNEL_CHUNK = 16384
 ALL_SOLVERS = tuple(SOLVERS) + ("weak",)
 
 
@@ -415,6 +426,8 @@ def _planar_or_small(M: np.ndarray) -> np.ndarray:
     B, N, _ = M.shape
     if N < 6:
         return np.ones(B, dtype=bool)
+    if B > 1 and M.strides[0] == 0:  # one model broadcast to every problem
+        return np.broadcast_to(_planar_or_small(M[:1]), (B,))
     Mc = M - M.mean(axis=1, keepdims=True)
     w = np.linalg.eigvalsh(np.einsum("bni,bnj->bij", Mc, Mc))  # ascending
     return w[:, 0] / np.maximum(w[:, 1], 1e-300) < 1e-3
@@ -491,7 +504,72 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 def _iterative_job(uv, M, f, c, verify):
     with np.errstate(all="ignore"):
-        return _iterative(uv, M, f, c, verify)
+        return _iterative(uv, np.ascontiguousarray(M), f, c, verify)
+
+
+def default_engine() -> str:
+    """``$POSEBENCH_PNP_ENGINE`` if set, else ``numba`` where it is installed and OpenCV runs
+    cv::LevMarq (OpenCV >= 5), else ``numpy``."""
+    env = os.environ.get("POSEBENCH_PNP_ENGINE", "").strip()
+    if env:
+        return env
+    if OPENCV_LEVMARQ == 5 and importlib.util.find_spec("numba") is not None:
+        return "numba"
+    return "numpy"
+
+
+def warm_up(engine: str | None = None) -> float:
+    """Compile the ``numba`` kernel (or start the ``numpy`` engine's process pool) on a tiny
+    problem set; returns the seconds it took."""
+    import time
+
+    from .facemodel import default_face
+
+    t0 = time.perf_counter()
+    face = default_face()
+    rv = np.array([0.1, 0.3, 0.05])
+    K = camera_matrix((450, 450))
+    uv = cv2.projectPoints(face, rv, np.array([0.0, 0.0, 600.0]), K, None)[0].reshape(1, -1, 2)
+    uv = np.repeat(uv, 2 * MIN_PROBLEMS_PER_WORKER * default_workers(), axis=0)
+    solve_batch(uv, face, (450, 450), engine=engine, verify=False)
+    return time.perf_counter() - t0
+
+
+def _iterative_compiled(
+    uv: np.ndarray, M: np.ndarray, f: np.ndarray, c: np.ndarray, threads: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_iterative` through the compiled kernel (OpenCV 5's LM), ``threads`` threads.
+    ``M`` is B x N x 3, or 1 x N x 3 for one model shared by all problems."""
+    import numba
+
+    from . import pnp_kernels
+
+    B = uv.shape[0]
+    out = np.empty((B, 6))
+    unsettled = np.zeros(B, dtype=bool)
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    for s in range(0, B, KERNEL_CHUNK):
+        sl = slice(s, min(B, s + KERNEL_CHUNK))
+        Mi = M if M.shape[0] == 1 else M[sl]
+        pnp_kernels.iterative_cv5(uv[sl], Mi, f[sl], c[sl], MAX_ITER, MIN_DLT_CONDITIONING, out[sl], unsettled[sl])
+        if progress is not None:
+            progress(int(sl.stop - sl.start - unsettled[sl].sum()))
+    return out[:, :3], out[:, 3:], unsettled
+
+
+def _loop_threaded(uv, M, sizes, solver, focal_scale, threads: int) -> BatchResult:
+    """:func:`solve_loop` split over threads (cv2.solvePnP releases the GIL)."""
+    n = max(1, min(threads, uv.shape[0] // 64))
+    if n == 1:
+        return solve_loop(uv, M, sizes, solver, focal_scale)
+    pieces = np.array_split(np.arange(uv.shape[0]), n)
+    with ThreadPoolExecutor(n) as ex:
+        parts = list(ex.map(lambda idx: solve_loop(uv[idx], M[idx], sizes[idx], solver, focal_scale), pieces))
+    rv = np.concatenate([p.rvec for p in parts])
+    tv = np.concatenate([p.tvec for p in parts])
+    ok = np.concatenate([p.ok for p in parts])
+    return _finish(rv, tv, ok, np.ones(uv.shape[0], dtype=bool))
 
 
 def _intrinsics(image_sizes: np.ndarray, focal_scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -515,7 +593,9 @@ def _broadcast(points_2d, model_3d, image_sizes):
     sizes = np.asarray(image_sizes, dtype=float)
     if sizes.ndim == 1:
         sizes = np.broadcast_to(sizes, (B, 2))
-    return uv, np.ascontiguousarray(M), sizes
+    if M.strides[0] != 0:
+        M = np.ascontiguousarray(M)  # a shared model stays a broadcast view (stride 0)
+    return uv, M, sizes
 
 
 def solve_loop(
@@ -584,15 +664,23 @@ def solve_batch(
     progress: Callable[[int], None] | None = None,
     verify: bool = True,
     workers: int | None = None,
+    engine: str | None = None,
 ) -> BatchResult:
     """Solve B PnP problems at once (see module docstring). ``image_sizes``: ``(w, h)`` or B x 2
-    pixels. ``workers``: processes for the iterative solver (default :func:`default_workers`,
-    ``$POSEBENCH_WORKERS`` or all cores; results agree up to floating-point rounding). ``progress(k)`` is
-    called with the number of problems just finished. With ``verify`` (default) the iterative problems that the batched path cannot reproduce reliably (an
-    ill-conditioned DLT, or LM still moving after :data:`SETTLED_ITERATIONS` iterations) are
+    pixels. ``workers``: threads (``numba`` engine) or processes (``numpy`` engine) for the
+    iterative solver (default :func:`default_workers`, ``$POSEBENCH_WORKERS`` or all cores;
+    results agree up to floating-point rounding). ``engine``: one of :data:`ENGINES` (default
+    :func:`default_engine`). ``progress(k)`` is called with the number of problems just
+    finished. With ``verify`` (default) the iterative problems that the batched path cannot
+    reproduce reliably (an ill-conditioned DLT, or an LM run that did not converge) are
     re-solved by ``cv2.solvePnP``; ``BatchResult.fallback`` marks them."""
     if solver not in ALL_SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(ALL_SOLVERS)}")
+    engine = default_engine() if engine is None else engine
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if engine == "numba" and OPENCV_LEVMARQ != 5:
+        raise ValueError("the numba engine replicates OpenCV 5's LevMarq; this OpenCV needs engine='numpy'")
     if solver not in BATCHED_SOLVERS:
         return solve_loop(points_2d, model_3d, image_sizes, solver, focal_scale, progress=progress)
     uv, M, sizes = _broadcast(points_2d, model_3d, image_sizes)
@@ -619,8 +707,19 @@ def solve_batch(
     if chunk is None:  # about 2^18 landmarks per chunk: few numpy calls, arrays still in cache
         chunk = max(512, (1 << 18) // max(1, uv.shape[1]))
     workers = default_workers() if workers is None else max(1, int(workers))
-    workers = min(workers, batch.size // MIN_PROBLEMS_PER_WORKER)
-    if workers > 1:  # spread the chunks over processes: the same results up to rounding, faster
+    if engine == "numba":
+        shared = M.strides[0] == 0
+        Mk = np.ascontiguousarray(M[:1] if shared else M[batch])
+        r, t, unsettled = _iterative_compiled(uv[batch], Mk, f[batch], c[batch], workers, progress if verify else None)
+        rv[batch], tv[batch] = r, t
+        if verify:
+            fallback[batch[unsettled]] = True
+        elif progress is not None:
+            progress(int(batch.size))
+        results = iter(())
+    elif min(workers, batch.size // MIN_PROBLEMS_PER_WORKER) > 1:
+        # spread the chunks over processes: the same results up to rounding, faster
+        workers = min(workers, batch.size // MIN_PROBLEMS_PER_WORKER)
         pieces = np.array_split(batch, max(workers, -(-batch.size // chunk)))
         jobs = [_pool(workers).submit(_iterative_job, uv[idx], M[idx], f[idx], c[idx], verify) for idx in pieces]
         results = zip(pieces, (job.result() for job in jobs))
@@ -635,7 +734,7 @@ def solve_batch(
             progress(int(idx.size - (unsettled.sum() if verify else 0)))
     fb = np.flatnonzero(fallback)
     if fb.size:
-        res = solve_loop(uv[fb], M[fb], sizes[fb], solver, focal_scale)
+        res = _loop_threaded(uv[fb], M[fb], sizes[fb], solver, focal_scale, workers)
         rv[fb], tv[fb] = res.rvec, res.tvec
         if progress is not None:
             progress(fb.size)

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 PACKAGES = ("posebench", "numpy", "scipy", "opencv-python", "torch", "torchvision", "onnxruntime",
-            "dlib-bin", "face-alignment", "pandas")
+            "dlib-bin", "face-alignment", "pandas", "numba")
 
 
 def package_version(name: str) -> str | None:

@@ -28,8 +28,13 @@ def _grid(data, face, subset, seed=0):
     return pts, model, sizes
 
 
-def _assert_agree(pts, model, sizes, solver="iterative", focal=1.0):
-    a = bp.solve_batch(pts, model, sizes, solver, focal)
+ENGINES = [pytest.param(e, marks=pytest.mark.skipif(
+    e == "numba" and bp.default_engine() != "numba", reason="numba engine needs numba and OpenCV >= 5"))
+    for e in bp.ENGINES]
+
+
+def _assert_agree(pts, model, sizes, solver="iterative", focal=1.0, engine=None):
+    a = bp.solve_batch(pts, model, sizes, solver, focal, engine=engine)
     b = bp.solve_loop(pts, model, sizes, solver, focal)
     assert np.array_equal(a.ok, b.ok)
     d = angle_between(a.R[a.ok], b.R[b.ok])
@@ -37,24 +42,60 @@ def _assert_agree(pts, model, sizes, solver="iterative", focal=1.0):
     return a
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("subset", GRID_SUBSETS)
 @pytest.mark.parametrize("face", ["default", "exact"])
-def test_agrees_with_cv2_on_synthetic_grid(subset, face):
+def test_agrees_with_cv2_on_synthetic_grid(subset, face, engine):
     data = landmark_data(make_synthetic(n=150, seed=4))
     model = study_face(face, data)
-    a = _assert_agree(*_grid(data, model, subset))
+    a = _assert_agree(*_grid(data, model, subset), engine=engine)
     # the batched path really solves the problems; only fragile ones (mostly with 6 points,
     # the DLT's minimum) are handed to cv2
     assert a.fallback.mean() < {"6": 0.5, "12": 0.2, "21": 0.05, "68": 0.01}[subset]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("subset", GRID_SUBSETS)
-def test_agrees_with_cv2_on_aflw2000_grid_with_ground_truth_face(subset, aflw_labels, u_base):
+def test_agrees_with_cv2_on_aflw2000_grid_with_ground_truth_face(subset, engine, aflw_labels, u_base):
     from posebench.datasets.aflw2000 import load_aflw2000
 
     data = landmark_data(load_aflw2000(aflw_labels).subset(300))
     for units in ("mm", "stored"):  # micrometres: ill-conditioned DLT -> cv2 fallback, still equal
-        _assert_agree(*_grid(data, study_face(str(u_base), data, units), subset))
+        _assert_agree(*_grid(data, study_face(str(u_base), data, units), subset), engine=engine)
+
+
+@pytest.mark.skipif(bp.default_engine() != "numba", reason="numba engine needs numba and OpenCV >= 5")
+def test_compiled_and_vectorised_engines_take_the_same_steps(aflw_labels, u_base):
+    """Same DLT, same LM rules: where both settle, the two engines agree to rounding."""
+    from posebench.datasets.aflw2000 import load_aflw2000
+
+    data = landmark_data(load_aflw2000(aflw_labels).subset(400))
+    pts, model, sizes = _grid(data, study_face(str(u_base), data), "12")
+    a = bp.solve_batch(pts, model, sizes, engine="numba", verify=False)
+    b = bp.solve_batch(pts, model, sizes, engine="numpy", verify=False)
+    av = bp.solve_batch(pts, model, sizes, engine="numba")
+    bv = bp.solve_batch(pts, model, sizes, engine="numpy")
+    assert np.array_equal(av.fallback, bv.fallback)
+    settled = ~av.fallback
+    assert settled.mean() > 0.95
+    assert angle_between(a.R[settled], b.R[settled]).max() < 1e-3
+    dt = np.linalg.norm(a.tvec[settled] - b.tvec[settled], axis=1)
+    assert np.all(dt < 1e-5 * np.linalg.norm(b.tvec[settled], axis=1))
+
+
+@pytest.mark.skipif(bp.default_engine() != "numba", reason="numba engine needs numba and OpenCV >= 5")
+def test_compiled_log_map_matches_cv2_rodrigues_up_to_pi():
+    from posebench import pnp_kernels
+
+    rng = np.random.default_rng(8)
+    axes = rng.normal(size=(40, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    angles = np.concatenate([rng.uniform(0, np.pi, 30), np.pi - np.logspace(-12, -6, 5), np.full(5, np.pi)])
+    out = np.empty(3)
+    for rv in axes * angles[:, None]:
+        R = cv2.Rodrigues(rv)[0]
+        pnp_kernels._log_map(R, out)
+        assert np.allclose(cv2.Rodrigues(out)[0], R, atol=1e-6), rv
 
 
 @pytest.mark.parametrize("focal", [0.5, 2.0, 10.0])
@@ -133,14 +174,17 @@ def test_bad_input_is_reported():
     assert not bp.solve_batch(pts, default_face()[:6], (450, 450)).ok.any()
 
 
-def test_process_pool_gives_identical_results(monkeypatch):
-    """Spreading problems over processes changes speed only, never a number."""
+@pytest.mark.parametrize("engine", ENGINES)
+def test_workers_give_identical_results(monkeypatch, engine):
+    """Spreading problems over threads (numba) or processes (numpy) changes speed only, never a
+    number."""
     import posebench.batch_pnp as bp
     from posebench.datasets.synthetic import make_synthetic
 
     ds = make_synthetic(n=300, seed=11)
     uv = np.stack([s.landmarks for s in ds]) + np.random.default_rng(0).normal(0, 3, (300, 68, 2))
     monkeypatch.setattr(bp, "MIN_PROBLEMS_PER_WORKER", 50)
-    one = bp.solve_batch(uv, ds.samples[0].model_3d, (450, 450), workers=1)
-    two = bp.solve_batch(uv, ds.samples[0].model_3d, (450, 450), workers=2)
+    monkeypatch.setattr(bp, "KERNEL_CHUNK", 64)
+    one = bp.solve_batch(uv, ds.samples[0].model_3d, (450, 450), workers=1, engine=engine)
+    two = bp.solve_batch(uv, ds.samples[0].model_3d, (450, 450), workers=2, engine=engine)
     assert np.array_equal(one.ypr, two.ypr, equal_nan=True) and np.array_equal(one.fallback, two.fallback)

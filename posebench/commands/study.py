@@ -98,6 +98,10 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
         "dataset_settings": dataset.settings, "fingerprint": dataset.fingerprint(), "n_samples": len(dataset),
         "seconds": round(seconds, 3), "posebench": __version__, "environment": environment(),
     }
+    if study.settings().get("backend", "").startswith("batched"):
+        from ..batch_pnp import default_engine, default_workers
+
+        record["pnp_engine"] = {"engine": default_engine(), "workers": default_workers()}
     write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
     click.echo(f"{name} on {dataset_name} ({len(dataset)} samples), {seconds:.2f} s")
     click.echo(_summary(name, table))
@@ -157,40 +161,50 @@ def studies_cmd() -> None:
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
               help="Jitter-study option (repeatable), e.g. repeats=2 face=PATH.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N samples.")
-def bench_pnp(dataset_name, data_dir, options, limit) -> None:
-    """Time the jitter study (Figure 4) with the batched solver (on all cores, then in one
-    process), the per-sample cv2.solvePnP loop and the batched solver without cv2 fallback, in
-    one run; print the times, the ratios and how far the tables differ from the cv2 one."""
+@click.option("--engine", type=click.Choice(["numba", "numpy"]), default=None,  # batch_pnp.ENGINES
+              help="Batched engine (default: numba where installed with OpenCV >= 5, else numpy).")
+def bench_pnp(dataset_name, data_dir, options, limit, engine) -> None:
+    """Time the jitter study (Figure 4) with the batched solver (on all cores, then on one), the
+    per-sample cv2.solvePnP loop and the batched solver without cv2 fallback, in one run; print
+    the times, the ratios and how far the tables differ from the cv2 one. The batched engine is
+    compiled before timing (numba caches it on disk; the first run of a fresh install compiles
+    for some seconds)."""
     import os
 
-    from posebench.batch_pnp import default_workers
+    from posebench.batch_pnp import default_engine, default_workers, warm_up
 
     opts = parse_kv(options)
     if "backend" in opts:
         raise UsageError("bench pnp sets backend itself; drop --option backend=...")
     dataset = load_dataset(dataset_name, data_dir).subset(limit)
     cores = default_workers()
+    engine = engine or default_engine()
+    unit = "threads" if engine == "numba" else "processes"
+    click.echo(f"engine: {engine}; compile/start: {warm_up(engine):.2f} s (not timed below)")
     times, tables = {}, {}
-    runs = [("batched", "batched", cores), ("batched, 1 process", "batched", 1), ("cv2", "cv2", 1),
+    one = f"batched, 1 {unit[:-1]}"
+    runs = [("batched", "batched", cores), (one, "batched", 1), ("cv2", "cv2", 1),
             ("batched-unverified", "batched-unverified", cores)]
-    saved = os.environ.get("POSEBENCH_WORKERS")
+    saved = {k: os.environ.get(k) for k in ("POSEBENCH_WORKERS", "POSEBENCH_PNP_ENGINE")}
     try:
+        os.environ["POSEBENCH_PNP_ENGINE"] = engine
         for label, backend, workers in runs:
             os.environ["POSEBENCH_WORKERS"] = str(workers)
             study = create_study("jitter", {**opts, "backend": backend})
             tables[label], times[label] = run_study(study, dataset, show_progress())
             click.echo(f"{label:>18}: {times[label]:8.2f} s  ({study.work(_data(dataset)) / times[label]:,.0f} poses/s)"
-                       + (f"  [{workers} processes]" if workers > 1 else ""))
+                       + (f"  [{workers} {unit}]" if workers > 1 else ""))
     finally:
-        if saved is None:
-            os.environ.pop("POSEBENCH_WORKERS", None)
-        else:
-            os.environ["POSEBENCH_WORKERS"] = saved
-    click.echo(f"ratio: {times['cv2'] / times['batched']:.2f}x faster (cv2 loop / batched on {cores} processes), "
-               f"{times['cv2'] / times['batched, 1 process']:.2f}x in one process, on {len(dataset)} samples, "
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    click.echo(f"ratio: {times['cv2'] / times['batched']:.2f}x faster (cv2 loop / batched on {cores} {unit}), "
+               f"{times['cv2'] / times[one]:.2f}x on one, on {len(dataset)} samples, "
                f"{len(tables['cv2'])} conditions")
     cols = ["mae_yaw", "mae_pitch", "mae_roll", "mae"]
-    for backend in ("batched", "batched, 1 process", "batched-unverified"):
+    for backend in ("batched", one, "batched-unverified"):
         diff = (tables[backend][cols] - tables["cv2"][cols]).abs().to_numpy().max()
         fb = int(tables[backend]["n_cv2_fallback"].sum()) if "n_cv2_fallback" in tables[backend] else 0
         click.echo(f"max |MAE difference| {backend} vs cv2: {diff:.2e} degrees"
