@@ -9,7 +9,8 @@ A small JSON config describes the network (``config=fsanet`` loads the shipped
   (``RGB``|``BGR``), ``scale``, ``mean``, ``std`` (tensor = (pixel * scale - mean) / std, per
   channel in the model's colour order), ``interpolation`` (``linear``|``area``|``cubic``);
 * ``crop``: ``reference`` = which box the crop is relative to under ``box=gt``: ``landmarks``
-  (tight box of the sample's ground-truth 2D landmarks, FSA-Net's AFLW2000 protocol) or ``box``
+  (tight box of the sample's 68 ground-truth 2D landmarks; FSA-Net's own script boxes the visible
+  21-point ``pt2d`` instead, see docs/methods.md) or ``box``
   (the protocol's box); ``margin`` = growth on each side as a fraction of the box size;
   ``pad`` = ``clip`` (cut the enlarged box at the image border) or ``zero`` (pad with black);
 * ``output``: ``name``, ``order`` of the three angles, ``units`` (``degrees``|``radians``) and
