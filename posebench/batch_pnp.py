@@ -47,6 +47,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+from .errors import UsageError
 from .pnp import SOLVERS, camera_matrix
 from .pose import FLIP_YZ, matrix_to_euler
 
@@ -512,6 +513,8 @@ def default_engine() -> str:
     cv::LevMarq (OpenCV >= 5), else ``numpy``."""
     env = os.environ.get("POSEBENCH_PNP_ENGINE", "").strip()
     if env:
+        if env not in ENGINES:
+            raise UsageError(f"POSEBENCH_PNP_ENGINE must be one of {', '.join(ENGINES)}, got {env!r}")
         return env
     if OPENCV_LEVMARQ == 5 and importlib.util.find_spec("numba") is not None:
         return "numba"

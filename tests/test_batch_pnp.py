@@ -188,3 +188,15 @@ def test_workers_give_identical_results(monkeypatch, engine):
     one = bp.solve_batch(uv, ds.samples[0].model_3d, (450, 450), workers=1, engine=engine)
     two = bp.solve_batch(uv, ds.samples[0].model_3d, (450, 450), workers=2, engine=engine)
     assert np.array_equal(one.ypr, two.ypr, equal_nan=True) and np.array_equal(one.fallback, two.fallback)
+
+
+def test_engine_choice_from_the_environment(monkeypatch):
+    from posebench.errors import UsageError
+
+    monkeypatch.setenv("POSEBENCH_PNP_ENGINE", "numpy")
+    assert bp.default_engine() == "numpy"
+    monkeypatch.setenv("POSEBENCH_PNP_ENGINE", "fortran")
+    with pytest.raises(UsageError, match="POSEBENCH_PNP_ENGINE"):
+        bp.default_engine()
+    with pytest.raises(ValueError, match="unknown engine"):
+        bp.solve_batch(np.zeros((1, 6, 2)), default_face()[:6], (450, 450), engine="fortran")

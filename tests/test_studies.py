@@ -119,7 +119,18 @@ def test_cli_study_and_plot_write_table_and_figures(tmp_path):
     assert r.exit_code != 0 and "posebench study jitter" in r.output
 
 
-def test_bench_pnp_prints_a_ratio():
-    r = CliRunner().invoke(main, ["bench", "pnp", "--limit", "30", "-o", "repeats=1", "-o", "max_jitter=2"])
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_bench_pnp_prints_a_ratio(engine):
+    import re
+
+    from posebench.batch_pnp import default_engine
+
+    if engine == "numba" and default_engine() != "numba":
+        pytest.skip("numba engine needs numba and OpenCV >= 5")
+    r = CliRunner().invoke(main, ["bench", "pnp", "--limit", "30", "-o", "repeats=1", "-o", "max_jitter=2",
+                                  "--engine", engine])
     assert r.exit_code == 0, r.output
+    assert f"engine: {engine}" in r.output
     assert "ratio:" in r.output and "x faster" in r.output
+    diff = re.search(r"max \|MAE difference\| batched vs cv2: (\S+) degrees", r.output)
+    assert diff and float(diff.group(1)) < 0.01, r.output

@@ -179,10 +179,10 @@ def bench_pnp(dataset_name, data_dir, options, limit, engine) -> None:
     dataset = load_dataset(dataset_name, data_dir).subset(limit)
     cores = default_workers()
     engine = engine or default_engine()
-    unit = "threads" if engine == "numba" else "processes"
+    unit, one_unit = ("threads", "thread") if engine == "numba" else ("processes", "process")
     click.echo(f"engine: {engine}; compile/start: {warm_up(engine):.2f} s (not timed below)")
     times, tables = {}, {}
-    one = f"batched, 1 {unit[:-1]}"
+    one = f"batched, 1 {one_unit}"
     runs = [("batched", "batched", cores), (one, "batched", 1), ("cv2", "cv2", 1),
             ("batched-unverified", "batched-unverified", cores)]
     saved = {k: os.environ.get(k) for k in ("POSEBENCH_WORKERS", "POSEBENCH_PNP_ENGINE")}
