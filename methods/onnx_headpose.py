@@ -8,11 +8,14 @@ A small JSON config describes the network (``config=fsanet`` loads the shipped
 * ``input``: ``name``, ``layout`` (``NCHW``|``NHWC``), ``size`` ``[w, h]``, ``colour``
   (``RGB``|``BGR``), ``scale``, ``mean``, ``std`` (tensor = (pixel * scale - mean) / std, per
   channel in the model's colour order), ``interpolation`` (``linear``|``area``|``cubic``);
-* ``crop``: ``reference`` = which box the crop is relative to under ``box=gt``: ``landmarks``
-  (tight box of the sample's 68 ground-truth 2D landmarks; FSA-Net's own script boxes the visible
-  21-point ``pt2d`` instead, see docs/methods.md) or ``box``
+* ``crop``: ``reference`` = which box the crop is relative to under ``box=gt``: ``points``
+  (tight box of the dataset's own sparse annotation with invisible points dropped: AFLW2000's
+  visible ``pt2d`` points, as FSA-Net's AFLW2000 script crops; where a sample has none, as
+  ``landmarks``), ``landmarks`` (tight box of the 68 ground-truth 2D landmarks; where a sample
+  has none, as ``box``) or ``box``
   (the protocol's box); ``margin`` = growth on each side as a fraction of the box size;
   ``pad`` = ``clip`` (cut the enlarged box at the image border) or ``zero`` (pad with black);
+  ``integer`` (default false) = FSA-Net's integer box arithmetic (:func:`integer_crop_box`);
 * ``output``: ``name``, ``order`` of the three angles, ``units`` (``degrees``|``radians``) and
   ``signs`` (multiplied after reordering) that turn the output into posebench's canonical
   AFLW2000-3D convention (:mod:`posebench.pose`).
@@ -62,8 +65,10 @@ def load_config(spec: str) -> dict[str, Any]:
             raise ValueError("output.units must be degrees or radians")
         if inp.get("layout", "NCHW") not in ("NCHW", "NHWC") or inp.get("colour", "RGB") not in ("RGB", "BGR"):
             raise ValueError("input.layout must be NCHW|NHWC and input.colour RGB|BGR")
-        if crop.get("reference", "box") not in ("landmarks", "box") or crop.get("pad", "clip") not in ("clip", "zero"):
-            raise ValueError("crop.reference must be landmarks|box and crop.pad clip|zero")
+        if crop.get("integer", False) not in (True, False) or (crop.get("integer") and crop.get("pad", "clip") != "clip"):
+            raise ValueError("crop.integer must be true or false, and true needs crop.pad clip")
+        if crop.get("reference", "box") not in REFERENCES or crop.get("pad", "clip") not in ("clip", "zero"):
+            raise ValueError(f"crop.reference must be {'|'.join(REFERENCES)} and crop.pad clip|zero")
         if len(inp["size"]) != 2 or inp.get("interpolation", "linear") not in INTERPOLATION:
             raise ValueError("input.size must be [w, h]; interpolation linear|area|cubic")
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
@@ -108,6 +113,33 @@ def _session(path: Path, threads: int):
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
+#: What ``crop.reference`` may name (see the module docstring).
+REFERENCES = ("points", "landmarks", "box")
+
+
+def visible_points_box(points: np.ndarray) -> Box:
+    """Tight box of the annotated points that are visible, by FSA-Net's AFLW2000 rule: keep the
+    points whose x > 0, or those whose y > 0 if fewer points pass that test (AFLW stores an
+    invisible point as -1, -1). Pixels, ``(x0, y0, x1, y1)``."""
+    p = np.asarray(points, float).reshape(-1, 2)
+    keep_x, keep_y = p[:, 0] > 0, p[:, 1] > 0
+    keep = keep_y if keep_x.sum() > keep_y.sum() else keep_x
+    if not keep.any():
+        raise SampleFailure("no visible annotated points for the crop box")
+    return landmark_box(p[keep])
+
+
+
+def integer_crop_box(ref: Box, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """FSA-Net's integer box arithmetic (its AFLW2000 script): the reference corners truncated to
+    integers, grown by ``margin`` times the integer width/height, truncated again, and cut at
+    ``0`` and at the last pixel column/row (``width - 1``, ``height - 1``; with the exclusive
+    slice end that last column/row is never part of the crop)."""
+    x0, y0, x1, y1 = (int(v) for v in ref)
+    w, h = x1 - x0, y1 - y0
+    return (max(int(x0 - margin * w), 0), max(int(y0 - margin * h), 0),
+            min(int(x1 + margin * w), width - 1), min(int(y1 + margin * h), height - 1))
+
 class OnnxHeadPose(Method):
     name = "onnx-headpose"
     needs = frozenset({"image", "weights"})
@@ -143,15 +175,20 @@ class OnnxHeadPose(Method):
 
     # -- preprocessing -----------------------------------------------------------------------
     def crop_box(self, face: FaceInput, image: np.ndarray) -> Box:
-        """The crop box in pixels: the reference box (see the module doc) enlarged by ``crop.margin``."""
+        """The crop box in pixels: the reference box (see the module doc) enlarged by ``crop.margin``
+        (with ``crop.integer``, in FSA-Net's integer arithmetic and already cut at the image)."""
         crop = self.cfg["crop"]
-        if self.box == "gt" and crop.get("reference", "box") == "landmarks":
-            if face.landmarks is None:
-                raise SampleFailure("box=gt with crop.reference=landmarks needs ground-truth landmarks")
+        reference = crop.get("reference", "box")
+        if self.box == "gt" and reference == "points" and face.points is not None:
+            ref = visible_points_box(face.points)
+        elif self.box == "gt" and reference in ("points", "landmarks") and face.landmarks is not None:
             ref = landmark_box(face.landmarks)
         else:
             ref = locate_face(image, self.box, self.detector, face.box)
-        return enlarge_box(ref, float(crop.get("margin", 0.0)))
+        margin = float(crop.get("margin", 0.0))
+        if crop.get("integer", False):
+            return integer_crop_box(ref, margin, image.shape[1], image.shape[0])
+        return enlarge_box(ref, margin)
 
     def preprocess(self, face: FaceInput) -> np.ndarray:
         """One face -> the network's input tensor (without the batch dimension)."""

@@ -22,7 +22,8 @@ from .pose import Pose
 
 @dataclass
 class FaceInput:
-    """What a method may look at for one face. ``image_size`` is ``(width, height)``."""
+    """What a method may look at for one face. ``image_size`` is ``(width, height)``; the rest
+    as in :class:`posebench.datasets.base.Sample`."""
 
     image: np.ndarray | None
     image_size: tuple[int, int]
@@ -30,6 +31,7 @@ class FaceInput:
     landmarks: np.ndarray | None = None
     model_3d: np.ndarray | None = None
     id: str = ""
+    points: np.ndarray | None = None
 
 
 class Method(ABC):

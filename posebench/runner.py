@@ -69,7 +69,7 @@ def _face_input(sample: Sample, method: Method) -> FaceInput:
         if sample.image_path is None:
             raise SampleFailure("no image file for this sample (labels-only data)")
         image = read_image(sample.image_path)
-    return FaceInput(image, sample.image_size, sample.box, sample.landmarks, sample.model_3d, sample.id)
+    return FaceInput(image, sample.image_size, sample.box, sample.landmarks, sample.model_3d, sample.id, sample.points)
 
 
 def run_key(method: Method, dataset: Dataset, fingerprint: str | None = None) -> str:

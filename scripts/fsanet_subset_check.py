@@ -7,7 +7,8 @@ Usage: python scripts/fsanet_subset_check.py SAMPLE_DIR LABELS_DIR FSANET_DIR
    (``data/type1/TYY_create_db_type1.py`` in shamangary/FSA-Net: tight box of the *visible*
    21-point ``pt2d`` (coordinates > 0), grown by 0.6 of its size on each side with ``int``
    truncation, cut at the image border, cv2 resize to 64, BGR, (x - 127.5) / 128), and the same
-   with the 68-point box posebench's ``fsanet.json`` uses, on the in-protocol sample images.
+   with the box of the 68 landmarks ``pt3d_68``, on the in-protocol sample images. (posebench's
+   shipped ``fsanet.json`` is the first; its tests check that its inputs equal this arithmetic.)
 2. Compares the pose distribution of the sample with the 1969 in-protocol labels.
 """
 
@@ -46,7 +47,7 @@ def visible_pt2d(mat: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def main(sample_dir: str, labels_dir: str, model_dir: str) -> None:
     sessions = [ort.InferenceSession(str(Path(model_dir) / m), providers=["CPUExecutionProvider"]) for m in MODELS]
-    errors: dict[str, list[np.ndarray]] = {"pt2d visible (authors)": [], "pt3d_68 (posebench)": []}
+    errors: dict[str, list[np.ndarray]] = {"pt2d visible (authors)": [], "pt3d_68 box": []}
     for mat_path in sorted(Path(sample_dir).glob("*.mat")):
         mat = sio.loadmat(str(mat_path))
         truth = angles(mat)
@@ -55,7 +56,7 @@ def main(sample_dir: str, labels_dir: str, model_dir: str) -> None:
         img = cv2.imread(str(mat_path.with_suffix(".jpg")))
         h_img, w_img = img.shape[:2]
         boxes = {"pt2d visible (authors)": visible_pt2d(mat),
-                 "pt3d_68 (posebench)": tuple(np.asarray(mat["pt3d_68"], float)[:2])}
+                 "pt3d_68 box": tuple(np.asarray(mat["pt3d_68"], float)[:2])}
         for name, (x, y) in boxes.items():
             x0, y0, x1, y1 = authors_box(x, y, w_img, h_img)
             patch = cv2.resize(img[y0:y1, x0:x1], (64, 64))

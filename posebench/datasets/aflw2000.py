@@ -71,6 +71,7 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
                 image_path=img,
                 landmarks=landmarks68(m, f.name),
                 box=box,
+                points=pts,
             )
         )
     protocol = f"aflw2000-{crop}-v1" + ("" if str(filter) == "99" else "-all")

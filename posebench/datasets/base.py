@@ -21,6 +21,8 @@ class Sample:
     ``box`` is the protocol's face box (pixels) or None (then a detector must find the face);
     ``image_path`` is None for labels-only data; ``image_size`` is ``(width, height)``.
     ``model_3d`` is the sample's exact 68-point face (y-up model frame) where known (synthetic).
+    ``points`` is the dataset's own sparse 2D annotation as stored (pixels, N x 2; AFLW2000's
+    ``pt2d``: 21 AFLW points, invisible ones at -1; 300W-LP's: 68), where it has one.
     """
 
     id: str
@@ -31,6 +33,7 @@ class Sample:
     box: Box | None = None
     model_3d: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    points: np.ndarray | None = None
 
 
 @dataclass

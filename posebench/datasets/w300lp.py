@@ -67,6 +67,7 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
                 landmarks=landmarks68(m, f.name) if pts is None or len(pts) != 68 else pts,
                 box=box,
                 meta={"subset": f.parent.name},
+                points=pts,
             )
         )
     return Dataset("300w-lp", "300w-lp-v1" + ("-f99" if str(filter) == "99" else ""), samples, root,
