@@ -539,10 +539,9 @@ def warm_up(engine: str | None = None) -> float:
 
 
 def _iterative_compiled(
-    uv: np.ndarray, M: np.ndarray, f: np.ndarray, c: np.ndarray, threads: int,
-    progress: Callable[[int], None] | None,
+    uv: np.ndarray, M: np.ndarray, f: np.ndarray, c: np.ndarray, threads: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_iterative` through the compiled kernel (OpenCV 5's LM), ``threads`` threads.
+    """:func:`_iterative` through the compiled kernel (OpenCV 5's LM) on ``threads`` threads.
     ``M`` is B x N x 3, or 1 x N x 3 for one model shared by all problems."""
     import numba
 
@@ -552,12 +551,8 @@ def _iterative_compiled(
     out = np.empty((B, 6))
     unsettled = np.zeros(B, dtype=bool)
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    for s in range(0, B, KERNEL_CHUNK):
-        sl = slice(s, min(B, s + KERNEL_CHUNK))
-        Mi = M if M.shape[0] == 1 else M[sl]
-        pnp_kernels.iterative_cv5(uv[sl], Mi, f[sl], c[sl], MAX_ITER, MIN_DLT_CONDITIONING, out[sl], unsettled[sl])
-        if progress is not None:
-            progress(int(sl.stop - sl.start - unsettled[sl].sum()))
+    pnp_kernels.iterative_cv5(np.ascontiguousarray(uv), np.ascontiguousarray(M), np.ascontiguousarray(f),
+                              np.ascontiguousarray(c), MAX_ITER, MIN_DLT_CONDITIONING, out, unsettled)
     return out[:, :3], out[:, 3:], unsettled
 
 
@@ -710,16 +705,11 @@ def solve_batch(
     if chunk is None:  # about 2^18 landmarks per chunk: few numpy calls, arrays still in cache
         chunk = max(512, (1 << 18) // max(1, uv.shape[1]))
     workers = default_workers() if workers is None else max(1, int(workers))
-    if engine == "numba":
-        shared = M.strides[0] == 0
-        Mk = np.ascontiguousarray(M[:1] if shared else M[batch])
-        r, t, unsettled = _iterative_compiled(uv[batch], Mk, f[batch], c[batch], workers, progress if verify else None)
-        rv[batch], tv[batch] = r, t
-        if verify:
-            fallback[batch[unsettled]] = True
-        elif progress is not None:
-            progress(int(batch.size))
-        results = iter(())
+    if engine == "numba":  # one kernel call per chunk, each spread over the threads
+        pieces = [batch[s : s + KERNEL_CHUNK] for s in range(0, batch.size, KERNEL_CHUNK)]
+        shared = M[:1] if M.strides[0] == 0 else None
+        results = ((idx, _iterative_compiled(uv[idx], M[idx] if shared is None else shared, f[idx], c[idx], workers))
+                   for idx in pieces)
     elif min(workers, batch.size // MIN_PROBLEMS_PER_WORKER) > 1:
         # spread the chunks over processes: the same results up to rounding, faster
         workers = min(workers, batch.size // MIN_PROBLEMS_PER_WORKER)
