@@ -538,6 +538,16 @@ def warm_up(engine: str | None = None) -> float:
     return time.perf_counter() - t0
 
 
+def kernel_cached() -> bool | None:
+    """Whether numba holds a compiled copy of the kernel on disk (None: cannot tell)."""
+    try:
+        from . import pnp_kernels
+
+        return os.path.exists(pnp_kernels.iterative_cv5._cache._cache_file._index_path)  # numba internals
+    except Exception:  # noqa: BLE001 - any numba layout change just means "cannot tell"
+        return None
+
+
 def _iterative_compiled(
     uv: np.ndarray, M: np.ndarray, f: np.ndarray, c: np.ndarray, threads: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

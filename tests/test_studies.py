@@ -134,3 +134,20 @@ def test_bench_pnp_prints_a_ratio(engine):
     assert "ratio:" in r.output and "x faster" in r.output
     diff = re.search(r"max \|MAE difference\| batched vs cv2: (\S+) degrees", r.output)
     assert diff and float(diff.group(1)) < 0.01, r.output
+
+
+def test_first_use_compile_is_announced_not_a_silent_stall(monkeypatch, tmp_path):
+    import posebench.batch_pnp as bp
+
+    calls = []
+    monkeypatch.setattr(bp, "default_engine", lambda: "numba")
+    monkeypatch.setattr(bp, "kernel_cached", lambda: False)
+    monkeypatch.setattr(bp, "warm_up", lambda engine=None: calls.append(engine) or 0.5)
+    r = CliRunner().invoke(main, ["study", "keypoints", "--dataset-option", "n=20", "--results-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "compiling the batched PnP kernel" in r.output and calls == ["numba"]
+    calls.clear()
+    r = CliRunner().invoke(main, ["study", "keypoints", "--dataset-option", "n=20", "-o", "solver=weak",
+                                  "--results-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "compiling" not in r.output and calls == []

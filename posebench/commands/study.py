@@ -47,10 +47,24 @@ def run_study(study, dataset, progress: bool) -> tuple[pd.DataFrame, float]:
     from posebench.studies.base import landmark_data
 
     total = study.work(landmark_data(dataset))
+    _compile_pnp_kernel(study)
     t0 = time.perf_counter()
     with tqdm(total=total, unit="pose", disable=not progress, desc=study.name, smoothing=0.1) as bar:
         table = study.run(dataset, progress=bar.update)
     return table, time.perf_counter() - t0
+
+
+def _compile_pnp_kernel(study) -> None:
+    """Compile the batched PnP kernel before timing when a study needs it and numba has not
+    cached it yet (the first use after installing), saying so instead of stalling the bar."""
+    settings = study.settings()
+    if settings.get("solver", "iterative") != "iterative" or not str(settings.get("backend", "")).startswith("batched"):
+        return
+    from posebench.batch_pnp import default_engine, kernel_cached, warm_up
+
+    if default_engine() == "numba" and kernel_cached() is False:
+        click.echo("compiling the batched PnP kernel (first use after installing; numba caches it) ...", err=True)
+        click.echo(f"compiled in {warm_up('numba'):.1f} s", err=True)
 
 
 def _summary(name: str, table: pd.DataFrame) -> str:
