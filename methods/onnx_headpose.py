@@ -129,7 +129,6 @@ def visible_points_box(points: np.ndarray) -> Box:
     return landmark_box(p[keep])
 
 
-
 def integer_crop_box(ref: Box, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
     """FSA-Net's integer box arithmetic (its AFLW2000 script): the reference corners truncated to
     integers, grown by ``margin`` times the integer width/height, truncated again, and cut at
