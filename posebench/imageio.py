@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import SampleFailure
+from posebench.errors import SampleFailure
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -15,9 +15,9 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from .crop import Box
-from .errors import SampleFailure, UsageError
-from .pose import Pose
+from posebench.crop import Box
+from posebench.errors import SampleFailure, UsageError
+from posebench.pose import Pose
 
 
 @dataclass
@@ -146,7 +146,7 @@ def bind_options(factory: Any, options: dict[str, Any], what: str) -> dict[str, 
 
 def create_method(name: str, options: dict[str, Any] | None = None) -> Method:
     """Instantiate a registered method with (string) options, validated and coerced."""
-    from .registry import methods
+    from posebench.registry import methods
 
     entry = methods.get(name)
     kwargs = bind_options(entry.factory, dict(options or {}), f"method {name!r}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .pose import angle_between, euler_to_matrix
+from posebench.pose import angle_between, euler_to_matrix
 
 ANGLES = ("yaw", "pitch", "roll")
 YAW_BINS: tuple[tuple[float, float], ...] = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.0))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import UsageError
+from posebench.errors import UsageError
 
 
 def data_root() -> Path:

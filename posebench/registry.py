@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
-from .errors import UsageError
+from posebench.errors import UsageError
 
 NEEDS = ("image", "landmarks", "box", "weights")
 

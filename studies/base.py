@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from posebench.batch_pnp import ALL_SOLVERS, BatchResult, solve_batch, solve_loop
+from posebench.pnp.batch import ALL_SOLVERS, BatchResult, solve_batch, solve_loop
 from posebench.datasets.base import Dataset
 from posebench.errors import DataError, UsageError
 from posebench.facemodel import default_face, resolve_face
@@ -221,10 +221,10 @@ def settings_line(table: pd.DataFrame) -> str:
 
 def save_figure(fig, stem: Path) -> list[Path]:
     """Write ``stem``.png (150 dpi) and ``stem``.pdf atomically (rendered in memory, then
-    :func:`posebench.cache.write_atomic`)."""
+    :func:`posebench.fileio.write_atomic`)."""
     import io
 
-    from posebench.cache import write_atomic
+    from posebench.fileio import write_atomic
 
     stem = Path(stem)
     out = []

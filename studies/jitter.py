@@ -123,7 +123,7 @@ class JitterStudy(Study):
 
 
 def _slice(res, sl: slice):
-    from posebench.batch_pnp import BatchResult
+    from posebench.pnp.batch import BatchResult
 
     return BatchResult(res.R[sl], res.ypr[sl], res.rvec[sl], res.tvec[sl], res.ok[sl], res.fallback[sl])
 

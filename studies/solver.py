@@ -23,7 +23,7 @@ import pandas as pd
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
 from posebench.facemodel import default_face
-from posebench.paper import paper_values
+from posebench.evaluation.paper import paper_values
 from posebench.registry import register_study
 
 from .base import SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_list, parse_subsets, rms_radius, save_figure, solve, study_face

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from posebench import batch_pnp as bp
+from posebench.pnp import batch as bp
 from posebench.datasets.synthetic import make_synthetic
 from posebench.facemodel import default_face, load_face
 from posebench.pose import FLIP_YZ, angle_between, euler_to_matrix
@@ -85,7 +85,7 @@ def test_compiled_and_vectorised_engines_take_the_same_steps(aflw_labels, u_base
 
 @pytest.mark.skipif(bp.default_engine() != "numba", reason="numba engine needs numba and OpenCV >= 5")
 def test_compiled_log_map_matches_cv2_rodrigues_up_to_pi():
-    from posebench import pnp_kernels
+    from posebench.pnp import kernels as pnp_kernels
 
     rng = np.random.default_rng(8)
     axes = rng.normal(size=(40, 3))
@@ -178,7 +178,7 @@ def test_bad_input_is_reported():
 def test_workers_give_identical_results(monkeypatch, engine):
     """Spreading problems over threads (numba) or processes (numpy) changes speed only, never a
     number."""
-    import posebench.batch_pnp as bp
+    import posebench.pnp.batch as bp
     from posebench.datasets.synthetic import make_synthetic
 
     ds = make_synthetic(n=300, seed=11)

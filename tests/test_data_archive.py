@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from posebench.archive import UnsafeArchiveError, safe_extract
-from posebench.layout import find_dataset_folder
+from posebench.acquire.archive import UnsafeArchiveError, safe_extract
+from posebench.acquire.layout import find_dataset_folder
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from data_fixtures import FileServer, make_aflw2000_folder
-from posebench.catalogue import get_source
+from posebench.acquire.catalogue import get_source
 from posebench.cli import main
-from posebench.download import ChecksumError, DownloadError, fetch
+from posebench.acquire.download import ChecksumError, DownloadError, fetch
 
 PAYLOAD = os.urandom(300_000)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

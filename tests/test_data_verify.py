@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from data_fixtures import make_aflw2000_folder, write_jpg
-from posebench.catalogue import get_source
+from posebench.acquire.catalogue import get_source
 from posebench.cli import main
-from posebench.dataverify import verify_source
+from posebench.acquire.verify import verify_source
 
 
 def test_verify_aflw2000_finds_a_missing_mat(tmp_path):

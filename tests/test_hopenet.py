@@ -285,7 +285,7 @@ def test_onnxruntime_engine_agrees_with_torch_and_reuses_its_cached_export(seede
 
 def test_plumbing_on_real_images_matches_the_original_loop(aflw_sample, seeded_pkl, tmp_path):
     from posebench.registry import datasets
-    from posebench.runner import evaluate
+    from posebench.evaluation.runner import evaluate
 
     ds = datasets.create("aflw2000", data_dir=str(aflw_sample)).subset(4)
     method = create_method("hopenet", {"weights": str(seeded_pkl), "batch_size": "3", "engine": "torch"})
@@ -319,7 +319,7 @@ def test_unusable_boxes_are_sample_failures(seeded_pkl):
 
 def test_truncated_jpeg_is_recorded_by_the_runner(aflw_sample, seeded_pkl, tmp_path):
     from posebench.registry import datasets
-    from posebench.runner import evaluate
+    from posebench.evaluation.runner import evaluate
 
     folder = tmp_path / "aflw"
     folder.mkdir()

@@ -123,7 +123,7 @@ def test_cli_study_and_plot_write_table_and_figures(tmp_path):
 def test_bench_pnp_prints_a_ratio(engine):
     import re
 
-    from posebench.batch_pnp import default_engine
+    from posebench.pnp.batch import default_engine
 
     if engine == "numba" and default_engine() != "numba":
         pytest.skip("numba engine needs numba and OpenCV >= 5")
@@ -137,7 +137,7 @@ def test_bench_pnp_prints_a_ratio(engine):
 
 
 def test_first_use_compile_is_announced_not_a_silent_stall(monkeypatch, tmp_path):
-    import posebench.batch_pnp as bp
+    import posebench.pnp.batch as bp
 
     calls = []
     monkeypatch.setattr(bp, "default_engine", lambda: "numba")

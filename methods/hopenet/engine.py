@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from posebench.cache import write_atomic
+from posebench.fileio import write_atomic
 from posebench.errors import UsageError
 
 from .nets import INPUT_SIZE, Degrees

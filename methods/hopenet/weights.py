@@ -182,7 +182,7 @@ def file_sha256(path: str | os.PathLike) -> str:
         table = table if isinstance(table, dict) else {}
         table[disk_key] = digest
         try:
-            from posebench.cache import write_atomic
+            from posebench.fileio import write_atomic
 
             write_atomic(cache, json.dumps(table, indent=1, sort_keys=True) + "\n")
         except OSError:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import DataError
-from .bench import bench
-from .common import load_dataset, show_progress
+from posebench.errors import DataError
+from posebench.commands.bench import bench
+from posebench.commands.common import load_dataset, show_progress
 
 TOLERANCE_DEG = 1e-4
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import click
 
-from ..errors import DataError, PosebenchError, SampleFailure
-from .bench import bench
-from .common import load_dataset, show_progress
+from posebench.errors import DataError, PosebenchError, SampleFailure
+from posebench.commands.bench import bench
+from posebench.commands.common import load_dataset, show_progress
 
 
 def shared_root() -> Path:
@@ -38,8 +38,8 @@ class Timing:
 
 
 def _faces(data_dir: Path, limit: int | None):
-    from ..imageio import read_image
-    from ..method import FaceInput
+    from posebench.imageio import read_image
+    from posebench.method import FaceInput
 
     ds = load_dataset("aflw2000", str(data_dir)).subset(limit)
     faces = []
@@ -71,7 +71,7 @@ def time_method(method, faces, repeat: int, batch_size: int | None = None) -> tu
 
 
 def _create(name: str, options: dict[str, Any]):
-    from ..method import create_method
+    from posebench.method import create_method
 
     return create_method(name, {k: str(v) for k, v in options.items()})
 
@@ -92,7 +92,7 @@ def bench_methods(data_dir, fsanet_dir, workers, repeat, limit, only) -> None:
     with baseline-vs-fast-path ratios measured in the same run."""
     from tqdm.auto import tqdm
 
-    from ..registry import methods as registry
+    from posebench.registry import methods as registry
 
     data_dir = data_dir or shared_root() / "data" / "AFLW2000-sample"
     fsanet_dir = fsanet_dir or shared_root() / "models" / "fsanet"

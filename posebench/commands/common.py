@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from ..datasets.base import Dataset
-from ..errors import UsageError
-from ..method import bind_options
+from posebench.datasets.base import Dataset
+from posebench.errors import UsageError
+from posebench.method import bind_options
 
 DEFAULT_RESULTS = "posebench-results"
 
@@ -31,7 +31,7 @@ def results_dir_default() -> str:
 
 
 def load_dataset(name: str, data_dir: str | None, options: dict[str, Any] | None = None) -> Dataset:
-    from ..registry import datasets
+    from posebench.registry import datasets
 
     entry = datasets.get(name)
     kwargs = bind_options(entry.factory, dict(options or {}), f"dataset {name!r}")

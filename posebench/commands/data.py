@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..catalogue import SOURCES, Source, get_source
-from ..errors import DataError
-from .common import show_progress
+from posebench.acquire.catalogue import SOURCES, Source, get_source
+from posebench.errors import DataError
+from posebench.commands.common import show_progress
 
 root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -74,7 +74,7 @@ def download_cmd(name: str, root: Path | None, url: str | None, force: bool, kee
     interruption to resume. Sources that need a registration or a browser print the exact steps
     to take and the `posebench data prepare` command to run afterwards.
     """
-    from ..acquire import ManualStepRequired, download
+    from posebench.acquire.install import ManualStepRequired, download
 
     source = get_source(name)
     if not source.downloadable and url is None:
@@ -102,7 +102,7 @@ def prepare_cmd(name: str, given: Path, root: Path | None, force: bool) -> None:
     Checks the published size/checksum when the file has the official name, extracts safely,
     arranges the folder as the reader expects (<root>/NAME) and verifies it. Your file is left untouched.
     """
-    from ..acquire import prepare
+    from posebench.acquire.install import prepare
 
     source = get_source(name)
     dest = prepare(source, given, root, force=force, progress=show_progress())
@@ -124,7 +124,7 @@ def verify_cmd(name: str, root: Path | None) -> None:
 
 
 def _report(source: Source, root: Path | None, fail: bool) -> None:
-    from ..dataverify import verify_source
+    from posebench.acquire.verify import verify_source
 
     rep = verify_source(source, root)
     click.echo(f"{source.name} at {rep.path}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import PosebenchError, UsageError
+from posebench.errors import PosebenchError, UsageError
 
 ARCH_NAMES = ("hopenet", "hopenet-alexnet", "resnet50-regression")
 
@@ -50,7 +50,7 @@ def _make_command(arch: str) -> click.Command:
     @click.option("--check/--no-check", default=True, show_default=True,
                   help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
     def cmd(weights: Path | None, variant: str, output: Path, opset: int, check: bool) -> None:
-        from posebench.cache import write_atomic
+        from posebench.fileio import write_atomic
         from posebench.methods.hopenet.engine import export_onnx_bytes
         from posebench.methods.hopenet.method import load_network
         from posebench.methods.hopenet.weights import VARIANTS

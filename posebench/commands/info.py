@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..registry import datasets, methods
+from posebench.registry import datasets, methods
 
 
 def _table(entries) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..leaderboard import write_leaderboard
-from ..method import create_method
-from ..runner import RunResult, evaluate
-from .common import load_dataset, parse_kv, results_option, show_progress
+from posebench.evaluation.leaderboard import write_leaderboard
+from posebench.method import create_method
+from posebench.evaluation.runner import RunResult, evaluate
+from posebench.commands.common import load_dataset, parse_kv, results_option, show_progress
 
 
 def _print_table(res: RunResult) -> None:

@@ -15,12 +15,12 @@ from typing import Any
 import click
 import pandas as pd
 
-from ..cache import write_atomic
-from ..errors import DataError, UsageError
-from ..method import bind_options
-from ..registry import studies
-from .bench import bench
-from .common import load_dataset, parse_kv, results_option, show_progress
+from posebench.fileio import write_atomic
+from posebench.errors import DataError, UsageError
+from posebench.method import bind_options
+from posebench.registry import studies
+from posebench.commands.bench import bench
+from posebench.commands.common import load_dataset, parse_kv, results_option, show_progress
 
 
 def create_study(name: str, options: dict[str, str]):
@@ -60,7 +60,7 @@ def _compile_pnp_kernel(study) -> None:
     settings = study.settings()
     if settings.get("solver", "iterative") != "iterative" or not str(settings.get("backend", "")).startswith("batched"):
         return
-    from posebench.batch_pnp import default_engine, kernel_cached, warm_up
+    from posebench.pnp.batch import default_engine, kernel_cached, warm_up
 
     if default_engine() == "numba" and kernel_cached() is False:
         click.echo("compiling the batched PnP kernel (first use after installing; numba caches it) ...", err=True)
@@ -99,8 +99,8 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
 
     Studies: keypoints (paper Figure 3), jitter (Figure 4), stretch (Figure 5), solver (solver x
     camera guess x model origin). Angles in degrees; errors are MAE over the samples."""
-    from .. import __version__
-    from ..environment import environment
+    from posebench import __version__
+    from posebench.evaluation.environment import environment
 
     study = create_study(name, parse_kv(options))
     csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
@@ -113,7 +113,7 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
         "seconds": round(seconds, 3), "posebench": __version__, "environment": environment(),
     }
     if study.settings().get("backend", "").startswith("batched"):
-        from ..batch_pnp import default_engine, default_workers
+        from posebench.pnp.batch import default_engine, default_workers
 
         record["pnp_engine"] = {"engine": default_engine(), "workers": default_workers()}
     write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
@@ -185,7 +185,7 @@ def bench_pnp(dataset_name, data_dir, options, limit, engine) -> None:
     for some seconds)."""
     import os
 
-    from posebench.batch_pnp import default_engine, default_workers, warm_up
+    from posebench.pnp.batch import default_engine, default_workers, warm_up
 
     opts = parse_kv(options)
     if "backend" in opts:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..crop import landmark_box, loose_box_hopenet
-from ..errors import DataError, SampleFailure, UsageError
-from ..registry import register_dataset
-from .base import Dataset, Sample, find_image, image_size_of, within_range
-from .matfile import landmarks68, pose_of, read_mat, sparse_points
+from posebench.crop import landmark_box, loose_box_hopenet
+from posebench.errors import DataError, SampleFailure, UsageError
+from posebench.registry import register_dataset
+from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
+from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 
 IMAGE_SIZE = (450, 450)
 RANGE_LIMIT = 99.0
@@ -85,7 +85,7 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
 )
 def aflw2000(data_dir: str | Path | None = None, **options) -> Dataset:
     if data_dir is None:
-        from ..paths import default_dir
+        from posebench.paths import default_dir
 
         data_dir = default_dir("aflw2000")
     return load_aflw2000(data_dir, **options)

@@ -9,8 +9,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..crop import Box
-from ..pose import Pose
+from posebench.crop import Box
+from posebench.pose import Pose
 
 
 @dataclass
@@ -95,7 +95,7 @@ def within_range(pose: Pose, limit: float) -> bool:
 
 def parse_float_range(value: str | Sequence[float], name: str) -> tuple[float, float]:
     """``"-90,90"`` or ``"90"`` (symmetric) -> ``(-90.0, 90.0)``."""
-    from ..errors import UsageError
+    from posebench.errors import UsageError
 
     if isinstance(value, (tuple, list)):
         lo, hi = float(value[0]), float(value[1])

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, SampleFailure
-from ..pose import FLIP_YZ, Pose, pose_from_matrix
-from ..registry import register_dataset
-from .base import Dataset, Sample, image_size_of
+from posebench.errors import DataError, SampleFailure
+from posebench.pose import FLIP_YZ, Pose, pose_from_matrix
+from posebench.registry import register_dataset
+from posebench.datasets.base import Dataset, Sample, image_size_of
 
 IMAGE_SIZE = (640, 480)
 
@@ -76,7 +76,7 @@ def load_biwi(data_dir: str | Path) -> Dataset:
 @register_dataset("biwi", "BIWI Kinect head pose: <subject>/frame_XXXXX_rgb.png + _pose.txt; no landmarks, no box")
 def biwi(data_dir: str | Path | None = None) -> Dataset:
     if data_dir is None:
-        from ..paths import default_dir
+        from posebench.paths import default_dir
 
         data_dir = default_dir("biwi")
     return load_biwi(data_dir)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io as sio
 
-from ..errors import SampleFailure
-from ..pose import Pose
+from posebench.errors import SampleFailure
+from posebench.pose import Pose
 
 
 def read_mat(path: Path) -> dict:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..crop import landmark_box, loose_box_hopenet
-from ..errors import UsageError
-from ..facemodel import shape_model
-from ..pnp import camera_matrix, project
-from ..pose import Pose
-from ..registry import register_dataset
-from .base import Dataset, Sample, parse_float_range
+from posebench.crop import landmark_box, loose_box_hopenet
+from posebench.errors import UsageError
+from posebench.facemodel import shape_model
+from posebench.pnp import camera_matrix, project
+from posebench.pose import Pose
+from posebench.registry import register_dataset
+from posebench.datasets.base import Dataset, Sample, parse_float_range
 
 PROTOCOL = "synthetic-v1"
 

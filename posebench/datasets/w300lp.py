@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..crop import Box, landmark_box
-from ..errors import DataError, SampleFailure, UsageError
-from ..registry import register_dataset
-from .base import Dataset, Sample, find_image, image_size_of, within_range
-from .matfile import landmarks68, pose_of, read_mat, sparse_points
+from posebench.crop import Box, landmark_box
+from posebench.errors import DataError, SampleFailure, UsageError
+from posebench.registry import register_dataset
+from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
+from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 
 IMAGE_SIZE = (450, 450)
 
@@ -78,7 +78,7 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
                   needs=("landmarks", "box"))
 def w300lp(data_dir: str | Path | None = None, **options) -> Dataset:
     if data_dir is None:
-        from ..paths import default_dir
+        from posebench.paths import default_dir
 
         data_dir = default_dir("300w-lp")
     return load_300w_lp(data_dir, **options)

@@ -1,9 +1,9 @@
-"""Compiled per-problem kernels for :mod:`posebench.batch_pnp` (numba, parallel over problems).
+"""Compiled per-problem kernels for :mod:`posebench.pnp.batch` (numba, parallel over problems).
 
-The same algorithms as the vectorised numpy functions of :mod:`posebench.batch_pnp`, written
+The same algorithms as the vectorised numpy functions of :mod:`posebench.pnp.batch`, written
 one problem at a time so that each problem's points stay in registers and cache and no
 ``B x N`` temporaries are made: OpenCV's non-planar DLT initialisation followed by OpenCV 5's
-``cv::LevMarq`` (see :func:`posebench.batch_pnp._levenberg_marquardt_cv5` for the rules), and
+``cv::LevMarq`` (see :func:`posebench.pnp.batch._levenberg_marquardt_cv5` for the rules), and
 the OpenCV Rodrigues log map. Units as there: pixels for image points (y down), any unit for
 the model, radians for rotation vectors.
 

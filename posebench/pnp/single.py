@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import SampleFailure
-from .pose import Pose, camera_to_model, pose_from_matrix
+from posebench.errors import SampleFailure
+from posebench.pose import Pose, camera_to_model, pose_from_matrix
 
 SOLVERS = {
     "iterative": cv2.SOLVEPNP_ITERATIVE,
@@ -54,6 +54,23 @@ def check_landmarks(points_2d: np.ndarray, image_size: tuple[int, int] | None = 
     return p
 
 
+def weak_rotation(uv: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """Scaled-orthographic fit: image = s * R[:2] @ X + b (image y down). Returns the OpenCV
+    camera-frame rotation (B x 3 x 3)."""
+    Mc = M - M.mean(axis=1, keepdims=True)
+    uc = uv - uv.mean(axis=1, keepdims=True)
+    # least-squares affine rows: A (2x3) minimising |A Mc^T - uc^T|
+    G = np.einsum("bni,bnj->bij", Mc, Mc)
+    H = np.einsum("bni,bnj->bij", uc, Mc)  # B x 2 x 3
+    A = np.linalg.solve(G, np.swapaxes(H, -1, -2))  # B x 3 x 2
+    A = np.swapaxes(A, -1, -2)  # B x 2 x 3
+    # nearest pair of orthonormal rows (times a scale): polar decomposition of A
+    U, _, Vt = np.linalg.svd(A, full_matrices=False)
+    P = U @ Vt  # B x 2 x 3, orthonormal rows
+    r3 = np.cross(P[:, 0], P[:, 1])
+    return np.concatenate([P, r3[:, None, :]], axis=1)
+
+
 def solve_pnp(
     points_2d: np.ndarray,
     model_3d: np.ndarray,
@@ -66,7 +83,7 @@ def solve_pnp(
     ``solver`` is ``iterative`` (OpenCV's DLT/homography init + Levenberg-Marquardt, the paper's
     choice), ``sqpnp``, ``epnp``, or ``weak``: a closed-form weak-perspective (scaled
     orthographic) fit that needs no focal length (``tvec`` is then NaN; see
-    :mod:`posebench.batch_pnp`). Raises :class:`SampleFailure` when the solver fails.
+    :func:`weak_rotation`). Raises :class:`SampleFailure` when the solver fails.
     """
     if solver not in SOLVER_NAMES:
         raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(SOLVER_NAMES)}")
@@ -77,12 +94,15 @@ def solve_pnp(
     if obj.shape[0] < 4:
         raise SampleFailure("need at least 4 landmarks")
     if solver == "weak":
-        from .batch_pnp import solve_batch  # batch_pnp builds on this module
-
-        res = solve_batch(img[None], obj[None], image_size, "weak")
-        if not res.ok[0]:
+        try:
+            with np.errstate(all="ignore"):
+                R_cv = weak_rotation(img[None], obj[None])[0]
+        except np.linalg.LinAlgError:
+            R_cv = np.full((3, 3), np.nan)
+        if not np.all(np.isfinite(R_cv)):
             raise SampleFailure("weak-perspective fit failed (degenerate landmarks)")
-        return PnPResult(pose_from_matrix(res.R[0]), res.R[0], res.tvec[0])
+        R = camera_to_model(R_cv)
+        return PnPResult(pose_from_matrix(R), R, np.full(3, np.nan))
     K = camera_matrix(image_size, focal_scale)
     try:
         ok, rvec, tvec = cv2.solvePnP(obj, np.ascontiguousarray(img).reshape(-1, 1, 2), K, None, flags=SOLVERS[solver])
@@ -97,7 +117,7 @@ def solve_pnp(
 
 def project(model_3d: np.ndarray, R: np.ndarray, t_cv: np.ndarray, K: np.ndarray) -> np.ndarray:
     """Project a y-up model rotated by canonical ``R`` and translated by ``t_cv`` (camera frame)."""
-    from .pose import model_to_camera
+    from posebench.pose import model_to_camera
 
     Xc = (model_to_camera(R) @ np.asarray(model_3d, float).T).T + np.asarray(t_cv, float).reshape(1, 3)
     uvw = (K @ Xc.T).T

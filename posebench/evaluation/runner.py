@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cache import PredictionCache, cache_key, write_atomic
-from .datasets.base import Dataset, Sample
-from .environment import environment
-from .errors import SampleFailure
-from .imageio import read_image
-from .method import FaceInput, Method
-from .metrics import per_sample_errors, summarize, summarize_by_yaw_bin
+from posebench.evaluation.cache import PredictionCache, cache_key
+from posebench.fileio import write_atomic
+from posebench.datasets.base import Dataset, Sample
+from posebench.evaluation.environment import environment
+from posebench.errors import SampleFailure
+from posebench.imageio import read_image
+from posebench.method import FaceInput, Method
+from posebench.metrics import per_sample_errors, summarize, summarize_by_yaw_bin
 
 RUN_FORMAT = 1
 

@@ -19,7 +19,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from .errors import DataError, UsageError
+from posebench.errors import DataError, UsageError
 
 
 def _best(counts: Counter, what: str) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import DataError, PosebenchError
+from posebench.errors import DataError, PosebenchError
 
 CHUNK = 1 << 20
 USER_AGENT = "posebench-data/1"

@@ -4,7 +4,7 @@ Every member is checked before anything is written: a name that is absolute or c
 with ``..``, a symlink or hard link whose target lies outside the folder, and device or FIFO
 members make the whole archive refused (:class:`UnsafeArchiveError`). Extraction goes into a
 fresh temporary folder next to the destination, so an interrupt never leaves a half-written
-dataset in place; the caller renames the result into place (:mod:`posebench.layout`).
+dataset in place; the caller renames the result into place (:mod:`posebench.acquire.layout`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import DataError
+from posebench.errors import DataError
 
 
 class UnsafeArchiveError(DataError):

@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from .catalogue import Source
-from .errors import SampleFailure
+from posebench.acquire.catalogue import Source
+from posebench.errors import SampleFailure
 
 AFLW2000_LABELS = 2000
 AFLW2000_IN_PROTOCOL = 1969
@@ -55,7 +55,7 @@ def spread(items: list, n: int) -> list:
 
 
 def _check_images(report: Report, images: list[Path]) -> None:
-    from .imageio import read_image
+    from posebench.imageio import read_image
 
     for p in spread(images, IMAGE_SAMPLE):
         try:
@@ -65,8 +65,8 @@ def _check_images(report: Report, images: list[Path]) -> None:
 
 
 def verify_aflw2000(report: Report) -> None:
-    from .datasets.base import within_range
-    from .datasets.matfile import pose_of, read_mat
+    from posebench.datasets.base import within_range
+    from posebench.datasets.matfile import pose_of, read_mat
 
     root = report.path
     mats = sorted(root.glob("image*.mat"))
@@ -112,7 +112,7 @@ def verify_aflw2000(report: Report) -> None:
 
 
 def verify_300w_lp(report: Report) -> None:
-    from .datasets.matfile import pose_of, read_mat
+    from posebench.datasets.matfile import pose_of, read_mat
 
     root = report.path
     mats = sorted(p for p in root.rglob("*.mat") if "landmarks" not in p.relative_to(root).parts)
@@ -153,7 +153,7 @@ def verify_300w_lp(report: Report) -> None:
 
 
 def verify_biwi(report: Report) -> None:
-    from .datasets.biwi import read_biwi_pose
+    from posebench.datasets.biwi import read_biwi_pose
 
     root = report.path
     poses = sorted(root.glob("*/frame_*_pose.txt"))

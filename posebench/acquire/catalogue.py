@@ -3,7 +3,7 @@
 Each :class:`Source` names where the official copy lives, whether posebench can fetch it
 (``url``) or the user must fetch it in a browser (``manual``), its licence, and the size and
 SHA-256 of the published file *only where they are actually known* (``None`` = unknown: the
-copy is then checked by its structure, see :mod:`posebench.dataverify`).
+copy is then checked by its structure, see :mod:`posebench.acquire.verify`).
 
 Datasets install to ``<data root>/<target>`` (the name the reader is registered under, so no
 ``--data-dir`` is needed afterwards); weights install to ``<weights dir>/<target>``.
@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
-from .paths import data_root, weights_dir
+from posebench.errors import UsageError
+from posebench.paths import data_root, weights_dir
 
 THREEDDFA_PAGE = "http://www.cbsr.ia.ac.cn/users/xiangyuzhu/projects/3DDFA/main.htm"
 HOPENET_README = "https://github.com/natanielruiz/deep-head-pose#readme"
@@ -27,7 +27,7 @@ class Source:
 
     ``kind``: ``dataset`` or ``weights``. ``url``: a direct link posebench downloads from
     (``None`` when a registration or a browser is needed: then ``manual`` says what to do).
-    ``layout``: how an extracted archive is arranged for the reader (:mod:`posebench.layout`).
+    ``layout``: how an extracted archive is arranged for the reader (:mod:`posebench.acquire.layout`).
     ``reader``: the registered dataset reader, or ``None`` when posebench has none yet.
     """
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cache import write_atomic
-from .errors import DataError
-from .metrics import summarize
-from .paper import paper_values
+from posebench.fileio import write_atomic
+from posebench.errors import DataError
+from posebench.metrics import summarize
+from posebench.evaluation.paper import paper_values
 
 
 def load_runs(results_dir: Path) -> list[dict]:
@@ -34,7 +34,7 @@ def load_runs(results_dir: Path) -> list[dict]:
 def _defaults(method: str) -> dict:
     import inspect
 
-    from .registry import methods
+    from posebench.registry import methods
 
     try:
         sig = inspect.signature(methods.get(method).factory)

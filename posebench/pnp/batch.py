@@ -24,7 +24,7 @@ Solvers:
   (planar models, fewer than 6 points) are re-solved by ``cv2.solvePnP`` one by one, on threads
   (``verify=True``, the default; ``BatchResult.fallback`` marks them).
   Two engines run it (:data:`ENGINES`): ``numba`` (default with OpenCV 5) compiles the
-  algorithm one problem at a time (:mod:`posebench.pnp_kernels`) and spreads the problems over
+  algorithm one problem at a time (:mod:`posebench.pnp.kernels`) and spreads the problems over
   threads; ``numpy`` runs all problems in lock-step as array operations over processes (no
   compiler; also the only engine for OpenCV 4's classic LM). Both take the same steps.
 * ``weak`` -- closed-form scaled orthographic (weak perspective) camera: a least-squares affine
@@ -47,9 +47,9 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from .errors import UsageError
-from .pnp import SOLVERS, camera_matrix
-from .pose import FLIP_YZ, matrix_to_euler
+from posebench.errors import UsageError
+from posebench.pnp.single import SOLVER_NAMES, SOLVERS, camera_matrix, weak_rotation
+from posebench.pose import FLIP_YZ, matrix_to_euler
 
 FLT_EPSILON = float(np.finfo(np.float32).eps)
 MAX_ITER = 20  # OpenCV's iteration limit for SOLVEPNP_ITERATIVE
@@ -68,12 +68,12 @@ SETTLED_ITERATIONS = 13
 MIN_PROBLEMS_PER_WORKER = 512
 BATCHED_SOLVERS = ("iterative", "weak")
 #: Engines of the batched iterative solver: ``numba`` compiles one problem at a time and runs
-#: the problems on threads (:mod:`posebench.pnp_kernels`, OpenCV 5 only); ``numpy`` runs them in
+#: the problems on threads (:mod:`posebench.pnp.kernels`, OpenCV 5 only); ``numpy`` runs them in
 #: lock-step as array operations, spread over processes.
 ENGINES = ("numba", "numpy")
 #: Problems per call of the compiled kernel (the progress bar moves once per call).
 KERNEL_CHUNK = 16384
-ALL_SOLVERS = tuple(SOLVERS) + ("weak",)
+ALL_SOLVERS = SOLVER_NAMES  # the same names as posebench.pnp.single (kept for importers)
 
 
 @dataclass
@@ -457,26 +457,6 @@ def _iterative(
     return r, t, ill | (iters >= SETTLED_ITERATIONS) | behind
 
 
-# ----------------------------------------------------------------------------- weak perspective
-
-
-def _weak(uv: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """Scaled-orthographic fit: image = s * R[:2] @ X + b (image y down). Returns the OpenCV
-    camera-frame rotation (B x 3 x 3)."""
-    Mc = M - M.mean(axis=1, keepdims=True)
-    uc = uv - uv.mean(axis=1, keepdims=True)
-    # least-squares affine rows: A (2x3) minimising |A Mc^T - uc^T|
-    G = np.einsum("bni,bnj->bij", Mc, Mc)
-    H = np.einsum("bni,bnj->bij", uc, Mc)  # B x 2 x 3
-    A = np.linalg.solve(G, np.swapaxes(H, -1, -2))  # B x 3 x 2
-    A = np.swapaxes(A, -1, -2)  # B x 2 x 3
-    # nearest pair of orthonormal rows (times a scale): polar decomposition of A
-    U, _, Vt = np.linalg.svd(A, full_matrices=False)
-    P = U @ Vt  # B x 2 x 3, orthonormal rows
-    r3 = np.cross(P[:, 0], P[:, 1])
-    return np.concatenate([P, r3[:, None, :]], axis=1)
-
-
 # ----------------------------------------------------------------------------- public API
 
 
@@ -526,7 +506,7 @@ def warm_up(engine: str | None = None) -> float:
     problem set; returns the seconds it took."""
     import time
 
-    from .facemodel import default_face
+    from posebench.facemodel import default_face
 
     t0 = time.perf_counter()
     face = default_face()
@@ -541,7 +521,7 @@ def warm_up(engine: str | None = None) -> float:
 def kernel_cached() -> bool | None:
     """Whether numba holds a compiled copy of the kernel on disk (None: cannot tell)."""
     try:
-        from . import pnp_kernels
+        from posebench.pnp import kernels as pnp_kernels
 
         return os.path.exists(pnp_kernels.iterative_cv5._cache._cache_file._index_path)  # numba internals
     except Exception:  # noqa: BLE001 - any numba layout change just means "cannot tell"
@@ -555,7 +535,7 @@ def _iterative_compiled(
     ``M`` is B x N x 3, or 1 x N x 3 for one model shared by all problems."""
     import numba
 
-    from . import pnp_kernels
+    from posebench.pnp import kernels as pnp_kernels
 
     B = uv.shape[0]
     out = np.empty((B, 6))
@@ -700,7 +680,7 @@ def solve_batch(
         for s in range(0, B, chunk):
             sl = slice(s, min(B, s + chunk))
             ok = finite[sl]
-            R_cv[sl][ok] = _weak(uv[sl][ok], M[sl][ok])
+            R_cv[sl][ok] = weak_rotation(uv[sl][ok], M[sl][ok])
             if progress is not None:
                 progress(sl.stop - sl.start)
         good = finite & np.all(np.isfinite(R_cv.reshape(B, 9)), axis=1)

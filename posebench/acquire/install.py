@@ -11,13 +11,13 @@ import os
 import shutil
 from pathlib import Path
 
-from .archive import safe_extract
-from .catalogue import Source
-from .dataverify import Report, verify_weights
-from .download import check_file, fetch
-from .errors import DataError, PosebenchError, UsageError, WeightsError
-from .layout import find_dataset_folder, install
-from .paths import data_root, weights_dir
+from posebench.acquire.archive import safe_extract
+from posebench.acquire.catalogue import Source
+from posebench.acquire.verify import Report, verify_weights
+from posebench.acquire.download import check_file, fetch
+from posebench.errors import DataError, PosebenchError, UsageError, WeightsError
+from posebench.acquire.layout import find_dataset_folder, install
+from posebench.paths import data_root, weights_dir
 
 
 class ManualStepRequired(PosebenchError):
