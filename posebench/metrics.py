@@ -2,6 +2,21 @@
 
 All angles in degrees. Angle differences are wrapped to (-180, 180]; the absolute value of the
 wrapped difference is the per-angle error (never ``min(|d|, |d +- 180|)``).
+
+**Two Euler triples, one rotation.** Every rotation has two canonical Euler triples,
+``(yaw, pitch, roll)`` and ``(180 - yaw, pitch + 180, roll + 180)`` (wrapped), and at gimbal lock
+(|yaw| = 90) a whole family (``pitch - roll`` fixed at yaw +90, ``pitch + roll`` at yaw -90).
+A method may report either (``pose.matrix_to_euler`` always returns |yaw| <= 90, a network may
+return yaw 95), and both are the same answer. The per-angle errors of a prediction are therefore
+measured against the triple of the *predicted rotation* nearest the label (smallest sum of the
+three wrapped absolute errors; ties keep the triple as given): :func:`nearest_equivalent`.
+A label at yaw 95 and an exact fit reported as (85, -170, -175) score 0, as the geodesic error
+says. Rotation-based errors (geodesic, MAEV) do not depend on the triple.
+
+**Yaw bins** (:data:`YAW_BINS`) cover every |yaw|: [0,30), [30,60), [60,90] as in the
+literature, and an open last bin (90,180] that holds the samples the +-99 protocol keeps beyond
+90 (and any larger yaw when a dataset is read without the filter), so the bin counts always add
+up to the number of evaluated samples.
 """
 
 from __future__ import annotations
@@ -14,7 +29,11 @@ import pandas as pd
 from posebench.pose import angle_between, euler_to_matrix
 
 ANGLES = ("yaw", "pitch", "roll")
-YAW_BINS: tuple[tuple[float, float], ...] = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.0))
+#: |true yaw| bins in degrees: [0,30), [30,60), [60,90] and the open (90,180] (see the module doc).
+YAW_BINS: tuple[tuple[float, float], ...] = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.0), (90.0, 180.0))
+#: How the bins are described in run records.
+YAW_BIN_SCHEME = "|true yaw| in [0,30), [30,60), [60,90], (90,180]; counts add up to n_evaluated"
+_LOCK_TOL = 1e-9  # degrees from |yaw| = 90 at which only pitch -/+ roll is defined
 
 
 def wrap_degrees(d: np.ndarray | float) -> np.ndarray:
@@ -24,9 +43,51 @@ def wrap_degrees(d: np.ndarray | float) -> np.ndarray:
     return np.where(w == -180.0, 180.0, w)
 
 
+def equivalent_triple(ypr: np.ndarray) -> np.ndarray:
+    """The other Euler triple of the same rotation: ``(180 - yaw, pitch + 180, roll + 180)``,
+    wrapped to (-180, 180]; shape ``(..., 3)``, degrees."""
+    a = np.asarray(ypr, float)
+    return wrap_degrees(np.stack([180.0 - a[..., 0], a[..., 1] + 180.0, a[..., 2] + 180.0], axis=-1))
+
+
+def nearest_equivalent(pred_ypr: np.ndarray, true_ypr: np.ndarray) -> np.ndarray:
+    """The Euler triple of each predicted rotation that lies nearest its label (degrees, ``(N, 3)``).
+
+    Candidates are the triple as given and :func:`equivalent_triple`; at gimbal lock
+    (|yaw| = 90 within 1e-9 degrees) the whole family of equal rotations is searched and the
+    unobservable ``pitch -/+ roll`` split is shared equally between the two angles. "Nearest" is
+    the smallest sum of the three wrapped absolute errors; ties keep the triple as given. The
+    result is the same rotation as ``pred_ypr`` (same :func:`posebench.pose.euler_to_matrix`).
+    NaN rows stay NaN.
+    """
+    pred = np.array(np.broadcast_to(np.asarray(pred_ypr, float), np.broadcast_shapes(
+        np.shape(pred_ypr), np.shape(true_ypr))), dtype=float)
+    true = np.broadcast_to(np.asarray(true_ypr, float), pred.shape)
+    best = wrap_degrees(pred)
+    cost = np.abs(wrap_degrees(best - true)).sum(axis=-1)
+    alt = equivalent_triple(pred)
+    alt_cost = np.abs(wrap_degrees(alt - true)).sum(axis=-1)
+    take = alt_cost < cost
+    best = np.where(take[..., None], alt, best)
+    cost = np.where(take, alt_cost, cost)
+    yaw = best[..., 0]
+    locked = np.abs(np.abs(yaw) - 90.0) < _LOCK_TOL
+    if np.any(locked):
+        sign = np.where(yaw > 0, 1.0, -1.0)  # yaw +90: pitch - roll fixed; yaw -90: pitch + roll
+        c = best[..., 1] - sign * best[..., 2]
+        e = wrap_degrees(c - (true[..., 1] - sign * true[..., 2])) / 2.0
+        fam = np.stack([yaw, wrap_degrees(true[..., 1] + e), wrap_degrees(true[..., 2] - sign * e)], axis=-1)
+        fam_cost = np.abs(wrap_degrees(fam - true)).sum(axis=-1)
+        use = locked & (fam_cost < cost)
+        best = np.where(use[..., None], fam, best)
+    return best
+
+
 def angle_errors(pred_ypr: np.ndarray, true_ypr: np.ndarray) -> np.ndarray:
-    """Absolute wrapped error per angle, shape ``(N, 3)`` (yaw, pitch, roll), degrees."""
-    return np.abs(wrap_degrees(np.asarray(pred_ypr, float) - np.asarray(true_ypr, float)))
+    """Absolute wrapped error per angle, shape ``(N, 3)`` (yaw, pitch, roll), degrees, of the
+    Euler triple of the predicted rotation nearest the label (:func:`nearest_equivalent`)."""
+    true = np.asarray(true_ypr, float)
+    return np.abs(wrap_degrees(nearest_equivalent(pred_ypr, true) - true))
 
 
 def geodesic_errors(pred_ypr: np.ndarray, true_ypr: np.ndarray) -> np.ndarray:
@@ -131,14 +192,30 @@ def summarize(errors: pd.DataFrame, seed: int = 0) -> Summary:
 
 
 def yaw_bin_label(lo: float, hi: float) -> str:
+    """``[0,30)``, ``[30,60)``, ``[60,90]``, ``(90,180]``: the bin holding 90 is closed on both
+    sides, the bin after it open below."""
+    if lo >= 90:
+        return f"({lo:g},{hi:g}]"
     return f"[{lo:g},{hi:g})" if hi < 90 else f"[{lo:g},{hi:g}]"
 
 
-def summarize_by_yaw_bin(errors: pd.DataFrame, true_yaw: np.ndarray, bins=YAW_BINS) -> dict[str, Summary]:
-    """Summaries per |true yaw| bin: [0,30), [30,60), [60,90] by default."""
-    ay = np.abs(np.asarray(true_yaw, float))
-    out: dict[str, Summary] = {}
+def yaw_bin_masks(true_yaw: np.ndarray, bins=YAW_BINS) -> dict[str, np.ndarray]:
+    """Boolean mask per bin of |wrapped true yaw| (see :func:`yaw_bin_label` for the edges).
+    With the default bins every finite yaw lies in exactly one bin."""
+    ay = np.abs(wrap_degrees(np.asarray(true_yaw, float)))
+    out: dict[str, np.ndarray] = {}
     for lo, hi in bins:
-        mask = (ay >= lo) & ((ay < hi) if hi < 90 else (ay <= hi))
-        out[yaw_bin_label(lo, hi)] = summarize(errors[mask])
+        if lo >= 90:
+            mask = (ay > lo) & (ay <= hi)
+        elif hi < 90:
+            mask = (ay >= lo) & (ay < hi)
+        else:
+            mask = (ay >= lo) & (ay <= hi)
+        out[yaw_bin_label(lo, hi)] = mask
     return out
+
+
+def summarize_by_yaw_bin(errors: pd.DataFrame, true_yaw: np.ndarray, bins=YAW_BINS) -> dict[str, Summary]:
+    """Summaries per |true yaw| bin: [0,30), [30,60), [60,90], (90,180] by default (their ``n``
+    add up to ``len(errors)``)."""
+    return {label: summarize(errors[mask]) for label, mask in yaw_bin_masks(true_yaw, bins).items()}

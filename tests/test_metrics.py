@@ -46,7 +46,7 @@ def test_summary_bins_and_nan_rows():
     s = summarize(t)
     assert s.n == 3 and s.yaw == pytest.approx(20 / 3) and s.mae == pytest.approx(np.mean(t["err_mean"]))
     bins = summarize_by_yaw_bin(t, true[:, 0])
-    assert [b.n for b in bins.values()] == [1, 1, 1]
+    assert [b.n for b in bins.values()] == [1, 1, 1, 0]
     assert bins["[60,90]"].roll == pytest.approx(5.0)
 
 

@@ -26,7 +26,7 @@ from posebench.evaluation.environment import environment
 from posebench.errors import SampleFailure
 from posebench.imageio import read_image
 from posebench.method import FaceInput, Method
-from posebench.metrics import per_sample_errors, summarize, summarize_by_yaw_bin
+from posebench.metrics import YAW_BIN_SCHEME, nearest_equivalent, per_sample_errors, summarize, summarize_by_yaw_bin
 
 RUN_FORMAT = 1
 
@@ -156,8 +156,11 @@ def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir
                      "failure": f"label: {reason}", "seconds": 0.0})
     table = pd.DataFrame(rows)
     if len(table):
-        errs = per_sample_errors(table[["pred_yaw", "pred_pitch", "pred_roll"]].to_numpy(),
-                                 table[["true_yaw", "true_pitch", "true_roll"]].to_numpy())
+        pred_cols, true_cols = ["pred_yaw", "pred_pitch", "pred_roll"], ["true_yaw", "true_pitch", "true_roll"]
+        # the predicted rotation written as its Euler triple nearest the label: the one scored
+        # (posebench.metrics: two triples of one rotation are the same answer)
+        table[pred_cols] = nearest_equivalent(table[pred_cols].to_numpy(), table[true_cols].to_numpy())
+        errs = per_sample_errors(table[pred_cols].to_numpy(), table[true_cols].to_numpy())
         table = pd.concat([table, errs], axis=1)
     ok = table[table["failure"] == ""] if len(table) else table
     summary = summarize(ok)
@@ -178,6 +181,7 @@ def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir
         "n_failed": int(len(table) - summary.n),
         "failures": dict(fails.most_common()),
         "summary": summary.as_dict(),
+        "yaw_bins": YAW_BIN_SCHEME,
         "by_yaw_bin": {k: v.as_dict() for k, v in bins.items()},
         "seconds_per_sample": float(ok["seconds"].mean()) if len(ok) else None,
         "from_cache": int(n_cached),
