@@ -4,6 +4,16 @@
 ``scripts/build_face_model.py`` from the AFLW2000-3D labels), in millimetres. ``load_face(path)``
 reads a text file of 204 values (x, y, z interleaved) such as the Basel ``u_base.txt``, or a
 ``.npy``/``.npz`` 68x3 array; ``stretch_face`` scales width/height for the mean-face study.
+
+**One file, one model.** A face file's units must not change a pose, but OpenCV's iterative
+solver starts from a DLT on un-normalised points, so the same face in micrometres and in
+millimetres can land in different solutions. :func:`load_face` therefore rescales every loaded
+face uniformly about its stored origin to the size of posebench's face (:func:`normalise_scale`:
+RMS distance of the 68 points from their centroid = that of :func:`default_face`), and every
+command (``run``, ``study``, ``bench``) gets its faces from it: a file means one model wherever
+it is used, and any uniform scale of the file gives the same model (to rounding) and the same
+predictions. :func:`read_face_file` keeps the stored units (for the solver study's
+``units=stored`` demonstration only).
 """
 
 from __future__ import annotations
@@ -45,12 +55,43 @@ def default_face() -> np.ndarray:
     return shape_model().mean.copy()
 
 
-def load_face(path: str | Path) -> np.ndarray:
-    """Read a 68-point face (68x3, y-up model frame) from a text, ``.npy`` or ``.npz`` file.
+def rms_radius(face: np.ndarray) -> float:
+    """RMS distance of a face's points from their centroid (its units), for a 68x3 face."""
+    f = np.asarray(face, float).reshape(-1, 3)
+    return float(np.sqrt(np.mean(np.sum((f - f.mean(axis=0)) ** 2, axis=-1))))
 
-    Text files hold 204 numbers, x, y, z interleaved (the ``u_base.txt`` layout). Units are
-    kept as stored; scale does not change the rotation that PnP recovers.
+
+@lru_cache(maxsize=1)
+def _reference_rms() -> float:
+    return rms_radius(shape_model().mean)
+
+
+def normalise_scale(face: np.ndarray) -> np.ndarray:
+    """``face`` (68x3) scaled uniformly about its origin so that its RMS radius equals
+    posebench's mean face's: the file's units (mm, micrometres, metres) are gone. The result is
+    rounded to 1e-9 (far below any landmark's precision) so that the same face stored at any
+    scale gives bit-identical models, hence identical solver runs. Raises :class:`DataError` for
+    a face with no extent."""
+    f = np.asarray(face, float)
+    r = rms_radius(f)
+    if not (np.isfinite(r) and r > 0):
+        raise DataError("face model has no extent (all points coincide)")
+    return np.round(f * (_reference_rms() / r), 9)
+
+
+def load_face(path: str | Path) -> np.ndarray:
+    """Read a 68-point face (68x3, y-up model frame) from a text, ``.npy`` or ``.npz`` file,
+    scaled to posebench's size by :func:`normalise_scale` (origin kept).
+
+    Text files hold 204 numbers, x, y, z interleaved (the ``u_base.txt`` layout). The stored units
+    do not matter: the same face in any units gives the same model. Raises :class:`DataError`.
     """
+    return normalise_scale(read_face_file(path))
+
+
+def read_face_file(path: str | Path) -> np.ndarray:
+    """A face file as stored (68x3, the file's units); see :func:`load_face` for the one every
+    command uses. Raises :class:`DataError` naming the file when it is not 68x3 finite values."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"face model file not found: {p}")
@@ -70,11 +111,12 @@ def load_face(path: str | Path) -> np.ndarray:
     return arr.reshape(68, 3)
 
 
-def resolve_face(spec: str | None) -> np.ndarray:
-    """``None``/``"default"`` -> posebench's face; anything else is a path for :func:`load_face`."""
+def resolve_face(spec: str | None, units: str = "normalised") -> np.ndarray:
+    """``None``/``"default"`` -> posebench's face; anything else is a path for :func:`load_face`
+    (``units="stored"``: :func:`read_face_file`, the file's own units)."""
     if spec in (None, "", "default", "posebench"):
         return default_face()
-    return load_face(spec)
+    return read_face_file(spec) if units == "stored" else load_face(spec)
 
 
 def stretch_face(face: np.ndarray, width: float = 0.0, height: float = 0.0) -> np.ndarray:

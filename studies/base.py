@@ -19,7 +19,7 @@ import pandas as pd
 from posebench.pnp.batch import ALL_SOLVERS, BatchResult, solve_batch, solve_loop
 from posebench.datasets.base import Dataset
 from posebench.errors import DataError, UsageError
-from posebench.facemodel import default_face, resolve_face
+from posebench.facemodel import resolve_face
 from posebench.metrics import angle_errors
 
 #: Named keypoint subsets (0-based indices into the 68-point markup).
@@ -104,10 +104,10 @@ def study_face(spec: str, data: LandmarkData, units: str = "mm") -> np.ndarray:
 
     ``spec``: ``default`` (posebench's mean face, mm), ``exact`` (each sample's own face, where
     the dataset has one) or a path (e.g. the paper's ground-truth mean face ``u_base.txt``).
-    ``units``: ``mm`` rescales a loaded face about the origin so that its RMS radius matches
-    posebench's face (u_base.txt is in micrometres, which leaves OpenCV's DLT initialisation
-    numerically ill-conditioned for small point sets); ``stored`` keeps the file's units.
-    Rotation is scale-invariant; only the solver's numerics change.
+    ``units``: ``mm`` is the face exactly as ``posebench run`` and every other command loads it
+    (:func:`posebench.facemodel.load_face`: rescaled to posebench's face size, so a file's units
+    never change a pose); ``stored`` keeps the file's own units (u_base.txt: micrometres), only
+    to show how OpenCV's DLT initialisation depends on the scale of the model.
     """
     if units not in ("mm", "stored"):
         raise UsageError(f"face_units must be 'mm' or 'stored', got {units!r}")
@@ -115,10 +115,7 @@ def study_face(spec: str, data: LandmarkData, units: str = "mm") -> np.ndarray:
         if data.exact is None:
             raise UsageError("face=exact needs a dataset with each sample's 3D face (e.g. synthetic)")
         return data.exact
-    face = resolve_face(spec)
-    if units == "mm":
-        face = face * (rms_radius(default_face()) / rms_radius(face))
-    return face
+    return resolve_face(spec, "stored" if units == "stored" else "normalised")
 
 
 def face_label(spec: str) -> str:
