@@ -1,7 +1,33 @@
-"""Image input at the edges: files and arrays in, RGB uint8 HxWx3 numpy arrays inside posebench."""
+"""Image input at the edges: files and arrays in, RGB uint8 HxWx3 numpy arrays inside posebench.
+
+Rules (each a recorded per-sample failure, :class:`SampleFailure`, when it cannot be met):
+
+* **Decoding** is OpenCV's (``cv2.imdecode(..., IMREAD_UNCHANGED)``), which gives the same pixels
+  as the reference loaders (PIL's ``Image.open(...).convert("RGB")`` in Hopenet's code,
+  ``cv2.imread`` in FSA-Net's; pinned on the real AFLW2000 images by the tests). EXIF orientation
+  is not applied, as in both.
+* **Corruption** is what the decoder reports: a JPEG is also decoded by libjpeg-turbo in strict
+  mode (``simplejpeg``), so a warning such as "Corrupt JPEG data: N extraneous bytes before
+  marker" or "Premature end of JPEG file" (garbled scan data, a truncated file) refuses the
+  image, while bytes after a complete image (after the end marker) are ignored, as every
+  reference decoder ignores them.
+* **Size** is bounded before decoding: an image whose header declares more than
+  :data:`MAX_PIXELS` pixels (PIL's own decompression-bomb limit, 2 x 89,478,485) is refused
+  without allocating it (``POSEBENCH_MAX_IMAGE_PIXELS`` overrides the bound).
+* **Depth**: 8-bit images are kept; 16-bit unsigned images are scaled to 8 bits as
+  ``round(v / 257)`` (exact: ``(v + 128) // 257``; 257 is odd, so there are no ties), which maps
+  ``v * 257`` back to ``v``. Any other depth (float, signed, 32-bit, bool) has no faithful 8-bit
+  reading and is refused: never a silent guess of its range.
+* **Layout**: gray (HxW or HxWx1) is replicated to three channels, gray+alpha and RGBA drop the
+  alpha (as PIL's ``convert("RGB")``); any other channel count is refused.
+* **I/O errors** (permission denied, a folder or FIFO where a file should be) are failures too.
+"""
 
 from __future__ import annotations
 
+import io
+import os
+import warnings
 from pathlib import Path
 
 import cv2
@@ -9,42 +35,107 @@ import numpy as np
 
 from posebench.errors import SampleFailure
 
+#: Largest pixel count decoded (PIL's DecompressionBombError threshold); env override.
+MAX_PIXELS = int(os.environ.get("POSEBENCH_MAX_IMAGE_PIXELS", 2 * 89_478_485))
+
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB uint8 HxWx3. Grayscale is replicated, alpha is dropped.
+    """Read an image file as RGB uint8 HxWx3 (see the module doc for every rule).
 
-    Raises :class:`SampleFailure` for a missing, unreadable, truncated or tiny image.
+    Raises :class:`SampleFailure` naming the file for a missing, unreadable, corrupt, truncated,
+    oversized or unconvertible image.
     """
     p = Path(path)
-    if not p.is_file():
-        raise SampleFailure(f"image not found: {p.name}")
-    data = np.fromfile(str(p), dtype=np.uint8)
-    if data.size == 0:
-        raise SampleFailure(f"empty image file: {p.name}")
-    if p.suffix.lower() in (".jpg", ".jpeg") and not (data[-2:] == np.array([0xFF, 0xD9], np.uint8)).all():
-        # OpenCV silently decodes a truncated JPEG with a grey bottom: refuse it instead.
-        raise SampleFailure(f"truncated JPEG (no end marker): {p.name}")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        if not p.exists():
+            raise SampleFailure(f"image not found: {p.name}")
+        if not p.is_file():
+            raise SampleFailure(f"image is not a regular file: {p.name}")
+        with open(p, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise SampleFailure(f"cannot read image {p.name}: {exc.strerror or type(exc).__name__}") from None
+    return decode_image(data, p.name)
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` declared by an image's header, without decoding its pixels; None when
+    PIL does not know the format. Raises :class:`SampleFailure` for a header PIL itself refuses
+    as a decompression bomb."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                return im.size
+    except Image.DecompressionBombError as exc:
+        raise SampleFailure(f"image too large ({exc})") from None
+    except Exception:  # noqa: BLE001  (unknown or broken header: OpenCV decides below)
+        return None
+
+
+def _check_jpeg(data: bytes, name: str) -> None:
+    """Decode a JPEG strictly (libjpeg-turbo warnings are errors); refuse what it reports."""
+    import simplejpeg
+
+    try:
+        _, _, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        space = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(colorspace, "RGB")
+        simplejpeg.decode_jpeg(data, colorspace=space, strict=True)
+    except ValueError as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "unsupported" in msg.lower():  # a valid JPEG simplejpeg cannot convert: OpenCV decides
+            return
+        raise SampleFailure(f"corrupt or truncated JPEG {name}: {msg}") from None
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Encoded image bytes -> RGB uint8 HxWx3; :class:`SampleFailure` naming ``name`` otherwise."""
+    if len(data) == 0:
+        raise SampleFailure(f"empty image file: {name}")
+    try:
+        size = header_size(data)
+    except SampleFailure as exc:
+        raise SampleFailure(f"{name}: {exc.reason}") from None
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise SampleFailure(f"image too large: {name} declares {size[0]}x{size[1]} pixels "
+                            f"(limit {MAX_PIXELS:,}; POSEBENCH_MAX_IMAGE_PIXELS)")
+    if data[:2] == b"\xff\xd8":
+        _check_jpeg(data, name)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        lines = str(exc).strip().splitlines()
+        raise SampleFailure(f"cannot decode image {name}: {lines[-1] if lines else 'OpenCV error'}") from None
     if img is None:
-        raise SampleFailure(f"cannot decode image: {p.name}")
-    return to_rgb(img, bgr=True)
+        raise SampleFailure(f"cannot decode image: {name}")
+    try:
+        return to_rgb(img, bgr=True)
+    except SampleFailure as exc:
+        raise SampleFailure(f"{name}: {exc.reason}") from None
 
 
 def to_rgb(img: np.ndarray, bgr: bool = False) -> np.ndarray:
-    """Any HxW, HxWx1, HxWx3 or HxWx4 array -> RGB uint8 HxWx3 (``bgr=True`` for cv2 input)."""
+    """An HxW, HxWx1, HxWx2, HxWx3 or HxWx4 array of uint8 or uint16 -> RGB uint8 HxWx3
+    (``bgr=True`` for OpenCV's channel order). 16-bit values become ``round(v / 257)``; alpha is
+    dropped. Raises :class:`SampleFailure` for any other depth or layout (see the module doc)."""
     a = np.asarray(img)
-    if a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.floating) and a.size and a.max() <= 1.0:
-            a = a * 255.0
-        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.dtype == np.uint16:
+        a = ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif a.dtype != np.uint8:
+        raise SampleFailure(f"unsupported image data type {a.dtype}: posebench reads 8- and 16-bit unsigned "
+                            "images only (no faithful 8-bit reading of this depth)")
     if a.ndim == 2:
         a = np.repeat(a[:, :, None], 3, axis=2)
-    elif a.ndim == 3 and a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
+    elif a.ndim == 3 and a.shape[2] in (1, 2):
+        a = np.repeat(a[:, :, :1], 3, axis=2)  # gray (+ alpha)
     elif a.ndim == 3 and a.shape[2] == 4:
         a = a[:, :, :3]
     elif not (a.ndim == 3 and a.shape[2] == 3):
         raise SampleFailure(f"unsupported image shape {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise SampleFailure(f"empty image {a.shape}")
     if bgr:
         a = a[:, :, ::-1]
     return np.ascontiguousarray(a)
