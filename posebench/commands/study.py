@@ -109,7 +109,7 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
     write_atomic(csv_path, table.to_csv(index=False, float_format="%.6g"))
     record: dict[str, Any] = {
         "study": name, "tag": tag, "settings": study.settings(), "dataset": dataset_name, "protocol": dataset.protocol,
-        "dataset_settings": dataset.settings, "fingerprint": dataset.fingerprint(), "n_samples": len(dataset),
+        "dataset_settings": dataset.settings, "fingerprint": dataset_fingerprint(dataset, results_dir), "n_samples": len(dataset),
         "seconds": round(seconds, 3), "posebench": __version__, "environment": environment(),
     }
     if study.settings().get("backend", "").startswith("batched"):
@@ -123,6 +123,16 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
     if do_plot:
         for p in draw(name, dataset_name, results_dir, tag=tag):
             click.echo(f"figure: {p}")
+
+
+def dataset_fingerprint(dataset, results_dir: Path) -> str:
+    """The dataset's content fingerprint, with image digests remembered under the results folder."""
+    from posebench.content import DigestIndex
+
+    digests = DigestIndex(Path(results_dir) / "cache" / "file-digests.json")
+    fp = dataset.fingerprint(digests)
+    digests.save()
+    return fp
 
 
 def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: str = "") -> list[Path]:

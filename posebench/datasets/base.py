@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
 from posebench.crop import Box
+
+if TYPE_CHECKING:
+    from posebench.content import DigestIndex
 from posebench.pose import Pose
 
 
@@ -69,22 +72,31 @@ class Dataset:
     def n_with_images(self) -> int:
         return sum(s.image_path is not None for s in self.samples)
 
-    def fingerprint(self) -> str:
-        """Content hash of the ground truth and image file names/sizes (16 hex chars)."""
+    def fingerprint(self, digests: "DigestIndex | None" = None) -> str:
+        """Content hash (16 hex chars) of everything a method may read: every sample's id, pose,
+        landmarks, box, sparse points, exact 3D face and image size (exact float bytes), and the
+        SHA-256 of every image file's *bytes* (an image replaced by other content of the same
+        name and size changes it). ``digests`` remembers image digests across runs
+        (:class:`posebench.content.DigestIndex`); without one every image is hashed. An image
+        that cannot be read enters as its error (the sample then fails when read)."""
+        from posebench.content import DigestIndex
+
+        index = digests if digests is not None else DigestIndex()
         h = hashlib.sha256()
         h.update(f"{self.name}|{self.protocol}|{sorted(self.settings.items())}".encode())
         for s in self.samples:
-            h.update(s.id.encode())
-            h.update(np.asarray(s.pose.as_array(), np.float64).round(6).tobytes())
-            if s.landmarks is not None:
-                h.update(np.asarray(s.landmarks, np.float64).round(4).tobytes())
-            if s.box is not None:
-                h.update(np.asarray(s.box, np.float64).round(4).tobytes())
+            h.update(b"\x00id:" + s.id.encode())
+            h.update(np.asarray(s.pose.as_array(), np.float64).tobytes())
+            h.update(repr(tuple(int(v) for v in s.image_size)).encode())
+            for tag, arr in (("lm", s.landmarks), ("box", s.box), ("pts", s.points), ("m3d", s.model_3d)):
+                if arr is not None:
+                    a = np.ascontiguousarray(arr, np.float64)
+                    h.update(f"{tag}{a.shape}".encode() + a.tobytes())
             if s.image_path is not None:
                 try:
-                    h.update(f"{s.image_path.name}:{s.image_path.stat().st_size}".encode())
-                except OSError:
-                    h.update(b"missing")
+                    h.update(b"img:" + index.digest(s.image_path).encode())
+                except OSError as exc:
+                    h.update(f"img-unreadable:{exc.errno}".encode())
         return h.hexdigest()[:16]
 
 

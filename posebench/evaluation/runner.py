@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from posebench.content import DigestIndex
 from posebench.evaluation.cache import PredictionCache, cache_key
 from posebench.fileio import write_atomic
 from posebench.datasets.base import Dataset, Sample
@@ -86,7 +87,9 @@ def evaluate(
 ) -> RunResult:
     """Run ``method`` over ``dataset`` (resuming from the cache), store and return the result."""
     results_dir = Path(results_dir)
-    fingerprint = dataset.fingerprint()  # hashes every sample: once per run
+    digests = DigestIndex(results_dir / "cache" / "file-digests.json")
+    fingerprint = dataset.fingerprint(digests)  # every sample and image's bytes: once per run
+    digests.save()
     key = run_key(method, dataset, fingerprint)
     cache = PredictionCache(results_dir / "cache" / f"{method.name}__{dataset.name}__{key}.jsonl")
     done = cache.load()
