@@ -35,11 +35,13 @@ def find_aflw2000(extracted: Path) -> Path:
 
 
 def find_300w_lp(extracted: Path) -> Path:
+    from posebench.datasets.w300lp import SUBSETS
+
     counts: Counter = Counter()
     for p in extracted.rglob("*.mat"):
         rel = p.relative_to(extracted).parts
-        if "landmarks" in rel or len(rel) < 2:
-            continue
+        if len(rel) < 2 or p.parent.name not in SUBSETS or "landmarks" in rel:
+            continue  # only the official subset folders hold labels (not Code/, landmarks/)
         counts[p.parent.parent] += 1
     return _best(counts, "<subset>/<name>.mat label files")
 

@@ -112,10 +112,14 @@ def verify_aflw2000(report: Report) -> None:
 
 
 def verify_300w_lp(report: Report) -> None:
+    """Counts per official subset folder (the release's ``Code/`` and other support files are
+    not labels and are not mentioned), images, a sample of parsed labels, and the
+    ``landmarks/<subset>/<name>_pts.mat`` files the reader uses for ground-truth landmarks."""
     from posebench.datasets.matfile import pose_of, read_mat
+    from posebench.datasets.w300lp import label_files, pts_file, read_pts_3d
 
     root = report.path
-    mats = sorted(p for p in root.rglob("*.mat") if "landmarks" not in p.relative_to(root).parts)
+    mats = label_files(root)
     by_subset: dict[str, list[Path]] = {}
     for p in mats:
         by_subset.setdefault(p.parent.name, []).append(p)
@@ -126,12 +130,10 @@ def verify_300w_lp(report: Report) -> None:
             report.facts.append(f"{sub}: {found} labels (expected {n})")
             if found != n:
                 report.problems.append(f"{sub}: {found} .mat label files, expected {n}")
-    extra = sorted(set(by_subset) - {s for b in W300LP_SUBSETS for s in (b, f"{b}_Flip")})
-    if extra:
-        report.facts.append(f"other folders with .mat files (also read): {', '.join(extra)}")
     no_image = [f"{p.relative_to(root)}: no .jpg image" for p in mats if not p.with_suffix(".jpg").is_file()]
     report.problem_list(no_image, "labels without an image")
-    jpgs = [p for p in root.rglob("*.jpg") if "landmarks" not in p.relative_to(root).parts]
+    folders = {p.parent for p in mats}
+    jpgs = sorted(p for d in folders for p in d.glob("*.jpg"))
     report.counts.update(images=len(jpgs))
     report.problem_list([f"{p.relative_to(root)}: no .mat label file" for p in jpgs
                          if not p.with_suffix(".mat").is_file()], "images without a .mat")
@@ -146,9 +148,18 @@ def verify_300w_lp(report: Report) -> None:
         pt2d = np.asarray(m.get("pt2d", np.empty(0)))
         if pt2d.shape != (2, 68):
             bad.append(f"{f.relative_to(root)}: pt2d has shape {pt2d.shape}, expected (2, 68)")
+        if pts_file(f).is_file():
+            try:
+                read_pts_3d(pts_file(f))
+            except SampleFailure as exc:
+                bad.append(f"landmarks/{f.parent.name}/{exc.reason}")
     report.problem_list(bad, "unusable label files")
+    with_pts = sum(pts_file(f).is_file() for f in mats)
+    report.counts.update(landmarks_pts_3d=with_pts)
     report.facts.append(f"{len(mats)} labels in all, {len(jpgs)} images; {len(sample) - len(bad)} of a sample "
                         f"of {len(sample)} labels parse")
+    report.facts.append(f"{with_pts} labels have landmarks/<subset>/<name>_pts.mat (pts_3d: used as ground-truth "
+                        f"landmarks); the other {len(mats) - with_pts} use pt2d")
     _check_images(report, jpgs)
 
 

@@ -1,15 +1,34 @@
 """300W-LP: the official tree ``<root>/<subset>/<name>.jpg + <name>.mat`` (2x68 ``pt2d``).
 
-Subsets are AFW, HELEN, IBUG, LFPW and their ``_Flip`` copies; any folder of jpg+mat pairs
-under the root is read (the ``landmarks/`` folder is ignored). Protocol ``300w-lp-v1``: no
-angle filter by default (``filter=99`` keeps |angle| <= 99 as Hopenet's training did); the face
-box is Hopenet's training crop at its mid margin k = 0.3 around ``pt2d``:
+**Samples** are the label files of the official subset folders only: AFW, HELEN, IBUG, LFPW
+and their flipped copies AFW_Flip, HELEN_Flip, IBUG_Flip, LFPW_Flip (:data:`SUBSETS`). Every
+other ``.mat`` under the root -- the release's ``Code/`` (e.g. ``Code/ModelGeneration/model_info.mat``),
+``landmarks/``, anything a user added -- is not a sample and is ignored silently. ``--data-dir``
+may also name one subset folder itself.
+
+**Ground-truth landmarks.** The image ``.mat``'s ``pt2d`` is the 2D annotation (on the jaw:
+the visible contour), not the projection of the fitted 3D face. The release's
+``landmarks/<subset>/<name>_pts.mat`` holds ``pts_3d`` (68x2 pixels): the 3D-consistent
+landmarks (the fitted face's 68 vertices projected), which is what a 3D mean face fits. With
+``landmarks=auto`` (default) the reader uses ``pts_3d`` where that file exists and ``pt2d``
+elsewhere (the release has no ``landmarks/*_Flip`` folders, so flipped samples keep ``pt2d``);
+``landmarks=pt2d`` always uses ``pt2d`` (the earlier behaviour). Each sample's ``meta["landmarks"]``
+and the dataset settings (``landmark_sources``: counts) say which was used. On the IBUG sample
+the two differ by up to 49 px on the jaw and a weak-perspective fit of the Basel mean face
+gives yaw -41.8 from points rebuilt from the 3DMM parameters vs -28.0 from ``pt2d`` (label
+-44.0): ``docs/inputs.md``. An unusable ``_pts.mat`` is a recorded label failure naming it.
+
+Protocol ``300w-lp-v2``: no angle filter by default (``filter=99`` keeps |angle| <= 99 as
+Hopenet's training did); the face box is Hopenet's training crop at its mid margin k = 0.3
+around ``pt2d`` (as the original, whatever the landmarks):
 x -= 0.6k*w, y_min -= 2k*h, x_max += 0.6k*w', y_max += 0.6k*h' (sequential, as in the original).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from posebench.crop import Box, landmark_box
 from posebench.errors import DataError, SampleFailure, UsageError
@@ -18,6 +37,50 @@ from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, 
 from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 
 IMAGE_SIZE = (450, 450)
+BASE_SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")
+#: The official subset folders: the label files in them are the dataset's samples.
+SUBSETS = BASE_SUBSETS + tuple(f"{b}_Flip" for b in BASE_SUBSETS)
+LANDMARK_SOURCES = ("auto", "pt2d")
+
+
+def label_files(root: Path, wanted: set[str] | None = None) -> list[Path]:
+    """The official label files under ``root`` (a 300W-LP root, or one subset folder itself):
+    ``<subset>/<name>.mat`` for the subsets in :data:`SUBSETS` (and in ``wanted``, if given)."""
+    if root.name in SUBSETS and not any((root / s).is_dir() for s in SUBSETS):
+        folders = [root]
+    else:
+        folders = [root / s for s in SUBSETS if (root / s).is_dir()]
+    return sorted(p for d in folders if wanted is None or d.name in wanted
+                  for p in d.glob("*.mat") if p.is_file())
+
+
+def pts_file(label: Path) -> Path:
+    """``<root>/landmarks/<subset>/<name>_pts.mat`` of a label file ``<root>/<subset>/<name>.mat``."""
+    return label.parent.parent / "landmarks" / label.parent.name / f"{label.stem}_pts.mat"
+
+
+def read_pts_3d(path: Path) -> np.ndarray:
+    """``pts_3d`` (68x2 pixels, or stored 2x68) of a ``_pts.mat``; :class:`SampleFailure` naming
+    the file and the field when unusable."""
+    import scipy.io as sio
+
+    try:
+        m = sio.loadmat(str(path))
+    except Exception as exc:  # noqa: BLE001  (any unreadable file is a per-sample failure)
+        raise SampleFailure(f"{path.name}: unreadable .mat ({type(exc).__name__})") from None
+    if "pts_3d" not in m:
+        raise SampleFailure(f"{path.name}: no pts_3d field")
+    try:
+        a = np.asarray(m["pts_3d"], dtype=float)
+    except (TypeError, ValueError):
+        raise SampleFailure(f"{path.name}: pts_3d is not numeric") from None
+    if a.shape == (2, 68):
+        a = a.T
+    if a.shape != (68, 2):
+        raise SampleFailure(f"{path.name}: pts_3d has shape {a.shape}, expected 68x2")
+    if not np.all(np.isfinite(a)):
+        raise SampleFailure(f"{path.name}: pts_3d has NaN or inf")
+    return a.copy()
 
 
 def loose_box_300wlp(box: Box, k: float = 0.3) -> Box:
@@ -30,22 +93,26 @@ def loose_box_300wlp(box: Box, k: float = 0.3) -> Box:
     return (x0, y0, x1, y1)
 
 
-def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None = None) -> Dataset:
+def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None = None,
+                 landmarks: str = "auto") -> Dataset:
     root = Path(data_dir)
     if not root.is_dir():
         raise DataError(f"data folder not found: {root}")
     if str(filter) not in ("99", "none"):
         raise UsageError(f"filter must be '99' or 'none', got {filter!r}")
+    if landmarks not in LANDMARK_SOURCES:
+        raise UsageError(f"landmarks must be one of {', '.join(LANDMARK_SOURCES)}, got {landmarks!r}")
     wanted = None if not subsets else {s.strip() for s in str(subsets).split(",")}
-    files = sorted(
-        p for p in root.rglob("*.mat")
-        if "landmarks" not in p.relative_to(root).parts and (wanted is None or p.parent.name in wanted)
-    )
+    if wanted is not None and not wanted <= set(SUBSETS):
+        raise UsageError(f"unknown 300W-LP subset(s) {sorted(wanted - set(SUBSETS))}; choose from {', '.join(SUBSETS)}")
+    files = label_files(root, wanted)
     if not files:
-        raise DataError(f"no 300W-LP .mat label files under {root}")
+        raise DataError(f"no 300W-LP label files under {root} (expected <subset>/<name>.mat with subset one of "
+                        f"{', '.join(SUBSETS)})")
     samples, invalid, excluded = [], [], 0
+    sources = {"pts_3d": 0, "pt2d": 0}
     for f in files:
-        sid = str(f.relative_to(root).with_suffix(""))
+        sid = f"{f.parent.name}/{f.stem}"
         try:
             m = read_mat(f)
             pose = pose_of(m)
@@ -58,27 +125,38 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
         img = find_image(f, (".jpg", ".png"))
         pts = sparse_points(m)
         box = loose_box_300wlp(landmark_box(pts)) if pts is not None else None
+        lm, source = (landmarks68(m, f.name) if pts is None or len(pts) != 68 else pts), "pt2d"
+        if landmarks == "auto" and pts_file(f).is_file():
+            try:
+                lm, source = read_pts_3d(pts_file(f)), "pts_3d"
+            except SampleFailure as exc:
+                invalid.append((sid, exc.reason))
+                continue
+        sources[source] += lm is not None
         samples.append(
             Sample(
                 id=sid,
                 pose=pose,
                 image_size=image_size_of(img, IMAGE_SIZE) if img else IMAGE_SIZE,
                 image_path=img,
-                landmarks=landmarks68(m, f.name) if pts is None or len(pts) != 68 else pts,
+                landmarks=lm,
                 box=box,
-                meta={"subset": f.parent.name},
+                meta={"subset": f.parent.name, "landmarks": source if lm is not None else "none"},
                 points=pts,
             )
         )
-    return Dataset("300w-lp", "300w-lp-v1" + ("-f99" if str(filter) == "99" else ""), samples, root,
-                   {"filter": str(filter), "subsets": subsets or "all"}, excluded, invalid)
+    settings = {"filter": str(filter), "subsets": subsets or "all", "landmarks": landmarks,
+                "landmark_sources": sources}
+    return Dataset("300w-lp", "300w-lp-v2" + ("-f99" if str(filter) == "99" else ""), samples, root,
+                   settings, excluded, invalid)
 
 
 @register_dataset("300w-lp", "300W-LP tree of <subset>/<name>.jpg + .mat (2x68 pt2d); training/test source",
                   needs=("landmarks", "box"))
-def w300lp(data_dir: str | Path | None = None, **options) -> Dataset:
+def w300lp(data_dir: str | Path | None = None, filter: str = "none", subsets: str | None = None,
+           landmarks: str = "auto") -> Dataset:
     if data_dir is None:
         from posebench.paths import default_dir
 
         data_dir = default_dir("300w-lp")
-    return load_300w_lp(data_dir, **options)
+    return load_300w_lp(data_dir, filter=filter, subsets=subsets, landmarks=landmarks)
