@@ -6,11 +6,15 @@ Rules (each a recorded per-sample failure, :class:`SampleFailure`, when it canno
   as the reference loaders (PIL's ``Image.open(...).convert("RGB")`` in Hopenet's code,
   ``cv2.imread`` in FSA-Net's; pinned on the real AFLW2000 images by the tests). EXIF orientation
   is not applied, as in both.
-* **Corruption** is what the decoder reports: a JPEG is also decoded by libjpeg-turbo in strict
-  mode (``simplejpeg``), so a warning such as "Corrupt JPEG data: N extraneous bytes before
-  marker" or "Premature end of JPEG file" (garbled scan data, a truncated file) refuses the
-  image, while bytes after a complete image (after the end marker) are ignored, as every
-  reference decoder ignores them.
+* **Corruption** is what a reference decoder reports: a JPEG is also decoded by libjpeg-turbo in
+  strict mode (``simplejpeg``), so a warning such as "Corrupt JPEG data: N extraneous bytes
+  before marker" or "Premature end of JPEG file" (garbled scan data, a truncated file) refuses
+  the image, while bytes after a complete image (after the end marker) are ignored, as every
+  reference decoder ignores them. A PNG that libpng refuses (CRC or zlib errors, truncation)
+  is refused by OpenCV already; any other format (TIFF, BMP, WebP, GIF, ...) is also decoded
+  by PIL, and an error there (e.g. a damaged LZW strip that OpenCV decodes with only a logged
+  warning) refuses it. Damage no decoder can see (flipped bytes in an uncompressed BMP) cannot
+  be detected by anyone and is read as it is.
 * **Size** is bounded before decoding: an image whose header declares more than
   :data:`MAX_PIXELS` pixels (PIL's own decompression-bomb limit, 2 x 89,478,485) is refused
   without allocating it (``POSEBENCH_MAX_IMAGE_PIXELS`` overrides the bound).
@@ -90,6 +94,20 @@ def _check_jpeg(data: bytes, name: str) -> None:
         raise SampleFailure(f"corrupt or truncated JPEG {name}: {msg}") from None
 
 
+def _check_with_pil(data: bytes, name: str) -> None:
+    """Decode with PIL (the Hopenet reference loader); refuse what it reports as damaged."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+    except Exception as exc:  # noqa: BLE001  (any decoder error is the file's fault)
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SampleFailure(f"corrupt image {name}: {msg[:120]}") from None
+
+
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     """Encoded image bytes -> RGB uint8 HxWx3; :class:`SampleFailure` naming ``name`` otherwise."""
     if len(data) == 0:
@@ -103,6 +121,8 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
                             f"(limit {MAX_PIXELS:,}; POSEBENCH_MAX_IMAGE_PIXELS)")
     if data[:2] == b"\xff\xd8":
         _check_jpeg(data, name)
+    elif data[:8] != b"\x89PNG\r\n\x1a\n" and size is not None:
+        _check_with_pil(data, name)
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:

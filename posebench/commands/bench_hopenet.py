@@ -61,6 +61,7 @@ def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines
 
     dataset = load_dataset("aflw2000", str(data_dir))
     samples = [s for s in dataset.samples if s.image_path is not None and s.box is not None]
+    samples = [s for s in samples if _readable(s.image_path)]  # damaged images are not timed
     if limit:
         samples = samples[:limit]
     if not samples:
@@ -145,3 +146,14 @@ def _as_pair(result) -> tuple:
 
 
 COMMANDS: list = []  # attaches to the `bench` group
+
+
+def _readable(path) -> bool:
+    from posebench.errors import SampleFailure
+    from posebench.imageio import read_image
+
+    try:
+        read_image(path)
+    except SampleFailure:
+        return False
+    return True
