@@ -28,10 +28,12 @@ from typing import Sequence
 
 import numpy as np
 
-from posebench.detect import check_box_mode, locate_face, make_detector
+from posebench.detect import check_box_mode, detector_file, locate_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
 from posebench.method import FaceInput, Method, prepare_each
+from posebench.options import Domain
+from posebench.pnp import SOLVER_NAMES
 from posebench.pose import Pose
 from posebench.registry import register_method
 
@@ -87,31 +89,43 @@ def load_fan(path: Path):
     return net.eval()
 
 
+@register_method(
+    "fan",
+    "face-alignment 2D FAN landmarks (12 points; 68 as an option) -> solvePnP (paper Table 1 'FAN (12 points)'); "
+    f"needs {FAN_FILE} in $TORCH_HOME/hub/checkpoints",
+    domains={"threads": Domain(ge=0, le=1024), "focal": Domain(gt=0), "solver": Domain(choices=SOLVER_NAMES)},
+)
 class FanMethod(Method):
     name = "fan"
     needs = frozenset({"image", "weights"})
+    version = "2"
     batch_size = 8
 
     def __init__(self, points: str = "12", box: str = "gt", detector_model: str = "", weights: str = "",
                  flip: bool = True, face: str = "default", solver: str = "iterative", focal: float = 1.0,
                  threads: int = 0):
         check_box_mode(box)
+        if threads < 0:
+            raise UsageError("threads must be >= 0")
+        super().__init__()
         self.fit = LandmarkPose(face, solver, focal, fan_points(points))
         self.path = Path(weights) if weights else default_weights_path()
         self.net = load_fan(self.path)
+        self.reads("weights", self.path)
+        det = detector_file(box, detector_model) if box not in ("gt", "dlib-hog") else None
+        if det is not None:
+            self.reads("detector", det)
         self.box, self.flip, self.threads = box, bool(flip), int(threads)
         self.detector = make_detector(box, detector_model or None) if box != "gt" else None
-        self._hash: str | None = None
-        super().__init__(points=str(points), box=box, detector_model=Path(detector_model).name if detector_model else "",
-                         flip=self.flip, face=self.fit.face_label, solver=solver, focal=float(focal))
 
     @property
     def weights_hash(self) -> str | None:
-        if self._hash is None:
-            h = hashlib.sha256(self.path.read_bytes())
-            h.update(self.fit.model_hash.encode())
-            self._hash = h.hexdigest()[:16]
-        return self._hash
+        """Digest of the FAN weights and the face model (the files' digests are in settings too)."""
+        from posebench.fileio import file_digest
+
+        h = hashlib.sha256(file_digest(self.path).encode())
+        h.update((self.fit.model_hash or "exact").encode())
+        return h.hexdigest()[:16]
 
     def _center_scale(self, box) -> tuple[np.ndarray, float]:
         x0, y0, x1, y1 = box
@@ -170,15 +184,5 @@ class FanMethod(Method):
         return res
 
 
-@register_method(
-    "fan",
-    "face-alignment 2D FAN landmarks (12 points; 68 as an option) -> solvePnP (paper Table 1 'FAN (12 points)'); "
-    f"needs {FAN_FILE} in $TORCH_HOME/hub/checkpoints",
-    needs=("image", "weights"),
-)
-def fan(points: str = "12", box: str = "gt", detector_model: str = "", weights: str = "", flip: bool = True,
-        face: str = "default", solver: str = "iterative", focal: float = 1.0, threads: int = 0) -> FanMethod:
-    if threads < 0:
-        raise UsageError("threads must be >= 0")
-    return FanMethod(points=points, box=box, detector_model=detector_model, weights=weights, flip=flip, face=face,
-                     solver=solver, focal=focal, threads=threads)
+#: The factory name of earlier releases (the class is registered itself).
+fan = FanMethod

@@ -18,6 +18,8 @@ import numpy as np
 
 from posebench.errors import SampleFailure, UsageError
 from posebench.method import FaceInput, Method
+from posebench.options import Domain
+from posebench.pnp import SOLVER_NAMES
 from posebench.pose import Pose
 from posebench.registry import register_method
 
@@ -36,14 +38,20 @@ def parse_points(points: str | None) -> np.ndarray | None:
     return idx
 
 
+@register_method(
+    "gt-landmarks",
+    "ground-truth 68 2D landmarks + 3D mean face -> cv2.solvePnP (paper Table 1 'Ground truth landmarks')",
+    domains={"solver": Domain(choices=SOLVER_NAMES), "focal": Domain(gt=0)},
+)
 class GTLandmarks(Method):
     name = "gt-landmarks"
     needs = frozenset({"landmarks"})
+    version = "2"
     batch_size = 256
 
     def __init__(self, solver: str = "iterative", focal: float = 1.0, face: str = "default", points: str = "all"):
+        super().__init__()
         self.fit = LandmarkPose(face=face, solver=solver, focal=focal, indices=parse_points(points))
-        super().__init__(solver=solver, focal=float(focal), face=self.fit.face_label, points=points)
 
     @property
     def idx(self) -> np.ndarray | None:
@@ -59,10 +67,5 @@ class GTLandmarks(Method):
         return self.fit.pose(face.landmarks, face.image_size, exact=face.model_3d)
 
 
-@register_method(
-    "gt-landmarks",
-    "ground-truth 68 2D landmarks + 3D mean face -> cv2.solvePnP (paper Table 1 'Ground truth landmarks')",
-    needs=("landmarks",),
-)
-def gt_landmarks(solver: str = "iterative", focal: float = 1.0, face: str = "default", points: str = "all") -> GTLandmarks:
-    return GTLandmarks(solver=solver, focal=focal, face=face, points=points)
+#: The factory name of earlier releases (the class is registered itself).
+gt_landmarks = GTLandmarks

@@ -39,6 +39,10 @@ SUBSETS: dict[str, tuple[int, ...]] = {
 }
 
 BACKENDS = ("batched", "cv2", "batched-unverified")
+#: The error columns of :func:`error_row`, in the order summaries show them.
+ERROR_COLUMNS = ("mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30")
+#: Condition columns of the built-in studies, in the order summaries show them.
+CONDITION_COLUMNS = ("subset", "n_points", "jitter_px", "axis", "stretch_pct", "solver", "camera", "origin", "units")
 OVER = 30.0  # degrees: a sample with any angle error above this counts as a flipped solution
 
 
@@ -49,6 +53,8 @@ def parse_list(value: str | list | tuple, what: str, cast: Callable[[str], Any] 
         out = [cast(v) for v in items]
     except ValueError:
         raise UsageError(f"{what}: cannot read {value!r}") from None
+    if any(isinstance(v, float) and not (np.isfinite(v) and abs(v) <= 1e6) for v in out):
+        raise UsageError(f"option {what}={value!r}: values must be finite numbers")
     if not out:
         raise UsageError(f"{what}: empty list")
     return out
@@ -189,6 +195,21 @@ class Study(ABC):
     @abstractmethod
     def plot(self, table: pd.DataFrame, stem: Path, title: str = "") -> list[Path]:
         """Draw ``table`` to ``stem``.png and ``stem``.pdf; return the files written."""
+
+    #: Columns that name a condition; :meth:`summary` shows them (those in the table) first.
+    summary_keys: tuple[str, ...] = ()
+
+    def summary(self, table: pd.DataFrame) -> str:
+        """A short text table for the terminal. The default: the condition columns
+        (:attr:`summary_keys`, or else every non-numeric column that varies) and the error
+        columns the table has (``mae_*``, ``frac_over_30``), floats to 3 decimals."""
+        keys = [k for k in self.summary_keys if k in table.columns]
+        if not keys:
+            keys = [c for c in table.columns if table[c].dtype == object and table[c].nunique() > 1]
+        errs = [c for c in ERROR_COLUMNS if c in table.columns]
+        cols = keys + [c for c in errs if c not in keys]
+        shown = table[cols] if cols else table
+        return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
     def with_settings(self, table: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
         for k in keys:

@@ -9,16 +9,21 @@ from typing import Callable
 import pandas as pd
 
 from posebench.datasets.base import Dataset
+from posebench.options import Domain
+from posebench.pnp import SOLVER_NAMES
 from posebench.registry import register_study
 
-from .base import settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import BACKENDS, CONDITION_COLUMNS, settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
 
 SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
 
 
+@register_study("keypoints", "Figure 3: MAE against the number of ground-truth landmarks used", paper={"figure": 3},
+                domains={"focal": Domain(gt=0), "solver": Domain(choices=SOLVER_NAMES), "backend": Domain(choices=BACKENDS), "face_units": Domain(choices=("mm", "stored"))})
 class KeypointsStudy(Study):
     name = "keypoints"
     figure = "Figure 3"
+    summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "subset")
 
     def __init__(self, subsets: str = "6,12,21,68", solver: str = "iterative", focal: float = 1.0,
                  face: str = "default", face_units: str = "mm", backend: str = "batched"):
@@ -68,7 +73,5 @@ class KeypointsStudy(Study):
         return out
 
 
-@register_study("keypoints", "Figure 3: MAE against the number of ground-truth landmarks used", paper={"figure": 3})
-def keypoints(subsets: str = "6,12,21,68", solver: str = "iterative", focal: float = 1.0, face: str = "default",
-              face_units: str = "mm", backend: str = "batched") -> KeypointsStudy:
-    return KeypointsStudy(subsets, solver, focal, face, face_units, backend)
+#: The factory name of earlier releases (the class is registered itself).
+keypoints = KeypointsStudy

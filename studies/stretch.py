@@ -12,9 +12,11 @@ import pandas as pd
 
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
+from posebench.options import Domain
+from posebench.pnp import SOLVER_NAMES
 from posebench.registry import register_study
 
-from .base import settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import BACKENDS, CONDITION_COLUMNS, settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
 
 SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
 AXES = {"width": 0, "height": 1}
@@ -30,14 +32,20 @@ def stretch(face: np.ndarray, axis: str, amount: float) -> np.ndarray:
     return (f - c) * scale + c
 
 
+@register_study("stretch", "Figure 5: MAE against stretching the 3D mean face in width and height (+-40%)",
+                paper={"figure": 5},
+                domains={"focal": Domain(gt=0), "solver": Domain(choices=SOLVER_NAMES), "backend": Domain(choices=BACKENDS), "face_units": Domain(choices=("mm", "stored")), "max_stretch": Domain(ge=0, lt=1), "step": Domain(gt=0)})
 class StretchStudy(Study):
     name = "stretch"
     figure = "Figure 5"
+    summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "n_points")
 
     def __init__(self, max_stretch: float = 0.4, step: float = 0.1, points: str = "68", solver: str = "iterative",
                  focal: float = 1.0, face: str = "default", face_units: str = "mm", backend: str = "batched"):
         if not (0 <= max_stretch < 1 and step > 0):
             raise UsageError("stretch: need 0 <= max_stretch < 1 and step > 0")
+        if max_stretch / step > 10_000:
+            raise UsageError(f"option step={step!r}: max_stretch / step gives more than 10000 stretch levels")
         super().__init__(max_stretch=float(max_stretch), step=float(step), points=points, solver=solver,
                          focal=float(focal), face=face_label(face), face_units=face_units, backend=backend)
         self.subset = parse_subsets(points)[0]
@@ -87,8 +95,5 @@ class StretchStudy(Study):
         return out
 
 
-@register_study("stretch", "Figure 5: MAE against stretching the 3D mean face in width and height (+-40%)",
-                paper={"figure": 5})
-def stretch_study(max_stretch: float = 0.4, step: float = 0.1, points: str = "68", solver: str = "iterative",
-                  focal: float = 1.0, face: str = "default", face_units: str = "mm", backend: str = "batched") -> StretchStudy:
-    return StretchStudy(max_stretch, step, points, solver, focal, face, face_units, backend)
+#: The factory name of earlier releases (the class is registered itself).
+stretch_study = StretchStudy

@@ -86,7 +86,7 @@ def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines
 
         def run_posebench(method) -> tuple[np.ndarray, float]:
             t0 = time.perf_counter()
-            faces = [FaceInput(read_image(s.image_path), s.image_size, s.box, id=s.id) for s in samples]
+            faces = [FaceInput.from_sample(s, read_image(s.image_path), exact=False) for s in samples]
             poses = method.estimate_batch(faces)
             dt = time.perf_counter() - t0
             return np.array([p.as_array() for p in poses]), dt
