@@ -150,6 +150,8 @@ class OnnxHeadPose(Method):
     needs = frozenset({"image", "weights"})
     version = "2"
     batch_size = 64
+    #: ``model_dir`` only says where the model files are; their bytes are in the file digests.
+    runtime_options = Method.runtime_options | {"model_dir"}
 
     def __init__(self, config: str = "fsanet", models: str = "", model_dir: str = "", box: str = "gt",
                  detector_model: str = "", threads: int = 0):
@@ -183,7 +185,6 @@ class OnnxHeadPose(Method):
         super().record_options(values, defaults)
         self.options["models"] = self._models_label
         self.options["config"] = self._config_label
-        self.options.pop("model_dir", None)  # where the files are does not matter, their bytes do
 
     @property
     def weights_hash(self) -> str | None:

@@ -65,6 +65,8 @@ class Method(ABC):
     #: Options that never change a prediction (kept out of the cache key and the label).
     runtime_options: ClassVar[frozenset[str]] = frozenset({"workers", "threads", "batch_size", "progress"})
     batch_size: int = 64
+    #: Options that make this method cheap to run in the contract tests (tests/test_contracts.py).
+    example_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any):
         self.options = {**getattr(self, "options", {}), **options}

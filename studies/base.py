@@ -177,6 +177,8 @@ class Study(ABC):
 
     name: str = ""
     figure: str = ""  # e.g. "Figure 3" of the paper, or "" when beyond the paper
+    #: Options that make this study cheap to run in the contract tests (tests/test_contracts.py).
+    example_options: dict[str, Any] = {}
 
     def __init__(self, **settings: Any):
         self._settings = dict(settings)

@@ -53,6 +53,7 @@ def confidence_band(values: np.ndarray, level: float = 0.95) -> tuple[float, flo
 class JitterStudy(Study):
     name = "jitter"
     figure = "Figure 4"
+    example_options = {"subsets": "6,68", "max_jitter": 2.0, "repeats": 1, "backend": "cv2"}
 
     def summary(self, table: pd.DataFrame) -> str:
         """Mean over subsets per (number of points, jitter level)."""

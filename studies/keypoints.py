@@ -23,6 +23,7 @@ SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
 class KeypointsStudy(Study):
     name = "keypoints"
     figure = "Figure 3"
+    example_options = {"subsets": "6,68", "backend": "cv2"}
     summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "subset")
 
     def __init__(self, subsets: str = "6,12,21,68", solver: str = "iterative", focal: float = 1.0,

@@ -51,6 +51,7 @@ def place_origin(face: np.ndarray, origin: str, units_per_mm: float) -> np.ndarr
 class SolverStudy(Study):
     name = "solver"
     figure = ""
+    example_options = {"solvers": "sqpnp,weak", "focals": "1", "origins": "centroid", "units": "mm", "backend": "cv2"}
     summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "n_points")
 
     def __init__(self, solvers: str = "iterative,sqpnp,epnp,weak", focals: str = "0.5,1,2,10",

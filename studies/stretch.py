@@ -38,6 +38,7 @@ def stretch(face: np.ndarray, axis: str, amount: float) -> np.ndarray:
 class StretchStudy(Study):
     name = "stretch"
     figure = "Figure 5"
+    example_options = {"max_stretch": 0.2, "backend": "cv2"}
     summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "n_points")
 
     def __init__(self, max_stretch: float = 0.4, step: float = 0.1, points: str = "68", solver: str = "iterative",
