@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from abc import ABC, abstractmethod
+from abc import ABC
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence

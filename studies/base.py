@@ -16,11 +16,13 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from posebench.pnp.batch import ALL_SOLVERS, BatchResult, solve_batch, solve_loop
 from posebench.datasets.base import Dataset
 from posebench.errors import DataError, UsageError
 from posebench.facemodel import default_face, resolve_face
 from posebench.metrics import angle_errors
+from posebench.options import Domain
+from posebench.pnp import SOLVER_NAMES
+from posebench.pnp.batch import ALL_SOLVERS, BatchResult, solve_batch, solve_loop
 
 #: Named keypoint subsets (0-based indices into the 68-point markup).
 SUBSETS: dict[str, tuple[int, ...]] = {
@@ -39,6 +41,13 @@ SUBSETS: dict[str, tuple[int, ...]] = {
 }
 
 BACKENDS = ("batched", "cv2", "batched-unverified")
+#: Option domains shared by the landmark studies (checked by the registry, see posebench.options).
+LANDMARK_DOMAINS = {
+    "focal": Domain(gt=0),
+    "solver": Domain(choices=SOLVER_NAMES),
+    "backend": Domain(choices=BACKENDS),
+    "face_units": Domain(choices=("mm", "stored")),
+}
 #: The error columns of :func:`error_row`, in the order summaries show them.
 ERROR_COLUMNS = ("mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30")
 #: Condition columns of the built-in studies, in the order summaries show them.

@@ -16,10 +16,23 @@ import pandas as pd
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
 from posebench.options import Domain
-from posebench.pnp import SOLVER_NAMES
 from posebench.registry import register_study
 
-from .base import BACKENDS, ERROR_COLUMNS, settings_line, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import (
+    ERROR_COLUMNS,
+    LANDMARK_DOMAINS,
+    SUBSETS,
+    LandmarkData,
+    Study,
+    error_row,
+    face_label,
+    landmark_data,
+    parse_subsets,
+    save_figure,
+    settings_line,
+    solve,
+    study_face,
+)
 
 SETTING_KEYS = ("noise", "solver", "focal", "face", "face_units", "backend")
 SUBSET_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
@@ -49,7 +62,9 @@ def confidence_band(values: np.ndarray, level: float = 0.95) -> tuple[float, flo
 
 @register_study("jitter", "Figure 4: MAE against random landmark jitter (0-10 px) for several keypoint subsets",
                 paper={"figure": 4},
-                domains={"focal": Domain(gt=0), "solver": Domain(choices=SOLVER_NAMES), "backend": Domain(choices=BACKENDS), "face_units": Domain(choices=("mm", "stored")), "max_jitter": Domain(ge=0, le=1000), "step": Domain(gt=0), "repeats": Domain(ge=1, le=1000), "seed": Domain(ge=0), "noise": Domain(choices=("uniform", "gaussian"))})
+                domains={**LANDMARK_DOMAINS,
+                         "max_jitter": Domain(ge=0, le=1000), "step": Domain(gt=0), "repeats": Domain(ge=1, le=1000),
+                         "seed": Domain(ge=0), "noise": Domain(choices=("uniform", "gaussian"))})
 class JitterStudy(Study):
     name = "jitter"
     figure = "Figure 4"

@@ -9,17 +9,30 @@ from typing import Callable
 import pandas as pd
 
 from posebench.datasets.base import Dataset
-from posebench.options import Domain
-from posebench.pnp import SOLVER_NAMES
 from posebench.registry import register_study
 
-from .base import BACKENDS, CONDITION_COLUMNS, settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import (
+    ANGLE_STYLE,
+    CONDITION_COLUMNS,
+    LANDMARK_DOMAINS,
+    SUBSETS,
+    LandmarkData,
+    Study,
+    error_row,
+    face_label,
+    landmark_data,
+    parse_subsets,
+    save_figure,
+    settings_line,
+    solve,
+    study_face,
+)
 
 SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
 
 
 @register_study("keypoints", "Figure 3: MAE against the number of ground-truth landmarks used", paper={"figure": 3},
-                domains={"focal": Domain(gt=0), "solver": Domain(choices=SOLVER_NAMES), "backend": Domain(choices=BACKENDS), "face_units": Domain(choices=("mm", "stored"))})
+                domains=LANDMARK_DOMAINS)
 class KeypointsStudy(Study):
     name = "keypoints"
     figure = "Figure 3"

@@ -22,12 +22,27 @@ import pandas as pd
 
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
-from posebench.facemodel import default_face
 from posebench.evaluation.paper import paper_values
+from posebench.facemodel import default_face
 from posebench.options import Domain
 from posebench.registry import register_study
 
-from .base import BACKENDS, CONDITION_COLUMNS, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_list, parse_subsets, rms_radius, save_figure, solve, study_face
+from .base import (
+    BACKENDS,
+    CONDITION_COLUMNS,
+    SUBSETS,
+    LandmarkData,
+    Study,
+    error_row,
+    face_label,
+    landmark_data,
+    parse_list,
+    parse_subsets,
+    rms_radius,
+    save_figure,
+    solve,
+    study_face,
+)
 
 ORIGINS = ("stored", "centroid", "behind100")
 SOLVER_STYLE = {"iterative": ("tab:red", "o"), "sqpnp": ("tab:blue", "s"), "epnp": ("tab:green", "^"),

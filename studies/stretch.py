@@ -13,10 +13,24 @@ import pandas as pd
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
 from posebench.options import Domain
-from posebench.pnp import SOLVER_NAMES
 from posebench.registry import register_study
 
-from .base import BACKENDS, CONDITION_COLUMNS, settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import (
+    ANGLE_STYLE,
+    CONDITION_COLUMNS,
+    LANDMARK_DOMAINS,
+    SUBSETS,
+    LandmarkData,
+    Study,
+    error_row,
+    face_label,
+    landmark_data,
+    parse_subsets,
+    save_figure,
+    settings_line,
+    solve,
+    study_face,
+)
 
 SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
 AXES = {"width": 0, "height": 1}
@@ -34,7 +48,8 @@ def stretch(face: np.ndarray, axis: str, amount: float) -> np.ndarray:
 
 @register_study("stretch", "Figure 5: MAE against stretching the 3D mean face in width and height (+-40%)",
                 paper={"figure": 5},
-                domains={"focal": Domain(gt=0), "solver": Domain(choices=SOLVER_NAMES), "backend": Domain(choices=BACKENDS), "face_units": Domain(choices=("mm", "stored")), "max_stretch": Domain(ge=0, lt=1), "step": Domain(gt=0)})
+                domains={**LANDMARK_DOMAINS,
+                         "max_stretch": Domain(ge=0, lt=1), "step": Domain(gt=0)})
 class StretchStudy(Study):
     name = "stretch"
     figure = "Figure 5"

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import scipy.io as sio
 
-from posebench.evaluation.cache import PredictionCache
 from posebench.datasets.aflw2000 import load_aflw2000
 from posebench.datasets.synthetic import make_synthetic
 from posebench.errors import SampleFailure
+from posebench.evaluation.cache import PredictionCache
+from posebench.evaluation.runner import evaluate
 from posebench.method import FaceInput, Method, create_method
 from posebench.pose import Pose
-from posebench.evaluation.runner import evaluate
 
 
 class CountingGT(Method):

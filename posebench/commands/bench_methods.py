@@ -19,9 +19,9 @@ from typing import Any
 
 import click
 
-from posebench.errors import DataError, PosebenchError, SampleFailure
 from posebench.commands.bench import bench
 from posebench.commands.common import load_dataset, show_progress
+from posebench.errors import DataError, PosebenchError, SampleFailure
 
 
 def shared_root() -> Path:

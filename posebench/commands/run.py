@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from posebench.evaluation.leaderboard import write_leaderboard
-from posebench.registry import datasets, methods
-from posebench.evaluation.runner import RunResult, evaluate
 from posebench.commands.common import parse_kv, results_option, show_progress
+from posebench.evaluation.leaderboard import write_leaderboard
+from posebench.evaluation.runner import RunResult, evaluate
+from posebench.registry import datasets, methods
 
 
 def _print_table(res: RunResult) -> None:

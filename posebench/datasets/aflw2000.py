@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from posebench.crop import landmark_box, loose_box_hopenet
+from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
+from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 from posebench.errors import DataError, SampleFailure, UsageError
 from posebench.options import Domain
 from posebench.registry import register_dataset
-from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
-from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 
 IMAGE_SIZE = (450, 450)
 RANGE_LIMIT = 99.0

@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from posebench.crop import landmark_box, loose_box_hopenet
+from posebench.datasets.base import Dataset, Sample, parse_float_range
 from posebench.errors import UsageError
 from posebench.facemodel import shape_model
+from posebench.options import Domain
 from posebench.pnp import camera_matrix, project
 from posebench.pose import Pose
-from posebench.options import Domain
 from posebench.registry import register_dataset
-from posebench.datasets.base import Dataset, Sample, parse_float_range
 
 PROTOCOL = "synthetic-v1"
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from posebench.crop import Box, landmark_box
+from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
+from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 from posebench.errors import DataError, SampleFailure, UsageError
 from posebench.options import Domain
 from posebench.registry import register_dataset
-from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
-from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 
 IMAGE_SIZE = (450, 450)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from posebench.fileio import write_atomic
 from posebench.errors import DataError
-from posebench.metrics import summarize
 from posebench.evaluation.paper import paper_values
 from posebench.evaluation.record import RecordError, RunRecord, read_record
+from posebench.fileio import write_atomic
+from posebench.metrics import summarize
 
 
 def warn(message: str) -> None:

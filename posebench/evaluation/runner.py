@@ -18,15 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from posebench.evaluation.cache import PredictionCache, cache_key
-from posebench.fileio import write_atomic
 from posebench.datasets.base import Dataset, Sample
-from posebench.evaluation.environment import environment
 from posebench.errors import SampleFailure
+from posebench.evaluation.cache import PredictionCache, cache_key
+from posebench.evaluation.environment import environment
+from posebench.evaluation.record import RUN_FORMAT, RunRecord, write_record  # noqa: F401  (RUN_FORMAT re-exported)
+from posebench.fileio import write_atomic
 from posebench.imageio import read_image
 from posebench.method import FaceInput, Method
-from posebench.evaluation.record import RUN_FORMAT, RunRecord, write_record  # noqa: F401  (RUN_FORMAT re-exported)
 from posebench.metrics import Summary, per_sample_errors, summarize, summarize_by_yaw_bin
+
 
 @dataclass
 class RunResult:
