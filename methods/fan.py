@@ -15,7 +15,8 @@ Crops are 256x256 RGB in [0, 1]; with ``flip=true`` (face-alignment's default) t
 mirrored crop are added. Landmarks are the heatmap maxima with the library's quarter-pixel
 refinement, mapped back to image pixels.
 
-Options: ``points=12`` (default, :data:`FAN_12_POINTS`), ``68`` or comma-separated indices;
+Options: ``points=12`` (default, :data:`posebench.landmarks.FAN_12_POINTS`; why these 12: see
+:mod:`posebench.landmarks`), ``68`` or comma-separated indices;
 ``box``, ``detector_model``; ``face``, ``solver``, ``focal`` (see ``landmark_pose``);
 ``weights``, ``flip``, ``threads`` (torch CPU threads; 0 = torch's default).
 """
@@ -31,6 +32,7 @@ import numpy as np
 from posebench.detect import check_box_mode, detector_file, locate_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
+from posebench.landmarks import FAN_12_POINTS, parse_points  # noqa: F401  (FAN_12_POINTS: old import path)
 from posebench.method import FaceInput, Method, prepare_each
 from posebench.options import Domain
 from posebench.pnp import SOLVER_NAMES
@@ -41,12 +43,6 @@ from .landmark_pose import LandmarkPose
 
 FAN_FILE = "2DFAN4-11f355bf06.pth.tar"
 FAN_URL = "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar"
-
-# The paper's "FAN (12 points)" does not list its points; posebench uses these 12 of the iBUG 68
-# (0-based): chin 8; nose bridge top 27 and tip 30; nostril corners 31, 35; eye corners 36, 39
-# (right eye) and 42, 45 (left eye); mouth corners 48, 54; lower lip centre 57. They avoid the
-# jaw contour (which FAN places on the visible outline, not the 3D contour) and the eyebrows.
-FAN_12_POINTS = (8, 27, 30, 31, 35, 36, 39, 42, 45, 48, 54, 57)
 
 REFERENCE_SCALE = {"gt": 195.0 * 1.76, "dlib-hog": 195.0, "dlib-cnn": 195.0, "yunet": 165.0}
 CENTER_Y_OFFSET = 0.12
@@ -61,12 +57,7 @@ def default_weights_path() -> Path:
 
 
 def fan_points(points: str) -> np.ndarray | None:
-    if str(points) == "12":
-        return np.array(FAN_12_POINTS)
-    if str(points) in ("68", "all"):
-        return None
-    from .gt_landmarks import parse_points
-
+    """The landmark selection of ``points`` (see :func:`posebench.landmarks.parse_points`)."""
     return parse_points(points)
 
 

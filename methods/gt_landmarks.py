@@ -9,14 +9,16 @@ solver, focal length = image width, principal point at the centre, zero distorti
 * ``focal``: focal length as a multiple of the image width (default 1.0);
 * ``face``: ``default`` (posebench's own mean face), ``exact`` (the sample's own 3D face, where
   the dataset has one, e.g. ``synthetic``), or a path to a 68x3 face file such as ``u_base.txt``;
-* ``points``: comma-separated 0-based landmark indices to use (default: all 68).
+* ``points``: a subset name of :data:`posebench.landmarks.SUBSETS` (``12`` = the paper's FAN 12)
+  or comma-separated 0-based landmark indices to use (default: all 68).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from posebench.errors import SampleFailure, UsageError
+from posebench.errors import SampleFailure
+from posebench.landmarks import parse_points  # noqa: F401  (old import path)
 from posebench.method import FaceInput, Method
 from posebench.options import Domain
 from posebench.pnp import SOLVER_NAMES
@@ -24,18 +26,6 @@ from posebench.pose import Pose
 from posebench.registry import register_method
 
 from .landmark_pose import LandmarkPose
-
-
-def parse_points(points: str | None) -> np.ndarray | None:
-    if points in (None, "", "all"):
-        return None
-    try:
-        idx = np.array([int(v) for v in str(points).split(",")], dtype=int)
-    except ValueError:
-        raise UsageError(f"points must be comma-separated indices 0..67, got {points!r}") from None
-    if idx.size < 4 or idx.min() < 0 or idx.max() > 67 or len(set(idx.tolist())) != idx.size:
-        raise UsageError("points must be at least 4 distinct indices in 0..67")
-    return idx
 
 
 @register_method(

@@ -18,27 +18,12 @@ import pandas as pd
 
 from posebench.datasets.base import Dataset
 from posebench.errors import DataError, UsageError
-from posebench.facemodel import default_face, resolve_face
+from posebench.facemodel import default_face, face_label, resolve_face  # noqa: F401  (face_label re-exported)
+from posebench.landmarks import SUBSETS, parse_subsets  # noqa: F401  (re-exported for the studies)
 from posebench.metrics import angle_errors
 from posebench.options import Domain
 from posebench.pnp import SOLVER_NAMES
-from posebench.pnp.batch import ALL_SOLVERS, BatchResult, solve_batch, solve_loop
-
-#: Named keypoint subsets (0-based indices into the 68-point markup).
-SUBSETS: dict[str, tuple[int, ...]] = {
-    # outer eye corners, nose tip, mouth corners
-    "5": (36, 45, 30, 48, 54),
-    # the classic 6-point head-pose set: nose tip, chin, outer eye corners, mouth corners
-    "6": (30, 8, 36, 45, 48, 54),
-    # posebench's 12 points standing in for the paper's "FAN (12 points)" (the paper does not
-    # list them): four eye corners, nose tip and nose base (3), mouth corners, lip centres
-    "12": (36, 39, 42, 45, 30, 31, 33, 35, 48, 54, 51, 57),
-    # the AFLW 21-point scheme mapped to the 68-point markup: brows (6), eye corners (4) with the
-    # upper-lid points 38/43 standing in for AFLW's eye centres, jaw ends 0/16 for the ears,
-    # nose left/tip/right, mouth corners and centre (62), chin
-    "21": (17, 19, 21, 22, 24, 26, 36, 38, 39, 42, 43, 45, 0, 16, 31, 30, 35, 48, 62, 54, 8),
-    "68": tuple(range(68)),
-}
+from posebench.pnp.batch import BatchResult, solve_batch, solve_loop
 
 BACKENDS = ("batched", "cv2", "batched-unverified")
 #: Option domains shared by the landmark studies (checked by the registry, see posebench.options).
@@ -67,14 +52,6 @@ def parse_list(value: str | list | tuple, what: str, cast: Callable[[str], Any] 
     if not out:
         raise UsageError(f"{what}: empty list")
     return out
-
-
-def parse_subsets(value: str) -> list[str]:
-    names = parse_list(value, "subsets")
-    bad = [n for n in names if n not in SUBSETS]
-    if bad:
-        raise UsageError(f"unknown keypoint subset(s) {bad}; available: {', '.join(SUBSETS)}")
-    return names
 
 
 @dataclass
@@ -136,10 +113,6 @@ def study_face(spec: str, data: LandmarkData, units: str = "mm") -> np.ndarray:
     return face
 
 
-def face_label(spec: str) -> str:
-    return spec if spec in ("default", "exact", "posebench") else Path(spec).name
-
-
 def solve(
     points: np.ndarray,
     model: np.ndarray,
@@ -152,8 +125,8 @@ def solve(
     """Landmarks (B x N x 2) + model (N x 3 or B x N x 3) -> poses, through the batched path
     (``batched``: fragile problems re-solved by cv2, so it agrees with the reference;
     ``batched-unverified``: never calls cv2 for ``iterative``) or the per-sample cv2 reference."""
-    if solver not in ALL_SOLVERS:
-        raise UsageError(f"solver must be one of {', '.join(ALL_SOLVERS)}, got {solver!r}")
+    if solver not in SOLVER_NAMES:
+        raise UsageError(f"solver must be one of {', '.join(SOLVER_NAMES)}, got {solver!r}")
     if backend == "cv2":
         return solve_loop(points, model, sizes, solver, focal, progress=progress)
     if backend in ("batched", "batched-unverified"):

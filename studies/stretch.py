@@ -12,6 +12,7 @@ import pandas as pd
 
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
+from posebench.facemodel import stretch_face
 from posebench.options import Domain
 from posebench.registry import register_study
 
@@ -39,11 +40,9 @@ AXES = {"width": 0, "height": 1}
 def stretch(face: np.ndarray, axis: str, amount: float) -> np.ndarray:
     """Scale one model axis (``width`` = x, ``height`` = y) by ``1 + amount`` about the face's
     centroid; works on 68 x 3 or B x 68 x 3."""
-    f = np.asarray(face, float)
-    c = f.mean(axis=-2, keepdims=True)
-    scale = np.ones(3)
-    scale[AXES[axis]] = 1.0 + amount
-    return (f - c) * scale + c
+    if axis not in AXES:
+        raise ValueError(f"axis must be one of {', '.join(AXES)}, got {axis!r}")
+    return stretch_face(face, width=amount if axis == "width" else 0.0, height=amount if axis == "height" else 0.0)
 
 
 @register_study("stretch", "Figure 5: MAE against stretching the 3D mean face in width and height (+-40%)",

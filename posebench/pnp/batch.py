@@ -73,7 +73,7 @@ BATCHED_SOLVERS = ("iterative", "weak")
 ENGINES = ("numba", "numpy")
 #: Problems per call of the compiled kernel (the progress bar moves once per call).
 KERNEL_CHUNK = 16384
-ALL_SOLVERS = SOLVER_NAMES  # the same names as posebench.pnp.single (kept for importers)
+ALL_SOLVERS = SOLVER_NAMES  # deprecated alias of posebench.pnp.SOLVER_NAMES (kept for old importers)
 
 
 @dataclass
@@ -602,7 +602,7 @@ def solve_loop(
     if solver == "weak":
         return solve_batch(points_2d, model_3d, image_sizes, "weak", focal_scale)
     if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(ALL_SOLVERS)}")
+        raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(SOLVER_NAMES)}")
     uv, M, sizes = _broadcast(points_2d, model_3d, image_sizes)
     B = uv.shape[0]
     uv = uv.reshape(B, -1, 1, 2)  # one contiguous N x 1 x 2 block per problem, as cv2 wants
@@ -662,8 +662,8 @@ def solve_batch(
     finished. With ``verify`` (default) the iterative problems that the batched path cannot
     reproduce reliably (an ill-conditioned DLT, or an LM run that did not converge) are
     re-solved by ``cv2.solvePnP``; ``BatchResult.fallback`` marks them."""
-    if solver not in ALL_SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(ALL_SOLVERS)}")
+    if solver not in SOLVER_NAMES:
+        raise ValueError(f"unknown solver {solver!r}; choose from {', '.join(SOLVER_NAMES)}")
     engine = default_engine() if engine is None else engine
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
