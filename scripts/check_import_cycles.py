@@ -2,7 +2,7 @@
 
 Reads every module of posebench (methods/ and studies/ as posebench.methods/.studies) with
 ``ast``, keeps the imports executed at import time (module level, not inside functions or
-``if TYPE_CHECKING``), and looks for a cycle with a depth-first search. Prints the cycle or
+``if TYPE_CHECKING``; with ``--strict`` also those inside functions and classes), and looks for a cycle with a depth-first search. Prints the cycle or
 "no import cycle among N modules".
 """
 
@@ -30,6 +30,9 @@ def _is_type_checking(node: ast.If) -> bool:
     return "TYPE_CHECKING" in ast.unparse(node.test)
 
 
+STRICT = "--strict" in sys.argv  # also count imports inside functions (lazy imports)
+
+
 def imports(name: str, path: Path, known: set[str]) -> set[str]:
     tree = ast.parse(path.read_text())
     is_pkg = path.name == "__init__.py"
@@ -42,6 +45,8 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
                 visit(node.body)
                 visit(node.orelse)
             elif isinstance(node, ast.Try):
+                visit(node.body)
+            elif STRICT and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.With, ast.For)):
                 visit(node.body)
             elif isinstance(node, ast.Import):
                 found.update(a.name for a in node.names)
