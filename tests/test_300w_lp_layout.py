@@ -98,7 +98,7 @@ def test_run_and_verify_are_silent_about_support_files(release, tmp_path):
     out = json.loads(res.output.strip().splitlines()[-1])
     assert out["n_samples"] == 2 and out["n_failed"] == 0
     rec = json.loads(open(out["run_file"]).read())
-    assert rec["dataset"]["settings"]["landmark_sources"] == {"pts_3d": 1, "pt2d": 1}
+    assert rec["dataset_settings"]["landmark_sources"] == {"pts_3d": 1, "pt2d": 1}
     table = __import__("pandas").read_csv(out["run_file"].replace(".json", ".csv")).set_index("id")
     assert table.loc[f"IBUG/{NAME}", "err_yaw"] < 3.0 < 10.0 < table.loc[f"IBUG_Flip/{NAME}", "err_yaw"]
     res = r.invoke(main, ["data", "verify", "300w-lp", "--root", str(root)])

@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from posebench.crop import Box, landmark_box
-from posebench.errors import DataError, SampleFailure, UsageError
-from posebench.registry import register_dataset
 from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
 from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
+from posebench.errors import DataError, SampleFailure, UsageError
+from posebench.options import Domain
+from posebench.registry import register_dataset
 
 IMAGE_SIZE = (450, 450)
 BASE_SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")
@@ -152,11 +153,12 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
 
 
 @register_dataset("300w-lp", "300W-LP tree of <subset>/<name>.jpg + .mat (2x68 pt2d); training/test source",
-                  needs=("landmarks", "box"))
-def w300lp(data_dir: str | Path | None = None, filter: str = "none", subsets: str | None = None,
+                  needs=("landmarks", "box"), domains={"filter": Domain(choices=("99", "none")),
+                                                       "landmarks": Domain(choices=LANDMARK_SOURCES)})
+def w300lp(data_dir: str | Path | None = None, filter: str = "none", subsets: str = "",
            landmarks: str = "auto") -> Dataset:
     if data_dir is None:
         from posebench.paths import default_dir
 
         data_dir = default_dir("300w-lp")
-    return load_300w_lp(data_dir, filter=filter, subsets=subsets, landmarks=landmarks)
+    return load_300w_lp(data_dir, filter=filter, subsets=subsets or None, landmarks=landmarks)
