@@ -172,6 +172,7 @@ def summarise(table: pd.DataFrame) -> tuple[Summary, dict[str, Summary], Counter
     ok = table[table["failure"] == ""] if len(table) else table
     summary = summarize(ok)
     bins = summarize_by_yaw_bin(ok, ok["true_yaw"].to_numpy()) if len(ok) else {}
+    bins = {label: s for label, s in bins.items() if s.n}  # an empty bin says nothing (and NaN != NaN)
     fails = Counter(table.loc[table["failure"] != "", "failure"]) if len(table) else Counter()
     return summary, bins, fails
 
