@@ -85,9 +85,9 @@ def test_fingerprint_covers_every_field_a_method_reads():
 
 def test_replaced_image_is_predicted_afresh_not_from_the_cache(two_images, tmp_path):
     """The issue's case: MAE from the cache must equal the fresh MAE after a same-size swap."""
+    from conftest import shared_path
     from posebench.evaluation.runner import evaluate
     from posebench.method import create_method
-    from conftest import shared_path
 
     model_dir = shared_path(*FSANET_DIR.split("/"))
     data, srcs = two_images

@@ -12,8 +12,16 @@ from click.testing import CliRunner
 
 from posebench.cli import main
 from posebench.facemodel import load_face
-from posebench.metrics import (YAW_BINS, angle_errors, equivalent_triple, geodesic_errors, nearest_equivalent,
-                               summarize_by_yaw_bin, per_sample_errors, yaw_bin_masks)
+from posebench.metrics import (
+    YAW_BINS,
+    angle_errors,
+    equivalent_triple,
+    geodesic_errors,
+    nearest_equivalent,
+    per_sample_errors,
+    summarize_by_yaw_bin,
+    yaw_bin_masks,
+)
 from posebench.pose import euler_to_matrix, matrix_to_euler
 
 

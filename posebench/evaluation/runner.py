@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from posebench.content import DigestIndex
 from posebench.datasets.base import Dataset, Sample
 from posebench.errors import SampleFailure
 from posebench.evaluation.cache import PredictionCache, cache_key
@@ -26,7 +27,6 @@ from posebench.evaluation.record import RUN_FORMAT, RunRecord, write_record  # n
 from posebench.fileio import write_atomic
 from posebench.imageio import read_image
 from posebench.method import FaceInput, Method
-from posebench.content import DigestIndex
 from posebench.metrics import Summary, nearest_equivalent, per_sample_errors, summarize, summarize_by_yaw_bin
 
 
