@@ -8,3 +8,4 @@ from . import dlib_landmarks  # noqa: F401
 from . import onnx_headpose  # noqa: F401
 from . import fan  # noqa: F401
 from . import hopenet  # noqa: F401
+from . import whenet  # noqa: F401
