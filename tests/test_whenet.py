@@ -55,14 +55,15 @@ def test_torch_and_onnx_match_the_authors_keras_model(methods, reference_faces, 
     ref, samples, images = reference_faces
     for engine, m in methods.items():
         worst = 0.0
-        for crop in ref["crops"]:
+        for crop in ref["crops"]:  # every image with the default crop, the first 5 with the others
+            some = samples if crop == "loose68" else samples[:5]
             faces = [FaceInput(images[s.id], s.image_size, tuple(ref["images"][s.id][crop]["box"]), id=s.id)
-                     for s in samples]
+                     for s in some]
             got = np.array([[p.yaw, p.pitch, p.roll] for p in m.estimate_batch(faces)])
-            want = np.array([ref["images"][s.id][crop]["angles"] for s in samples])
+            want = np.array([ref["images"][s.id][crop]["angles"] for s in some])
             worst = max(worst, float(np.abs(got - want).max()))
         with capsys.disabled():
-            print(f"\nWHENet {engine} vs Keras reference: {len(samples)} images x {len(ref['crops'])} crops, "
+            print(f"\nWHENet {engine} vs Keras reference: {len(samples)} images (loose68) + 5 x 3 other crops, "
                   f"max |angle difference| = {worst:.2e} deg")
         assert worst < TOLERANCE_DEG, (engine, worst)
 
