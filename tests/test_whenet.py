@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, shared_path
 
 from posebench.errors import SampleFailure, WeightsError
 from posebench.method import FaceInput, create_method
-
-from conftest import REPO, shared_path
 
 REFERENCE = REPO / "tests" / "data" / "whenet_keras_reference.json"
 TOLERANCE_DEG = 1e-3
@@ -108,7 +107,6 @@ def write_keras_h5(net, path: Path, drop: str = "", reshape: str = "") -> None:
     """Write ``net``'s weights in the layout of Keras 2.1.6's ``save_weights`` (layer_names,
     weight_names, kernels (kh, kw, in, out)); optionally drop or reshape one layer."""
     import h5py
-
     from posebench.methods.whenet.weights import torch_layers
 
     count: dict[str, int] = {}
@@ -184,7 +182,7 @@ def test_missing_weights_name_the_download_command_and_folder(tmp_path, monkeypa
 
 
 def test_weights_folder_is_used(seeded, tmp_path, monkeypatch):
-    net, path = seeded
+    _, path = seeded
     (tmp_path / "w" / "whenet").mkdir(parents=True)
     shutil.copy(path, tmp_path / "w" / "whenet" / "WHENet.h5")
     monkeypatch.setenv("POSEBENCH_WEIGHTS", str(tmp_path / "w"))

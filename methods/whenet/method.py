@@ -10,8 +10,8 @@ convention (WHENet was trained on 300W-LP labels; no conversion).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -37,7 +37,11 @@ def load_network(weights: str | Path | None = None) -> tuple[torch.nn.Module, Pa
 
 def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str):
     """``torch`` or ``onnxruntime`` engine returning (N, 3) degrees."""
-    from posebench.methods.hopenet.engine import OnnxEngine, TorchEngine, onnx_cache_path
+    from posebench.methods.hopenet.engine import (
+        OnnxEngine,
+        TorchEngine,
+        onnx_cache_path,
+    )
 
     if name == "torch":
         return TorchEngine(WHENetAngles(fold_batchnorm(net)), fold_bn=False)

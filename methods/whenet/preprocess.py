@@ -24,7 +24,7 @@ Crop boxes (option ``crop``; the comparison on AFLW2000 is in ``docs/whenet.md``
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

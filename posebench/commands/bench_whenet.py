@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -30,7 +30,7 @@ def default_sample_dir() -> Path:
     return Path(os.environ.get("POSEBENCH_SHARED", "../shared")) / "data" / "AFLW2000-sample"
 
 
-def plain_loop(net, faces, crop_box) -> "np.ndarray":  # noqa: F821
+def plain_loop(net, faces, crop_box) -> np.ndarray:  # noqa: F821
     """The per-image baseline: (N, 3) degrees, one face at a time (see the module doc)."""
     import numpy as np
     import torch
