@@ -78,7 +78,7 @@ def test_crop_rules_give_the_reference_scripts_boxes(reference_faces):
             assert list(box) == ref["images"][s.id][crop]["box"], (s.id, crop)
 
 
-def test_crop_option_changes_the_box_and_the_cache_key(methods, reference_faces, whenet_h5):
+def test_protocol_crop_box_run_record_and_weights_digest(methods, reference_faces, whenet_h5):
     ref, samples, images = reference_faces
     s = samples[0]
     m = methods["torch"]
