@@ -100,6 +100,7 @@ def bench_whenet(data_dir: Path, weights: Path | None, batch_size: int, rounds: 
             return np.concatenate([eng(to_batch(crops[i : i + bs], eng.channels_last)) for i in range(0, len(crops), bs)])
         return run
 
+    batch_size = min(batch_size, len(faces))  # the label says the batch that actually runs
     paths: dict[str, Callable[[], np.ndarray]] = {
         "plain per-image loop (batch 1, NCHW, BN layers)": lambda: plain_loop(net, faces, nchw.crop_box),
         "torch, batch 1 (BN folded, channels-last)": batched(methods["torch"], 1),
