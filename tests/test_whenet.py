@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, shared_path
 
+from conftest import REPO, shared_path
 from posebench.errors import SampleFailure, WeightsError
 from posebench.method import FaceInput, create_method
 
@@ -107,6 +107,7 @@ def write_keras_h5(net, path: Path, drop: str = "", reshape: str = "") -> None:
     """Write ``net``'s weights in the layout of Keras 2.1.6's ``save_weights`` (layer_names,
     weight_names, kernels (kh, kw, in, out)); optionally drop or reshape one layer."""
     import h5py
+
     from posebench.methods.whenet.weights import torch_layers
 
     count: dict[str, int] = {}

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from posebench.options import Domain
 from posebench.registry import register_method
 
 if TYPE_CHECKING:
     from .method import WHENetMethod
 
 
+#: What WHENet reads of a sample: declared here so that listing methods needs no torch import.
+NEEDS = frozenset({"image", "box", "weights"})
+CROPS = ("loose68", "visible", "demo", "protocol")
+
+
 @register_method(
     "whenet",
     "WHENet (BMVC 2020): multi-loss EfficientNet-B0, yaw 120 / pitch, roll 66 bins of 3 deg; authors' Keras weights",
-    needs=("image", "box", "weights"),
+    needs=tuple(sorted(NEEDS)),
+    domains={"crop": Domain(choices=CROPS), "engine": Domain(choices=("onnxruntime", "torch")),
+             "batch_size": Domain(ge=1, le=4096), "threads": Domain(ge=0, le=1024)},
 )
 def whenet(weights: str = "", crop: str = "loose68", batch_size: int = 32, threads: int = 0,
            engine: str = "onnxruntime") -> WHENetMethod:

@@ -22,6 +22,7 @@ from posebench.imageio import to_rgb
 from posebench.method import FaceInput, Method, prepare_each
 from posebench.pose import Pose
 
+from . import NEEDS
 from .nets import WHENetAngles, fold_batchnorm
 from .preprocess import CROPS, crop_reference, face_crop, sliced_box, to_batch
 from .weights import load_whenet, resolve_weights
@@ -52,7 +53,7 @@ def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str
 
 class WHENetMethod(Method):
     name = "whenet"
-    needs = frozenset({"image", "box", "weights"})
+    needs = NEEDS
     version = "1"
 
     def __init__(self, weights: str = "", crop: str = "loose68", batch_size: int = 32, threads: int = 0,
@@ -65,7 +66,9 @@ class WHENetMethod(Method):
             raise UsageError(f"batch_size must be >= 1, got {batch_size}")
         from posebench.methods.hopenet.engine import cpu_threads
 
+        super().__init__()
         self.weights_path = resolve_weights(weights or None)
+        self.reads("weights", self.weights_path)
         self._hash = file_digest(self.weights_path)
         self.net = load_whenet(self.weights_path)
         self.threads = int(threads) if threads and threads > 0 else cpu_threads()
@@ -73,9 +76,6 @@ class WHENetMethod(Method):
         self.engine = make_engine(engine, self.net, self.threads, self._hash)
         self.crop = crop
         self.batch_size = int(batch_size)
-        # What determines the predictions: the crop rule, the engine (float rounding) and the
-        # weights' bytes (weights_hash); the file name is kept for the record.
-        super().__init__(weights=self.weights_path.name, crop=crop, engine=engine)
 
     @property
     def weights_hash(self) -> str:

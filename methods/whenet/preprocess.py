@@ -32,11 +32,12 @@ import torch
 from posebench.crop import Box, landmark_box, loose_box_hopenet
 from posebench.errors import SampleFailure
 
+from . import CROPS  # noqa: F401  (declared with the registration; re-exported here)
 from .nets import INPUT_SIZE
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-CROPS = ("loose68", "visible", "demo", "protocol")
+
 
 
 def demo_padding(box: Box, width: int, height: int) -> Box:
