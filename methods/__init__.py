@@ -9,4 +9,5 @@ from . import (
     gt_landmarks,  # noqa: F401
     hopenet,  # noqa: F401
     onnx_headpose,  # noqa: F401
+    whenet,  # noqa: F401
 )

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "posebench.commands.bench_methods",
     "posebench.commands.export",
     "posebench.commands.bench_hopenet",
+    "posebench.commands.bench_whenet",
     "posebench.commands.study",
 ]
 

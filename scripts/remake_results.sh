@@ -19,6 +19,9 @@ for m in 1x1,var 1x1 var; do
   $pb run -m onnx-headpose -d aflw2000 --data-dir $S -o model_dir=$F -o models=$m --results-dir "$out" --json >/dev/null
 done
 $pb run -m onnx-headpose -d aflw2000 --data-dir $S -o model_dir=$F -o box=yunet -o detector_model=$Y --results-dir "$out" --json >/dev/null
+for c in loose68 visible demo protocol; do
+  $pb run -m whenet -d aflw2000 --data-dir $S -o weights=../shared/models/whenet/WHENet.h5 -o crop=$c --results-dir "$out" --json >/dev/null
+done
 $pb leaderboard --results-dir "$out" >/dev/null
 for s in keypoints jitter stretch solver; do
   $pb study $s --dataset aflw2000 --data-dir $L -o face=$U --results-dir "$out" --plot >/dev/null

@@ -32,7 +32,8 @@ from posebench.pose import Pose
 from posebench.registry import datasets, methods, studies
 
 #: How to make a built-in method here when it needs files from ../shared.
-SHARED_OPTIONS = {"onnx-headpose": {"model_dir": str(SHARED / "models" / "fsanet")}}
+SHARED_OPTIONS = {"onnx-headpose": {"model_dir": str(SHARED / "models" / "fsanet")},
+                  "whenet": {"weights": str(SHARED / "models" / "whenet" / "WHENet.h5")}}
 
 
 def make_method(name: str, **extra) -> Method:

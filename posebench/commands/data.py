@@ -87,7 +87,7 @@ def download_cmd(name: str, root: Path | None, url: str | None, force: bool, kee
                    "again to resume (nothing was extracted)", err=True)
         raise click.exceptions.Exit(130) from None
     click.echo(f"{source.name}: installed at {dest}")
-    _report(source, dest.parent if source.kind == "weights" else dest, fail=False)
+    _report(source, dest, fail=False)
 
 
 @data.command("prepare")
@@ -107,7 +107,7 @@ def prepare_cmd(name: str, given: Path, root: Path | None, force: bool) -> None:
     source = get_source(name)
     dest = prepare(source, given, root, force=force, progress=show_progress())
     click.echo(f"{source.name}: installed at {dest}")
-    _report(source, dest.parent if source.kind == "weights" else dest, fail=False)
+    _report(source, dest, fail=False)
 
 
 @data.command("verify")

@@ -37,6 +37,26 @@ def check_onnx(onnx_bytes: bytes, net, batch: int = 2, seed: int = 0) -> float:
     return float(np.abs(got - ref).max())
 
 
+def export_checked(net, output: Path, opset: int, check: bool) -> None:
+    """Export ``net`` (its forward gives (N, 3) degrees, or Hopenet's binned logits), compare
+    onnxruntime with torch when ``check``, and write ``output`` atomically."""
+    from posebench.fileio import write_atomic
+    from posebench.methods.hopenet.engine import export_onnx_bytes
+
+    try:
+        data = export_onnx_bytes(net, opset=opset)
+    except Exception as exc:  # noqa: BLE001  (exporter failures are long; keep one line)
+        raise PosebenchError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+    if check:
+        diff = check_onnx(data, net)
+        click.echo(f"check: onnxruntime vs torch on a random batch of 2: max |angle difference| = {diff:.2e} deg")
+        if not diff < 1e-3:
+            raise PosebenchError(f"ONNX model differs from torch by {diff:.3g} deg (> 1e-3); not written")
+    write_atomic(output, data)
+    click.echo(f"wrote {output} ({len(data) / 1e6:.1f} MB): input 'image' [N,3,224,224] float32 "
+               "normalised RGB -> output 'angles' [N,3] degrees (yaw, pitch, roll)")
+
+
 def _make_command(arch: str) -> click.Command:
     @click.command(arch, help=f"Export {arch} with its weights to ONNX (output: yaw, pitch, roll in degrees).")
     @click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -50,8 +70,6 @@ def _make_command(arch: str) -> click.Command:
     @click.option("--check/--no-check", default=True, show_default=True,
                   help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
     def cmd(weights: Path | None, variant: str, output: Path, opset: int, check: bool) -> None:
-        from posebench.fileio import write_atomic
-        from posebench.methods.hopenet.engine import export_onnx_bytes
         from posebench.methods.hopenet.method import load_network
         from posebench.methods.hopenet.weights import VARIANTS
 
@@ -59,23 +77,32 @@ def _make_command(arch: str) -> click.Command:
             raise UsageError(f"--variant must be one of {', '.join(VARIANTS[arch])} for {arch}, got {variant!r}")
         net, path = load_network(arch, weights, variant)
         click.echo(f"loaded {arch} weights {path}", err=True)
-        try:
-            data = export_onnx_bytes(net, opset=opset)
-        except Exception as exc:  # exporter failures are long; keep one line
-            raise PosebenchError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
-        if check:
-            diff = check_onnx(data, net)
-            click.echo(f"check: onnxruntime vs torch on a random batch of 2: max |angle difference| = {diff:.2e} deg")
-            if not diff < 1e-3:
-                raise PosebenchError(f"ONNX model differs from torch by {diff:.3g} deg (> 1e-3); not written")
-        write_atomic(output, data)
-        click.echo(f"wrote {output} ({len(data) / 1e6:.1f} MB): input 'image' [N,3,224,224] float32 "
-                   "normalised RGB -> output 'angles' [N,3] degrees (yaw, pitch, roll)")
+        export_checked(net, output, opset, check)
 
     return cmd
 
 
 for _arch in ARCH_NAMES:
     export.add_command(_make_command(_arch))
+
+
+@export.command("whenet")
+@click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="WHENet.h5 (Keras weights); default: <weights folder>/whenet/WHENet.h5.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="ONNX file to write.")
+@click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
+def export_whenet(weights: Path | None, output: Path, opset: int, check: bool) -> None:
+    """Export WHENet with its weights to ONNX. Input 'image' [N,3,224,224] float32: the face crop
+    resized to 224x224, RGB, /255, ImageNet mean/std; output 'angles' [N,3] degrees (yaw, pitch,
+    roll; softmax expectation over the bins included)."""
+    from posebench.methods.whenet.method import load_network
+    from posebench.methods.whenet.nets import WHENetAngles
+
+    net, path = load_network(weights)
+    click.echo(f"loaded WHENet weights {path}", err=True)
+    export_checked(WHENetAngles(net).eval(), output, opset, check)
 
 COMMANDS = [export]

@@ -1,6 +1,7 @@
 """Numbers reported in the paper (Ruiz, Chong, Rehg, CVPRW 2018), degrees: (yaw, pitch, roll, MAE).
 
 Keyed by (posebench method name, dataset name); each entry names the table row it comes from.
+Peer methods' published numbers (not from this paper) name their source the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ PAPER: dict[tuple[str, str], list[tuple[str, tuple[float, float, float, float]]]
         ("Table 2, Multi-Loss ResNet50 (alpha=1)", (4.810, 6.606, 3.269, 4.895)),
     ],
     ("fan", "biwi"): [("Table 2, FAN (12 points)", (8.532, 7.483, 7.631, 7.882))],
+    # WHENet (Zhou & Gregson, BMVC 2020), as cited in 6DRepNet's README (its comparison table);
+    # not checked against the WHENet paper's own table here.
+    ("whenet", "aflw2000"): [("WHENet, BMVC 2020 (cited by 6DRepNet)", (5.11, 6.24, 4.92, 5.42))],
+    ("whenet", "biwi"): [("WHENet, BMVC 2020 (cited by 6DRepNet)", (3.99, 4.39, 3.06, 3.81))],
     ("dlib", "biwi"): [("Table 2, Dlib (68 points)", (16.756, 13.802, 6.190, 12.249))],
 }
 

@@ -1,0 +1,109 @@
+"""The ``whenet`` estimator: the authors' released Keras weights in PyTorch (:mod:`.weights`).
+
+Input: the RGB image and a face box or landmarks; the crop follows option ``crop`` (default
+``loose68``, see :mod:`.preprocess`). Faces run in batches of ``batch_size`` through the
+``onnxruntime`` engine (default; the network exported to ONNX, cached by weights hash) or the
+``torch`` engine (BatchNorm folded, channels-last, ``inference_mode``); both are Hopenet's engines
+(:mod:`posebench.methods.hopenet.engine`). Output: (yaw, pitch, roll) degrees in the AFLW2000-3D
+convention (WHENet was trained on 300W-LP labels; no conversion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from posebench.errors import SampleFailure, UsageError
+from posebench.fileio import file_digest
+from posebench.imageio import to_rgb
+from posebench.method import FaceInput, Method, prepare_each
+from posebench.pose import Pose
+
+from . import NEEDS
+from .nets import WHENetAngles, fold_batchnorm
+from .preprocess import CROPS, crop_reference, face_crop, sliced_box, to_batch
+from .weights import load_whenet, resolve_weights
+
+ENGINES = ("torch", "onnxruntime")
+
+
+def load_network(weights: str | Path | None = None) -> tuple[torch.nn.Module, Path]:
+    """WHENet with the weights of ``weights`` (default: the weights folder's ``whenet/WHENet.h5``)."""
+    path = resolve_weights(weights)
+    return load_whenet(path), path
+
+
+def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str):
+    """``torch`` or ``onnxruntime`` engine returning (N, 3) degrees."""
+    from posebench.methods.hopenet.engine import (
+        OnnxEngine,
+        TorchEngine,
+        onnx_cache_path,
+    )
+
+    if name == "torch":
+        return TorchEngine(WHENetAngles(fold_batchnorm(net)), fold_bn=False)
+    if name == "onnxruntime":
+        return OnnxEngine(WHENetAngles(net), threads, onnx_cache_path("whenet", weights_hash))
+    raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
+
+
+class WHENetMethod(Method):
+    name = "whenet"
+    needs = NEEDS
+    version = "1"
+
+    def __init__(self, weights: str = "", crop: str = "loose68", batch_size: int = 32, threads: int = 0,
+                 engine: str = "onnxruntime"):
+        if crop not in CROPS:
+            raise UsageError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
+        if engine not in ENGINES:
+            raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be >= 1, got {batch_size}")
+        from posebench.methods.hopenet.engine import cpu_threads
+
+        super().__init__()
+        self.weights_path = resolve_weights(weights or None)
+        self.reads("weights", self.weights_path)
+        self._hash = file_digest(self.weights_path)
+        self.net = load_whenet(self.weights_path)
+        self.threads = int(threads) if threads and threads > 0 else cpu_threads()
+        torch.set_num_threads(self.threads)
+        self.engine = make_engine(engine, self.net, self.threads, self._hash)
+        self.crop = crop
+        self.batch_size = int(batch_size)
+
+    @property
+    def weights_hash(self) -> str:
+        return self._hash
+
+    def crop_box(self, face: FaceInput, image: np.ndarray) -> tuple[int, int, int, int]:
+        """The integer box sliced out of ``image`` for this face."""
+        h, w = image.shape[:2]
+        ref = crop_reference(self.crop, face.box, face.landmarks, face.points, w, h)
+        return sliced_box(ref, w, h)
+
+    def prepare(self, face: FaceInput) -> np.ndarray:
+        """The 224x224 RGB uint8 network input of one face; :class:`SampleFailure` if impossible."""
+        if face.image is None:
+            raise SampleFailure("no image")
+        image = face.image
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            image = to_rgb(image)
+        return face_crop(image, self.crop_box(face, image))
+
+    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 3) degrees for 224x224 RGB uint8 crops."""
+        return self.engine(to_batch(crops, self.engine.channels_last))
+
+    def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
+        out, crops, where = prepare_each(faces, self.prepare)
+        for start in range(0, len(crops), self.batch_size):
+            angles = self.predict(crops[start : start + self.batch_size])
+            for j, ypr in zip(where[start : start + self.batch_size], angles):
+                out[j] = Pose(float(ypr[0]), float(ypr[1]), float(ypr[2]))
+        return out
