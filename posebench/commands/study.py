@@ -70,6 +70,9 @@ def _compile_pnp_kernel(study) -> None:
 def _summary(name: str, table: pd.DataFrame) -> str:
     keys = [c for c in ("subset", "n_points", "jitter_px", "axis", "stretch_pct", "solver", "camera", "origin", "units")
             if c in table.columns]
+    if name == "alpha":  # training study (Table 5): its own columns
+        cols = ["model", "alpha", "mae_yaw", "mae_pitch", "mae_roll", "mae", "paper_mae", "steps"]
+        return table[[c for c in cols if c in table.columns]].to_string(index=False, float_format=lambda v: f"{v:.3f}")
     if name == "jitter":
         keys = [k for k in keys if k != "subset"]
         t = table.groupby(["n_points", "jitter_px"], as_index=False)[["mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30"]].mean()
