@@ -41,7 +41,7 @@ def test_expectation_of_bin_k_decodes_as_the_original(k):
 
 
 def test_one_hot_prediction_minimises_the_cross_entropy_part():
-    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
     bins = torch.tensor([[3, 30, 60], [33, 0, 65]])
     angles = -99 + 3 * bins.float()
 
@@ -136,6 +136,10 @@ def test_resume_is_bit_for_bit(tmp_path):
     steps = [r["loss"] for r in log if r["event"] == "step"]
     assert len(steps) == 6
     assert (tmp_path / "a" / "curves.png").stat().st_size > 1000
+    resumed_log = [json.loads(x) for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    epochs_a = [r["train_loss"] for r in log if r["event"] == "epoch"]
+    epochs_b = [r["train_loss"] for r in resumed_log if r["event"] == "epoch"]
+    assert epochs_a == epochs_b  # the interrupted epoch's mean covers all its steps
     # another config: a one-line error naming what differs
     with pytest.raises(UsageError, match=r"alpha 1.0 -> 2.0"):
         train(tiny_cfg(data, alpha=2.0), tmp_path / "b", resume=tmp_path / "b" / "last.pt", echo=lambda _m: None)
@@ -198,3 +202,35 @@ def test_torchrun_two_processes_disjoint_samples_identical_weights(tmp_path):
     end = next(r for r in log if r["event"] == "end")
     assert end["rank_weight_digests"][0] == end["rank_weight_digests"][1]
     assert (out / "last.pt").is_file()
+
+
+def test_alpha_study_checkpoints_load_into_their_methods(tmp_path, aflw_sample):
+    """``posebench study alpha`` on a tiny configuration: real Hopenet and ResNet50-regression
+    networks trained one step at 32 px; each best.pt evaluates through its method, and
+    ``posebench run -o weights=best.pt`` gives the study's numbers."""
+    from click.testing import CliRunner
+
+    from posebench.cli import main
+
+    data = make_300wlp_tree(tmp_path / "data", n=2, size=48)
+    runs = tmp_path / "runs"
+    opts = [f"train_data={data}", "alphas=1", "epochs=1", "batch_size=2", "input_size=32", "workers=0",
+            "engine=torch", f"runs={runs}"]
+    res = CliRunner().invoke(main, ["study", "alpha", "-d", "aflw2000", "--data-dir", str(aflw_sample), "--limit", "2",
+                                    "--results-dir", str(tmp_path / "results")] + [a for o in opts for a in ("-o", o)])
+    assert res.exit_code == 0, res.output
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "results" / "tables" / "alpha-aflw2000.csv")
+    assert list(table["model"]) == ["hopenet", "resnet50-regression"]
+    assert table["paper_mae"].tolist() == [6.410, 8.545]
+    for model, weights in (("hopenet", runs / "hopenet-alpha1" / "best.pt"),
+                           ("resnet50-regression", runs / "resnet50-regression" / "best.pt")):
+        run = CliRunner().invoke(main, ["run", "-m", model, "-d", "aflw2000", "--data-dir", str(aflw_sample), "--limit", "2",
+                                        "-o", f"weights={weights}", "-o", "engine=torch", "--json",
+                                        "--results-dir", str(tmp_path / "results")])
+        assert run.exit_code == 0, run.output
+        got = json.loads(run.output.strip().splitlines()[-1])
+        row = table[table["model"] == model].iloc[0]
+        assert got["n_evaluated"] == 2
+        assert got["mae"] == pytest.approx(row["mae"], rel=1e-6)  # the CSV keeps 6 digits

@@ -73,7 +73,8 @@ def train_cmd(model, dataset, data_dir, dataset_options, alpha, epochs, batch_si
         where = f"{last} is intact; continue with --resume {last}" if last.is_file() else "no checkpoint was written yet"
         click.echo(f"interrupted: {where}", err=True)
         raise SystemExit(130) from None
-    click.echo(f"done: {res.global_step} steps; best {res.best}; log {res.out / 'log.jsonl'}")
+    best = f"best weights {res.best}" if res.best.is_file() else f"no epoch finished yet, resume with --resume {res.last}"
+    click.echo(f"done: {res.global_step} steps; {best}; log {res.out / 'log.jsonl'}")
 
 
 @bench.command("train")

@@ -17,6 +17,7 @@ interrupted save leaves the previous file intact.
 from __future__ import annotations
 
 import io
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,19 @@ def save(path: Path, obj: dict[str, Any]) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     write_atomic(Path(path), buf.getvalue())
+
+
+def link_atomic(src: Path, dst: Path) -> None:
+    """Make ``dst`` a hard link to ``src`` (atomic replace; a copy where links are refused).
+    ``src`` is later replaced by :func:`save` (a new file), so ``dst`` keeps these bytes."""
+    tmp = dst.with_name(dst.name + ".link-tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        write_atomic(dst, Path(src).read_bytes())
+        return
+    os.replace(tmp, dst)
 
 
 def load(path: str | Path) -> dict[str, Any]:

@@ -225,6 +225,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and device.type == "cuda")
 
     start_epoch, start_step, global_step = 0, 0, 0
+    resumed_sums: dict[str, float] = {}
     best_mae = float("inf")
     if resume is not None:
         state = ckpt.load(resume)
@@ -239,6 +240,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
         ckpt.set_rng_state(state["rng"])
         start_epoch, start_step, global_step = (int(v) for v in state["progress"][:3])
         best_mae = float(state.get("best_mae", float("inf")))
+        resumed_sums = {k: float(v) for k, v in state.get("epoch_sums", {}).items()}
         say(f"resumed from {resume}: epoch {start_epoch + 1}, step {start_step} of it, global step {global_step}")
         if main:
             _trim_log(out / "log.jsonl", global_step)
@@ -268,6 +270,8 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
                                "progress": [epoch, step, global_step], "best_mae": best_mae}
         if metrics:
             obj["metrics"] = metrics
+        if full and step:  # mid-epoch: the epoch's loss sums so far, for its mean in the log
+            obj["epoch_sums"] = {**sums, "_batches": float(n_batches)}
         if full:
             obj.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), rng=ckpt.rng_state())
             if scaler.is_enabled():
@@ -285,8 +289,9 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
         loader = torch.utils.data.DataLoader(trainset, batch_size=per_rank, sampler=sampler,
                                              num_workers=cfg.workers, drop_last=False)
         set_train_mode(net, cfg.bn)
-        sums: dict[str, float] = {}
-        n_batches, failed, seen = 0, [], []
+        sums: dict[str, float] = dict(resumed_sums) if epoch == start_epoch else {}
+        n_batches = int(sums.pop("_batches", 0))
+        failed, seen = [], []
         t_epoch = time.perf_counter()
         bar = _bar(progress and main, steps_per_epoch, step_in_epoch, f"epoch {epoch + 1}/{cfg.epochs}")
         t_last, imgs_since = time.perf_counter(), 0
@@ -357,7 +362,10 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
                     f"pitch {metrics['mae_pitch']:.3f} roll {metrics['mae_roll']:.3f} mean {metrics['mae']:.3f}")
             if metrics is None or metrics["mae"] <= best_mae:  # without validation the last epoch is best
                 best_mae = metrics["mae"] if metrics else best_mae
-                ckpt.save(out / "best.pt", state_dict(epoch + 1, 0, False, metrics))
+                if metrics is None:
+                    ckpt.link_atomic(weights, out / "best.pt")  # same bytes as latest.pt, no second write
+                else:
+                    ckpt.save(out / "best.pt", state_dict(epoch + 1, 0, False, metrics))
                 record["best"] = True
             ckpt.save(out / "last.pt", state_dict(epoch + 1, 0, True))
             _append_jsonl(log_path, record)

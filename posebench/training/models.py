@@ -134,7 +134,8 @@ def initialise(net: nn.Module, model: str, init: str | Path | None) -> str:
     as the original ``load_filtered_state_dict``); or a checkpoint of this very network (an official
     Hopenet ``.pkl``, a posebench ``best.pt``/``last.pt``): loaded strictly, for fine-tuning."""
     if not init:
-        return "from scratch: no --init given, every weight randomly initialised (the paper starts from ImageNet)"
+        return ("FROM SCRATCH: no --init given, every weight randomly initialised (the paper starts from ImageNet; "
+                "with --bn original the in-block BatchNorms keep their initial statistics, consider --bn train)")
     from posebench.methods.hopenet.weights import load_into, read_state_dict
 
     path = Path(init).expanduser()
