@@ -204,33 +204,40 @@ def test_torchrun_two_processes_disjoint_samples_identical_weights(tmp_path):
     assert (out / "last.pt").is_file()
 
 
-def test_alpha_study_checkpoints_load_into_their_methods(tmp_path, aflw_sample):
-    """``posebench study alpha`` on a tiny configuration: real Hopenet and ResNet50-regression
-    networks trained one step at 32 px; each best.pt evaluates through its method, and
-    ``posebench run -o weights=best.pt`` gives the study's numbers."""
+def test_alpha_study_checkpoint_loads_into_its_method(tmp_path, aflw_sample):
+    """``posebench study alpha`` on a tiny configuration: a real Hopenet trained one step at
+    32 px; its best.pt evaluates through the method, and ``posebench run -o weights=best.pt``
+    gives the study's numbers."""
+    import pandas as pd
     from click.testing import CliRunner
 
     from posebench.cli import main
 
     data = make_300wlp_tree(tmp_path / "data", n=2, size=48)
     runs = tmp_path / "runs"
-    opts = [f"train_data={data}", "alphas=1", "epochs=1", "batch_size=2", "input_size=32", "workers=0",
-            "engine=torch", f"runs={runs}"]
+    opts = [f"train_data={data}", "alphas=1", "regression=false", "epochs=1", "batch_size=2", "input_size=32",
+            "workers=0", "engine=torch", f"runs={runs}"]
     res = CliRunner().invoke(main, ["study", "alpha", "-d", "aflw2000", "--data-dir", str(aflw_sample), "--limit", "2",
                                     "--results-dir", str(tmp_path / "results")] + [a for o in opts for a in ("-o", o)])
     assert res.exit_code == 0, res.output
-    import pandas as pd
-
     table = pd.read_csv(tmp_path / "results" / "tables" / "alpha-aflw2000.csv")
-    assert list(table["model"]) == ["hopenet", "resnet50-regression"]
-    assert table["paper_mae"].tolist() == [6.410, 8.545]
-    for model, weights in (("hopenet", runs / "hopenet-alpha1" / "best.pt"),
-                           ("resnet50-regression", runs / "resnet50-regression" / "best.pt")):
-        run = CliRunner().invoke(main, ["run", "-m", model, "-d", "aflw2000", "--data-dir", str(aflw_sample), "--limit", "2",
-                                        "-o", f"weights={weights}", "-o", "engine=torch", "--json",
-                                        "--results-dir", str(tmp_path / "results")])
-        assert run.exit_code == 0, run.output
-        got = json.loads(run.output.strip().splitlines()[-1])
-        row = table[table["model"] == model].iloc[0]
-        assert got["n_evaluated"] == 2
-        assert got["mae"] == pytest.approx(row["mae"], rel=1e-6)  # the CSV keeps 6 digits
+    assert list(table["model"]) == ["hopenet"] and table["paper_mae"].tolist() == [6.410]
+    weights = runs / "hopenet-alpha1" / "best.pt"
+    run = CliRunner().invoke(main, ["run", "-m", "hopenet", "-d", "aflw2000", "--data-dir", str(aflw_sample), "--limit", "2",
+                                    "-o", f"weights={weights}", "-o", "engine=torch", "--json",
+                                    "--results-dir", str(tmp_path / "results")])
+    assert run.exit_code == 0, run.output
+    got = json.loads(run.output.strip().splitlines()[-1])
+    assert got["n_evaluated"] == 2
+    assert got["mae"] == pytest.approx(table["mae"].iloc[0], rel=5e-6)  # the CSV keeps 6 digits
+
+
+def test_method_loader_reads_training_checkpoints(tmp_path):
+    from posebench.methods.hopenet.weights import read_state_dict
+    from posebench.training import checkpoint as ckpt
+
+    state = {"w": torch.arange(3.0)}
+    ckpt.save(tmp_path / "best.pt", {"posebench_checkpoint": 1, "arch": "resnet50-regression", "model": state,
+                                     "config": {"alpha": 1.0}, "progress": [1, 0, 5], "rng": ckpt.rng_state()})
+    got = read_state_dict(tmp_path / "best.pt")
+    assert list(got) == ["w"] and torch.equal(got["w"], state["w"])

@@ -207,7 +207,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
     if cfg.val_dataset:
         val_set = _load_dataset(cfg.val_dataset, cfg.val_dir, cfg.val_options).subset(cfg.val_limit)
 
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     net = build(cfg.model)
     init_msg = initialise(net, cfg.model, cfg.init)
     say(f"model: {cfg.model}; {init_msg}")
@@ -237,7 +237,8 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
         scheduler.load_state_dict(state["scheduler"])
         if "scaler" in state:
             scaler.load_state_dict(state["scaler"])
-        ckpt.set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks") or [state["rng"]]
+        ckpt.set_rng_state(ranks[rank] if rank < len(ranks) else state["rng"])
         start_epoch, start_step, global_step = (int(v) for v in state["progress"][:3])
         best_mae = float(state.get("best_mae", float("inf")))
         resumed_sums = {k: float(v) for k, v in state.get("epoch_sums", {}).items()}
@@ -245,6 +246,8 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
         if main:
             _trim_log(out / "log.jsonl", global_step)
 
+    if world > 1 and resume is None:
+        torch.manual_seed(cfg.seed + 1000003 * rank)  # each rank its own dropout masks
     model = net
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -264,7 +267,8 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
         f"({world} process{'es' if world > 1 else ''}, {per_rank} each) on {device}; alpha {cfg.alpha}, lr {cfg.lr}, "
         f"augment {augment.describe()}, bn {cfg.bn}, input {cfg.input_size}px")
 
-    def state_dict(epoch: int, step: int, full: bool, metrics: dict | None = None) -> dict[str, Any]:
+    def state_dict(epoch: int, step: int, full: bool, metrics: dict | None = None,
+                   rngs: list | None = None) -> dict[str, Any]:
         obj: dict[str, Any] = {"posebench_checkpoint": ckpt.FORMAT, "arch": cfg.model, "config": config,
                                "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                                "progress": [epoch, step, global_step], "best_mae": best_mae}
@@ -273,7 +277,8 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
         if full and step:  # mid-epoch: the epoch's loss sums so far, for its mean in the log
             obj["epoch_sums"] = {**sums, "_batches": float(n_batches)}
         if full:
-            obj.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), rng=ckpt.rng_state())
+            obj.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), rng=(rngs or [[ckpt.rng_state()]])[0][0],
+                       rng_ranks=[r[0] for r in rngs] if rngs else [ckpt.rng_state()])
             if scaler.is_enabled():
                 obj["scaler"] = scaler.state_dict()
         return obj
@@ -286,8 +291,10 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
         step_in_epoch = start_step if epoch == start_epoch else 0
         trainset.set_epoch(epoch)
         sampler.set_epoch(epoch, skip)
+        # its own generator: creating the iterator must not draw from torch's global one (dropout's)
         loader = torch.utils.data.DataLoader(trainset, batch_size=per_rank, sampler=sampler,
-                                             num_workers=cfg.workers, drop_last=False)
+                                             num_workers=cfg.workers, drop_last=False,
+                                             generator=torch.Generator().manual_seed(cfg.seed + epoch))
         set_train_mode(net, cfg.bn)
         sums: dict[str, float] = dict(resumed_sums) if epoch == start_epoch else {}
         n_batches = int(sums.pop("_batches", 0))
@@ -327,12 +334,12 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
                                          **res.parts, "images_per_s": round(ips, 2)})
                 t_last, imgs_since = now, 0
             end_of_epoch = step_in_epoch >= steps_per_epoch
-            if cfg.save_every and global_step % cfg.save_every == 0 and not end_of_epoch and main:
-                ckpt.save(out / "last.pt", state_dict(epoch, step_in_epoch, True))
-            if cfg.max_steps is not None and global_step >= cfg.max_steps and not end_of_epoch:
+            stop = cfg.max_steps is not None and global_step >= cfg.max_steps and not end_of_epoch
+            if stop or (cfg.save_every and global_step % cfg.save_every == 0 and not end_of_epoch):
+                rngs = _gather_lists([ckpt.rng_state()], world)  # every rank's generators
                 if main:
-                    ckpt.save(out / "last.pt", state_dict(epoch, step_in_epoch, True))
-                stop = True
+                    ckpt.save(out / "last.pt", state_dict(epoch, step_in_epoch, True, rngs=rngs))
+            if stop:
                 break
         if bar is not None:
             bar.close()
@@ -352,6 +359,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
             record["rank_indices"] = _gather_lists(seen, world)
         metrics = None
         _sync_buffers(net, world)
+        rngs = _gather_lists([ckpt.rng_state()], world)
         if main:
             weights = out / "latest.pt"
             ckpt.save(weights, state_dict(epoch + 1, 0, False))
@@ -367,7 +375,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
                 else:
                     ckpt.save(out / "best.pt", state_dict(epoch + 1, 0, False, metrics))
                 record["best"] = True
-            ckpt.save(out / "last.pt", state_dict(epoch + 1, 0, True))
+            ckpt.save(out / "last.pt", state_dict(epoch + 1, 0, True, rngs=rngs))
             _append_jsonl(log_path, record)
             say(f"epoch {epoch + 1}: loss {record.get('train_loss', float('nan')):.4f} ({record['seconds']:.1f} s); "
                 f"checkpoint {out / 'last.pt'}")

@@ -47,12 +47,13 @@ class TinyHopenet(nn.Module):
         self.bn1 = nn.BatchNorm2d(8)
         self.layer1 = nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1))
         self.pool = nn.AdaptiveAvgPool2d(1)
+        self.drop = nn.Dropout(0.2)  # draws from torch's generator, as AlexNet's: resume must restore it
         self.fc_yaw = nn.Linear(16, num_bins)
         self.fc_pitch = nn.Linear(16, num_bins)
         self.fc_roll = nn.Linear(16, num_bins)
 
     def forward(self, x):
-        f = torch.flatten(self.pool(torch.relu(self.layer1(torch.relu(self.bn1(self.conv1(x)))))), 1)
+        f = self.drop(torch.flatten(self.pool(torch.relu(self.layer1(torch.relu(self.bn1(self.conv1(x)))))), 1))
         return self.fc_yaw(f), self.fc_pitch(f), self.fc_roll(f)
 
 
