@@ -84,13 +84,15 @@ def train_cmd(model, dataset, data_dir, dataset_options, alpha, epochs, batch_si
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--iters", type=click.IntRange(min=1), default=5, show_default=True, help="Timed steps per variant.")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True, help="Untimed steps first.")
-def bench_train(models, input_size, batch_size, iters, warmup) -> None:
+@click.option("--force-amp", is_flag=True, help="Time AMP on a CPU without native bfloat16 too.")
+def bench_train(models, input_size, batch_size, iters, warmup, force_amp) -> None:
     """Training throughput (images/s) of one optimizer step on random input, per model: the plain
-    loop (float32, NCHW), channels-last, AMP and both, each as a ratio against the plain loop
-    measured in the same run. Data loading is not included."""
+    loop (float32, NCHW), channels-last, AMP and both (AMP on GPU, or on a CPU with native
+    bfloat16), each as a ratio against the plain loop measured in the same run. Data loading is
+    not included."""
     from posebench.training.bench import bench_models
 
-    for line in bench_models(list(models), input_size, batch_size, iters, warmup):
+    for line in bench_models(list(models), input_size, batch_size, iters, warmup, force_amp):
         click.echo(line)
 
 

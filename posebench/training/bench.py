@@ -56,14 +56,31 @@ def time_steps(model: str, input_size: int, batch: int, iters: int, warmup: int,
     return batch * iters / (time.perf_counter() - t0)
 
 
-def bench_models(models: list[str], input_size: int, batch: int, iters: int, warmup: int) -> Iterator[str]:
+def amp_helps(device: torch.device) -> bool:
+    """AMP on GPU; on CPU only with native bfloat16 (oneDNN reports it), otherwise it is emulated
+    and slower than float32."""
+    if device.type == "cuda":
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def bench_models(models: list[str], input_size: int, batch: int, iters: int, warmup: int,
+                 force_amp: bool = False) -> Iterator[str]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    use_amp = force_amp or amp_helps(device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     yield (f"training step (forward + multi-loss + backward + Adam), batch {batch}, {input_size}px, {iters} timed steps "
            f"after {warmup} warm-up, on {where}; random input, no data loading")
+    if not use_amp:
+        yield "  AMP variants skipped: this CPU has no native bfloat16 (emulated AMP is slower); --force-amp times them"
     for model in models:
         base = None
         for name, cl, amp in VARIANTS:
+            if amp and not use_amp:
+                continue
             ips = time_steps(model, input_size, batch, iters, warmup, cl, amp, device)
             base = base or ips
             yield f"  {model:<20} {name:<18} {ips:9.2f} images/s   {ips / base:5.2f}x plain"

@@ -179,6 +179,10 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
     if cfg.bn not in BN_MODES:
         raise UsageError(f"--bn must be one of {', '.join(BN_MODES)}, got {cfg.bn!r}")
     augment = parse_augment(cfg.augment)
+    if cfg.init and not Path(cfg.init).expanduser().is_file():
+        from posebench.errors import WeightsError
+
+        raise WeightsError(f"--init file not found: {cfg.init}")
     if cfg.val_dataset and cfg.model == "tiny-hopenet":
         raise UsageError("validation needs a posebench method: tiny-hopenet has none (drop --val-dataset)")
     world, rank, local_rank = _dist()
@@ -198,7 +202,8 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
     selection = select_samples(dataset, cfg.check_images)
     if not selection.samples:
         raise UsageError(f"no usable training sample in {dataset.root}: {selection.summary()}")
-    say(f"data: {cfg.dataset} at {dataset.root}: {selection.summary()}")
+    say(f"data: {cfg.dataset} at {dataset.root}: {selection.summary()}"
+        + (f"; {dataset.excluded} more outside the dataset protocol's range filter" if dataset.excluded else ""))
     if main and selection.skipped:
         (out / "skipped.txt").write_text("".join(f"{sid}\t{why}\n" for sid, why in selection.skipped))
         say(f"  skipped files listed in {out / 'skipped.txt'}")
