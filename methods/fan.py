@@ -15,7 +15,8 @@ Crops are 256x256 RGB in [0, 1]; with ``flip=true`` (face-alignment's default) t
 mirrored crop are added. Landmarks are the heatmap maxima with the library's quarter-pixel
 refinement, mapped back to image pixels.
 
-Options: ``points=12`` (default, :data:`FAN_12_POINTS`), ``68`` or comma-separated indices;
+Options: ``points=12`` (default, :data:`posebench.landmarks.FAN_12_POINTS`; why these 12: see
+:mod:`posebench.landmarks`), ``68`` or comma-separated indices;
 ``box``, ``detector_model``; ``face``, ``solver``, ``focal`` (see ``landmark_pose``);
 ``weights``, ``flip``, ``threads`` (torch CPU threads; 0 = torch's default).
 """
@@ -28,10 +29,13 @@ from typing import Sequence
 
 import numpy as np
 
-from posebench.detect import check_box_mode, locate_face, make_detector
+from posebench.detect import check_box_mode, detector_file, locate_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
+from posebench.landmarks import FAN_12_POINTS, parse_points  # noqa: F401  (FAN_12_POINTS: old import path)
 from posebench.method import FaceInput, Method, prepare_each
+from posebench.options import Domain
+from posebench.pnp import SOLVER_NAMES
 from posebench.pose import Pose
 from posebench.registry import register_method
 
@@ -39,12 +43,6 @@ from .landmark_pose import LandmarkPose
 
 FAN_FILE = "2DFAN4-11f355bf06.pth.tar"
 FAN_URL = "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar"
-
-# The paper's "FAN (12 points)" does not list its points; posebench uses these 12 of the iBUG 68
-# (0-based): chin 8; nose bridge top 27 and tip 30; nostril corners 31, 35; eye corners 36, 39
-# (right eye) and 42, 45 (left eye); mouth corners 48, 54; lower lip centre 57. They avoid the
-# jaw contour (which FAN places on the visible outline, not the 3D contour) and the eyebrows.
-FAN_12_POINTS = (8, 27, 30, 31, 35, 36, 39, 42, 45, 48, 54, 57)
 
 REFERENCE_SCALE = {"gt": 195.0 * 1.76, "dlib-hog": 195.0, "dlib-cnn": 195.0, "yunet": 165.0}
 CENTER_Y_OFFSET = 0.12
@@ -59,12 +57,7 @@ def default_weights_path() -> Path:
 
 
 def fan_points(points: str) -> np.ndarray | None:
-    if str(points) == "12":
-        return np.array(FAN_12_POINTS)
-    if str(points) in ("68", "all"):
-        return None
-    from .gt_landmarks import parse_points
-
+    """The landmark selection of ``points`` (see :func:`posebench.landmarks.parse_points`)."""
     return parse_points(points)
 
 
@@ -87,31 +80,43 @@ def load_fan(path: Path):
     return net.eval()
 
 
+@register_method(
+    "fan",
+    "face-alignment 2D FAN landmarks (12 points; 68 as an option) -> solvePnP (paper Table 1 'FAN (12 points)'); "
+    f"needs {FAN_FILE} in $TORCH_HOME/hub/checkpoints",
+    domains={"threads": Domain(ge=0, le=1024), "focal": Domain(gt=0), "solver": Domain(choices=SOLVER_NAMES)},
+)
 class FanMethod(Method):
     name = "fan"
     needs = frozenset({"image", "weights"})
+    version = "2"
     batch_size = 8
 
     def __init__(self, points: str = "12", box: str = "gt", detector_model: str = "", weights: str = "",
                  flip: bool = True, face: str = "default", solver: str = "iterative", focal: float = 1.0,
                  threads: int = 0):
         check_box_mode(box)
+        if threads < 0:
+            raise UsageError("threads must be >= 0")
+        super().__init__()
         self.fit = LandmarkPose(face, solver, focal, fan_points(points))
         self.path = Path(weights) if weights else default_weights_path()
         self.net = load_fan(self.path)
+        self.reads("weights", self.path)
+        det = detector_file(box, detector_model) if box not in ("gt", "dlib-hog") else None
+        if det is not None:
+            self.reads("detector", det)
         self.box, self.flip, self.threads = box, bool(flip), int(threads)
         self.detector = make_detector(box, detector_model or None) if box != "gt" else None
-        self._hash: str | None = None
-        super().__init__(points=str(points), box=box, detector_model=Path(detector_model).name if detector_model else "",
-                         flip=self.flip, face=self.fit.face_label, solver=solver, focal=float(focal))
 
     @property
     def weights_hash(self) -> str | None:
-        if self._hash is None:
-            h = hashlib.sha256(self.path.read_bytes())
-            h.update(self.fit.model_hash.encode())
-            self._hash = h.hexdigest()[:16]
-        return self._hash
+        """Digest of the FAN weights and the face model (the files' digests are in settings too)."""
+        from posebench.fileio import file_digest
+
+        h = hashlib.sha256(file_digest(self.path).encode())
+        h.update((self.fit.model_hash or "exact").encode())
+        return h.hexdigest()[:16]
 
     def _center_scale(self, box) -> tuple[np.ndarray, float]:
         x0, y0, x1, y1 = box
@@ -170,15 +175,5 @@ class FanMethod(Method):
         return res
 
 
-@register_method(
-    "fan",
-    "face-alignment 2D FAN landmarks (12 points; 68 as an option) -> solvePnP (paper Table 1 'FAN (12 points)'); "
-    f"needs {FAN_FILE} in $TORCH_HOME/hub/checkpoints",
-    needs=("image", "weights"),
-)
-def fan(points: str = "12", box: str = "gt", detector_model: str = "", weights: str = "", flip: bool = True,
-        face: str = "default", solver: str = "iterative", focal: float = 1.0, threads: int = 0) -> FanMethod:
-    if threads < 0:
-        raise UsageError("threads must be >= 0")
-    return FanMethod(points=points, box=box, detector_model=detector_model, weights=weights, flip=flip, face=face,
-                     solver=solver, focal=focal, threads=threads)
+#: The factory name of earlier releases (the class is registered itself).
+fan = FanMethod

@@ -9,41 +9,39 @@ solver, focal length = image width, principal point at the centre, zero distorti
 * ``focal``: focal length as a multiple of the image width (default 1.0);
 * ``face``: ``default`` (posebench's own mean face), ``exact`` (the sample's own 3D face, where
   the dataset has one, e.g. ``synthetic``), or a path to a 68x3 face file such as ``u_base.txt``;
-* ``points``: comma-separated 0-based landmark indices to use (default: all 68).
+* ``points``: a subset name of :data:`posebench.landmarks.SUBSETS` (``12`` = the paper's FAN 12)
+  or comma-separated 0-based landmark indices to use (default: all 68).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from posebench.errors import SampleFailure, UsageError
+from posebench.errors import SampleFailure
+from posebench.landmarks import parse_points  # noqa: F401  (old import path)
 from posebench.method import FaceInput, Method
+from posebench.options import Domain
+from posebench.pnp import SOLVER_NAMES
 from posebench.pose import Pose
 from posebench.registry import register_method
 
 from .landmark_pose import LandmarkPose
 
 
-def parse_points(points: str | None) -> np.ndarray | None:
-    if points in (None, "", "all"):
-        return None
-    try:
-        idx = np.array([int(v) for v in str(points).split(",")], dtype=int)
-    except ValueError:
-        raise UsageError(f"points must be comma-separated indices 0..67, got {points!r}") from None
-    if idx.size < 4 or idx.min() < 0 or idx.max() > 67 or len(set(idx.tolist())) != idx.size:
-        raise UsageError("points must be at least 4 distinct indices in 0..67")
-    return idx
-
-
+@register_method(
+    "gt-landmarks",
+    "ground-truth 68 2D landmarks + 3D mean face -> cv2.solvePnP (paper Table 1 'Ground truth landmarks')",
+    domains={"solver": Domain(choices=SOLVER_NAMES), "focal": Domain(gt=0)},
+)
 class GTLandmarks(Method):
     name = "gt-landmarks"
     needs = frozenset({"landmarks"})
+    version = "2"
     batch_size = 256
 
     def __init__(self, solver: str = "iterative", focal: float = 1.0, face: str = "default", points: str = "all"):
+        super().__init__()
         self.fit = LandmarkPose(face=face, solver=solver, focal=focal, indices=parse_points(points))
-        super().__init__(solver=solver, focal=float(focal), face=self.fit.face_label, points=points)
 
     @property
     def idx(self) -> np.ndarray | None:
@@ -59,10 +57,5 @@ class GTLandmarks(Method):
         return self.fit.pose(face.landmarks, face.image_size, exact=face.model_3d)
 
 
-@register_method(
-    "gt-landmarks",
-    "ground-truth 68 2D landmarks + 3D mean face -> cv2.solvePnP (paper Table 1 'Ground truth landmarks')",
-    needs=("landmarks",),
-)
-def gt_landmarks(solver: str = "iterative", focal: float = 1.0, face: str = "default", points: str = "all") -> GTLandmarks:
-    return GTLandmarks(solver=solver, focal=focal, face=face, points=points)
+#: The factory name of earlier releases (the class is registered itself).
+gt_landmarks = GTLandmarks

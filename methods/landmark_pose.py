@@ -10,12 +10,11 @@ subset of the 68 landmark indices. Used by ``gt-landmarks``, ``dlib`` and ``fan`
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
 from posebench.errors import SampleFailure, UsageError
-from posebench.facemodel import resolve_face
+from posebench.facemodel import face_label, resolve_face
 from posebench.pnp import SOLVER_NAMES, solve_pnp
 from posebench.pose import Pose
 
@@ -30,7 +29,7 @@ class LandmarkPose:
         if not focal > 0:
             raise UsageError(f"focal must be positive, got {focal}")
         self.model = None if face == "exact" else resolve_face(face)
-        self.face_label = face if face in ("default", "posebench", "exact") else Path(face).name
+        self.face_label = face_label(face)
         self.solver, self.focal = solver, float(focal)
         self.indices = None if indices is None else np.asarray(indices, int)
 

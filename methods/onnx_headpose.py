@@ -38,10 +38,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from posebench.crop import Box, crop_box, enlarge_box, landmark_box
-from posebench.detect import check_box_mode, locate_face, make_detector
+from posebench.detect import check_box_mode, detector_file, locate_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
 from posebench.method import FaceInput, Method, prepare_each
+from posebench.options import Domain
 from posebench.pose import Pose
 from posebench.registry import register_method
 
@@ -139,16 +140,31 @@ def integer_crop_box(ref: Box, margin: float, width: int, height: int) -> tuple[
     return (max(int(x0 - margin * w), 0), max(int(y0 - margin * h), 0),
             min(int(x1 + margin * w), width - 1), min(int(y1 + margin * h), height - 1))
 
+@register_method(
+    "onnx-headpose",
+    "ONNX head-pose regressor from a JSON config (shipped: fsanet = FSA-Net, 1x1/var models, averaged by default)",
+    domains={"threads": Domain(ge=0, le=1024)},
+)
 class OnnxHeadPose(Method):
     name = "onnx-headpose"
     needs = frozenset({"image", "weights"})
+    version = "2"
     batch_size = 64
+    #: ``model_dir`` only says where the model files are; their bytes are in the file digests.
+    runtime_options = Method.runtime_options | {"model_dir"}
 
     def __init__(self, config: str = "fsanet", models: str = "", model_dir: str = "", box: str = "gt",
                  detector_model: str = "", threads: int = 0):
+        super().__init__()
         self.cfg = load_config(config)
         check_box_mode(box)
         self.paths = resolve_models(self.cfg, models, model_dir)
+        self.reads("config", self.cfg["_path"])
+        for i, p in enumerate(self.paths):
+            self.reads(f"model{i}", p)
+        det = detector_file(box, detector_model) if box not in ("gt", "dlib-hog") else None
+        if det is not None:
+            self.reads("detector", det)
         names = [m.strip() for m in (models or ",".join(self.cfg.get("default_models", []))).split(",") if m.strip()]
         self.box = box
         self.detector = make_detector(box, detector_model or None) if box != "gt" else None
@@ -160,15 +176,23 @@ class OnnxHeadPose(Method):
         self.order = [list(out["order"]).index(a) for a in ANGLES]
         self.signs = np.asarray(out.get("signs", [1, 1, 1]), float)
         self.to_deg = 180.0 / np.pi if out.get("units", "degrees") == "radians" else 1.0
-        label = ",".join(n if n in self.cfg.get("models", {}) else Path(n).stem for n in names)
-        super().__init__(config=self.cfg.get("name", Path(config).stem), models=label, box=box,
-                         detector_model=Path(detector_model).name if detector_model else "")
+        self._models_label = ",".join(n if n in self.cfg.get("models", {}) else Path(n).stem for n in names)
+        self._config_label = self.cfg.get("name", Path(config).stem)
+
+    def record_options(self, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
+        """As :meth:`Method.record_options`; ``models`` and ``config`` are recorded by their
+        config names (the files' contents are in the file digests)."""
+        super().record_options(values, defaults)
+        self.options["models"] = self._models_label
+        self.options["config"] = self._config_label
 
     @property
     def weights_hash(self) -> str | None:
+        from posebench.fileio import file_digest
+
         h = hashlib.sha256()
         for p in self.paths:
-            h.update(hashlib.sha256(p.read_bytes()).digest())
+            h.update(file_digest(p).encode())
         h.update(json.dumps({k: v for k, v in self.cfg.items() if k != "_path"}, sort_keys=True).encode())
         return h.hexdigest()[:16]
 
@@ -236,12 +260,5 @@ class OnnxHeadPose(Method):
         return out
 
 
-@register_method(
-    "onnx-headpose",
-    "ONNX head-pose regressor from a JSON config (shipped: fsanet = FSA-Net, 1x1/var models, averaged by default)",
-    needs=("image", "weights"),
-)
-def onnx_headpose(config: str = "fsanet", models: str = "", model_dir: str = "", box: str = "gt",
-                  detector_model: str = "", threads: int = 0) -> OnnxHeadPose:
-    return OnnxHeadPose(config=config, models=models, model_dir=model_dir, box=box,
-                        detector_model=detector_model, threads=threads)
+#: The factory name of earlier releases (the class is registered itself).
+onnx_headpose = OnnxHeadPose

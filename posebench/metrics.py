@@ -76,28 +76,42 @@ def per_sample_errors(pred_ypr: np.ndarray, true_ypr: np.ndarray) -> pd.DataFram
 
 @dataclass(frozen=True)
 class Summary:
-    """Aggregate of per-sample errors (degrees)."""
+    """Aggregate of per-sample errors (degrees). Field names are the JSON keys of :meth:`as_dict`.
+
+    ``n``: samples aggregated; ``mae_yaw``/``mae_pitch``/``mae_roll``: mean absolute wrapped
+    error per angle; ``mae``: mean of the three; ``geodesic``: mean rotation angle error;
+    ``maev``: mean vector error (MAEV); ``mae_ci95``: percentile-bootstrap 95% interval of ``mae``.
+    """
 
     n: int
-    yaw: float
-    pitch: float
-    roll: float
+    mae_yaw: float
+    mae_pitch: float
+    mae_roll: float
     mae: float
     geodesic: float
     maev: float
-    mae_ci: tuple[float, float]
+    mae_ci95: tuple[float, float]
+
+    @property
+    def yaw(self) -> float:
+        return self.mae_yaw
+
+    @property
+    def pitch(self) -> float:
+        return self.mae_pitch
+
+    @property
+    def roll(self) -> float:
+        return self.mae_roll
+
+    @property
+    def mae_ci(self) -> tuple[float, float]:
+        return self.mae_ci95
 
     def as_dict(self) -> dict:
-        return {
-            "n": self.n,
-            "mae_yaw": self.yaw,
-            "mae_pitch": self.pitch,
-            "mae_roll": self.roll,
-            "mae": self.mae,
-            "geodesic": self.geodesic,
-            "maev": self.maev,
-            "mae_ci95": list(self.mae_ci),
-        }
+        """``{field: value}``; the interval as a two-item list."""
+        return {"n": self.n, "mae_yaw": self.mae_yaw, "mae_pitch": self.mae_pitch, "mae_roll": self.mae_roll,
+                "mae": self.mae, "geodesic": self.geodesic, "maev": self.maev, "mae_ci95": list(self.mae_ci95)}
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -120,13 +134,13 @@ def summarize(errors: pd.DataFrame, seed: int = 0) -> Summary:
         return Summary(0, nan, nan, nan, nan, nan, nan, (nan, nan))
     return Summary(
         n=int(len(errors)),
-        yaw=float(errors["err_yaw"].mean()),
-        pitch=float(errors["err_pitch"].mean()),
-        roll=float(errors["err_roll"].mean()),
+        mae_yaw=float(errors["err_yaw"].mean()),
+        mae_pitch=float(errors["err_pitch"].mean()),
+        mae_roll=float(errors["err_roll"].mean()),
         mae=float(errors["err_mean"].mean()),
         geodesic=float(errors["geodesic"].mean()),
         maev=float(errors["maev"].mean()),
-        mae_ci=bootstrap_ci(errors["err_mean"].to_numpy(), seed=seed),
+        mae_ci95=bootstrap_ci(errors["err_mean"].to_numpy(), seed=seed),
     )
 
 

@@ -21,6 +21,8 @@ if [ ! -f "$venv/.complete" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --no-deps --force-reinstall "$root"
 cd "$root"
+# Lint and import order first (config in pyproject.toml): a finding fails the run before the tests.
+"$venv/bin/ruff" check "$root"
 # The pytest script (not `python -m pytest`) keeps the source folder off sys.path, so the tests
 # import the installed package, where methods/ and studies/ sit inside posebench/.
 exec "$venv/bin/pytest" "$@"

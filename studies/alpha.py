@@ -37,6 +37,7 @@ PAPER_TABLE5: dict[tuple[str, float | None], tuple[float, float, float, float]] 
 class AlphaStudy(Study):
     name = "alpha"
     figure = "Table 5"
+    summary_keys = ("model", "alpha")
 
     def __init__(self, train_data: str = "", train_dataset: str = "300w-lp", model: str = "hopenet",
                  alphas: str = "4,2,1,0.1,0.01,0", regression: bool = True, epochs: int = 25, batch_size: int = 128,
@@ -100,6 +101,11 @@ class AlphaStudy(Study):
             table[k] = s[k]
         return table
 
+    def summary(self, table: pd.DataFrame) -> str:
+        cols = [c for c in ("model", "alpha", "mae_yaw", "mae_pitch", "mae_roll", "mae", "paper_mae", "steps")
+                if c in table.columns]
+        return table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
     def plot(self, table: pd.DataFrame, stem: Path, title: str = "") -> list[Path]:
         import matplotlib
 
@@ -126,3 +132,6 @@ def alpha(train_data: str = "", train_dataset: str = "300w-lp", model: str = "ho
           workers: int = 2, seed: int = 0, engine: str = "onnxruntime", runs: str = "") -> AlphaStudy:
     return AlphaStudy(train_data, train_dataset, model, alphas, regression, epochs, batch_size, lr, init,
                       regression_init, augment, input_size, limit, max_steps, workers, seed, engine, runs)
+
+
+alpha.example_options = None  # no cheap synthetic run: it trains networks on images (tests/test_training.py)

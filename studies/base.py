@@ -16,29 +16,27 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from posebench.pnp.batch import ALL_SOLVERS, BatchResult, solve_batch, solve_loop
 from posebench.datasets.base import Dataset
 from posebench.errors import DataError, UsageError
-from posebench.facemodel import default_face, resolve_face
+from posebench.facemodel import default_face, face_label, resolve_face  # noqa: F401  (face_label re-exported)
+from posebench.landmarks import SUBSETS, parse_subsets  # noqa: F401  (re-exported for the studies)
 from posebench.metrics import angle_errors
-
-#: Named keypoint subsets (0-based indices into the 68-point markup).
-SUBSETS: dict[str, tuple[int, ...]] = {
-    # outer eye corners, nose tip, mouth corners
-    "5": (36, 45, 30, 48, 54),
-    # the classic 6-point head-pose set: nose tip, chin, outer eye corners, mouth corners
-    "6": (30, 8, 36, 45, 48, 54),
-    # posebench's 12 points standing in for the paper's "FAN (12 points)" (the paper does not
-    # list them): four eye corners, nose tip and nose base (3), mouth corners, lip centres
-    "12": (36, 39, 42, 45, 30, 31, 33, 35, 48, 54, 51, 57),
-    # the AFLW 21-point scheme mapped to the 68-point markup: brows (6), eye corners (4) with the
-    # upper-lid points 38/43 standing in for AFLW's eye centres, jaw ends 0/16 for the ears,
-    # nose left/tip/right, mouth corners and centre (62), chin
-    "21": (17, 19, 21, 22, 24, 26, 36, 38, 39, 42, 43, 45, 0, 16, 31, 30, 35, 48, 62, 54, 8),
-    "68": tuple(range(68)),
-}
+from posebench.options import Domain
+from posebench.pnp import SOLVER_NAMES
+from posebench.pnp.batch import BatchResult, solve_batch, solve_loop
 
 BACKENDS = ("batched", "cv2", "batched-unverified")
+#: Option domains shared by the landmark studies (checked by the registry, see posebench.options).
+LANDMARK_DOMAINS = {
+    "focal": Domain(gt=0),
+    "solver": Domain(choices=SOLVER_NAMES),
+    "backend": Domain(choices=BACKENDS),
+    "face_units": Domain(choices=("mm", "stored")),
+}
+#: The error columns of :func:`error_row`, in the order summaries show them.
+ERROR_COLUMNS = ("mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30")
+#: Condition columns of the built-in studies, in the order summaries show them.
+CONDITION_COLUMNS = ("subset", "n_points", "jitter_px", "axis", "stretch_pct", "solver", "camera", "origin", "units")
 OVER = 30.0  # degrees: a sample with any angle error above this counts as a flipped solution
 
 
@@ -49,17 +47,11 @@ def parse_list(value: str | list | tuple, what: str, cast: Callable[[str], Any] 
         out = [cast(v) for v in items]
     except ValueError:
         raise UsageError(f"{what}: cannot read {value!r}") from None
+    if any(isinstance(v, float) and not (np.isfinite(v) and abs(v) <= 1e6) for v in out):
+        raise UsageError(f"option {what}={value!r}: values must be finite numbers")
     if not out:
         raise UsageError(f"{what}: empty list")
     return out
-
-
-def parse_subsets(value: str) -> list[str]:
-    names = parse_list(value, "subsets")
-    bad = [n for n in names if n not in SUBSETS]
-    if bad:
-        raise UsageError(f"unknown keypoint subset(s) {bad}; available: {', '.join(SUBSETS)}")
-    return names
 
 
 @dataclass
@@ -121,10 +113,6 @@ def study_face(spec: str, data: LandmarkData, units: str = "mm") -> np.ndarray:
     return face
 
 
-def face_label(spec: str) -> str:
-    return spec if spec in ("default", "exact", "posebench") else Path(spec).name
-
-
 def solve(
     points: np.ndarray,
     model: np.ndarray,
@@ -137,8 +125,8 @@ def solve(
     """Landmarks (B x N x 2) + model (N x 3 or B x N x 3) -> poses, through the batched path
     (``batched``: fragile problems re-solved by cv2, so it agrees with the reference;
     ``batched-unverified``: never calls cv2 for ``iterative``) or the per-sample cv2 reference."""
-    if solver not in ALL_SOLVERS:
-        raise UsageError(f"solver must be one of {', '.join(ALL_SOLVERS)}, got {solver!r}")
+    if solver not in SOLVER_NAMES:
+        raise UsageError(f"solver must be one of {', '.join(SOLVER_NAMES)}, got {solver!r}")
     if backend == "cv2":
         return solve_loop(points, model, sizes, solver, focal, progress=progress)
     if backend in ("batched", "batched-unverified"):
@@ -171,6 +159,8 @@ class Study(ABC):
 
     name: str = ""
     figure: str = ""  # e.g. "Figure 3" of the paper, or "" when beyond the paper
+    #: Options that make this study cheap to run in the contract tests (tests/test_contracts.py).
+    example_options: dict[str, Any] = {}
 
     def __init__(self, **settings: Any):
         self._settings = dict(settings)
@@ -189,6 +179,21 @@ class Study(ABC):
     @abstractmethod
     def plot(self, table: pd.DataFrame, stem: Path, title: str = "") -> list[Path]:
         """Draw ``table`` to ``stem``.png and ``stem``.pdf; return the files written."""
+
+    #: Columns that name a condition; :meth:`summary` shows them (those in the table) first.
+    summary_keys: tuple[str, ...] = ()
+
+    def summary(self, table: pd.DataFrame) -> str:
+        """A short text table for the terminal. The default: the condition columns
+        (:attr:`summary_keys`, or else every non-numeric column that varies) and the error
+        columns the table has (``mae_*``, ``frac_over_30``), floats to 3 decimals."""
+        keys = [k for k in self.summary_keys if k in table.columns]
+        if not keys:
+            keys = [c for c in table.columns if table[c].dtype == object and table[c].nunique() > 1]
+        errs = [c for c in ERROR_COLUMNS if c in table.columns]
+        cols = keys + [c for c in errs if c not in keys]
+        shown = table[cols] if cols else table
+        return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
     def with_settings(self, table: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
         for k in keys:

@@ -15,9 +15,24 @@ import pandas as pd
 
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
+from posebench.options import Domain
 from posebench.registry import register_study
 
-from .base import settings_line, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import (
+    ERROR_COLUMNS,
+    LANDMARK_DOMAINS,
+    SUBSETS,
+    LandmarkData,
+    Study,
+    error_row,
+    face_label,
+    landmark_data,
+    parse_subsets,
+    save_figure,
+    settings_line,
+    solve,
+    study_face,
+)
 
 SETTING_KEYS = ("noise", "solver", "focal", "face", "face_units", "backend")
 SUBSET_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
@@ -45,15 +60,28 @@ def confidence_band(values: np.ndarray, level: float = 0.95) -> tuple[float, flo
     return m, m - half, m + half
 
 
+@register_study("jitter", "Figure 4: MAE against random landmark jitter (0-10 px) for several keypoint subsets",
+                paper={"figure": 4},
+                domains={**LANDMARK_DOMAINS,
+                         "max_jitter": Domain(ge=0, le=1000), "step": Domain(gt=0), "repeats": Domain(ge=1, le=1000),
+                         "seed": Domain(ge=0), "noise": Domain(choices=("uniform", "gaussian"))})
 class JitterStudy(Study):
     name = "jitter"
     figure = "Figure 4"
+    example_options = {"subsets": "6,68", "max_jitter": 2.0, "repeats": 1, "backend": "cv2"}
+
+    def summary(self, table: pd.DataFrame) -> str:
+        """Mean over subsets per (number of points, jitter level)."""
+        t = table.groupby(["n_points", "jitter_px"], as_index=False)[list(ERROR_COLUMNS)].mean()
+        return t.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
     def __init__(self, subsets: str = "6,12,21,68", max_jitter: float = 10.0, step: float = 1.0, repeats: int = 5,
                  seed: int = 0, noise: str = "uniform", solver: str = "iterative", focal: float = 1.0,
                  face: str = "default", face_units: str = "mm", backend: str = "batched"):
         if not (max_jitter >= 0 and step > 0 and int(repeats) >= 1):
             raise UsageError("jitter: need max_jitter >= 0, step > 0, repeats >= 1")
+        if float(max_jitter) / float(step) > 10_000:
+            raise UsageError(f"option step={step!r}: max_jitter / step gives more than 10000 jitter levels")
         if noise not in ("uniform", "gaussian"):
             raise UsageError(f"noise must be 'uniform' or 'gaussian', got {noise!r}")
         super().__init__(subsets=subsets, max_jitter=float(max_jitter), step=float(step), repeats=int(repeats),
@@ -128,9 +156,5 @@ def _slice(res, sl: slice):
     return BatchResult(res.R[sl], res.ypr[sl], res.rvec[sl], res.tvec[sl], res.ok[sl], res.fallback[sl])
 
 
-@register_study("jitter", "Figure 4: MAE against random landmark jitter (0-10 px) for several keypoint subsets",
-                paper={"figure": 4})
-def jitter(subsets: str = "6,12,21,68", max_jitter: float = 10.0, step: float = 1.0, repeats: int = 5, seed: int = 0,
-           noise: str = "uniform", solver: str = "iterative", focal: float = 1.0, face: str = "default",
-           face_units: str = "mm", backend: str = "batched") -> JitterStudy:
-    return JitterStudy(subsets, max_jitter, step, repeats, seed, noise, solver, focal, face, face_units, backend)
+#: The factory name of earlier releases (the class is registered itself).
+jitter = JitterStudy

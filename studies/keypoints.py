@@ -11,14 +11,33 @@ import pandas as pd
 from posebench.datasets.base import Dataset
 from posebench.registry import register_study
 
-from .base import settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import (
+    ANGLE_STYLE,
+    CONDITION_COLUMNS,
+    LANDMARK_DOMAINS,
+    SUBSETS,
+    LandmarkData,
+    Study,
+    error_row,
+    face_label,
+    landmark_data,
+    parse_subsets,
+    save_figure,
+    settings_line,
+    solve,
+    study_face,
+)
 
 SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
 
 
+@register_study("keypoints", "Figure 3: MAE against the number of ground-truth landmarks used", paper={"figure": 3},
+                domains=LANDMARK_DOMAINS)
 class KeypointsStudy(Study):
     name = "keypoints"
     figure = "Figure 3"
+    example_options = {"subsets": "6,68", "backend": "cv2"}
+    summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "subset")
 
     def __init__(self, subsets: str = "6,12,21,68", solver: str = "iterative", focal: float = 1.0,
                  face: str = "default", face_units: str = "mm", backend: str = "batched"):
@@ -68,7 +87,5 @@ class KeypointsStudy(Study):
         return out
 
 
-@register_study("keypoints", "Figure 3: MAE against the number of ground-truth landmarks used", paper={"figure": 3})
-def keypoints(subsets: str = "6,12,21,68", solver: str = "iterative", focal: float = 1.0, face: str = "default",
-              face_units: str = "mm", backend: str = "batched") -> KeypointsStudy:
-    return KeypointsStudy(subsets, solver, focal, face, face_units, backend)
+#: The factory name of earlier releases (the class is registered itself).
+keypoints = KeypointsStudy

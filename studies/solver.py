@@ -22,11 +22,27 @@ import pandas as pd
 
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
-from posebench.facemodel import default_face
 from posebench.evaluation.paper import paper_values
+from posebench.facemodel import default_face
+from posebench.options import Domain
 from posebench.registry import register_study
 
-from .base import SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_list, parse_subsets, rms_radius, save_figure, solve, study_face
+from .base import (
+    BACKENDS,
+    CONDITION_COLUMNS,
+    SUBSETS,
+    LandmarkData,
+    Study,
+    error_row,
+    face_label,
+    landmark_data,
+    parse_list,
+    parse_subsets,
+    rms_radius,
+    save_figure,
+    solve,
+    study_face,
+)
 
 ORIGINS = ("stored", "centroid", "behind100")
 SOLVER_STYLE = {"iterative": ("tab:red", "o"), "sqpnp": ("tab:blue", "s"), "epnp": ("tab:green", "^"),
@@ -45,9 +61,13 @@ def place_origin(face: np.ndarray, origin: str, units_per_mm: float) -> np.ndarr
     raise UsageError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
 
 
+@register_study("solver", "beyond the paper: solver x camera guess x model origin on ground-truth landmarks",
+                domains={"backend": Domain(choices=BACKENDS)})
 class SolverStudy(Study):
     name = "solver"
     figure = ""
+    example_options = {"solvers": "sqpnp,weak", "focals": "1", "origins": "centroid", "units": "mm", "backend": "cv2"}
+    summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "n_points")
 
     def __init__(self, solvers: str = "iterative,sqpnp,epnp,weak", focals: str = "0.5,1,2,10",
                  origins: str = "stored,centroid,behind100", units: str = "mm,stored", points: str = "68",
@@ -143,8 +163,5 @@ class SolverStudy(Study):
         return out
 
 
-@register_study("solver", "beyond the paper: solver x camera guess x model origin on ground-truth landmarks")
-def solver_study(solvers: str = "iterative,sqpnp,epnp,weak", focals: str = "0.5,1,2,10",
-                 origins: str = "stored,centroid,behind100", units: str = "mm,stored", points: str = "68",
-                 face: str = "default", backend: str = "batched") -> SolverStudy:
-    return SolverStudy(solvers, focals, origins, units, points, face, backend)
+#: The factory name of earlier releases (the class is registered itself).
+solver_study = SolverStudy

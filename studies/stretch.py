@@ -12,9 +12,26 @@ import pandas as pd
 
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
+from posebench.facemodel import stretch_face
+from posebench.options import Domain
 from posebench.registry import register_study
 
-from .base import settings_line, ANGLE_STYLE, SUBSETS, LandmarkData, Study, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import (
+    ANGLE_STYLE,
+    CONDITION_COLUMNS,
+    LANDMARK_DOMAINS,
+    SUBSETS,
+    LandmarkData,
+    Study,
+    error_row,
+    face_label,
+    landmark_data,
+    parse_subsets,
+    save_figure,
+    settings_line,
+    solve,
+    study_face,
+)
 
 SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
 AXES = {"width": 0, "height": 1}
@@ -23,21 +40,27 @@ AXES = {"width": 0, "height": 1}
 def stretch(face: np.ndarray, axis: str, amount: float) -> np.ndarray:
     """Scale one model axis (``width`` = x, ``height`` = y) by ``1 + amount`` about the face's
     centroid; works on 68 x 3 or B x 68 x 3."""
-    f = np.asarray(face, float)
-    c = f.mean(axis=-2, keepdims=True)
-    scale = np.ones(3)
-    scale[AXES[axis]] = 1.0 + amount
-    return (f - c) * scale + c
+    if axis not in AXES:
+        raise ValueError(f"axis must be one of {', '.join(AXES)}, got {axis!r}")
+    return stretch_face(face, width=amount if axis == "width" else 0.0, height=amount if axis == "height" else 0.0)
 
 
+@register_study("stretch", "Figure 5: MAE against stretching the 3D mean face in width and height (+-40%)",
+                paper={"figure": 5},
+                domains={**LANDMARK_DOMAINS,
+                         "max_stretch": Domain(ge=0, lt=1), "step": Domain(gt=0)})
 class StretchStudy(Study):
     name = "stretch"
     figure = "Figure 5"
+    example_options = {"max_stretch": 0.2, "backend": "cv2"}
+    summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "n_points")
 
     def __init__(self, max_stretch: float = 0.4, step: float = 0.1, points: str = "68", solver: str = "iterative",
                  focal: float = 1.0, face: str = "default", face_units: str = "mm", backend: str = "batched"):
         if not (0 <= max_stretch < 1 and step > 0):
             raise UsageError("stretch: need 0 <= max_stretch < 1 and step > 0")
+        if max_stretch / step > 10_000:
+            raise UsageError(f"option step={step!r}: max_stretch / step gives more than 10000 stretch levels")
         super().__init__(max_stretch=float(max_stretch), step=float(step), points=points, solver=solver,
                          focal=float(focal), face=face_label(face), face_units=face_units, backend=backend)
         self.subset = parse_subsets(points)[0]
@@ -87,8 +110,5 @@ class StretchStudy(Study):
         return out
 
 
-@register_study("stretch", "Figure 5: MAE against stretching the 3D mean face in width and height (+-40%)",
-                paper={"figure": 5})
-def stretch_study(max_stretch: float = 0.4, step: float = 0.1, points: str = "68", solver: str = "iterative",
-                  focal: float = 1.0, face: str = "default", face_units: str = "mm", backend: str = "batched") -> StretchStudy:
-    return StretchStudy(max_stretch, step, points, solver, focal, face, face_units, backend)
+#: The factory name of earlier releases (the class is registered itself).
+stretch_study = StretchStudy

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from posebench.pnp import batch as bp
 from posebench.datasets.synthetic import make_synthetic
-from posebench.facemodel import default_face, load_face
+from posebench.facemodel import default_face
+from posebench.pnp import batch as bp
 from posebench.pose import FLIP_YZ, angle_between, euler_to_matrix
 from posebench.studies.base import SUBSETS, landmark_data, study_face
 from posebench.studies.jitter import unit_noise

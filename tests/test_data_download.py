@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from data_fixtures import FileServer, make_aflw2000_folder
 from posebench.acquire.catalogue import get_source
-from posebench.cli import main
 from posebench.acquire.download import ChecksumError, DownloadError, fetch
+from posebench.cli import main
 
 PAYLOAD = os.urandom(300_000)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from data_fixtures import make_aflw2000_folder, write_jpg
 from posebench.acquire.catalogue import get_source
-from posebench.cli import main
 from posebench.acquire.verify import verify_source
+from posebench.cli import main
 
 
 def test_verify_aflw2000_finds_a_missing_mat(tmp_path):
@@ -98,8 +98,9 @@ def test_prepare_official_name_with_wrong_size_is_refused_but_kept(tmp_path):
 
 
 def test_prepare_300w_lp_from_zip(tmp_path):
-    from data_fixtures import write_aflw2000_mat
     import scipy.io as sio
+
+    from data_fixtures import write_aflw2000_mat
 
     top = tmp_path / "300W_LP"
     for sub in ("AFW", "AFW_Flip"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.io as sio
 
+from conftest import shared_path
 from posebench.crop import landmark_box, loose_box_hopenet
 from posebench.datasets.aflw2000 import load_aflw2000
 from posebench.datasets.biwi import biwi_to_canonical, load_biwi
@@ -13,7 +14,6 @@ from posebench.datasets.synthetic import make_synthetic
 from posebench.datasets.w300lp import load_300w_lp
 from posebench.errors import DataError
 from posebench.pose import Pose, euler_to_matrix
-from conftest import shared_path
 
 
 def test_aflw2000_labels_protocol_count(aflw_labels):

@@ -284,8 +284,8 @@ def test_onnxruntime_engine_agrees_with_torch_and_reuses_its_cached_export(seede
 # --- real images (plumbing: test-made weights, the angles mean nothing) ---------------------
 
 def test_plumbing_on_real_images_matches_the_original_loop(aflw_sample, seeded_pkl, tmp_path):
-    from posebench.registry import datasets
     from posebench.evaluation.runner import evaluate
+    from posebench.registry import datasets
 
     ds = datasets.create("aflw2000", data_dir=str(aflw_sample)).subset(4)
     method = create_method("hopenet", {"weights": str(seeded_pkl), "batch_size": "3", "engine": "torch"})
@@ -318,8 +318,8 @@ def test_unusable_boxes_are_sample_failures(seeded_pkl):
 
 
 def test_truncated_jpeg_is_recorded_by_the_runner(aflw_sample, seeded_pkl, tmp_path):
-    from posebench.registry import datasets
     from posebench.evaluation.runner import evaluate
+    from posebench.registry import datasets
 
     folder = tmp_path / "aflw"
     folder.mkdir()

@@ -292,8 +292,8 @@ def test_fan_cli_error_is_one_line(aflw_sample):
 
 def test_fan_plumbing_end_to_end_with_test_made_weights(fan_plumbing_weights, aflw_sample, tmp_path):
     """PLUMBING, not a result: random weights; checks the run completes and records every sample."""
-    from posebench.registry import datasets
     from posebench.evaluation.runner import evaluate
+    from posebench.registry import datasets
 
     m = create_method("fan", {"flip": "false"})
     ds = datasets.create("aflw2000", data_dir=str(aflw_sample)).subset(2)
@@ -384,8 +384,8 @@ def test_tiny_image_is_a_recorded_failure_or_a_pose(name, weights_for):
 @pytest.mark.parametrize("name", IMAGE_METHODS)
 def test_truncated_jpeg_is_recorded_by_the_runner(name, aflw_sample, tmp_path, weights_for):
     weights_for(name)
-    from posebench.registry import datasets
     from posebench.evaluation.runner import evaluate
+    from posebench.registry import datasets
 
     src = sorted(aflw_sample.glob("image*.jpg"))[0]
     data = tmp_path / "data"

@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posebench.metrics import (angle_errors, bootstrap_ci, geodesic_errors, per_sample_errors, summarize,
-                               summarize_by_yaw_bin, vector_errors, wrap_degrees)
+from posebench.metrics import (
+    angle_errors,
+    bootstrap_ci,
+    geodesic_errors,
+    per_sample_errors,
+    summarize,
+    summarize_by_yaw_bin,
+    vector_errors,
+    wrap_degrees,
+)
 
 
 def test_wrap_is_half_open_minus180_to_180():

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import scipy.io as sio
 
-from posebench.pose import (FLIP_YZ, Pose, angle_between, camera_to_model, euler_to_matrix, matrix_to_euler,
-                            model_to_camera, rx, ry, rz)
+from posebench.pose import FLIP_YZ, Pose, angle_between, camera_to_model, euler_to_matrix, matrix_to_euler, model_to_camera, rx, ry, rz
 
 
 def test_elementary_rotations_are_right_handed():

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import scipy.io as sio
 
-from posebench.evaluation.cache import PredictionCache
 from posebench.datasets.aflw2000 import load_aflw2000
 from posebench.datasets.synthetic import make_synthetic
 from posebench.errors import SampleFailure
+from posebench.evaluation.cache import PredictionCache
+from posebench.evaluation.runner import evaluate
 from posebench.method import FaceInput, Method, create_method
 from posebench.pose import Pose
-from posebench.evaluation.runner import evaluate
 
 
 class CountingGT(Method):
@@ -24,6 +24,7 @@ class CountingGT(Method):
 
     name = "gt-landmarks"
     needs = frozenset({"landmarks"})
+    runtime_options = Method.runtime_options | {"die_after"}  # a test hook, not a setting
 
     def __init__(self, die_after: int | None = None, batch_size: int = 10):
         self.inner = create_method("gt-landmarks", {"solver": "sqpnp"})
@@ -52,14 +53,14 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
     assert len(cached) == 20  # two whole chunks were written, the third died
     m = CountingGT()
     res = evaluate(m, ds, tmp_path, progress=False)
-    assert m.calls == 30 and res.record["from_cache"] == 20 and res.record["n_evaluated"] == 50
+    assert m.calls == 30 and res.record.from_cache == 20 and res.record.n_evaluated == 50
     again = CountingGT()
     res2 = evaluate(again, ds, tmp_path, progress=False)
-    assert again.calls == 0 and res2.record["from_cache"] == 50
-    assert res2.record["summary"] == res.record["summary"]
+    assert again.calls == 0 and res2.record.from_cache == 50
+    assert res2.record.summary == res.record.summary
     # the same numbers as a run that never stopped
     fresh = evaluate(CountingGT(), ds, tmp_path / "fresh", progress=False)
-    assert fresh.record["summary"] == res.record["summary"]
+    assert fresh.record.summary == res.record.summary
 
 
 def test_results_do_not_depend_on_batch_size(tmp_path):
@@ -85,8 +86,8 @@ def test_cache_key_changes_with_options_and_dataset(tmp_path):
     r1 = evaluate(create_method("gt-landmarks", {}), ds, tmp_path, progress=False)
     r2 = evaluate(create_method("gt-landmarks", {"solver": "sqpnp"}), ds, tmp_path, progress=False)
     r3 = evaluate(create_method("gt-landmarks", {}), make_synthetic(n=5, seed=1), tmp_path, progress=False)
-    assert len({r1.record["key"], r2.record["key"], r3.record["key"]}) == 3
-    assert r2.record["from_cache"] == 0 and r3.record["from_cache"] == 0
+    assert len({r1.record.key, r2.record.key, r3.record.key}) == 3
+    assert r2.record.from_cache == 0 and r3.record.from_cache == 0
 
 
 class MeanColour(Method):
@@ -132,21 +133,21 @@ def test_image_faults_are_recorded_per_sample(tmp_path):
     assert "truncated" in t.loc["image00004", "failure"]
     assert "cannot decode" in t.loc["image00005", "failure"]
     assert t.loc["image00006", "failure"] == "image too small"
-    assert res.record["n_failed"] == 3 and res.record["n_evaluated"] == 3
+    assert res.record.n_failed == 3 and res.record.n_evaluated == 3
 
 
 def test_labels_only_samples_are_reported_for_image_methods(tmp_path, aflw_labels):
     ds = load_aflw2000(aflw_labels).subset(5)
     res = evaluate(MeanColour(), ds, tmp_path, progress=False)
-    assert res.record["n_failed"] == 5
-    assert res.record["failures"] == {"no image file for this sample (labels-only data)": 5}
-    assert res.record["dataset"]["samples_without_image"] == 5
+    assert res.record.n_failed == 5
+    assert res.record.failures == {"no image file for this sample (labels-only data)": 5}
+    assert res.record.samples_without_image == 5
 
 
 def test_invalid_labels_count_as_failures(tmp_path):
     root = _aflw_fixture(tmp_path / "aflw", n=2)
     sio.savemat(str(root / "image00003.mat"), {"pt2d": np.zeros((2, 21))})
     res = evaluate(create_method("gt-landmarks", {}), load_aflw2000(root), tmp_path / "r", progress=False)
-    assert res.record["n_samples"] == 3 and res.record["failures"]["label: image00003.mat: no Pose_Para field"] == 1
+    assert res.record.n_samples == 3 and res.record.failures["label: image00003.mat: no Pose_Para field"] == 1
     rec = json.loads(res.paths["record"].read_text())
-    assert rec["environment"]["packages"]["numpy"] and rec["method"]["options"]["solver"] == "iterative"
+    assert rec["environment"]["packages"]["numpy"] and rec["options"]["solver"] == "iterative" and rec["label"] == "gt-landmarks"

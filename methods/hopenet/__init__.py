@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from posebench.options import Domain
 from posebench.registry import register_method
 
 if TYPE_CHECKING:
@@ -17,13 +18,18 @@ if TYPE_CHECKING:
 
 # The factories import .method (torch, torchvision) only when a network is asked for, so that
 # listing methods or running landmark methods does not pay torch's start-up time.
-_NEEDS = ("image", "box", "weights")
+#: What the three networks read of a sample: declared once, here (the classes use it too), so
+#: that listing methods needs no torch import.
+NEEDS = frozenset({"image", "box", "weights"})
+_NEEDS = tuple(sorted(NEEDS))
+_DOMAINS = {"batch_size": Domain(ge=1, le=4096), "threads": Domain(ge=0, le=1024),
+            "engine": Domain(choices=("onnxruntime", "torch"))}
 
 
 @register_method(
     "hopenet",
     "Hopenet multi-loss ResNet50, 66 bins of 3 deg, softmax expectation (paper Table 1); official .pkl weights",
-    needs=_NEEDS,
+    needs=_NEEDS, domains=_DOMAINS,
 )
 def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, threads: int = 0,
             engine: str = "onnxruntime") -> HopenetMethod:
@@ -35,7 +41,7 @@ def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, th
 @register_method(
     "hopenet-alexnet",
     "Hopenet head on AlexNet (paper's AlexNet variant); no official weights: weights=PATH",
-    needs=_NEEDS,
+    needs=_NEEDS, domains=_DOMAINS,
 )
 def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "onnxruntime") -> HopenetAlexNetMethod:
     from .method import HopenetAlexNetMethod
@@ -46,7 +52,7 @@ def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, e
 @register_method(
     "resnet50-regression",
     "ResNet50 regressing (yaw, pitch, roll) directly (paper's baseline); no official weights: weights=PATH",
-    needs=_NEEDS,
+    needs=_NEEDS, domains=_DOMAINS,
 )
 def resnet50_regression(weights: str = "", batch_size: int = 16, threads: int = 0,
                         engine: str = "onnxruntime") -> ResNet50RegressionMethod:

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from posebench.fileio import write_atomic
 from posebench.errors import UsageError
+from posebench.fileio import write_atomic
 
 from .nets import INPUT_SIZE, Degrees
 

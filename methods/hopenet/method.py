@@ -24,7 +24,7 @@ from posebench.imageio import to_rgb
 from posebench.method import FaceInput, Method, prepare_each
 from posebench.pose import Pose
 
-from . import nets
+from . import NEEDS, nets
 from .engine import ENGINES, cpu_threads, make_engine, onnx_cache_path
 from .preprocess import face_crop, to_batch
 from .weights import VARIANTS, default_variant, file_sha256, load_into, read_state_dict, resolve_weights
@@ -42,8 +42,8 @@ class HopenetBase(Method):
     """Shared implementation; subclasses fix ``arch``/``name``."""
 
     arch = "hopenet"
-    needs = frozenset({"image", "box", "weights"})
-    version = "1"
+    needs = NEEDS
+    version = "2"
 
     def __init__(self, weights: str = "", variant: str = "", batch_size: int = 16, threads: int = 0,
                  engine: str = "onnxruntime"):
@@ -54,19 +54,15 @@ class HopenetBase(Method):
             raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         if batch_size < 1:
             raise UsageError(f"batch_size must be >= 1, got {batch_size}")
+        super().__init__()
         self.net, self.weights_path = load_network(self.arch, weights or None, variant)
+        self.reads("weights", self.weights_path)
         self.threads = int(threads) if threads and threads > 0 else cpu_threads()
         torch.set_num_threads(self.threads)
         self._hash: str | None = None
         cache = onnx_cache_path(self.arch, self.weights_hash) if engine == "onnxruntime" else None
         self.engine = make_engine(engine, self.net, self.threads, cache)
         self.batch_size = int(batch_size)
-        # Options that determine the predictions (batch size and threads do not; the weights'
-        # content is keyed by weights_hash, so only the file name is kept here).
-        recorded = {"weights": self.weights_path.name, "engine": engine}
-        if not weights:  # the variant only matters when it chose the file
-            recorded["variant"] = variant
-        super().__init__(**recorded)
 
     @property
     def weights_hash(self) -> str:

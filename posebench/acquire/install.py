@@ -13,10 +13,10 @@ from pathlib import Path
 
 from posebench.acquire.archive import safe_extract
 from posebench.acquire.catalogue import Source
-from posebench.acquire.verify import Report, verify_weights
 from posebench.acquire.download import check_file, fetch
-from posebench.errors import DataError, PosebenchError, UsageError, WeightsError
 from posebench.acquire.layout import find_dataset_folder, install
+from posebench.acquire.verify import Report, verify_weights
+from posebench.errors import DataError, PosebenchError, UsageError, WeightsError
 from posebench.paths import data_root, weights_dir
 
 

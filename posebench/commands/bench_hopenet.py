@@ -3,7 +3,8 @@
 Both run in the same process on the same faces (the AFLW2000 sample images, cropped by the
 protocol's loose box), from the image file to the angles, after one untimed warm-up each. Rounds
 alternate between the paths; the median and the best round are printed, and the speed-ups are
-ratios of best rounds, the measure least disturbed by other processes on a shared machine. The baseline is :func:`posebench.methods.hopenet.reference.original_loop`: batch 1, PIL
+ratios of best rounds, the measure least disturbed by other processes on a shared machine. The
+baseline is :func:`posebench.methods.hopenet.reference.original_loop`: batch 1, PIL
 transforms, per-image softmax, autograd recording as in the original script; it is also timed
 under ``torch.no_grad`` (a stronger baseline than the original).
 """
@@ -18,9 +19,9 @@ from pathlib import Path
 
 import click
 
-from posebench.errors import DataError
 from posebench.commands.bench import bench
 from posebench.commands.common import load_dataset, show_progress
+from posebench.errors import DataError
 
 TOLERANCE_DEG = 1e-4
 
@@ -86,7 +87,7 @@ def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines
 
         def run_posebench(method) -> tuple[np.ndarray, float]:
             t0 = time.perf_counter()
-            faces = [FaceInput(read_image(s.image_path), s.image_size, s.box, id=s.id) for s in samples]
+            faces = [FaceInput.from_sample(s, read_image(s.image_path), exact=False) for s in samples]
             poses = method.estimate_batch(faces)
             dt = time.perf_counter() - t0
             return np.array([p.as_array() for p in poses]), dt

@@ -19,9 +19,9 @@ from typing import Any
 
 import click
 
-from posebench.errors import DataError, PosebenchError, SampleFailure
 from posebench.commands.bench import bench
 from posebench.commands.common import load_dataset, show_progress
+from posebench.errors import DataError, PosebenchError, SampleFailure
 
 
 def shared_root() -> Path:
@@ -50,7 +50,7 @@ def _faces(data_dir: Path, limit: int | None):
             img = read_image(s.image_path)
         except SampleFailure:
             continue
-        faces.append(FaceInput(img, s.image_size, s.box, s.landmarks, None, s.id, s.points))
+        faces.append(FaceInput.from_sample(s, img, exact=False))
     if not faces:
         raise DataError(f"no readable images in {data_dir}")
     return faces

@@ -11,7 +11,6 @@ import click
 
 from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
-from posebench.method import bind_options
 
 DEFAULT_RESULTS = "posebench-results"
 
@@ -31,11 +30,10 @@ def results_dir_default() -> str:
 
 
 def load_dataset(name: str, data_dir: str | None, options: dict[str, Any] | None = None) -> Dataset:
+    """Kept for old importers: ``posebench.registry.datasets.create(name, options, data_dir=...)``."""
     from posebench.registry import datasets
 
-    entry = datasets.get(name)
-    kwargs = bind_options(entry.factory, dict(options or {}), f"dataset {name!r}")
-    return entry.factory(data_dir=data_dir, **kwargs)
+    return datasets.create(name, options, data_dir=data_dir)
 
 
 def show_progress() -> bool:

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from posebench.acquire.catalogue import SOURCES, Source, get_source
-from posebench.errors import DataError
 from posebench.commands.common import show_progress
+from posebench.errors import DataError
 
 root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
+from posebench.commands.common import parse_kv, results_option, show_progress
 from posebench.evaluation.leaderboard import write_leaderboard
-from posebench.method import create_method
 from posebench.evaluation.runner import RunResult, evaluate
-from posebench.commands.common import load_dataset, parse_kv, results_option, show_progress
+from posebench.registry import datasets, methods
 
 
 def _print_table(res: RunResult) -> None:
@@ -43,18 +43,19 @@ def _print_table(res: RunResult) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of a table.")
 def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit, results_dir, as_json) -> None:
     """Evaluate one method on one dataset, with per-sample caching (an interrupted run resumes)."""
-    method = create_method(method_name, parse_kv(options))
-    dataset = load_dataset(dataset_name, data_dir, parse_kv(dataset_options, "--dataset-option")).subset(limit)
+    method = methods.create(method_name, parse_kv(options))
+    dataset = datasets.create(dataset_name, parse_kv(dataset_options, "--dataset-option"), data_dir=data_dir)
+    dataset = dataset.subset(limit)
     t0 = time.perf_counter()
     res = evaluate(method, dataset, results_dir, progress=show_progress())
-    res.record["wall_seconds_this_call"] = round(time.perf_counter() - t0, 3)
+    res.record.wall_seconds_this_call = round(time.perf_counter() - t0, 3)
     if as_json:
         out = res.summary_json()
-        out["wall_seconds"] = res.record["wall_seconds_this_call"]
+        out["wall_seconds"] = res.record.wall_seconds_this_call
         click.echo(json.dumps(out))
     else:
         _print_table(res)
-        click.echo(f"  took {res.record['wall_seconds_this_call']:.2f} s")
+        click.echo(f"  took {res.record.wall_seconds_this_call:.2f} s")
 
 
 @click.command("leaderboard")
@@ -81,9 +82,9 @@ DEMO_RUNS = [
 def demo_cmd(results_dir: Path, n: int) -> None:
     """The offline main job: ground-truth-landmark pipelines on the embedded synthetic dataset,
     then the leaderboard. Needs no download."""
-    dataset = load_dataset("synthetic", None, {"n": str(n)})
+    dataset = datasets.create("synthetic", {"n": n})
     for opts in DEMO_RUNS:
-        res = evaluate(create_method("gt-landmarks", opts), dataset, results_dir, progress=show_progress())
+        res = evaluate(methods.create("gt-landmarks", opts), dataset, results_dir, progress=show_progress())
         _print_table(res)
     text, path = write_leaderboard(results_dir)
     click.echo("")

@@ -7,80 +7,16 @@ columns) and a ``.json`` record next to it (settings, dataset fingerprint, timin
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
-from typing import Any
-
 import click
-import pandas as pd
 
-from posebench.fileio import write_atomic
-from posebench.errors import DataError, UsageError
-from posebench.method import bind_options
-from posebench.registry import studies
 from posebench.commands.bench import bench
-from posebench.commands.common import load_dataset, parse_kv, results_option, show_progress
+from posebench.commands.common import parse_kv, results_option, show_progress
+from posebench.errors import UsageError
+from posebench.registry import datasets, studies
 
 
-def create_study(name: str, options: dict[str, str]):
-    entry = studies.get(name)
-    kwargs = bind_options(entry.factory, options, f"study {name!r}")
-    return entry.factory(**kwargs)
-
-
-def stem_name(name: str, dataset: str, tag: str = "") -> str:
-    if tag and not tag.replace("-", "").replace("_", "").isalnum():
-        raise UsageError(f"--tag may hold letters, digits, '-' and '_' only, got {tag!r}")
-    return f"{name}-{dataset}" + (f"-{tag}" if tag else "")
-
-
-def table_paths(results_dir: Path, name: str, dataset: str, tag: str = "") -> tuple[Path, Path]:
-    stem = Path(results_dir) / "tables" / stem_name(name, dataset, tag)
-    return stem.with_suffix(".csv"), stem.with_suffix(".json")
-
-
-def run_study(study, dataset, progress: bool) -> tuple[pd.DataFrame, float]:
-    """Run with a tqdm bar over PnP problems; returns (table, seconds)."""
-    from tqdm import tqdm
-
-    from posebench.studies.base import landmark_data
-
-    total = study.work(landmark_data(dataset))
-    _compile_pnp_kernel(study)
-    t0 = time.perf_counter()
-    with tqdm(total=total, unit="pose", disable=not progress, desc=study.name, smoothing=0.1) as bar:
-        table = study.run(dataset, progress=bar.update)
-    return table, time.perf_counter() - t0
-
-
-def _compile_pnp_kernel(study) -> None:
-    """Compile the batched PnP kernel before timing when a study needs it and numba has not
-    cached it yet (the first use after installing), saying so instead of stalling the bar."""
-    settings = study.settings()
-    if settings.get("solver", "iterative") != "iterative" or not str(settings.get("backend", "")).startswith("batched"):
-        return
-    from posebench.pnp.batch import default_engine, kernel_cached, warm_up
-
-    if default_engine() == "numba" and kernel_cached() is False:
-        click.echo("compiling the batched PnP kernel (first use after installing; numba caches it) ...", err=True)
-        click.echo(f"compiled in {warm_up('numba'):.1f} s", err=True)
-
-
-def _summary(name: str, table: pd.DataFrame) -> str:
-    keys = [c for c in ("subset", "n_points", "jitter_px", "axis", "stretch_pct", "solver", "camera", "origin", "units")
-            if c in table.columns]
-    if name == "alpha":  # training study (Table 5): its own columns
-        cols = ["model", "alpha", "mae_yaw", "mae_pitch", "mae_roll", "mae", "paper_mae", "steps"]
-        return table[[c for c in cols if c in table.columns]].to_string(index=False, float_format=lambda v: f"{v:.3f}")
-    if name == "jitter":
-        keys = [k for k in keys if k != "subset"]
-        t = table.groupby(["n_points", "jitter_px"], as_index=False)[["mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30"]].mean()
-    elif name == "keypoints":
-        t = table[[k for k in keys if k != "subset"] + ["mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30"]]
-    else:
-        t = table[[k for k in keys if k != "n_points"] + ["mae_yaw", "mae_pitch", "mae_roll", "mae", "frac_over_30"]]
-    return t.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+def _notify(message: str) -> None:
+    click.echo(message, err=True)
 
 
 @click.command("study")
@@ -98,52 +34,22 @@ def _summary(name: str, table: pd.DataFrame) -> str:
               "(e.g. --tag sqpnp -> NAME-DATASET-sqpnp.csv).")
 @results_option
 def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_plot, tag, results_dir) -> None:
-    """Run a landmark-to-pose study and store its table under <results-dir>/tables/.
+    """Run a registered study (built-in or a plugin's) and store its table under <results-dir>/tables/.
 
-    Studies: keypoints (paper Figure 3), jitter (Figure 4), stretch (Figure 5), solver (solver x
-    camera guess x model origin). Angles in degrees; errors are MAE over the samples."""
-    from posebench import __version__
-    from posebench.evaluation.environment import environment
+    Built-in studies: keypoints (paper Figure 3), jitter (Figure 4), stretch (Figure 5), solver
+    (solver x camera guess x model origin); `posebench studies` lists all. Angles in degrees;
+    errors are MAE over the samples."""
+    from posebench.studies.run import draw, run_and_store
 
-    study = create_study(name, parse_kv(options))
-    csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
-    dataset = load_dataset(dataset_name, data_dir, parse_kv(dataset_options, "--dataset-option")).subset(limit)
-    table, seconds = run_study(study, dataset, show_progress())
-    write_atomic(csv_path, table.to_csv(index=False, float_format="%.6g"))
-    record: dict[str, Any] = {
-        "study": name, "tag": tag, "settings": study.settings(), "dataset": dataset_name, "protocol": dataset.protocol,
-        "dataset_settings": dataset.settings, "fingerprint": dataset.fingerprint(), "n_samples": len(dataset),
-        "seconds": round(seconds, 3), "posebench": __version__, "environment": environment(),
-    }
-    if study.settings().get("backend", "").startswith("batched"):
-        from posebench.pnp.batch import default_engine, default_workers
-
-        record["pnp_engine"] = {"engine": default_engine(), "workers": default_workers()}
-    write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
+    study, dataset, table, seconds, (csv_path, _) = run_and_store(
+        name, dataset_name, results_dir, parse_kv(options), parse_kv(dataset_options, "--dataset-option"),
+        data_dir, limit, tag, show_progress(), _notify)
     click.echo(f"{name} on {dataset_name} ({len(dataset)} samples), {seconds:.2f} s")
-    click.echo(_summary(name, table))
+    click.echo(study.summary(table))
     click.echo(f"table: {csv_path}")
     if do_plot:
         for p in draw(name, dataset_name, results_dir, tag=tag):
             click.echo(f"figure: {p}")
-
-
-def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: str = "") -> list[Path]:
-    csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
-    if not csv_path.is_file():
-        raise DataError(f"no table {csv_path}: run `posebench study {name} --dataset {dataset_name}` first")
-    try:
-        table = pd.read_csv(csv_path)
-        settings = json.loads(json_path.read_text())["settings"] if json_path.is_file() else {}
-    except (ValueError, OSError, KeyError) as exc:
-        raise DataError(f"cannot read {csv_path}: {exc}") from None
-    entry = studies.get(name)
-    import inspect
-
-    accepted = set(inspect.signature(entry.factory).parameters)
-    study = create_study(name, {k: str(v) for k, v in settings.items() if k in accepted and k != "face"})
-    stem = Path(results_dir) / "figures" / stem_name(name, dataset_name, tag)
-    return study.plot(table, stem, title)
 
 
 @click.command("plot")
@@ -156,6 +62,8 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
 @results_option
 def plot_cmd(name, dataset_name, title, tag, results_dir) -> None:
     """Draw a stored study table to <results-dir>/figures/NAME-DATASET[-TAG].png and .pdf."""
+    from posebench.studies.run import draw
+
     for p in draw(name, dataset_name, results_dir, title, tag):
         click.echo(f"figure: {p}")
 
@@ -163,12 +71,9 @@ def plot_cmd(name, dataset_name, title, tag, results_dir) -> None:
 @click.command("studies")
 def studies_cmd() -> None:
     """List the registered studies and their options (with defaults)."""
-    import inspect
-
     for e in studies.entries():
         click.echo(f"{e.name:<10} {e.description}")
-        sig = inspect.signature(e.factory)
-        opts = ", ".join(f"{n}={p.default}" for n, p in sig.parameters.items())
+        opts = ", ".join(f"{n}={v}" for n, v in studies.defaults(e.name).items())
         click.echo(f"{'':<10} options: {opts}")
 
 
@@ -189,11 +94,12 @@ def bench_pnp(dataset_name, data_dir, options, limit, engine) -> None:
     import os
 
     from posebench.pnp.batch import default_engine, default_workers, warm_up
+    from posebench.studies.run import create_study, run_study
 
     opts = parse_kv(options)
     if "backend" in opts:
         raise UsageError("bench pnp sets backend itself; drop --option backend=...")
-    dataset = load_dataset(dataset_name, data_dir).subset(limit)
+    dataset = datasets.create(dataset_name, {}, data_dir=data_dir).subset(limit)
     cores = default_workers()
     engine = engine or default_engine()
     unit, one_unit = ("threads", "thread") if engine == "numba" else ("processes", "process")
@@ -235,3 +141,13 @@ def _data(dataset):
 
 
 COMMANDS = [study_cmd, plot_cmd, studies_cmd]
+
+
+def __getattr__(name: str):
+    """Old import paths (``from posebench.commands.study import create_study``): the study
+    runner now lives in :mod:`posebench.studies.run`."""
+    if name in ("create_study", "draw", "run_study", "table_paths", "stem_name"):
+        from posebench.studies import run
+
+        return getattr(run, name)
+    raise AttributeError(name)

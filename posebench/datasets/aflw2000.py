@@ -15,10 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from posebench.crop import landmark_box, loose_box_hopenet
-from posebench.errors import DataError, SampleFailure, UsageError
-from posebench.registry import register_dataset
 from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
 from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
+from posebench.errors import DataError, SampleFailure, UsageError
+from posebench.options import Domain
+from posebench.registry import register_dataset
 
 IMAGE_SIZE = (450, 450)
 RANGE_LIMIT = 99.0
@@ -82,10 +83,11 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
     "aflw2000",
     "AFLW2000-3D folder of imageXXXXX.mat (+ .jpg); paper protocol drops |angle| > 99 deg (1969/2000)",
     needs=("landmarks", "box"),
+    domains={"crop": Domain(choices=("hopenet", "visible")), "filter": Domain(choices=("99", "none"))},
 )
-def aflw2000(data_dir: str | Path | None = None, **options) -> Dataset:
+def aflw2000(data_dir: str | Path | None = None, crop: str = "hopenet", filter: str = "99") -> Dataset:
     if data_dir is None:
         from posebench.paths import default_dir
 
         data_dir = default_dir("aflw2000")
-    return load_aflw2000(data_dir, **options)
+    return load_aflw2000(data_dir, crop=crop, filter=filter)

@@ -110,6 +110,8 @@ def parse_float_range(value: str | Sequence[float], name: str) -> tuple[float, f
             lo, hi = parts
         else:
             raise UsageError(f"{name} must be 'LO,HI' or 'MAX' in degrees, got {value!r}")
+    if not (np.isfinite(lo) and np.isfinite(hi)) or max(abs(lo), abs(hi)) > 180.0:
+        raise UsageError(f"option {name}={value!r}: angles must be finite and within +-180 degrees")
     if lo > hi:
         raise UsageError(f"{name}: low {lo} is above high {hi}")
     return lo, hi

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from posebench.datasets.base import Dataset, Sample, image_size_of
 from posebench.errors import DataError, SampleFailure
 from posebench.pose import FLIP_YZ, Pose, pose_from_matrix
 from posebench.registry import register_dataset
-from posebench.datasets.base import Dataset, Sample, image_size_of
 
 IMAGE_SIZE = (640, 480)
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from posebench.crop import landmark_box, loose_box_hopenet
+from posebench.datasets.base import Dataset, Sample, parse_float_range
 from posebench.errors import UsageError
 from posebench.facemodel import shape_model
+from posebench.options import Domain
 from posebench.pnp import camera_matrix, project
 from posebench.pose import Pose
 from posebench.registry import register_dataset
-from posebench.datasets.base import Dataset, Sample, parse_float_range
 
 PROTOCOL = "synthetic-v1"
 
@@ -71,8 +72,12 @@ def make_synthetic(
     "synthetic",
     "embedded default: seeded random poses, 68-point faces from posebench's shape model, exact landmarks, no images",
     needs=("landmarks", "box"),
+    domains={"n": Domain(ge=1, le=1_000_000), "seed": Domain(ge=0), "size": Domain(ge=16, le=20_000),
+             "distance": Domain(gt=0), "shape_scale": Domain(ge=0, le=100)},
 )
-def synthetic(data_dir=None, **options) -> Dataset:
+def synthetic(data_dir=None, n: int = 500, seed: int = 0, yaw: str = "-90,90", pitch: str = "-45,45",
+              roll: str = "-40,40", shape_scale: float = 1.0, size: int = 450, distance: float = 450.0) -> Dataset:
     if data_dir is not None:
         raise UsageError("the synthetic dataset takes no --data-dir (use --dataset-option n=..., seed=...)")
-    return make_synthetic(**options)
+    return make_synthetic(n=n, seed=seed, yaw=yaw, pitch=pitch, roll=roll, shape_scale=shape_scale, size=size,
+                          distance=distance)

@@ -8,7 +8,6 @@ with their reason and counted; they never stop the run.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,47 +18,39 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from posebench.evaluation.cache import PredictionCache, cache_key
-from posebench.fileio import write_atomic
 from posebench.datasets.base import Dataset, Sample
-from posebench.evaluation.environment import environment
 from posebench.errors import SampleFailure
+from posebench.evaluation.cache import PredictionCache, cache_key
+from posebench.evaluation.environment import environment
+from posebench.evaluation.record import RUN_FORMAT, RunRecord, write_record  # noqa: F401  (RUN_FORMAT re-exported)
+from posebench.fileio import write_atomic
 from posebench.imageio import read_image
 from posebench.method import FaceInput, Method
-from posebench.metrics import per_sample_errors, summarize, summarize_by_yaw_bin
-
-RUN_FORMAT = 1
+from posebench.metrics import Summary, per_sample_errors, summarize, summarize_by_yaw_bin
 
 
 @dataclass
 class RunResult:
-    """A finished evaluation: its settings, per-sample table and summary."""
+    """A finished evaluation: its :class:`RunRecord`, per-sample table and stored files."""
 
-    record: dict[str, Any]
+    record: RunRecord
     samples: pd.DataFrame
     paths: dict[str, Path] = field(default_factory=dict)
 
+    @property
+    def summary(self) -> Summary:
+        """The summary over the evaluated samples (degrees)."""
+        return self.record.summary
+
     def summary_json(self) -> dict[str, Any]:
-        r = self.record
-        s = r["summary"]
+        """The flat object ``posebench run --json`` prints."""
+        r, s = self.record, self.record.summary
         return {
-            "method": r["method"]["method"],
-            "options": r["method"]["options"],
-            "dataset": r["dataset"]["name"],
-            "protocol": r["dataset"]["protocol"],
-            "n_samples": r["n_samples"],
-            "n_evaluated": r["n_evaluated"],
-            "n_failed": r["n_failed"],
-            "mae_yaw": s["mae_yaw"],
-            "mae_pitch": s["mae_pitch"],
-            "mae_roll": s["mae_roll"],
-            "mae": s["mae"],
-            "mae_ci95": s["mae_ci95"],
-            "geodesic": s["geodesic"],
-            "maev": s["maev"],
-            "seconds_per_sample": r["seconds_per_sample"],
-            "from_cache": r["from_cache"],
-            "failures": r["failures"],
+            "method": r.method, "options": r.options, "dataset": r.dataset, "protocol": r.protocol,
+            "n_samples": r.n_samples, "n_evaluated": r.n_evaluated, "n_failed": r.n_failed,
+            "mae_yaw": s.mae_yaw, "mae_pitch": s.mae_pitch, "mae_roll": s.mae_roll, "mae": s.mae,
+            "mae_ci95": list(s.mae_ci95), "geodesic": s.geodesic, "maev": s.maev,
+            "seconds_per_sample": r.seconds_per_sample, "from_cache": r.from_cache, "failures": r.failures,
             "run_file": str(self.paths.get("record", "")),
         }
 
@@ -70,7 +61,7 @@ def _face_input(sample: Sample, method: Method) -> FaceInput:
         if sample.image_path is None:
             raise SampleFailure("no image file for this sample (labels-only data)")
         image = read_image(sample.image_path)
-    return FaceInput(image, sample.image_size, sample.box, sample.landmarks, sample.model_3d, sample.id, sample.points)
+    return FaceInput.from_sample(sample, image)
 
 
 def run_key(method: Method, dataset: Dataset, fingerprint: str | None = None) -> str:
@@ -143,6 +134,14 @@ def _run_chunk(method: Method, chunk: list[Sample]) -> list[dict]:
 
 
 def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir) -> RunResult:
+    table = results_table(dataset, done)
+    record = build_record(method, dataset, key, fingerprint, table, n_cached, wall)
+    return write_run(record, table, results_dir)
+
+
+def results_table(dataset: Dataset, done: dict[str, dict]) -> pd.DataFrame:
+    """One row per sample (and per unusable label): truth, prediction, failure, seconds and the
+    per-sample errors; ``done`` maps sample id -> cache entry (``pred``, ``fail``, ``sec``)."""
     rows = []
     for s in dataset.samples:
         rec = done[s.id]
@@ -159,34 +158,45 @@ def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir
         errs = per_sample_errors(table[["pred_yaw", "pred_pitch", "pred_roll"]].to_numpy(),
                                  table[["true_yaw", "true_pitch", "true_roll"]].to_numpy())
         table = pd.concat([table, errs], axis=1)
+    return table
+
+
+def summarise(table: pd.DataFrame) -> tuple[Summary, dict[str, Summary], Counter]:
+    """Summary over the evaluated rows, summaries per |yaw| bin, and failure reason counts."""
     ok = table[table["failure"] == ""] if len(table) else table
     summary = summarize(ok)
     bins = summarize_by_yaw_bin(ok, ok["true_yaw"].to_numpy()) if len(ok) else {}
     fails = Counter(table.loc[table["failure"] != "", "failure"]) if len(table) else Counter()
-    n_img_missing = sum(1 for s in dataset.samples if s.image_path is None)
-    record = {
-        "format": RUN_FORMAT,
-        "key": key,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "method": method.settings(),
-        "needs": sorted(method.needs),
-        "dataset": {"name": dataset.name, "protocol": dataset.protocol, "root": str(dataset.root or ""),
-                    "fingerprint": fingerprint, "settings": dataset.settings,
-                    "excluded_by_protocol": dataset.excluded, "samples_without_image": n_img_missing},
-        "n_samples": int(len(table)),
-        "n_evaluated": int(summary.n),
-        "n_failed": int(len(table) - summary.n),
-        "failures": dict(fails.most_common()),
-        "summary": summary.as_dict(),
-        "by_yaw_bin": {k: v.as_dict() for k, v in bins.items()},
-        "seconds_per_sample": float(ok["seconds"].mean()) if len(ok) else None,
-        "from_cache": int(n_cached),
-        "wall_seconds_this_call": round(wall, 3),
-        "environment": environment(),
-    }
+    return summary, bins, fails
+
+
+def build_record(method: Method, dataset: Dataset, key: str, fingerprint: str, table: pd.DataFrame,
+                 n_cached: int, wall: float) -> RunRecord:
+    """The :class:`RunRecord` of a finished table."""
+    summary, bins, fails = summarise(table)
+    ok = table[table["failure"] == ""] if len(table) else table
+    settings = method.settings()
+    return RunRecord(
+        key=key,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        method=method.name, label=method.label(), method_version=str(method.version),
+        options=dict(settings["options"]), weights=settings["weights"], files=dict(settings.get("files", {})),
+        needs=sorted(method.needs),
+        dataset=dataset.name, protocol=dataset.protocol, data_root=str(dataset.root or ""), fingerprint=fingerprint,
+        dataset_settings=dict(dataset.settings), excluded_by_protocol=int(dataset.excluded),
+        samples_without_image=sum(1 for s in dataset.samples if s.image_path is None),
+        n_samples=int(len(table)), n_evaluated=int(summary.n), n_failed=int(len(table) - summary.n),
+        failures=dict(fails.most_common()), summary=summary, by_yaw_bin=bins,
+        seconds_per_sample=float(ok["seconds"].mean()) if len(ok) else None,
+        from_cache=int(n_cached), wall_seconds_this_call=round(wall, 3), environment=environment(),
+    )
+
+
+def write_run(record: RunRecord, table: pd.DataFrame, results_dir: Path) -> RunResult:
+    """Store ``runs/<method>__<dataset>__<key>.csv`` and ``.json`` (atomically)."""
     runs = Path(results_dir) / "runs"
-    stem = f"{method.name}__{dataset.name}__{key}"
+    stem = f"{record.method}__{record.dataset}__{record.key}"
     paths = {"record": runs / f"{stem}.json", "samples": runs / f"{stem}.csv"}
     write_atomic(paths["samples"], table.to_csv(index=False))
-    write_atomic(paths["record"], json.dumps(record, indent=2, default=str) + "\n")
+    write_record(record, paths["record"])
     return RunResult(record, table, paths)

@@ -3,7 +3,7 @@
 The same algorithms as the vectorised numpy functions of :mod:`posebench.pnp.batch`, written
 one problem at a time so that each problem's points stay in registers and cache and no
 ``B x N`` temporaries are made: OpenCV's non-planar DLT initialisation followed by OpenCV 5's
-``cv::LevMarq`` (see :func:`posebench.pnp.batch._levenberg_marquardt_cv5` for the rules), and
+``cv::LevMarq`` (see :func:`posebench.pnp.opencv_replica._levenberg_marquardt_cv5` for the rules), and
 the OpenCV Rodrigues log map. Units as there: pixels for image points (y down), any unit for
 the model, radians for rotation vectors.
 

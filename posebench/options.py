@@ -1,0 +1,148 @@
+"""Plugin options: declared once (a factory's or class's keyword parameters), bound, coerced and
+checked against their domain in one place.
+
+Every method, dataset and study is created through :meth:`posebench.registry.Registry.create`,
+which calls :func:`bind_options`: unknown keys, values of the wrong type, NaN/inf, values outside
+the declared :class:`Domain` are refused with a one-line :class:`~posebench.errors.UsageError`
+naming the option. String values (from the command line) are coerced to the type of the
+parameter's default. A plugin declares domains beside its registration::
+
+    @register_method("frontal", "always frontal", domains={"scale": Domain(gt=0)})
+    def frontal(scale: float = 1.0) -> Frontal: ...
+
+Without a declared domain a float must still be finite; an int is bounded by
+:data:`MAX_INT` (no option value may ask for more than that many of anything).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from posebench.errors import UsageError
+
+#: Largest integer any option may take unless its domain says otherwise (counts, sizes, seeds).
+MAX_INT = 10**7
+#: Largest magnitude any float option may take unless its domain says otherwise.
+MAX_FLOAT = 1e6
+
+#: Parameters that are never options (passed by the framework itself).
+FRAMEWORK_PARAMS = ("self", "data_dir")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Allowed values of one numeric or string option.
+
+    ``ge``/``gt``/``le``/``lt``: bounds (inclusive/exclusive); ``choices``: the allowed values
+    (strings compared after ``str``). ``integer``: the value must be a whole number.
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def check(self, key: str, value: Any) -> None:
+        """Raise :class:`UsageError` naming ``key`` when ``value`` is outside the domain."""
+        if self.choices is not None:
+            if str(value) not in {str(c) for c in self.choices}:
+                raise UsageError(f"option {key}={value!r}: must be one of {', '.join(map(str, self.choices))}")
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        for bound, ok, word in ((self.ge, lambda v, b: v >= b, ">="), (self.gt, lambda v, b: v > b, ">"),
+                                (self.le, lambda v, b: v <= b, "<="), (self.lt, lambda v, b: v < b, "<")):
+            if bound is not None and not ok(value, bound):
+                raise UsageError(f"option {key}={value!r}: must be {word} {bound:g}")
+
+
+def _coerce(value: Any, default: Any, key: str) -> Any:
+    """A string from the command line -> the type of ``default`` (bool, int, float)."""
+    if not isinstance(value, str) or default is None or isinstance(default, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except ValueError:
+        raise UsageError(f"option {key}={value!r}: expected {type(default).__name__}") from None
+    return value
+
+
+def _check_number(key: str, value: Any, default: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and value is not None:
+            raise UsageError(f"option {key}={value!r}: expected {type(default).__name__}")
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"option {key}={value!r}: must be a finite number")
+    if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
+        if not value.is_integer():
+            raise UsageError(f"option {key}={value!r}: expected int")
+    limit = MAX_INT if isinstance(value, int) else MAX_FLOAT
+    if abs(value) > limit:
+        raise UsageError(f"option {key}={value!r}: magnitude above {limit:g}")
+
+
+def option_parameters(factory: Callable) -> dict[str, inspect.Parameter]:
+    """The declared options of a factory or class: its keyword parameters (minus the framework's)."""
+    sig = inspect.signature(factory)
+    return {n: p for n, p in sig.parameters.items()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n not in FRAMEWORK_PARAMS}
+
+
+def option_defaults(factory: Callable) -> dict[str, Any]:
+    """``{option: default}`` for the declared options that have a default."""
+    return {n: p.default for n, p in option_parameters(factory).items() if p.default is not inspect.Parameter.empty}
+
+
+def bind_options(factory: Callable, options: Mapping[str, Any], what: str,
+                 domains: Mapping[str, Domain] | None = None) -> dict[str, Any]:
+    """Check ``options`` against ``factory``'s keyword parameters and their domains.
+
+    Returns every declared option with its value (defaults filled in), strings coerced to the
+    type of each default. Raises :class:`UsageError` (one line, naming the option) on an unknown
+    key (even when the factory takes ``**kwargs``), a bad type, NaN/inf, a magnitude above
+    :data:`MAX_INT`/:data:`MAX_FLOAT`, or a value outside its declared :class:`Domain`.
+    """
+    try:
+        return _bind(factory, options, what, dict(domains or {}))
+    except UsageError as exc:
+        if what in str(exc):
+            raise
+        raise UsageError(f"{what}: {exc}") from None
+
+
+def _bind(factory: Callable, options: Mapping[str, Any], what: str, domains: dict[str, Domain]) -> dict[str, Any]:
+    params = option_parameters(factory)
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if key not in params:
+            valid = ", ".join(sorted(params)) or "none"
+            raise UsageError(f"unknown option {key!r} for {what}; valid options: {valid}")
+    for key, p in params.items():
+        default = None if p.default is inspect.Parameter.empty else p.default
+        if key not in options:
+            if p.default is inspect.Parameter.empty:
+                raise UsageError(f"option {key!r} of {what} is required")
+            out[key] = p.default
+            continue
+        value = _coerce(options[key], default, key)
+        _check_number(key, value, default)
+        if key in domains:
+            domains[key].check(key, value)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        out[key] = value
+    return out

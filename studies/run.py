@@ -1,0 +1,136 @@
+"""Running a study as a library: create, run, store, draw (``posebench study``/``plot`` are thin
+wrappers around these).
+
+A stored study is ``<results>/tables/<study>-<dataset>[-<tag>].csv`` (the tidy table, settings
+and seed as columns) and a ``.json`` record beside it (study options, dataset, fingerprint,
+timing, versions); its figure is ``<results>/figures/<same stem>.png`` and ``.pdf``.
+
+Example::
+
+    from posebench.studies.run import run_and_store, draw
+    table, paths = run_and_store("keypoints", "synthetic", "results", dataset_options={"n": 100})
+    draw("keypoints", "synthetic", "results")
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from posebench.errors import DataError, UsageError
+from posebench.fileio import write_atomic
+from posebench.registry import datasets, studies
+
+
+def create_study(name: str, options: Mapping[str, Any] | None = None):
+    """A registered study with its options bound, coerced and checked (``studies.create``)."""
+    return studies.create(name, options)
+
+
+def stem_name(name: str, dataset: str, tag: str = "") -> str:
+    """``NAME-DATASET[-TAG]``; :class:`UsageError` on a tag with other than letters, digits, - and _."""
+    if tag and not tag.replace("-", "").replace("_", "").isalnum():
+        raise UsageError(f"--tag may hold letters, digits, '-' and '_' only, got {tag!r}")
+    return f"{name}-{dataset}" + (f"-{tag}" if tag else "")
+
+
+def table_paths(results_dir: Path, name: str, dataset: str, tag: str = "") -> tuple[Path, Path]:
+    """The table (``.csv``) and record (``.json``) paths of a stored study."""
+    stem = Path(results_dir) / "tables" / stem_name(name, dataset, tag)
+    return stem.with_suffix(".csv"), stem.with_suffix(".json")
+
+
+def run_study(study, dataset, progress: bool, notify: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, float]:
+    """Run with a tqdm bar over the study's PnP problems; returns ``(table, seconds)``.
+    ``notify`` receives one-line notices (e.g. a first-use kernel compile)."""
+    from tqdm import tqdm
+
+    from posebench.studies.base import landmark_data
+
+    try:
+        total = study.work(landmark_data(dataset))
+    except DataError:
+        total = 0  # a study that does not use ground-truth landmarks
+    compile_pnp_kernel(study, notify)
+    t0 = time.perf_counter()
+    with tqdm(total=total or None, unit="pose", disable=not progress, desc=study.name, smoothing=0.1) as bar:
+        table = study.run(dataset, progress=bar.update)
+    if not isinstance(table, pd.DataFrame):
+        raise UsageError(f"study {study.name!r} returned {type(table).__name__}, not a pandas DataFrame")
+    return table, time.perf_counter() - t0
+
+
+def compile_pnp_kernel(study, notify: Callable[[str], None] | None = None) -> None:
+    """Compile the batched PnP kernel before timing when a study needs it and numba has not
+    cached it yet (the first use after installing), saying so through ``notify``."""
+    settings = study.settings()
+    if settings.get("solver", "iterative") != "iterative" or not str(settings.get("backend", "")).startswith("batched"):
+        return
+    from posebench.pnp.batch import default_engine, kernel_cached, warm_up
+
+    if default_engine() == "numba" and kernel_cached() is False:
+        say = notify or (lambda _m: None)
+        say("compiling the batched PnP kernel (first use after installing; numba caches it) ...")
+        say(f"compiled in {warm_up('numba'):.1f} s")
+
+
+def store(study, table: pd.DataFrame, dataset, dataset_name: str, seconds: float, results_dir: Path,
+          tag: str = "") -> tuple[Path, Path]:
+    """Write the table and its record atomically; returns ``(csv, json)`` paths."""
+    from posebench import __version__
+    from posebench.evaluation.environment import environment
+
+    csv_path, json_path = table_paths(results_dir, study.name, dataset_name, tag)
+    record: dict[str, Any] = {
+        "study": study.name, "tag": tag, "settings": study.settings(), "dataset": dataset_name,
+        "protocol": dataset.protocol, "dataset_settings": dataset.settings, "fingerprint": dataset.fingerprint(),
+        "n_samples": len(dataset), "seconds": round(seconds, 3), "posebench": __version__,
+        "environment": environment(),
+    }
+    if str(study.settings().get("backend", "")).startswith("batched"):
+        from posebench.pnp.batch import default_engine, default_workers
+
+        record["pnp_engine"] = {"engine": default_engine(), "workers": default_workers()}
+    write_atomic(csv_path, table.to_csv(index=False, float_format="%.6g"))
+    write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
+    return csv_path, json_path
+
+
+def run_and_store(name: str, dataset_name: str, results_dir: Path, options: Mapping[str, Any] | None = None,
+                  dataset_options: Mapping[str, Any] | None = None, data_dir: str | None = None,
+                  limit: int | None = None, tag: str = "", progress: bool = False,
+                  notify: Callable[[str], None] | None = None):
+    """Create study ``name`` and dataset ``dataset_name``, run, store. Returns
+    ``(study, dataset, table, seconds, (csv, json))``."""
+    study = create_study(name, options)
+    stem_name(name, dataset_name, tag)  # check the tag before the work
+    dataset = datasets.create(dataset_name, dataset_options, data_dir=data_dir).subset(limit)
+    table, seconds = run_study(study, dataset, progress, notify)
+    paths = store(study, table, dataset, dataset_name, seconds, results_dir, tag)
+    return study, dataset, table, seconds, paths
+
+
+def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: str = "") -> list[Path]:
+    """Draw a stored table to ``<results>/figures/<stem>.png`` and ``.pdf`` with the study's
+    own :meth:`~posebench.studies.base.Study.plot`, re-created from the stored settings."""
+    csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
+    if not csv_path.is_file():
+        raise DataError(f"no table {csv_path}: run `posebench study {name} --dataset {dataset_name}` first")
+    try:
+        table = pd.read_csv(csv_path)
+        settings = json.loads(json_path.read_text())["settings"] if json_path.is_file() else {}
+        if not isinstance(settings, dict):
+            raise ValueError("settings is not an object")
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        raise DataError(f"cannot read {csv_path}: {exc}") from None
+    from posebench.options import option_parameters
+
+    accepted = set(option_parameters(studies.get(name).factory))
+    # a path option (face) may not exist here; the figure is drawn from the table alone
+    study = create_study(name, {k: str(v) for k, v in settings.items() if k in accepted and k != "face"})
+    stem = Path(results_dir) / "figures" / stem_name(name, dataset_name, tag)
+    return study.plot(table, stem, title)

