@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "posebench.commands.bench_hopenet",
     "posebench.commands.bench_whenet",
     "posebench.commands.study",
+    "posebench.commands.train",
 ]
 
 

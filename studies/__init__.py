@@ -3,4 +3,4 @@
 ``keypoints`` (paper Figure 3), ``jitter`` (Figure 4), ``stretch`` (Figure 5) and ``solver``
 (beyond the paper: which solver / camera guess / model origin explains the error)."""
 
-from . import jitter, keypoints, solver, stretch  # noqa: F401  (registration side effects)
+from . import alpha, jitter, keypoints, solver, stretch  # noqa: F401  (registration side effects)

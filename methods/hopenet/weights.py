@@ -74,6 +74,9 @@ def resolve_weights(arch: str, weights: str | os.PathLike | None, variant: str) 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file (.pkl/.pth/.pt via ``weights_only`` unpickling, or .safetensors).
 
+    posebench training checkpoints (``posebench train``'s ``best.pt``/``last.pt``) give their
+    ``model`` entry.
+
     A ``module.`` prefix (``nn.DataParallel``) is removed. :class:`WeightsError` when the file holds
     anything but tensors in (nested) dicts, or cannot be read."""
     p = Path(path)
@@ -88,7 +91,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             raise WeightsError(f"cannot read {p}: {_one_line(exc)}") from None
     else:
         obj = _torch_load(p)
-    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+    if isinstance(obj, Mapping) and "posebench_checkpoint" in obj and isinstance(obj.get("model"), Mapping):
+        obj = obj["model"]  # a posebench training checkpoint (best.pt, last.pt): its network weights
+    elif isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{p}: not a state dict of tensors (type {type(obj).__name__})")

@@ -1,0 +1,86 @@
+"""Training throughput: images/s of full optimizer steps (forward, multi-loss, backward, Adam)
+on random input, for the plain loop and its faster variants, timed in the same run."""
+
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+import torch
+
+from .loss import multi_loss, regression_loss
+from .models import build, param_groups, set_train_mode
+
+VARIANTS = (("plain", False, False), ("channels-last", True, False), ("amp", False, True),
+            ("channels-last+amp", True, True))
+
+
+def time_steps(model: str, input_size: int, batch: int, iters: int, warmup: int, channels_last: bool,
+               amp: bool, device: torch.device) -> float:
+    """Images per second of ``iters`` training steps after ``warmup`` untimed ones."""
+    torch.manual_seed(0)
+    net = build(model).to(device)
+    groups = param_groups(net, model, 1e-5)
+    for p in groups[0]["params"]:
+        p.requires_grad_(False)
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam([{k: v for k, v in g.items() if k != "name"} for g in groups], lr=1e-5)
+    set_train_mode(net, "original")
+    x = torch.randn(batch, 3, input_size, input_size, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    angles = (torch.rand(batch, 3, device=device) * 180 - 90)
+    bins = ((angles + 99) // 3).long()
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=dtype, enabled=amp):
+            out = net(x)
+        res = multi_loss(out, bins, angles, 1.0) if getattr(net, "binned", True) else regression_loss(out, angles)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(res.total).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    for _ in range(warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return batch * iters / (time.perf_counter() - t0)
+
+
+def amp_helps(device: torch.device) -> bool:
+    """AMP on GPU; on CPU only with native bfloat16 (oneDNN reports it), otherwise it is emulated
+    and slower than float32."""
+    if device.type == "cuda":
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def bench_models(models: list[str], input_size: int, batch: int, iters: int, warmup: int,
+                 force_amp: bool = False) -> Iterator[str]:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    use_amp = force_amp or amp_helps(device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    yield (f"training step (forward + multi-loss + backward + Adam), batch {batch}, {input_size}px, {iters} timed steps "
+           f"after {warmup} warm-up, on {where}; random input, no data loading")
+    if not use_amp:
+        yield "  AMP variants skipped: this CPU has no native bfloat16 (emulated AMP is slower); --force-amp times them"
+    for model in models:
+        base = None
+        for name, cl, amp in VARIANTS:
+            if amp and not use_amp:
+                continue
+            ips = time_steps(model, input_size, batch, iters, warmup, cl, amp, device)
+            base = base or ips
+            yield f"  {model:<20} {name:<18} {ips:9.2f} images/s   {ips / base:5.2f}x plain"
