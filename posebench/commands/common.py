@@ -33,9 +33,14 @@ def results_dir_default() -> str:
 def load_dataset(name: str, data_dir: str | None, options: dict[str, Any] | None = None) -> Dataset:
     from posebench.registry import datasets
 
+    from posebench.datasets.degrade import META_KEY, with_downsample
+
     entry = datasets.get(name)
-    kwargs = bind_options(entry.factory, dict(options or {}), f"dataset {name!r}")
-    return entry.factory(data_dir=data_dir, **kwargs)
+    options = dict(options or {})
+    factor = options.pop(META_KEY, None)  # an option of every dataset (posebench.datasets.degrade)
+    kwargs = bind_options(entry.factory, options, f"dataset {name!r}")
+    dataset = entry.factory(data_dir=data_dir, **kwargs)
+    return dataset if factor is None else with_downsample(dataset, factor)
 
 
 def show_progress() -> bool:

@@ -46,6 +46,10 @@ def run_study(study, dataset, progress: bool) -> tuple[pd.DataFrame, float]:
 
     from posebench.studies.base import landmark_data
 
+    if getattr(study, "kind", "landmarks") == "images":  # runs methods through the cached runner
+        t0 = time.perf_counter()
+        table = study.run(dataset)
+        return table, time.perf_counter() - t0
     total = study.work(landmark_data(dataset))
     _compile_pnp_kernel(study)
     t0 = time.perf_counter()
@@ -67,7 +71,9 @@ def _compile_pnp_kernel(study) -> None:
         click.echo(f"compiled in {warm_up('numba'):.1f} s", err=True)
 
 
-def _summary(name: str, table: pd.DataFrame) -> str:
+def _summary(name: str, table: pd.DataFrame, study=None) -> str:
+    if study is not None and hasattr(study, "summary"):
+        return study.summary(table)
     keys = [c for c in ("subset", "n_points", "jitter_px", "axis", "stretch_pct", "solver", "camera", "origin", "units")
             if c in table.columns]
     if name == "jitter":
@@ -95,16 +101,20 @@ def _summary(name: str, table: pd.DataFrame) -> str:
               "(e.g. --tag sqpnp -> NAME-DATASET-sqpnp.csv).")
 @results_option
 def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_plot, tag, results_dir) -> None:
-    """Run a landmark-to-pose study and store its table under <results-dir>/tables/.
+    """Run a study and store its table under <results-dir>/tables/.
 
-    Studies: keypoints (paper Figure 3), jitter (Figure 4), stretch (Figure 5), solver (solver x
-    camera guess x model origin). Angles in degrees; errors are MAE over the samples."""
+    Landmark studies: keypoints (paper Figure 3), jitter (Figure 4), stretch (Figure 5), solver
+    (solver x camera guess x model origin), landmark-count (Figure 6). Image studies, run through
+    the cached runner (-o methods=a,b; -o METHOD.KEY=VALUE for a method's option): lowres
+    (Figure 8), afw-yaw (Figure 7). Angles in degrees; errors are MAE over the samples."""
     from posebench import __version__
     from posebench.evaluation.environment import environment
 
     study = create_study(name, parse_kv(options))
     csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
     dataset = load_dataset(dataset_name, data_dir, parse_kv(dataset_options, "--dataset-option")).subset(limit)
+    if hasattr(study, "set_context"):  # image studies: where the runner caches, whether to draw bars
+        study.set_context(results_dir, show_progress())
     table, seconds = run_study(study, dataset, show_progress())
     write_atomic(csv_path, table.to_csv(index=False, float_format="%.6g"))
     record: dict[str, Any] = {
@@ -118,7 +128,7 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
         record["pnp_engine"] = {"engine": default_engine(), "workers": default_workers()}
     write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
     click.echo(f"{name} on {dataset_name} ({len(dataset)} samples), {seconds:.2f} s")
-    click.echo(_summary(name, table))
+    click.echo(_summary(name, table, study))
     click.echo(f"table: {csv_path}")
     if do_plot:
         for p in draw(name, dataset_name, results_dir, tag=tag):

@@ -24,7 +24,7 @@ from posebench.fileio import write_atomic
 from posebench.datasets.base import Dataset, Sample
 from posebench.evaluation.environment import environment
 from posebench.errors import SampleFailure
-from posebench.imageio import read_image
+from posebench.datasets.degrade import sample_image
 from posebench.method import FaceInput, Method
 from posebench.metrics import per_sample_errors, summarize, summarize_by_yaw_bin
 
@@ -69,7 +69,7 @@ def _face_input(sample: Sample, method: Method) -> FaceInput:
     if "image" in method.needs:
         if sample.image_path is None:
             raise SampleFailure("no image file for this sample (labels-only data)")
-        image = read_image(sample.image_path)
+        image = sample_image(sample)  # applies the dataset's degradation (downsample=...)
     return FaceInput(image, sample.image_size, sample.box, sample.landmarks, sample.model_3d, sample.id, sample.points)
 
 
