@@ -47,5 +47,5 @@ def test_render_reported_beside_reproduced_with_links_and_paired_ci(tmp_path):
     assert "| 3DMM + Online [33] | paper only |" in text and "| KEPLER [14] | paper only |" in text
     for link in re.findall(r"\]\((runs/[^)]+\.json)\)", text):
         assert (tmp_path / link).is_file()
-    assert "MAE |yaw| [0,30)" in text  # synthetic yaw spreads over the bins
+    assert r"MAE \|yaw\| [0,30)" in text  # synthetic yaw spreads over the bins
     assert "Does each method beat the next one down?" in text and "95% interval" in text
