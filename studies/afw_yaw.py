@@ -16,8 +16,9 @@ rather than guessing values off a picture.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ class AfwYawStudy(ImageStudy):
             ok = t["failure"] == ""
             row: dict[str, Any] = {"method": s.name, "kind": "reproduced", "skipped": "",
                                    "options": ",".join(f"{k}={v}" for k, v in sorted(s.options.items())),
-                                   "n": int(len(t)), "n_failed": int((~ok).sum()),
+                                   "n": len(t), "n_failed": int((~ok).sum()),
                                    "mae_yaw": float(np.abs(wrap_degrees(t.loc[ok, "pred_yaw"] - t.loc[ok, "true_yaw"])).mean()),
                                    "run": Path(res.paths["record"]).name}
             for thr in self.thresholds:

@@ -11,8 +11,9 @@ which the ``note`` column says.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -21,7 +22,13 @@ from posebench.errors import UsageError
 from posebench.registry import register_study
 
 from .base import parse_list
-from .image_base import ImageStudy, MethodSpec, build_methods, per_face, split_method_options
+from .image_base import (
+    ImageStudy,
+    MethodSpec,
+    build_methods,
+    per_face,
+    split_method_options,
+)
 
 
 class BiwiSplitsStudy(ImageStudy):
@@ -59,7 +66,7 @@ class BiwiSplitsStudy(ImageStudy):
                 t = per_face(res.samples)
                 ok = t[t["failure"] == ""]
                 rows.append({**base, "skipped": "", "options": ",".join(f"{k}={v}" for k, v in sorted(s.options.items())),
-                             "n": int(len(t)), "n_failed": int(len(t) - len(ok)),
+                             "n": len(t), "n_failed": int(len(t) - len(ok)),
                              "mae_yaw": float(ok["err_yaw"].mean()), "mae_pitch": float(ok["err_pitch"].mean()),
                              "mae_roll": float(ok["err_roll"].mean()), "mae": float(ok["err_mean"].mean()),
                              "note": "" if per_split_weights[s.name] else "one model for every split (not trained per split)",

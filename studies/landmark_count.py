@@ -17,8 +17,9 @@ and lands on flipped solutions for many faces), posebench's mean face (``face=PA
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,16 @@ from posebench.datasets.base import Dataset
 from posebench.errors import DataError
 from posebench.registry import register_study
 
-from .base import SUBSETS, error_row, face_label, landmark_data, parse_subsets, save_figure, solve, study_face
+from .base import (
+    SUBSETS,
+    error_row,
+    face_label,
+    landmark_data,
+    parse_subsets,
+    save_figure,
+    solve,
+    study_face,
+)
 from .image_base import ImageStudy, build_methods, split_method_options
 
 DETECTOR_METHODS = ("dlib", "fan")

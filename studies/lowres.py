@@ -23,17 +23,24 @@ Methods whose weights are absent (``hopenet``, ``fan``) or that are not register
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from posebench.datasets.base import Dataset
 from posebench.registry import register_study
 
 from .base import parse_list, save_figure
-from .image_base import ImageStudy, build_methods, frontal_mae, penalised_mae, per_face, split_method_options
+from .image_base import (
+    ImageStudy,
+    build_methods,
+    frontal_mae,
+    penalised_mae,
+    per_face,
+    split_method_options,
+)
 
 DEFAULT_METHODS = "dlib,onnx-headpose,whenet,gt-landmarks,fan,hopenet"
 COLOURS = {"hopenet": "tab:red", "onnx-headpose": "tab:blue", "whenet": "tab:purple", "fan": "tab:green",
@@ -87,10 +94,10 @@ class LowresStudy(ImageStudy):
                 c = t.loc[sorted(common)] if common else t.iloc[:0]
                 rows.append({
                     "method": s.name, "factor": f, "skipped": "",
-                    "n": int(len(t)), "n_evaluated": int(len(ok)), "n_failed": int((t["failure"] != "").sum()),
+                    "n": len(t), "n_evaluated": len(ok), "n_failed": int((t["failure"] != "").sum()),
                     "mae_yaw": float(ok["err_yaw"].mean()), "mae_pitch": float(ok["err_pitch"].mean()),
                     "mae_roll": float(ok["err_roll"].mean()), "mae": float(ok["err_mean"].mean()),
-                    "n_common": int(len(c)), "mae_common": float(c["err_mean"].mean()) if len(c) else float("nan"),
+                    "n_common": len(c), "mae_common": float(c["err_mean"].mean()) if len(c) else float("nan"),
                     "mae_nopose": frontal_mae(t), "mae_penalty": penalised_mae(t, self.penalty),
                     "penalty": self.penalty, "reads_image": "image" in s.method.needs,
                     "options": ",".join(f"{k}={v}" for k, v in sorted(s.options.items())),
@@ -108,7 +115,7 @@ class LowresStudy(ImageStudy):
 
     def summary(self, table: pd.DataFrame) -> str:
         ran = table[table["skipped"].fillna("") == ""]
-        fmt = lambda v: f"{v:.2f}"  # noqa: E731
+        fmt = lambda v: f"{v:.2f}"
         parts = []
         for col, what in (("mae", "MAE (deg) on the faces each method handled"),
                           ("n_failed", "failures (faces with no pose)"),

@@ -14,7 +14,6 @@ from posebench.datasets.aflw import load_aflw
 from posebench.errors import DataError
 from posebench.evaluation.runner import evaluate
 from posebench.method import Method
-from posebench.pose import Pose
 
 FACES = [  # face_id, file_id, filepath, yaw, pitch, roll (radians)
     (10, 1, "0/image00002.jpg", 0.5, -0.2, 0.1),

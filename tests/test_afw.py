@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.io as sio
 from PIL import Image
+from posebench.studies.afw_yaw import snap_yaw, yaw_accuracy
 
 from posebench.commands.study import create_study
 from posebench.datasets.afw import hopenet_afw_box, load_afw
@@ -14,7 +15,6 @@ from posebench.errors import DataError
 from posebench.method import Method
 from posebench.pose import Pose
 from posebench.registry import Entry, methods
-from posebench.studies.afw_yaw import snap_yaw, yaw_accuracy
 
 # (image value, AFW yaw labels of its faces); the test method answers yaw = value - 100
 IMAGES = [(100, [0.0]), (145, [-45.0, -45.0]), (10, [90.0]), (175, [-75.0])]

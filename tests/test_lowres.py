@@ -12,7 +12,12 @@ from PIL import Image
 from posebench.cli import main
 from posebench.commands.common import load_dataset
 from posebench.commands.study import create_study
-from posebench.datasets.degrade import downsample_image, downsampled_size, nearest_indices, with_downsample
+from posebench.datasets.degrade import (
+    downsample_image,
+    downsampled_size,
+    nearest_indices,
+    with_downsample,
+)
 from posebench.errors import UsageError
 
 
@@ -112,3 +117,12 @@ def test_lowres_bad_options_are_one_line_errors():
         create_study("lowres", {"factors": "0,5"})
     r = CliRunner().invoke(main, ["study", "lowres", "-o", "factors=a"])
     assert r.exit_code == 2 and "factors" in r.output and "Traceback" not in r.output
+
+
+def test_posebench_run_takes_the_option(tmp_path):
+    import json
+
+    r = CliRunner().invoke(main, ["run", "-m", "gt-landmarks", "-d", "synthetic", "--dataset-option", "n=5",
+                                  "--dataset-option", "downsample=10", "--results-dir", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.strip().splitlines()[-1])["protocol"] == "synthetic-v1+ds10-v1"

@@ -175,7 +175,8 @@ def studies_cmd() -> None:
     for e in studies.entries():
         click.echo(f"{e.name:<10} {e.description}")
         sig = inspect.signature(e.factory)
-        opts = ", ".join(f"{n}={p.default}" for n, p in sig.parameters.items())
+        opts = ", ".join("METHOD.KEY=VALUE" if p.kind == p.VAR_KEYWORD else f"{n}={p.default}"
+                         for n, p in sig.parameters.items())
         click.echo(f"{'':<10} options: {opts}")
 
 
