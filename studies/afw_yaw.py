@@ -90,7 +90,8 @@ class AfwYawStudy(ImageStudy):
     def summary(self, table: pd.DataFrame) -> str:
         rep = table[table["kind"] == "reproduced"]
         cols = ["method", "n", "n_failed"] + [c for c in rep.columns if c.startswith("acc")] + ["mae_yaw"]
-        out = rep[cols].to_string(index=False, float_format=lambda v: f"{v:.1f}") if len(rep) else "(no method ran)"
+        rep = rep[cols].astype({"n": int, "n_failed": int})
+        out = rep.to_string(index=False, float_format=lambda v: f"{v:.1f}") if len(rep) else "(no method ran)"
         for _, r in table[table["kind"] == "skipped"].iterrows():
             out += f"\nskipped {r['method']}: {r['skipped']}"
         out += "\npaper figure only (bars, no numbers in the text): " + ", ".join(FIGURE_7_METHODS)
@@ -114,10 +115,10 @@ class AfwYawStudy(ImageStudy):
         ax.set_xticklabels(rep["method"], rotation=15)
         ax.set_ylim(0, 105)
         ax.set_ylabel("yaw accuracy (%), failures count as wrong")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=len(accs), fontsize=8, frameon=False)
         ax.grid(axis="y", alpha=0.3)
         n = int(rep["n"].max()) if len(rep) else 0
-        ax.set_title(title or f"AFW yaw accuracy, yaw snapped to 15 deg (Figure 7), {n} faces", fontsize=10)
+        ax.set_title(title or f"AFW yaw accuracy, yaw snapped to 15 deg (Figure 7), {n} faces", fontsize=10, pad=22)
         fig.tight_layout()
         out = save_figure(fig, stem)
         plt.close(fig)

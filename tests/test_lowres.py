@@ -95,6 +95,8 @@ def test_lowres_study_skips_with_reason_and_scores_failures(tmp_path):
     assert (ran["options"] == "face=exact,solver=sqpnp").all()
     skipped = t[t["skipped"] != ""].drop_duplicates("method").set_index("method")["skipped"]
     assert "not registered" in skipped["whenet"] and "unknown method" in skipped["nosuch"]
+    assert "skipped whenet" in study.summary(t)
+    assert all(p.stat().st_size > 0 for p in study.plot(t, tmp_path / "fig" / "lowres"))
     # cached: the second run computes nothing
     again = study.run(ds)
     assert (again.loc[again["skipped"] == "", "from_cache"] == 12).all()
