@@ -49,4 +49,30 @@ def draw_cmd(method_name, options, images, out_dir, detector, detector_model, no
         click.echo(line)
 
 
-COMMANDS = [draw_cmd]
+
+@click.command("gallery")
+@click.argument("run_key", required=False)
+@click.option("--method", "-m", "method_name", default=None, help="Method name (with --dataset): its newest run.")
+@click.option("--dataset", "-d", "dataset_name", default=None, help="Dataset name (with --method).")
+@click.option("--worst", "-n", type=click.IntRange(min=1), default=12, show_default=True, help="Samples shown.")
+@click.option("--by", type=click.Choice(["err_mean", "geodesic", "err_yaw", "err_pitch", "err_roll"]),
+              default="err_mean", show_default=True, help="Per-sample error to rank by.")
+@click.option("--data-dir", type=click.Path(), default=None, help="Dataset folder (default: the one the run record names).")
+@results_option
+def gallery_cmd(run_key, method_name, dataset_name, worst, by, data_dir, results_dir) -> None:
+    """Contact sheet (PNG) and HTML page of a run's worst samples, ground truth and prediction side
+    by side, written to <results-dir>/galleries/<run>/ and linked from the leaderboard."""
+    from posebench.visual.gallery import find_run, make_gallery
+
+    record, note = find_run(results_dir, run_key, method_name, dataset_name)
+    if note:
+        click.echo(note, err=True)
+    out = make_gallery(record, results_dir, worst, by, data_dir)
+    if out["warning"]:
+        click.echo(f"warning: {out['warning']}", err=True)
+    click.echo(f"{record['_path'].stem}: {len(out['ids'])} worst by {by} ({', '.join(out['ids'][:5])}"
+               f"{', ...' if len(out['ids']) > 5 else ''}); {out['n_failed']} failed samples listed")
+    click.echo(f"  {out['sheet']}\n  {out['html']}")
+
+
+COMMANDS = [draw_cmd, gallery_cmd]

@@ -80,7 +80,7 @@ def render(results_dir: Path) -> str:
                               for name, vals in paper_values(r["method"]["method"], ds))
             sps = r.get("seconds_per_sample")
             lines.append(
-                f"| {method_label(r)} | {r['dataset']['protocol']} | {r['n_evaluated']} | {r['n_failed']} | "
+                f"| {method_label(r)}{_gallery_link(results_dir, r)} | {r['dataset']['protocol']} | {r['n_evaluated']} | {r['n_failed']} | "
                 f"{_fmt(s['mae_yaw'])} | {_fmt(s['mae_pitch'])} | {_fmt(s['mae_roll'])} | {_fmt(s['mae'])} | "
                 f"{_fmt(s['geodesic'])} | {_fmt(None if sps is None else 1000 * sps, 1)} | {paper or '–'} |"
             )
@@ -89,6 +89,14 @@ def render(results_dir: Path) -> str:
         if common:
             lines += common
     return "\n".join(lines)
+
+
+def _gallery_link(results_dir: Path, rec: dict) -> str:
+    """A link to the run's worst-case gallery (``posebench gallery``) when it has one."""
+    stem = Path(rec["_path"]).stem
+    if (Path(results_dir) / "galleries" / stem / "index.html").is_file():
+        return f" [gallery](galleries/{stem}/index.html)"
+    return ""
 
 
 def _common_table(group: list[dict]) -> list[str]:
