@@ -75,4 +75,18 @@ def gallery_cmd(run_key, method_name, dataset_name, worst, by, data_dir, results
     click.echo(f"  {out['sheet']}\n  {out['html']}")
 
 
-COMMANDS = [draw_cmd, gallery_cmd]
+
+
+
+@click.command("report")
+@results_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report folder (default: <results-dir>/report).")
+def report_cmd(results_dir, out_dir) -> None:
+    """Write a self-contained HTML report of a results folder: the leaderboard, each study's table
+    and figure, each run's settings and per-|yaw|-bin errors, and the galleries."""
+    from posebench.visual.report import make_report
+
+    info = make_report(results_dir, out_dir)
+    click.echo(f"report of {info['runs']} runs, {info['studies']} studies, {info['galleries']} galleries: {info['index']}")
+COMMANDS = [draw_cmd, gallery_cmd, report_cmd]
