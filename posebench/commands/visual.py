@@ -89,4 +89,45 @@ def report_cmd(results_dir, out_dir) -> None:
 
     info = make_report(results_dir, out_dir)
     click.echo(f"report of {info['runs']} runs, {info['studies']} studies, {info['galleries']} galleries: {info['index']}")
-COMMANDS = [draw_cmd, gallery_cmd, report_cmd]
+
+
+
+@click.command("video")
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--method", "-m", "method_name", required=True, help="Method name (see `posebench methods`).")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Method option (repeatable).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output video with the drawn poses (.mp4, .avi, .mkv, ...).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of per-frame results: frame, time_s, box, yaw, pitch, roll (drawn), raw angles, failure.")
+@click.option("--smooth", type=float, default=0.0, show_default=True,
+              help="Temporal smoothing: weight of the previous estimate in an exponential moving average, "
+                   "0 <= a < 1 (0 = off).")
+@click.option("--camera", type=int, default=None, help="Read from this camera index instead of a file (live; Ctrl-C stops).")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="Frames per estimate call (default: min(method batch size, 16); 1 for a camera).")
+@click.option("--codec", default=None, help="FourCC of the output (default from the extension: mp4v for .mp4, MJPG for .avi).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
+@_with(detector_options)
+def video_cmd(source, method_name, options, out, csv_path, smooth, camera, batch, codec, max_frames,
+              detector, detector_model) -> None:
+    """Estimate the head pose in every frame of a video (or a camera), draw it, and write the
+    video and a per-frame CSV. Prints frames per second. Ctrl-C keeps the frames done so far."""
+    from posebench.errors import UsageError
+    from posebench.method import create_method
+    from posebench.visual.video import process_video
+
+    if (source is None) == (camera is None):
+        raise UsageError("give either a video file or --camera INDEX")
+    method = create_method(method_name, parse_kv(options))
+    s = process_video(camera if camera is not None else source, method, out, csv_path, smooth=smooth, batch=batch,
+                      detector=detector, detector_model=detector_model, codec=codec, max_frames=max_frames,
+                      progress=show_progress())
+    fails = "; ".join(f"{k} x{v}" for k, v in s.failures.items())
+    click.echo(f"{s.frames} frames in {s.seconds:.2f} s: {s.fps:.1f} fps ({s.failed} without a pose"
+               f"{': ' + fails if fails else ''})")
+    click.echo(f"  video: {out}" + (f"\n  csv: {csv_path}" if csv_path else ""))
+    if s.interrupted:
+        click.echo(f"interrupted: {out} holds the {s.frames} frames done", err=True)
+        raise SystemExit(130)
+COMMANDS = [draw_cmd, gallery_cmd, report_cmd, video_cmd]

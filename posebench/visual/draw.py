@@ -110,6 +110,7 @@ def _write_lines(out: np.ndarray, lines: list[str], box: Box | None, center: np.
 
     if not lines:
         return
+    s = max(s, 0.8)  # text stays readable on small frames
     font, fs = cv2.FONT_HERSHEY_SIMPLEX, 0.5 * s
     ft = max(1, int(round(s)))
     widths = [cv2.getTextSize(t, font, fs, ft)[0][0] for t in lines]
