@@ -39,20 +39,52 @@ CSV_COLUMNS = ["frame", "time_s", "x_min", "y_min", "x_max", "y_max", "yaw", "pi
                "raw_yaw", "raw_pitch", "raw_roll", "failure"]
 
 
+def _quiet(fn):
+    """Run ``fn`` with OpenCV's and FFmpeg's own messages silenced (their backends print several
+    lines to stderr for a file they cannot open; posebench reports one line instead)."""
+    import sys
+
+    import cv2
+
+    old = None
+    try:
+        old = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # pragma: no cover - builds without the logging module
+        pass
+    saved = None
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:  # pragma: no cover - no real stderr descriptor
+        saved = None
+    try:
+        return fn()
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+        if old is not None:
+            cv2.utils.logging.setLogLevel(old)
+
+
 def open_source(source: str | Path | int):
     """A ``cv2.VideoCapture`` for a file or a camera index, checked: it opens and yields a frame.
     Raises :class:`DataError` naming the file (or camera)."""
     import cv2
 
     if isinstance(source, int):
-        cap = cv2.VideoCapture(source)
+        cap = _quiet(lambda: cv2.VideoCapture(source))
         if not cap.isOpened():
             raise DataError(f"cannot open camera {source}")
         return cap
     p = Path(source)
     if not p.is_file():
         raise DataError(f"video not found: {p}")
-    cap = cv2.VideoCapture(str(p))
+    cap = _quiet(lambda: cv2.VideoCapture(str(p)))
     if not cap.isOpened():
         raise DataError(f"cannot read video {p}: OpenCV cannot open it (not a video, or no codec for it)")
     ok, _ = cap.read()
