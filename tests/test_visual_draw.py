@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.io as sio
 from click.testing import CliRunner
+from test_pose import _similarity_rotation
 
 from posebench.cli import main
 from posebench.pose import Pose
@@ -42,13 +43,6 @@ def test_drawn_pixels_follow_the_axes():
     assert tuple(out[150, 100]) == AXIS_COLOURS["front"]
     assert not np.any(np.all(out[140:160, 170:] == AXIS_COLOURS["front"], axis=-1))
     assert img.sum() == 0  # the input is not modified
-
-
-def _similarity_rotation(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    a, b = src - src.mean(0), dst - dst.mean(0)
-    U, _, Vt = np.linalg.svd(b.T @ a)
-    d = np.sign(np.linalg.det(U @ Vt))
-    return U @ np.diag([1.0, 1.0, d]) @ Vt
 
 
 def test_drawn_axes_match_a_real_labels_rotation(aflw_sample, u_base):

@@ -53,6 +53,17 @@ def method_label(rec: dict) -> str:
     return name + (f" ({shown})" if shown else "")
 
 
+def run_groups(runs: list[dict]) -> list[tuple[tuple[str, str], list[dict]]]:
+    """Runs grouped by dataset *content* (name, fingerprint: the same reader on another folder is
+    another group), largest dataset first within a name, each group sorted by MAE."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["dataset"]["name"], r["dataset"]["fingerprint"]), []).append(r)
+    for group in groups.values():
+        group.sort(key=lambda r: (r["summary"]["mae"] is None, r["summary"]["mae"] or 0.0))
+    return sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1][0]["n_samples"]))
+
+
 def _fmt(v, nd=2) -> str:
     return "–" if v is None or v != v else f"{v:.{nd}f}"
 
@@ -65,11 +76,7 @@ def render(results_dir: Path) -> str:
              f"Made by `posebench leaderboard --results-dir {results_dir}` from {len(runs)} stored runs. "
              "Angles in degrees: MAE of wrapped absolute errors over the samples each method handled; "
              "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it.", ""]
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in runs:  # one table per dataset *content*: the same reader on another folder is another table
-        groups.setdefault((r["dataset"]["name"], r["dataset"]["fingerprint"]), []).append(r)
-    for (ds, fp), group in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1][0]["n_samples"])):
-        group.sort(key=lambda r: (r["summary"]["mae"] is None, r["summary"]["mae"] or 0.0))
+    for (ds, fp), group in run_groups(runs):
         root = Path(group[0]["dataset"]["root"]).name if group[0]["dataset"]["root"] else "embedded"
         lines += [f"## {ds}: {group[0]['n_samples']} samples ({root}, fingerprint {fp})", "",
                   "| method | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | ms/face | paper MAE (yaw/pitch/roll/MAE) |",

@@ -60,15 +60,11 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def _leaderboard(runs: list[dict], out: Path, results_dir: Path) -> str:
-    from posebench.evaluation.leaderboard import method_label
+    from posebench.evaluation.leaderboard import method_label, run_groups
     from posebench.evaluation.paper import paper_values
 
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in runs:
-        groups.setdefault((r["dataset"]["name"], r["dataset"]["fingerprint"]), []).append(r)
     parts = []
-    for (ds, fp), group in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1][0]["n_samples"])):
-        group.sort(key=lambda r: (r["summary"]["mae"] is None, r["summary"]["mae"] or 0.0))
+    for (ds, fp), group in run_groups(runs):
         root = Path(group[0]["dataset"]["root"]).name if group[0]["dataset"]["root"] else "embedded"
         rows = []
         for r in group:
