@@ -165,6 +165,11 @@ def make_report(results_dir: Path, out: Path | None = None) -> dict:
         raise DataError(f"nothing to report in {results_dir}: no runs/*.json and no tables/*.json")
     if out.resolve() == results_dir.resolve():
         raise DataError("the report folder must not be the results folder itself")
+    old_index = out / "index.html"
+    if old_index.is_file() and "<title>posebench report</title>" in old_index.read_text(errors="replace"):
+        for sub in ("runs", "galleries", "figures", "tables"):  # an earlier report: no stale pages
+            if (out / sub).is_dir():
+                shutil.rmtree(out / sub)
     n_gal = 0
     for g in sorted((results_dir / "galleries").glob("*/index.html")):
         dst = out / "galleries" / g.parent.name
