@@ -4,7 +4,6 @@ documented sign of yaw, a real label's rotation) and ``posebench draw`` on real 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import scipy.io as sio
 from click.testing import CliRunner
 from test_pose import _similarity_rotation

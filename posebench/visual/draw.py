@@ -126,7 +126,9 @@ def _write_lines(out: np.ndarray, lines: list[str], box: Box | None, center: np.
         cv2.putText(out, t, org, font, fs, (255, 255, 255), ft, cv2.LINE_AA)
 
 
-def square_crop(image: np.ndarray, box: Box, margin: float = 0.35, size: int = 200) -> tuple[np.ndarray, tuple[float, float, float]]:
+def square_crop(
+    image: np.ndarray, box: Box, margin: float = 0.35, size: int = 200
+) -> tuple[np.ndarray, tuple[float, float, float]]:
     """A square crop of ``image`` around ``box`` grown by ``margin`` of its longer side on each
     side, zero-padded outside the image and resized to ``size`` x ``size`` pixels.
 
