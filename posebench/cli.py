@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "posebench.commands.export",
     "posebench.commands.bench_hopenet",
     "posebench.commands.study",
+    "posebench.commands.visual",
 ]
 
 

@@ -3,7 +3,8 @@
 Rows show method (with its non-default options, the label stored in the run record), protocol,
 samples evaluated and failed, MAE per angle and their mean, geodesic error, MAE per |true yaw|
 bin (where the dataset's yaw spreads over more than one bin), ms per sample, a link to the run
-record and the paper's value where the paper has one. Under each table, when several methods
+record (and to its worst-case gallery, ``posebench gallery``, when one exists) and the paper's
+value where the paper has one. Under each table, when several methods
 ran on the same samples, their MAE on the samples *all* of them handled (failures differ between
 methods), and whether each beats the next one down: the paired per-face error difference with a
 seeded paired-bootstrap 95% interval (:mod:`posebench.evaluation.compare`).
@@ -52,6 +53,18 @@ def method_label(rec: RunRecord) -> str:
     return rec.label
 
 
+def run_groups(runs: list[tuple[RunRecord, Path]]) -> list[tuple[tuple[str, str], list[tuple[RunRecord, Path]]]]:
+    """Runs grouped by dataset *content* (name, fingerprint: the same reader on another folder is
+    another group), largest dataset first within a name, each group sorted by MAE (NaN last).
+    Shared by the markdown leaderboard and the HTML report (:mod:`posebench.visual.report`)."""
+    groups: dict[tuple[str, str], list[tuple[RunRecord, Path]]] = {}
+    for r, p in runs:
+        groups.setdefault((r.dataset, r.fingerprint), []).append((r, p))
+    for group in groups.values():
+        group.sort(key=lambda rp: (rp[0].summary.mae != rp[0].summary.mae, _nan0(rp[0].summary.mae)))
+    return sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1][0][0].n_samples))
+
+
 def _fmt(v, nd=2) -> str:
     return "–" if v is None or v != v else f"{v:.{nd}f}"
 
@@ -68,11 +81,7 @@ def render(results_dir: Path) -> str:
              f"Made by `posebench leaderboard --results-dir {results_dir}` from {len(runs)} stored runs. "
              "Angles in degrees: MAE of wrapped absolute errors over the samples each method handled; "
              "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it.", ""]
-    groups: dict[tuple[str, str], list[tuple[RunRecord, Path]]] = {}
-    for r, p in runs:  # one table per dataset *content*: the same reader on another folder is another table
-        groups.setdefault((r.dataset, r.fingerprint), []).append((r, p))
-    for (ds, fp), group in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1][0][0].n_samples)):
-        group.sort(key=lambda rp: (rp[0].summary.mae != rp[0].summary.mae, _nan0(rp[0].summary.mae)))
+    for (ds, fp), group in run_groups(runs):
         first = group[0][0]
         root = Path(first.data_root).name if first.data_root else "embedded"
         bins = _yaw_bins(group)
@@ -89,7 +98,7 @@ def render(results_dir: Path) -> str:
             cells = "".join(f"{_fmt(r.by_yaw_bin[b].mae if b in r.by_yaw_bin else None)} "
                             f"({r.by_yaw_bin[b].n if b in r.by_yaw_bin else 0}) | " for b in bins)
             lines.append(
-                f"| {r.label} | {r.protocol} | {r.n_evaluated} | {r.n_failed} | "
+                f"| {r.label}{_gallery_link(results_dir, p)} | {r.protocol} | {r.n_evaluated} | {r.n_failed} | "
                 f"{_fmt(s.mae_yaw)} | {_fmt(s.mae_pitch)} | {_fmt(s.mae_roll)} | {_fmt(s.mae)} | "
                 f"{_fmt(s.geodesic)} | {cells}{_fmt(None if sps is None else 1000 * sps, 1)} | {_link(p)} | {paper or '–'} |"
             )
@@ -99,6 +108,14 @@ def render(results_dir: Path) -> str:
             lines += common
     lines += _paper_section(runs)
     return "\n".join(lines)
+
+
+def _gallery_link(results_dir: Path, path: Path) -> str:
+    """A link to the run's worst-case gallery (``posebench gallery``) when it has one."""
+    stem = Path(path).stem
+    if (Path(results_dir) / "galleries" / stem / "index.html").is_file():
+        return f" [gallery](galleries/{stem}/index.html)"
+    return ""
 
 
 def _link(path: Path) -> str:
