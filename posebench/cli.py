@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "posebench.commands.bench_whenet",
     "posebench.commands.study",
     "posebench.commands.train",
+    "posebench.commands.visual",
 ]
 
 

@@ -107,13 +107,23 @@ def option_defaults(factory: Callable) -> dict[str, Any]:
     return {n: p.default for n, p in option_parameters(factory).items() if p.default is not inspect.Parameter.empty}
 
 
+def _takes_dotted(factory: Callable) -> bool:
+    """A factory with ``**kwargs`` passes on ``PLUGIN.KEY`` options (the image studies'
+    per-method options); every other unknown key is still refused."""
+    try:
+        return any(p.kind == p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return False
+
+
 def bind_options(factory: Callable, options: Mapping[str, Any], what: str,
                  domains: Mapping[str, Domain] | None = None) -> dict[str, Any]:
     """Check ``options`` against ``factory``'s keyword parameters and their domains.
 
     Returns every declared option with its value (defaults filled in), strings coerced to the
     type of each default. Raises :class:`UsageError` (one line, naming the option) on an unknown
-    key (even when the factory takes ``**kwargs``), a bad type, NaN/inf, a magnitude above
+    key (even when the factory takes ``**kwargs``: there only a dotted ``PLUGIN.KEY`` passes,
+    for the plugin it names to check), a bad type, NaN/inf, a magnitude above
     :data:`MAX_INT`/:data:`MAX_FLOAT`, or a value outside its declared :class:`Domain`.
     """
     try:
@@ -127,7 +137,11 @@ def bind_options(factory: Callable, options: Mapping[str, Any], what: str,
 def _bind(factory: Callable, options: Mapping[str, Any], what: str, domains: dict[str, Domain]) -> dict[str, Any]:
     params = option_parameters(factory)
     out: dict[str, Any] = {}
+    passthrough = _takes_dotted(factory)
     for key, value in options.items():
+        if passthrough and "." in key.strip(".") and key not in params:
+            out[key] = value  # METHOD.KEY=VALUE: checked by the named plugin's own registry entry
+            continue
         if key not in params:
             valid = ", ".join(sorted(params)) or "none"
             raise UsageError(f"unknown option {key!r} for {what}; valid options: {valid}")

@@ -29,3 +29,13 @@ done
 for v in sqpnp weak; do for s in keypoints jitter stretch; do
   $pb study $s --dataset aflw2000 --data-dir $L -o face=$U -o solver=$v --tag $v --results-dir "$out" --plot >/dev/null
 done; done
+# image studies (results/image-studies.md): degraded-image runs (+dsF-v1) land in runs/
+$pb study lowres --dataset aflw2000 --data-dir $S -o methods=dlib,onnx-headpose,whenet,gt-landmarks \
+  -o onnx-headpose.model_dir=$F --results-dir "$out" >/dev/null
+$pb plot lowres --dataset aflw2000 --results-dir "$out" >/dev/null
+$pb study landmark-count --dataset aflw2000 --data-dir $S --results-dir "$out" --plot >/dev/null
+# galleries (results/README.md), then the leaderboard (links them) and the report
+for k in 6f65c7ffc2ac 1f8255b239ec; do $pb gallery $k --worst 6 --results-dir "$out" --data-dir $S >/dev/null; done
+for k in 0c9e78d6bedad e7e5bd29c61f; do $pb gallery $k --worst 6 --results-dir "$out" --data-dir $L >/dev/null; done
+$pb leaderboard --results-dir "$out" >/dev/null
+$pb report --results-dir "$out" >/dev/null

@@ -1,6 +1,7 @@
 """Built-in studies (installed as ``posebench.studies``): importing this package registers them.
 
 ``keypoints`` (paper Figure 3), ``jitter`` (Figure 4), ``stretch`` (Figure 5) and ``solver``
-(beyond the paper: which solver / camera guess / model origin explains the error)."""
+(beyond the paper: which solver / camera guess / model origin explains the error); ``lowres``
+(Figure 8) runs image methods through the cached runner."""
 
-from . import alpha, jitter, keypoints, solver, stretch  # noqa: F401  (registration side effects)
+from . import afw_yaw, alpha, biwi_p2, jitter, keypoints, landmark_count, lowres, solver, stretch  # noqa: F401  (registration side effects)

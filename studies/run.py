@@ -51,6 +51,12 @@ def run_study(study, dataset, progress: bool, notify: Callable[[str], None] | No
 
     from posebench.studies.base import landmark_data
 
+    if getattr(study, "kind", "landmarks") == "images":  # runs methods through the cached runner (own bars)
+        t0 = time.perf_counter()
+        table = study.run(dataset)
+        if not isinstance(table, pd.DataFrame):
+            raise UsageError(f"study {study.name!r} returned {type(table).__name__}, not a pandas DataFrame")
+        return table, time.perf_counter() - t0
     try:
         total = study.work(landmark_data(dataset))
     except DataError:
@@ -109,6 +115,8 @@ def run_and_store(name: str, dataset_name: str, results_dir: Path, options: Mapp
     study = create_study(name, options)
     stem_name(name, dataset_name, tag)  # check the tag before the work
     dataset = datasets.create(dataset_name, dataset_options, data_dir=data_dir).subset(limit)
+    if hasattr(study, "set_context"):  # image studies: where the runner caches, whether to draw bars
+        study.set_context(results_dir, progress)
     table, seconds = run_study(study, dataset, progress, notify)
     paths = store(study, table, dataset, dataset_name, seconds, results_dir, tag)
     return study, dataset, table, seconds, paths

@@ -36,9 +36,11 @@ def _notify(message: str) -> None:
 def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_plot, tag, results_dir) -> None:
     """Run a registered study (built-in or a plugin's) and store its table under <results-dir>/tables/.
 
-    Built-in studies: keypoints (paper Figure 3), jitter (Figure 4), stretch (Figure 5), solver
-    (solver x camera guess x model origin); `posebench studies` lists all. Angles in degrees;
-    errors are MAE over the samples."""
+    Landmark studies: keypoints (paper Figure 3), jitter (Figure 4), stretch (Figure 5), solver
+    (solver x camera guess x model origin), landmark-count (Figure 6). Image studies, run through
+    the cached runner (-o methods=a,b; -o METHOD.KEY=VALUE for a method's option): lowres
+    (Figure 8), afw-yaw (Figure 7), biwi-p2 (Table 3). `posebench studies` lists all. Angles in
+    degrees; errors are MAE over the samples."""
     from posebench.studies.run import draw, run_and_store
 
     study, dataset, table, seconds, (csv_path, _) = run_and_store(
@@ -71,9 +73,13 @@ def plot_cmd(name, dataset_name, title, tag, results_dir) -> None:
 @click.command("studies")
 def studies_cmd() -> None:
     """List the registered studies and their options (with defaults)."""
+    import inspect
+
     for e in studies.entries():
         click.echo(f"{e.name:<10} {e.description}")
         opts = ", ".join(f"{n}={v}" for n, v in studies.defaults(e.name).items())
+        if any(p.kind == p.VAR_KEYWORD for p in inspect.signature(e.factory).parameters.values()):
+            opts += ", METHOD.KEY=VALUE"  # per-method options of the image studies
         click.echo(f"{'':<10} options: {opts}")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from posebench.crop import landmark_box, loose_box_hopenet
 from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
+from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
 from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 from posebench.errors import DataError, SampleFailure, UsageError
 from posebench.options import Domain
@@ -83,11 +84,13 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
     "aflw2000",
     "AFLW2000-3D folder of imageXXXXX.mat (+ .jpg); paper protocol drops |angle| > 99 deg (1969/2000)",
     needs=("landmarks", "box"),
-    domains={"crop": Domain(choices=("hopenet", "visible")), "filter": Domain(choices=("99", "none"))},
+    domains={"crop": Domain(choices=("hopenet", "visible")), "filter": Domain(choices=("99", "none")),
+             "downsample": DOWNSAMPLE_DOMAIN},
 )
-def aflw2000(data_dir: str | Path | None = None, crop: str = "hopenet", filter: str = "99") -> Dataset:
+def aflw2000(data_dir: str | Path | None = None, crop: str = "hopenet", filter: str = "99",
+              downsample: int = 1) -> Dataset:
     if data_dir is None:
         from posebench.paths import default_dir
 
         data_dir = default_dir("aflw2000")
-    return load_aflw2000(data_dir, crop=crop, filter=filter)
+    return with_downsample(load_aflw2000(data_dir, crop=crop, filter=filter), downsample)

@@ -5,7 +5,8 @@ rotation ``R_b`` maps head-model coordinates to the Kinect camera frame; its axe
 canonical y-up model frame by ``F = diag(1, -1, -1)``, so the canonical rotation is
 ``F @ R_b @ F``. This gives exactly the angles of Hopenet's BIWI loader
 (yaw and roll negated from a ZYX decomposition of ``R_b.T``). BIWI has no landmarks and no face
-box: image methods need a detector (protocol ``biwi-v1``: all frames, no filter).
+box: image methods need a detector (protocol ``biwi-v1``: all frames, no filter). Protocols 1 and 2
+of the paper (Tables 2, 3): :mod:`posebench.datasets.biwi_split`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from posebench.datasets.base import Dataset, Sample, image_size_of
+from posebench.datasets.biwi_split import PROTOCOLS
+from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
 from posebench.errors import DataError, SampleFailure
+from posebench.options import Domain
 from posebench.pose import FLIP_YZ, Pose, pose_from_matrix
 from posebench.registry import register_dataset
 
@@ -44,7 +48,15 @@ def biwi_to_canonical(R_b: np.ndarray) -> Pose:
     return pose_from_matrix(FLIP_YZ @ np.asarray(R_b, float) @ FLIP_YZ)
 
 
-def load_biwi(data_dir: str | Path) -> Dataset:
+def load_biwi(data_dir: str | Path, protocol: str = "p1", seed: int = 0, test_fraction: float = 0.3,
+              groups: str = "") -> Dataset:
+    """Read a BIWI folder under protocol ``p1`` (all frames) or ``p2-test``/``p2-train`` (a seeded
+    split of the recordings; :mod:`posebench.datasets.biwi_split`)."""
+    from posebench.datasets.biwi_split import parse_groups, split_units
+    from posebench.errors import UsageError
+
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"BIWI protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     root = Path(data_dir)
     if not root.is_dir():
         raise DataError(f"data folder not found: {root}")
@@ -70,13 +82,29 @@ def load_biwi(data_dir: str | Path) -> Dataset:
                 meta={"subject": f.parent.name, "head_centre_mm": t.tolist()},
             )
         )
-    return Dataset("biwi", "biwi-v1", samples, root, {}, 0, invalid)
+    if protocol == "p1":
+        return Dataset("biwi", "biwi-v1", samples, root, {}, 0, invalid)
+    folders = sorted({s.meta["subject"] for s in samples})
+    units = parse_groups(groups, folders)
+    train, test = split_units(units, seed, float(test_fraction))
+    part = test if protocol == "p2-test" else train
+    keep = [s for s in samples if s.meta["subject"] in part]
+    settings = {"protocol": protocol, "seed": int(seed), "test_fraction": float(test_fraction),
+                "groups": str(groups), "train_subjects": train, "test_subjects": test}
+    name = f"biwi-{protocol}-s{int(seed)}-v1"
+    return Dataset("biwi", name, keep, root, settings, len(samples) - len(keep),
+                   [iv for iv in invalid if iv[0].split("/")[0] in part])
 
 
-@register_dataset("biwi", "BIWI Kinect head pose: <subject>/frame_XXXXX_rgb.png + _pose.txt; no landmarks, no box")
-def biwi(data_dir: str | Path | None = None) -> Dataset:
+@register_dataset("biwi", "BIWI Kinect head pose: <subject>/frame_XXXXX_rgb.png + _pose.txt; no landmarks, no box; "
+                  "protocol=p1 (all frames) | p2-test | p2-train (seeded 70/30 split of recordings)",
+                  domains={"protocol": Domain(choices=PROTOCOLS), "seed": Domain(ge=0), "test_fraction": Domain(gt=0, lt=1),
+                           "downsample": DOWNSAMPLE_DOMAIN})
+def biwi(data_dir: str | Path | None = None, protocol: str = "p1", seed: int = 0, test_fraction: float = 0.3,
+         groups: str = "", downsample: int = 1) -> Dataset:
     if data_dir is None:
         from posebench.paths import default_dir
 
         data_dir = default_dir("biwi")
-    return load_biwi(data_dir)
+    return with_downsample(load_biwi(data_dir, protocol=protocol, seed=seed, test_fraction=test_fraction, groups=groups),
+                           downsample)

@@ -14,6 +14,7 @@ import numpy as np
 
 from posebench.crop import landmark_box, loose_box_hopenet
 from posebench.datasets.base import Dataset, Sample, parse_float_range
+from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
 from posebench.errors import UsageError
 from posebench.facemodel import shape_model
 from posebench.options import Domain
@@ -73,11 +74,14 @@ def make_synthetic(
     "embedded default: seeded random poses, 68-point faces from posebench's shape model, exact landmarks, no images",
     needs=("landmarks", "box"),
     domains={"n": Domain(ge=1, le=1_000_000), "seed": Domain(ge=0), "size": Domain(ge=16, le=20_000),
-             "distance": Domain(gt=0), "shape_scale": Domain(ge=0, le=100)},
+             "distance": Domain(gt=0), "shape_scale": Domain(ge=0, le=100),
+             "downsample": DOWNSAMPLE_DOMAIN},
 )
 def synthetic(data_dir=None, n: int = 500, seed: int = 0, yaw: str = "-90,90", pitch: str = "-45,45",
-              roll: str = "-40,40", shape_scale: float = 1.0, size: int = 450, distance: float = 450.0) -> Dataset:
+              roll: str = "-40,40", shape_scale: float = 1.0, size: int = 450, distance: float = 450.0,
+              downsample: int = 1) -> Dataset:
     if data_dir is not None:
         raise UsageError("the synthetic dataset takes no --data-dir (use --dataset-option n=..., seed=...)")
-    return make_synthetic(n=n, seed=seed, yaw=yaw, pitch=pitch, roll=roll, shape_scale=shape_scale, size=size,
-                          distance=distance)
+    ds = make_synthetic(n=n, seed=seed, yaw=yaw, pitch=pitch, roll=roll, shape_scale=shape_scale, size=size,
+                        distance=distance)
+    return with_downsample(ds, downsample)  # no images here; recorded so a run's key follows the option

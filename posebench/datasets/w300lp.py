@@ -32,6 +32,7 @@ import numpy as np
 
 from posebench.crop import Box, landmark_box
 from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
+from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
 from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 from posebench.errors import DataError, SampleFailure, UsageError
 from posebench.options import Domain
@@ -154,11 +155,12 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
 
 @register_dataset("300w-lp", "300W-LP tree of <subset>/<name>.jpg + .mat (2x68 pt2d); training/test source",
                   needs=("landmarks", "box"), domains={"filter": Domain(choices=("99", "none")),
-                                                       "landmarks": Domain(choices=LANDMARK_SOURCES)})
+                                                       "landmarks": Domain(choices=LANDMARK_SOURCES),
+                                                       "downsample": DOWNSAMPLE_DOMAIN})
 def w300lp(data_dir: str | Path | None = None, filter: str = "none", subsets: str = "",
-           landmarks: str = "auto") -> Dataset:
+           landmarks: str = "auto", downsample: int = 1) -> Dataset:
     if data_dir is None:
         from posebench.paths import default_dir
 
         data_dir = default_dir("300w-lp")
-    return load_300w_lp(data_dir, filter=filter, subsets=subsets or None, landmarks=landmarks)
+    return with_downsample(load_300w_lp(data_dir, filter=filter, subsets=subsets or None, landmarks=landmarks), downsample)

@@ -31,3 +31,65 @@ PAPER: dict[tuple[str, str], list[tuple[str, tuple[float, float, float, float]]]
 
 def paper_values(method: str, dataset: str) -> list[tuple[str, tuple[float, float, float, float]]]:
     return PAPER.get((method, dataset), [])
+
+
+# -- every reported row of the paper's result tables -------------------------------------------
+
+#: Every row of Tables 1-5 (Ruiz, Chong, Rehg, CVPRW 2018), in the paper's order:
+#: ``(table, dataset, row label, posebench method or None, (yaw, pitch, roll, MAE), note)``.
+#: ``method`` is the posebench plugin that reproduces the row where one exists; ``None`` marks
+#: "paper only" rows (methods posebench cannot run). Table 3's last column is the *sum* of the
+#: three errors, as printed. Table 4's AFLW split and Table 3's BIWI splits are the authors'
+#: own, unpublished ones.
+REPORTED: list[tuple[int, str, str, str | None, tuple[float, float, float, float], str]] = [
+    (1, "aflw2000", "Multi-Loss ResNet50 (alpha=2)", "hopenet", (6.470, 6.559, 5.436, 6.155), ""),
+    (1, "aflw2000", "Multi-Loss ResNet50 (alpha=1)", "hopenet", (6.920, 6.637, 5.674, 6.410), ""),
+    (1, "aflw2000", "3DDFA [35]", None, (5.400, 8.530, 8.250, 7.393), "paper only"),
+    (1, "aflw2000", "FAN [2] (12 points)", "fan", (6.358, 12.277, 8.714, 9.116), ""),
+    (1, "aflw2000", "Dlib [11] (68 points)", "dlib", (23.153, 13.633, 10.545, 15.777), ""),
+    (1, "aflw2000", "Ground truth landmarks", "gt-landmarks", (5.924, 11.756, 8.271, 8.651), ""),
+    (2, "biwi", "Multi-Loss ResNet50 (alpha=2)", "hopenet", (5.167, 6.975, 3.388, 5.177), ""),
+    (2, "biwi", "Multi-Loss ResNet50 (alpha=1)", "hopenet", (4.810, 6.606, 3.269, 4.895), ""),
+    (2, "biwi", "KEPLER [14]", None, (8.084, 17.277, 16.196, 13.852), "paper only; trained on AFLW"),
+    (2, "biwi", "Multi-Loss ResNet50 (alpha=1), trained on AFLW", None, (5.785, 11.726, 8.194, 8.568),
+     "paper only (AFLW-trained weights not released)"),
+    (2, "biwi", "3DMM + Online [33]", None, (2.500, 1.500, 2.200, 2.066), "paper only; uses depth"),
+    (2, "biwi", "FAN [2] (12 points)", "fan", (8.532, 7.483, 7.631, 7.882), ""),
+    (2, "biwi", "Dlib [11] (68 points)", "dlib", (16.756, 13.802, 6.190, 12.249), ""),
+    (2, "biwi", "3DDFA [35]", None, (36.175, 12.252, 8.776, 19.068), "paper only"),
+    (3, "biwi", "Multi-Loss ResNet50 (alpha=1), 3 splits", "hopenet", (3.29, 3.39, 3.00, 9.68),
+     "trained per split (posebench: `study biwi-p2` with per-split weights); last column = sum"),
+    (3, "biwi", "Gu et al. [5], single frame", None, (3.91, 4.03, 3.03, 10.97), "paper only; last column = sum"),
+    (4, "aflw", "Multi-Loss ResNet50 (alpha=1)", "hopenet", (6.26, 5.89, 3.82, 5.324), "AFLW-trained weights"),
+    (4, "aflw", "AlexNet (alpha=1)", "hopenet-alexnet", (7.79, 7.41, 6.05, 7.084), "AFLW-trained weights"),
+    (4, "aflw", "KEPLER [14]", None, (6.45, 5.85, 8.75, 7.017), "paper only"),
+    (4, "aflw", "Patacchiola, Cangelosi [19]", None, (11.04, 7.15, 4.4, 7.530), "paper only"),
+    (5, "aflw2000", "ResNet50 regression only", "resnet50-regression", (13.110, 6.726, 5.799, 8.545), ""),
+    (5, "aflw2000", "Multi-Loss ResNet50 (alpha=4)", "hopenet", (7.087, 6.870, 5.621, 6.526), ""),
+    (5, "aflw2000", "Multi-Loss ResNet50 (alpha=2)", "hopenet", (6.470, 6.559, 5.436, 6.155), ""),
+    (5, "aflw2000", "Multi-Loss ResNet50 (alpha=1)", "hopenet", (6.920, 6.637, 5.674, 6.410), ""),
+    (5, "aflw2000", "Multi-Loss ResNet50 (alpha=0.1)", "hopenet", (10.270, 6.867, 5.420, 7.519), ""),
+    (5, "aflw2000", "Multi-Loss ResNet50 (alpha=0.01)", "hopenet", (11.410, 6.847, 5.836, 8.031), ""),
+    (5, "aflw2000", "Multi-Loss ResNet50 (alpha=0)", "hopenet", (11.628, 7.119, 5.966, 8.238), ""),
+    (5, "aflw2000", "Multi-Loss AlexNet (alpha=1)", "hopenet-alexnet", (27.650, 8.543, 8.954, 15.049), ""),
+    (5, "aflw2000", "Multi-Loss AlexNet (alpha=0.1)", "hopenet-alexnet", (30.110, 9.548, 9.273, 16.310), ""),
+    (5, "aflw2000", "Multi-Loss AlexNet (alpha=0.01)", "hopenet-alexnet", (25.090, 8.442, 8.287, 13.940), ""),
+    (5, "aflw2000", "Multi-Loss AlexNet (alpha=0)", "hopenet-alexnet", (24.469, 8.350, 8.353, 13.724), ""),
+]
+
+TABLE_TITLES = {
+    1: "Table 1: AFLW2000-3D (1969 faces)",
+    2: "Table 2: BIWI, protocol 1 (all frames, models trained on 300W-LP unless marked)",
+    3: "Table 3: BIWI, protocol 2 (70/30 splits of the recordings, MAE averaged over 3 splits)",
+    4: "Table 4: AFLW test split",
+    5: "Table 5: multi-loss ablation on AFLW2000-3D",
+}
+
+
+#: Which stored runs can stand beside a table's rows: protocol name prefix per table.
+TABLE_PROTOCOLS = {1: "aflw2000-", 2: "biwi-v1", 3: "biwi-p2-test", 4: "aflw-", 5: "aflw2000-"}
+
+
+def reported_rows(table: int | None = None) -> list[tuple[int, str, str, str | None, tuple[float, float, float, float], str]]:
+    """The rows of :data:`REPORTED`, all or one table's."""
+    return [r for r in REPORTED if table is None or r[0] == table]

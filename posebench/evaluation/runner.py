@@ -20,12 +20,12 @@ import pandas as pd
 
 from posebench.content import DigestIndex
 from posebench.datasets.base import Dataset, Sample
+from posebench.datasets.degrade import sample_image
 from posebench.errors import SampleFailure
 from posebench.evaluation.cache import PredictionCache, cache_key
 from posebench.evaluation.environment import environment
 from posebench.evaluation.record import RUN_FORMAT, RunRecord, write_record  # noqa: F401  (RUN_FORMAT re-exported)
 from posebench.fileio import write_atomic
-from posebench.imageio import read_image
 from posebench.method import FaceInput, Method
 from posebench.metrics import Summary, nearest_equivalent, per_sample_errors, summarize, summarize_by_yaw_bin
 
@@ -61,7 +61,7 @@ def _face_input(sample: Sample, method: Method) -> FaceInput:
     if "image" in method.needs:
         if sample.image_path is None:
             raise SampleFailure("no image file for this sample (labels-only data)")
-        image = read_image(sample.image_path)
+        image = sample_image(sample)  # applies the dataset's degradation (downsample=...)
     return FaceInput.from_sample(sample, image)
 
 

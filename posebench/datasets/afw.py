@@ -1,0 +1,126 @@
+"""AFW (Zhu & Ramanan, CVPR 2012: "Face detection, pose estimation, and landmark localization in
+the wild"): 205 images, 468 faces, coarse yaw labels in steps of 15 degrees (paper Section 4.3,
+Figure 7).
+
+Official release format: a folder of ``<name>.jpg`` images plus ``anno.mat`` holding the
+variable ``anno``, a cell array with one row per image:
+
+* ``anno{i,1}``: the image file name (``'1004109301.jpg'``);
+* ``anno{i,2}``: a cell with one face box per face, each ``[x1 y1; x2 y2]`` (pixels, 1-based
+  MATLAB coordinates, kept as stored);
+* ``anno{i,3}``: a cell with one pose per face, each ``[yaw pitch roll]`` in degrees;
+* ``anno{i,4}``: a cell with one 6 x 2 array of landmarks per face (eye centres, nose tip,
+  mouth corners and centre; unused here).
+
+Sign: AFW's yaw is the opposite of posebench's (AFLW2000-3D) yaw: the Hopenet authors evaluate
+with ``-yaw`` (natanielruiz/deep-head-pose issue #9), which posebench does at the edge. AFW has
+no meaningful pitch or roll labels (benchmarks report yaw only), so the samples carry NaN there
+(``aflw``-style angle errors are NaN; the ``afw-yaw`` study reads yaw alone).
+
+Protocol ``afw-hopenet-v1``: every face; ``Sample.box`` is the Hopenet authors' AFW loose crop of
+the face box (``code/datasets.py``, class ``AFW``: k = 0.32; x1 -= 0.8 k w; y1 -= 2 k h; then
+x2 += 0.8 k w' and y2 += k h' with w', h' measured after the first two moves, as their code
+does); the tight box is in ``meta["face_box"]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from posebench.datasets.base import Dataset, Sample, image_size_of
+from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
+from posebench.errors import DataError
+from posebench.pose import Pose
+from posebench.registry import register_dataset
+
+ANNO_FILE = "anno.mat"
+K = 0.32
+
+
+def hopenet_afw_box(x1: float, y1: float, x2: float, y2: float, k: float = K) -> tuple[float, float, float, float]:
+    """The authors' loose AFW crop (sequential updates, exactly as their loader)."""
+    x1 -= 0.8 * k * abs(x2 - x1)
+    y1 -= 2 * k * abs(y2 - y1)
+    x2 += 0.8 * k * abs(x2 - x1)
+    y2 += 1 * k * abs(y2 - y1)
+    return (x1, y1, x2, y2)
+
+
+def _cells(value) -> list:
+    """A MATLAB cell (numpy object array, any shape) -> flat list of its entries."""
+    arr = np.asarray(value, dtype=object)
+    return [v for v in arr.ravel()]
+
+
+def _name(value) -> str:
+    v = value
+    while isinstance(v, np.ndarray) and v.dtype == object and v.size == 1:
+        v = v.ravel()[0]
+    if isinstance(v, np.ndarray):
+        v = "".join(v.ravel().tolist()) if v.dtype.kind == "U" else v.ravel()[0]
+    return str(v)
+
+
+def read_anno(path: Path) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]]:
+    """``[(image name, [2x2 boxes], [3 poses in degrees])]`` from an AFW ``anno.mat``."""
+    import scipy.io as sio
+
+    try:
+        m = sio.loadmat(str(path))
+    except Exception as exc:
+        raise DataError(f"{path}: unreadable .mat ({type(exc).__name__})") from None
+    if "anno" not in m:
+        raise DataError(f"{path}: no variable 'anno' (the AFW annotation cell array)")
+    anno = np.asarray(m["anno"], dtype=object)
+    if anno.ndim != 2 or anno.shape[1] < 3:
+        raise DataError(f"{path}: 'anno' should be an N x 4 cell array, got shape {anno.shape}")
+    out = []
+    for row in anno:
+        boxes = [np.asarray(b, float).reshape(2, 2) for b in _cells(row[1])]
+        poses = [np.asarray(p, float).ravel()[:3] for p in _cells(row[2])]
+        if len(boxes) != len(poses):
+            raise DataError(f"{path}: {_name(row[0])} has {len(boxes)} boxes but {len(poses)} poses")
+        out.append((_name(row[0]), boxes, poses))
+    return out
+
+
+def load_afw(data_dir: str | Path) -> Dataset:
+    root = Path(data_dir)
+    anno = root / ANNO_FILE
+    if not anno.is_file():
+        raise DataError(f"no {ANNO_FILE} in {root} (AFW: images and anno.mat in one folder)")
+    samples: list[Sample] = []
+    invalid: list[tuple[str, str]] = []
+    for name, boxes, poses in read_anno(anno):
+        img = root / name
+        img = img if img.is_file() else None
+        size = image_size_of(img, (0, 0)) if img else (0, 0)
+        for j, (b, p) in enumerate(zip(boxes, poses)):
+            sid = f"{Path(name).stem}_{j + 1}"
+            if p.size < 1 or not np.isfinite(p[0]):
+                invalid.append((sid, "no finite yaw label"))
+                continue
+            (x1, y1), (x2, y2) = b
+            samples.append(Sample(
+                id=sid,
+                pose=Pose(-float(p[0]), float("nan"), float("nan")),
+                image_size=size,
+                image_path=img,
+                box=hopenet_afw_box(x1, y1, x2, y2),
+                meta={"face_box": [float(x1), float(y1), float(x2), float(y2)], "afw_pose": p.tolist()},
+            ))
+    if not samples and not invalid:
+        raise DataError(f"{anno}: no faces")
+    return Dataset("afw", "afw-hopenet-v1", samples, root, {}, 0, invalid)
+
+
+@register_dataset("afw", "AFW (468 faces, yaw only, 15-degree steps): images + official anno.mat", needs=("box",),
+                  domains={"downsample": DOWNSAMPLE_DOMAIN})
+def afw(data_dir: str | Path | None = None, downsample: int = 1) -> Dataset:
+    if data_dir is None:
+        from posebench.paths import default_dir
+
+        data_dir = default_dir("afw")
+    return with_downsample(load_afw(data_dir), downsample)

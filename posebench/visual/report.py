@@ -1,0 +1,201 @@
+"""An HTML report of a results folder: one self-contained folder a reviewer opens in a browser.
+
+``<out>/index.html`` holds the leaderboard (one table per dataset content, as
+:mod:`posebench.evaluation.leaderboard`), each study's table and figure (``tables/*.json`` with
+their CSV and ``figures/<stem>.png``) and links to one page per run (``runs/<stem>.html``: the
+method's and dataset's settings, the summary, the per-|yaw|-bin errors, the failures, the
+environment) and to each run's worst-case gallery (``posebench gallery``). Every image and CSV
+the pages show is copied into the folder, and every link is relative, so the folder can be
+zipped, mailed or served as it is. Nothing is fetched from the network (no scripts, no fonts).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from posebench.errors import DataError
+from posebench.evaluation.record import RunRecord
+from posebench.fileio import write_atomic
+
+e = html.escape
+MAX_STUDY_ROWS = 40
+MAX_CSV_BYTES = 256 * 1024  # per-sample CSVs larger than this are linked by path, not copied
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1250px;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;font-size:.9em}
+th{background:#f0f0f0}td.l,th.l{text-align:left}img{max-width:100%;border:1px solid #ddd}img.fig{max-width:820px}.scroll{overflow-x:auto}
+code,pre{background:#f6f6f6}pre{padding:.6em;overflow-x:auto;font-size:.85em}nav a{margin-right:1em}
+h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.6em}.note{color:#555;font-size:.9em}"""
+
+
+def _page(title: str, body: str, root: str = "") -> str:
+    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n<nav><a href=\"{root}index.html\">report home</a>"
+            f"<a href=\"{root}index.html#leaderboard\">leaderboard</a><a href=\"{root}index.html#studies\">studies</a>"
+            f"<a href=\"{root}index.html#runs\">runs</a></nav>\n{body}\n</body></html>\n")
+
+
+def _f(v, nd: int = 2) -> str:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if v != v else f"{v:.{nd}f}"
+
+
+def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+    th = "".join(f"<th class=\"l\">{h}</th>" if i < left else f"<th>{h}</th>" for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f"<td class=\"l\">{c}</td>" if i < left else f"<td>{c}</td>" for i, c in enumerate(r))
+                   + "</tr>" for r in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst)
+
+
+def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, results_dir: Path) -> str:
+    from posebench.evaluation.leaderboard import run_groups
+    from posebench.evaluation.paper import paper_values
+
+    parts = []
+    for (ds, fp), group in run_groups(runs):
+        first = group[0][0]
+        root = Path(first.data_root).name if first.data_root else "embedded"
+        rows = []
+        for r, p in group:
+            s, stem = r.summary, Path(p).stem
+            gal = (f" · <a href=\"galleries/{e(stem)}/index.html\">gallery</a>"
+                   if (out / "galleries" / stem / "index.html").is_file() else "")
+            sps = r.seconds_per_sample
+            paper = "; ".join(f"{n}: {'/'.join(f'{v:g}' for v in vals)}" for n, vals in paper_values(r.method, ds)
+                              if "+ds" not in r.protocol)  # degraded images: not Table 1's set-up
+            rows.append([f"<a href=\"runs/{e(stem)}.html\">{e(r.label)}</a>{gal}", e(r.protocol),
+                         str(r.n_evaluated), str(r.n_failed), _f(s.mae_yaw), _f(s.mae_pitch),
+                         _f(s.mae_roll), f"<b>{_f(s.mae)}</b>", _f(s.geodesic),
+                         _f(None if sps is None else 1000 * sps, 1), e(paper) or "–"])
+        parts.append(f"<h3>{e(ds)}: {first.n_samples} samples ({e(root)}, fingerprint <code>{e(fp)}</code>)</h3>"
+                     + _table(["method", "protocol", "n eval", "n failed", "yaw", "pitch", "roll", "MAE", "geodesic",
+                               "ms/face", "paper MAE (yaw/pitch/roll/MAE)"], [r for r in rows], left=2))
+    return "\n".join(parts)
+
+
+def _run_page(r: RunRecord, path: Path, out: Path) -> str:
+    stem = Path(path).stem
+    s = r.summary
+    bins = [[e(k), str(v.n), _f(v.mae_yaw), _f(v.mae_pitch), _f(v.mae_roll),
+             f"<b>{_f(v.mae)}</b>", _f(v.geodesic)] for k, v in r.by_yaw_bin.items()]
+    fails = [[e(k), str(v)] for k, v in r.failures.items()]
+    gal = out / "galleries" / stem / "index.html"
+    csv = Path(path).with_suffix(".csv")
+    links = []
+    if csv.is_file() and csv.stat().st_size <= MAX_CSV_BYTES:
+        _copy(csv, out / "runs" / csv.name)
+        links.append(f"<a href=\"{e(csv.name)}\">per-sample CSV</a>")
+    elif csv.is_file():
+        links.append(f"per-sample CSV ({csv.stat().st_size // 1024} KB, not copied): <code>runs/{e(csv.name)}</code> "
+                     "in the results folder")
+    if gal.is_file():
+        links.append(f"<a href=\"../galleries/{e(stem)}/index.html\">worst-case gallery</a>")
+    ci = s.mae_ci95 or (None, None)
+    sps = r.seconds_per_sample
+    method = {"method": r.method, "label": r.label, "method_version": r.method_version, "options": r.options,
+              "weights": r.weights, "files": r.files, "needs": r.needs}
+    dataset = {"name": r.dataset, "protocol": r.protocol, "root": r.data_root, "fingerprint": r.fingerprint,
+               "settings": r.dataset_settings, "excluded_by_protocol": r.excluded_by_protocol,
+               "samples_without_image": r.samples_without_image}
+    body = f"""<h1>{e(r.label)} on {e(r.dataset)}</h1>
+<p>Run <code>{e(stem)}</code>, made {e(r.created)}. {' · '.join(links)}</p>
+<h2>Summary</h2>
+{_table(['n eval', 'n failed', 'yaw', 'pitch', 'roll', 'MAE', 'MAE 95% CI', 'geodesic', 'MAEV', 'ms/face'],
+        [[str(r.n_evaluated), str(r.n_failed), _f(s.mae_yaw), _f(s.mae_pitch), _f(s.mae_roll),
+          f"<b>{_f(s.mae)}</b>", f"{_f(ci[0])}–{_f(ci[1])}", _f(s.geodesic), _f(s.maev),
+          _f(None if sps is None else 1000 * sps, 1)]], left=0)}
+<h2>Errors by |true yaw| (degrees)</h2>
+{_table(['|yaw| bin', 'n', 'yaw', 'pitch', 'roll', 'MAE', 'geodesic'], bins) if bins else '<p>No bins.</p>'}
+<h2>Failures</h2>
+{_table(['reason', 'count'], fails) if fails else '<p>None.</p>'}
+<h2>Method settings</h2><pre>{e(json.dumps(method, indent=2, default=str))}</pre>
+<h2>Dataset</h2><pre>{e(json.dumps(dataset, indent=2, default=str))}</pre>
+<h2>Environment</h2><pre>{e(json.dumps(r.environment, indent=2, default=str))}</pre>"""
+    return _page(f"{r.label} on {r.dataset}", body, "../")
+
+
+def _studies(results_dir: Path, out: Path) -> str:
+    parts = []
+    for rec_path in sorted((results_dir / "tables").glob("*.json")):
+        try:
+            rec = json.loads(rec_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        stem = rec_path.stem
+        csv = rec_path.with_suffix(".csv")
+        html_table, note = "<p>No table.</p>", ""
+        if csv.is_file():
+            _copy(csv, out / "tables" / csv.name)
+            t = pd.read_csv(csv)
+            shown = t.head(MAX_STUDY_ROWS)
+            html_table = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, na_rep="–")
+            note = (f"<p class=\"note\">First {MAX_STUDY_ROWS} of {len(t)} rows; all in "
+                    f"<a href=\"tables/{e(csv.name)}\">{e(csv.name)}</a>.</p>" if len(t) > MAX_STUDY_ROWS else
+                    f"<p class=\"note\"><a href=\"tables/{e(csv.name)}\">{e(csv.name)}</a></p>")
+        fig = results_dir / "figures" / f"{stem}.png"
+        img = ""
+        if fig.is_file():
+            _copy(fig, out / "figures" / fig.name)
+            img = f"<p><img class=\"fig\" src=\"figures/{e(fig.name)}\" alt=\"{e(stem)} figure\"></p>"
+        settings = ", ".join(f"{k}={v}" for k, v in (rec.get("settings") or {}).items())
+        parts.append(f"<h3 id=\"study-{e(stem)}\">{e(stem)}</h3><p class=\"note\">study <code>{e(str(rec.get('study')))}</code> "
+                     f"on {e(str(rec.get('dataset')))} ({rec.get('n_samples', '?')} samples, fingerprint "
+                     f"<code>{e(str(rec.get('fingerprint')))}</code>); settings: <code>{e(settings)}</code>; "
+                     f"{_f(rec.get('seconds'), 1)} s</p>{img}<div class=\"scroll\">{html_table}</div>{note}")
+    return "\n".join(parts) or "<p>No studies in this results folder (<code>posebench study</code>).</p>"
+
+
+def make_report(results_dir: Path, out: Path | None = None) -> dict:
+    """Write the report of ``results_dir`` to ``out`` (default ``<results_dir>/report``); returns
+    ``{"index": path, "runs": n, "studies": n, "galleries": n}``. Raises :class:`DataError` when
+    the folder holds no runs and no studies."""
+    from posebench.evaluation.leaderboard import load_runs
+
+    results_dir = Path(results_dir)
+    out = Path(out) if out else results_dir / "report"
+    runs = load_runs(results_dir)
+    n_studies = len(list((results_dir / "tables").glob("*.json")))
+    if not runs and not n_studies:
+        raise DataError(f"nothing to report in {results_dir}: no runs/*.json and no tables/*.json")
+    if out.resolve() == results_dir.resolve():
+        raise DataError("the report folder must not be the results folder itself")
+    old_index = out / "index.html"
+    if old_index.is_file() and "<title>posebench report</title>" in old_index.read_text(errors="replace"):
+        for sub in ("runs", "galleries", "figures", "tables"):  # an earlier report: no stale pages
+            if (out / sub).is_dir():
+                shutil.rmtree(out / sub)
+    n_gal = 0
+    for g in sorted((results_dir / "galleries").glob("*/index.html")):
+        dst = out / "galleries" / g.parent.name
+        if dst.exists():
+            shutil.rmtree(dst)
+        shutil.copytree(g.parent, dst)
+        n_gal += 1
+    for r, p in runs:
+        write_atomic(out / "runs" / f"{Path(p).stem}.html", _run_page(r, p, out))
+    run_list = "".join(f"<li><a href=\"runs/{e(Path(p).stem)}.html\">{e(Path(p).stem)}</a></li>" for _, p in runs)
+    body = f"""<h1>posebench report: <code>{e(results_dir.name or str(results_dir))}</code></h1>
+<p class="note">Made by <code>posebench report --results-dir {e(str(results_dir))}</code> from {len(runs)} runs,
+{n_studies} studies and {n_gal} galleries. Angles in degrees, AFLW2000-3D convention; MAE = mean of wrapped
+absolute errors over the samples each method handled; geodesic = mean rotation angle error.</p>
+<h2 id="leaderboard">Leaderboard</h2>
+{_leaderboard(runs, out, results_dir) if runs else '<p>No runs.</p>'}
+<h2 id="studies">Studies</h2>
+{_studies(results_dir, out)}
+<h2 id="runs">Runs</h2><ul>{run_list}</ul>"""
+    index = out / "index.html"
+    write_atomic(index, _page("posebench report", body))
+    return {"index": index, "runs": len(runs), "studies": n_studies, "galleries": n_gal}

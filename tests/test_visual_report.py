@@ -1,0 +1,111 @@
+"""Gallery and HTML report of a results folder, checked in a real headless browser where one is
+installed (Debian: ``apt-get install chromium``)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from posebench.cli import main
+
+
+def invoke(*args, code=0):
+    r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert r.exit_code == code, r.output
+    return r
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """A results folder with a real run, a study with its figure and a gallery."""
+    res = tmp_path_factory.mktemp("results")
+    invoke("run", "-m", "gt-landmarks", "-d", "synthetic", "--dataset-option", "n=30", "-o", "solver=sqpnp",
+           "--results-dir", res)
+    invoke("study", "keypoints", "-d", "synthetic", "--dataset-option", "n=30", "-o", "solver=sqpnp", "--plot",
+           "--results-dir", res)
+    invoke("gallery", "--method", "gt-landmarks", "--dataset", "synthetic", "--worst", "4", "--results-dir", res)
+    return res
+
+
+def test_gallery_shows_the_worst_samples(results):
+    gal = next((results / "galleries").iterdir())
+    table = pd.read_csv(results / "runs" / f"{gal.name}.csv", keep_default_na=False, na_values=[""])
+    worst = table.sort_values("err_mean", ascending=False)["id"].head(4).tolist()
+    page = (gal / "index.html").read_text()
+    assert [m for m in re.findall(r"<tr><td>([^<]+)</td>", page)][:4] == worst
+    from posebench.imageio import read_image
+
+    sheet = read_image(gal / "worst.png")
+    assert sheet.shape[0] == 2 * (180 + 58 + 6) + 6 and sheet.shape[1] == 3 * (360 + 6) + 6  # 4 pairs, 3 a row
+    # the leaderboard links the gallery
+    lb = invoke("leaderboard", "--results-dir", results).output
+    assert f"[gallery](galleries/{gal.name}/index.html)" in lb
+
+
+def test_gallery_bad_key_is_one_line_error(results, tmp_path):
+    r = CliRunner().invoke(main, ["gallery", "0123456789abcdef", "--results-dir", str(results)])
+    assert r.exit_code == 2 and "no run with key '0123456789abcdef'" in r.output and str(results / "runs") in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def _report(results: Path, out: Path) -> Path:
+    r = invoke("report", "--results-dir", results, "--out", out)
+    assert "1 runs, 1 studies, 1 galleries" in r.output
+    return out / "index.html"
+
+
+def test_report_is_self_contained(results, tmp_path):
+    index = _report(results, tmp_path / "report")
+    # moved away from the results folder, every local link and image still resolves
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(index.parent), moved)
+    pages = list(moved.rglob("*.html"))
+    assert len(pages) >= 3  # index, one run page, one gallery
+    n_links = 0
+    for page in pages:
+        for ref in re.findall(r'(?:href|src)="([^"#]+)', page.read_text()):
+            assert not ref.startswith(("http:", "https:", "/")), (page, ref)
+            assert (page.parent / ref).is_file(), (page, ref)
+            n_links += 1
+    assert n_links >= 10
+    text = (moved / "index.html").read_text()
+    assert "gt-landmarks (solver=sqpnp)" in text and "keypoints-synthetic" in text
+    run_page = next((moved / "runs").glob("*.html")).read_text()
+    assert "Errors by |true yaw|" in run_page and "[0,30)" in run_page and "&quot;solver&quot;: &quot;sqpnp&quot;" in run_page
+
+
+def _browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def test_report_renders_in_headless_chromium(results, tmp_path):
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no Chromium installed (Debian: apt-get install chromium)")
+    index = _report(results, tmp_path / "report")
+    shot = tmp_path / "shot.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]
+    subprocess.run([browser, *flags, "--window-size=1200,1600", f"--screenshot={shot}", index.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    from posebench.imageio import read_image
+
+    img = read_image(shot).astype(int)
+    assert img.shape[:2] == (1600, 1200)
+    # the page text is black and its links blue: red-dominant pixels come only from the images
+    # (the study figure's curves, the gallery's axes), so they prove the images loaded
+    reddish = (img[:, :, 0] > 180) & (img[:, :, 2] < 100)
+    assert reddish.sum() > 200
+    dom = subprocess.run([browser, *flags, "--dump-dom", index.as_uri()], check=True, capture_output=True,
+                         text=True, timeout=120).stdout
+    assert "Leaderboard" in dom and "gt-landmarks (solver=sqpnp)" in dom
+    assert np.mean(img) < 250  # not a blank page
