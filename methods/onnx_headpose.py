@@ -37,7 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from posebench.crop import Box, crop_box, enlarge_box, landmark_box
+from posebench.crop import Box, check_box, crop_box, enlarge_box, landmark_box
 from posebench.detect import check_box_mode, locate_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
@@ -184,6 +184,7 @@ class OnnxHeadPose(Method):
             ref = landmark_box(face.landmarks)
         else:
             ref = locate_face(image, self.box, self.detector, face.box)
+        ref = check_box(ref, (image.shape[1], image.shape[0]), f"{reference} reference box")
         margin = float(crop.get("margin", 0.0))
         if crop.get("integer", False):
             return integer_crop_box(ref, margin, image.shape[1], image.shape[0])
@@ -197,17 +198,14 @@ class OnnxHeadPose(Method):
             raise SampleFailure("no image")
         img = to_rgb(face.image)
         h, w = img.shape[:2]
-        x0, y0, x1, y1 = self.crop_box(face, img)
+        x0, y0, x1, y1 = check_box(self.crop_box(face, img), (w, h), "crop box")
         if self.cfg["crop"].get("pad", "clip") == "clip":
             x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
             if x1 - x0 < 2 or y1 - y0 < 2:
                 raise SampleFailure("face crop lies outside the image")
             patch = img[y0:y1, x0:x1]
         else:
-            try:
-                patch = crop_box(img, (x0, y0, x1, y1))
-            except ValueError as exc:
-                raise SampleFailure(str(exc)) from None
+            patch = crop_box(img, (x0, y0, x1, y1))
         inp = self.cfg["input"]
         size = tuple(int(v) for v in inp["size"])
         # resize the (strided) crop view first, then reorder channels on the small patch: same

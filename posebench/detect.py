@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from posebench.crop import Box
+from posebench.crop import Box, check_box
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import rgb_to_bgr, to_rgb
 
@@ -181,11 +181,20 @@ def choose_face(found: list[tuple[Box, float]], reference: Box | None = None) ->
 
 
 def locate_face(image: np.ndarray, box_mode: str, detector: FaceDetector | None, protocol_box: Box | None) -> Box:
-    """The face box for one image under ``box_mode`` (see the module doc)."""
+    """The face box for one image under ``box_mode`` (see the module doc), validated by
+    :func:`posebench.crop.check_box` (a protocol box that is empty, non-finite, off the image or
+    absurdly large is a :class:`SampleFailure`, never a pose predicted from nothing)."""
+    size = (int(image.shape[1]), int(image.shape[0]))
     if box_mode == "gt":
         if protocol_box is None:
             raise SampleFailure("box=gt but the sample has no protocol box (use a detector: box=dlib-hog|yunet)")
-        return tuple(float(v) for v in protocol_box)
+        return check_box(protocol_box, size, "protocol face box")
     if detector is None:  # pragma: no cover - programming error
         raise ValueError(f"box={box_mode} needs a detector")
-    return choose_face(detector.detect(image), protocol_box)
+    reference = None
+    if protocol_box is not None:
+        try:
+            reference = check_box(protocol_box, size, "protocol face box")
+        except SampleFailure:
+            reference = None  # a broken protocol box only loses its say in choosing among faces
+    return check_box(choose_face(detector.detect(image), reference), size, f"{box_mode} face box")

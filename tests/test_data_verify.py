@@ -59,6 +59,7 @@ def test_verify_missing_dataset_is_one_problem(tmp_path):
 def _biwi_tree(top: Path, subjects=("01", "02")) -> None:
     rot = np.array([[0.98, 0.0, 0.199], [0.0, 1.0, 0.0], [-0.199, 0.0, 0.98]])
     rot, _ = np.linalg.qr(rot)
+    rot = rot * np.sign(np.linalg.det(rot))  # a proper rotation (QR may return a reflection)
     for s in subjects:
         (top / s).mkdir(parents=True)
         for f in (3, 4):

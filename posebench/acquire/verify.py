@@ -66,6 +66,7 @@ def _check_images(report: Report, images: list[Path]) -> None:
 
 def verify_aflw2000(report: Report) -> None:
     from posebench.datasets.base import within_range
+    from posebench.datasets.aflw2000 import IMAGE_SIZE
     from posebench.datasets.matfile import pose_of, read_mat
 
     root = report.path
@@ -84,7 +85,7 @@ def verify_aflw2000(report: Report) -> None:
     bad, in_protocol, parsed = [], 0, 0
     for f in mats:
         try:
-            m = read_mat(f)
+            m = read_mat(f, IMAGE_SIZE)
             pose = pose_of(m)
         except SampleFailure as exc:
             bad.append(exc.reason)
@@ -112,6 +113,7 @@ def verify_aflw2000(report: Report) -> None:
 
 
 def verify_300w_lp(report: Report) -> None:
+    from posebench.datasets.aflw2000 import IMAGE_SIZE
     from posebench.datasets.matfile import pose_of, read_mat
 
     root = report.path
@@ -139,7 +141,7 @@ def verify_300w_lp(report: Report) -> None:
     sample = spread(mats, SAMPLE)
     for f in sample:
         try:
-            pose_of(m := read_mat(f))
+            pose_of(m := read_mat(f, IMAGE_SIZE))
         except SampleFailure as exc:
             bad.append(exc.reason)
             continue
