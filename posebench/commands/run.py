@@ -11,7 +11,8 @@ import click
 from posebench.evaluation.leaderboard import write_leaderboard
 from posebench.method import create_method
 from posebench.evaluation.runner import RunResult, evaluate
-from posebench.commands.common import load_dataset, parse_kv, results_option, show_progress
+from posebench.commands.common import check_results_dir, load_dataset, parse_kv, results_option, show_progress
+from posebench.fileio import writable_folder
 
 
 def _print_table(res: RunResult) -> None:
@@ -43,6 +44,7 @@ def _print_table(res: RunResult) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of a table.")
 def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit, results_dir, as_json) -> None:
     """Evaluate one method on one dataset, with per-sample caching (an interrupted run resumes)."""
+    check_results_dir(results_dir)
     method = create_method(method_name, parse_kv(options))
     dataset = load_dataset(dataset_name, data_dir, parse_kv(dataset_options, "--dataset-option")).subset(limit)
     t0 = time.perf_counter()
@@ -63,6 +65,7 @@ def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit
               help="Markdown file to write (default: <results-dir>/leaderboard.md).")
 def leaderboard_cmd(results_dir: Path, output: Path | None) -> None:
     """Write and print the markdown leaderboard of every run stored in the results folder."""
+    writable_folder(Path(output).parent if output else results_dir, "leaderboard folder")
     text, path = write_leaderboard(results_dir, output)
     click.echo(text)
     click.echo(f"\n(written to {path})", err=True)
@@ -81,6 +84,7 @@ DEMO_RUNS = [
 def demo_cmd(results_dir: Path, n: int) -> None:
     """The offline main job: ground-truth-landmark pipelines on the embedded synthetic dataset,
     then the leaderboard. Needs no download."""
+    check_results_dir(results_dir)
     dataset = load_dataset("synthetic", None, {"n": str(n)})
     for opts in DEMO_RUNS:
         res = evaluate(create_method("gt-landmarks", opts), dataset, results_dir, progress=show_progress())

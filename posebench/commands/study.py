@@ -15,7 +15,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from posebench.fileio import write_atomic
+from posebench.fileio import shown, writable_folder, write_atomic
 from posebench.errors import DataError, UsageError
 from posebench.method import bind_options
 from posebench.registry import studies
@@ -100,10 +100,16 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
     Studies: keypoints (paper Figure 3), jitter (Figure 4), stretch (Figure 5), solver (solver x
     camera guess x model origin). Angles in degrees; errors are MAE over the samples."""
     from posebench import __version__
+    from posebench.cli import on_interrupt
     from posebench.evaluation.environment import environment
 
     study = create_study(name, parse_kv(options))
     csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
+    writable_folder(csv_path.parent, "tables folder")
+    if do_plot:
+        writable_folder(Path(results_dir) / "figures", "figures folder")
+    on_interrupt(f"the study's table was not written ({shown(csv_path)}); studies do not resume: "
+                 "run the same command again to redo it")
     dataset = load_dataset(dataset_name, data_dir, parse_kv(dataset_options, "--dataset-option")).subset(limit)
     table, seconds = run_study(study, dataset, show_progress())
     write_atomic(csv_path, table.to_csv(index=False, float_format="%.6g"))
@@ -140,6 +146,7 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
     accepted = set(inspect.signature(entry.factory).parameters)
     study = create_study(name, {k: str(v) for k, v in settings.items() if k in accepted and k != "face"})
     stem = Path(results_dir) / "figures" / stem_name(name, dataset_name, tag)
+    writable_folder(stem.parent, "figures folder")
     return study.plot(table, stem, title)
 
 
