@@ -57,7 +57,7 @@ def load_config(spec: str) -> dict[str, Any]:
         shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
         raise UsageError(f"onnx-headpose config not found: {spec!r} (shipped: {', '.join(shipped)}; or a .json path)")
     try:
-        cfg = json.loads(path.read_text())
+        cfg = json.loads(path.read_bytes().decode("utf-8"))
         inp, crop, out = cfg["input"], cfg["crop"], cfg["output"]
         if sorted(out["order"]) != sorted(ANGLES) or len(out.get("signs", [1, 1, 1])) != 3:
             raise ValueError("output.order must name yaw, pitch, roll once each; signs has 3 entries")
@@ -71,7 +71,7 @@ def load_config(spec: str) -> dict[str, Any]:
             raise ValueError(f"crop.reference must be {'|'.join(REFERENCES)} and crop.pad clip|zero")
         if len(inp["size"]) != 2 or inp.get("interpolation", "linear") not in INTERPOLATION:
             raise ValueError("input.size must be [w, h]; interpolation linear|area|cubic")
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError, AttributeError, OSError) as exc:
         raise UsageError(f"bad onnx-headpose config {path}: {exc}") from None
     cfg["_path"] = str(path)
     return cfg
@@ -100,7 +100,13 @@ def _session(path: Path, threads: int):
     import onnx
     import onnxruntime as ort
 
-    model = onnx.load(str(path))
+    try:
+        model = onnx.load(str(path))
+    except OSError as exc:
+        raise WeightsError(f"cannot read ONNX model {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - protobuf's decode errors have no common base
+        raise WeightsError(f"{path} is not an ONNX model ({type(exc).__name__}); expected a head-pose "
+                           "network exported to ONNX") from None
     dims = [v.type.tensor_type.shape.dim for v in list(model.graph.input) + list(model.graph.output)]
     if any(d and d[0].HasField("dim_value") and d[0].dim_value == 1 for d in dims):
         for d in dims:  # exported with batch 1: let the batch dimension vary
@@ -110,7 +116,15 @@ def _session(path: Path, threads: int):
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's errors have no common base
+        raise WeightsError(f"{path}: onnxruntime cannot load this model ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
 
 
 #: What ``crop.reference`` may name (see the module docstring).
@@ -160,9 +174,28 @@ class OnnxHeadPose(Method):
         self.order = [list(out["order"]).index(a) for a in ANGLES]
         self.signs = np.asarray(out.get("signs", [1, 1, 1]), float)
         self.to_deg = 180.0 / np.pi if out.get("units", "degrees") == "radians" else 1.0
+        self._check_models()
         label = ",".join(n if n in self.cfg.get("models", {}) else Path(n).stem for n in names)
         super().__init__(config=self.cfg.get("name", Path(config).stem), models=label, box=box,
                          detector_model=Path(detector_model).name if detector_model else "")
+
+    def _check_models(self) -> None:
+        """Run each model once on a blank input of the config's size: a file that is another
+        network (other input size, layout or names, fewer than 3 outputs) is a one-line
+        :class:`WeightsError` naming it now, not a failure in the middle of a run."""
+        inp = self.cfg["input"]
+        w, h = (int(v) for v in inp["size"])
+        shape = (1, 3, h, w) if inp.get("layout", "NCHW") == "NCHW" else (1, h, w, 3)
+        for path, s in zip(self.paths, self.sessions):
+            try:
+                out = np.asarray(s.run([self.out_name], {self.in_name: np.zeros(shape, np.float32)})[0])
+            except Exception as exc:  # noqa: BLE001
+                raise WeightsError(f"{path} does not fit the {self.cfg.get('name', 'onnx-headpose')} config "
+                                   f"(input {self.in_name!r} {list(shape)}, output {self.out_name!r}): "
+                                   f"{_first_line(exc)}") from None
+            if out.size < 3 or out.shape[0] != 1:
+                raise WeightsError(f"{path}: output {self.out_name!r} has shape {list(out.shape)}; expected "
+                                   "(yaw, pitch, roll) per face, as the config describes")
 
     @property
     def weights_hash(self) -> str | None:

@@ -159,11 +159,11 @@ def test_prepare_weights_refuses_pickled_code_and_wrong_shapes(tmp_path):
     evil = tmp_path / "evil.pkl"
     evil.write_bytes(pickle.dumps({"fc_yaw.weight": _Evil()}))
     res = CliRunner().invoke(main, ["data", "prepare", "hopenet-alpha1", "--from", str(evil)])
-    assert res.exit_code == 1 and "not loadable with torch.load(weights_only=True)" in res.output
+    assert res.exit_code == 1 and "evil.pkl: not a PyTorch state dict" in res.output  # the loader's own check
     wrong = tmp_path / "wrong.pkl"
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "fc_yaw.weight": torch.zeros(10, 2048)}, wrong)
     res = CliRunner().invoke(main, ["data", "prepare", "hopenet-alpha1", "--from", str(wrong)])
-    assert res.exit_code == 1 and "fc_yaw.weight has shape (10, 2048), expected (66, 2048)" in res.output
+    assert res.exit_code == 1 and "1 shape mismatches (first: fc_yaw.weight (10, 2048) != (66, 2048))" in res.output
     assert not (Path(os.environ["POSEBENCH_WEIGHTS"]) / "hopenet_alpha1.pkl").exists()
 
 

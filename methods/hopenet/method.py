@@ -35,7 +35,7 @@ def load_network(arch: str, weights: str | Path | None = None, variant: str = ""
     """Network ``arch`` with its checkpoint loaded (see :func:`.weights.resolve_weights`)."""
     path = resolve_weights(arch, weights, variant or default_variant(arch))
     net = nets.build(arch)
-    load_into(net, read_state_dict(path), path)
+    load_into(net, read_state_dict(path), path)  # the check of weights.check_checkpoint
     return net.eval(), path
 
 

@@ -148,6 +148,17 @@ def load_into(net: nn.Module, state: Mapping[str, torch.Tensor], source: str | o
     net.load_state_dict(state, strict=True)
 
 
+def check_checkpoint(path: str | os.PathLike, arch: str = "hopenet") -> dict[str, torch.Tensor]:
+    """The tensors of ``path`` when they load into network ``arch`` exactly (names and shapes):
+    the one check that ``posebench run``, ``posebench export`` and ``posebench data verify``
+    make. :class:`WeightsError` (one line, naming the file) otherwise."""
+    from . import nets
+
+    state = read_state_dict(path)
+    load_into(nets.build(arch), state, path)
+    return state
+
+
 _HASH_LOCK = threading.Lock()
 _HASHES: dict[tuple[str, int, int], str] = {}
 
