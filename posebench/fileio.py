@@ -37,25 +37,30 @@ def shown(path: str | os.PathLike) -> str:
 
 
 def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
-    """Create ``path`` (and its parents) when missing and check that a file can be written in
-    it, before any work starts. :class:`posebench.errors.DataError` (one line, naming the folder
-    and the reason) when it is a file, lies under a file, or is read-only."""
+    """Check, before any work starts, that files can be written in folder ``path`` (or that it
+    can be created: its nearest existing ancestor is a folder that accepts a file). Nothing is
+    left behind. :class:`posebench.errors.DataError` (one line, naming the folder and the reason)
+    when it is a file, lies under a file, or is read-only."""
     from posebench.errors import DataError
 
     p = Path(path)
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise DataError(f"{what} {shown(p)} is a file, not a folder") from None
-    except OSError as exc:
-        raise DataError(f"cannot create {what} {shown(p)}: {exc.strerror or exc}") from None
-    if not p.is_dir():
-        raise DataError(f"{what} {shown(p)} is not a folder")
-    probe = p / f".write-test.tmp{os.getpid()}"
+    probe_in = p
+    while not probe_in.exists():
+        if probe_in.is_symlink():
+            raise DataError(f"{what} {shown(p)}: {shown(probe_in)} is a broken link")
+        if probe_in.parent == probe_in:
+            break
+        probe_in = probe_in.parent
+    if probe_in.exists() and not probe_in.is_dir():
+        if probe_in == p:
+            raise DataError(f"{what} {shown(p)} is a file, not a folder")
+        raise DataError(f"cannot create {what} {shown(p)}: {shown(probe_in)} is a file, not a folder")
+    probe = probe_in / f".write-test.tmp{os.getpid()}"
     try:
         probe.write_bytes(b"")
     except OSError as exc:
-        raise DataError(f"cannot write in {what} {shown(p)}: {exc.strerror or exc}") from None
+        raise DataError(f"cannot write in {what} {shown(p)}: {exc.strerror or exc}"
+                        + ("" if probe_in == p else f" ({shown(probe_in)})")) from None
     finally:
         try:
             probe.unlink()

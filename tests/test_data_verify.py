@@ -127,10 +127,11 @@ def test_prepare_300w_lp_from_zip(tmp_path):
 def _fake_hopenet(path: Path) -> None:
     import torch
 
-    state = {"conv1.weight": torch.zeros(64, 3, 7, 7), "fc_finetune.weight": torch.zeros(3, 2051)}
-    for head in ("yaw", "pitch", "roll"):
-        state[f"fc_{head}.weight"] = torch.zeros(66, 2048)
-        state[f"fc_{head}.bias"] = torch.zeros(66)
+    from posebench.methods.hopenet import nets
+
+    # every tensor of the network (verify makes the loader's check: no key more or less), without
+    # the BatchNorm counters that the 2017 files lack
+    state = {k: v for k, v in nets.build("hopenet").state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.save(state, path, _use_new_zipfile_serialization=False)  # legacy format, as the 2017 files
 
 

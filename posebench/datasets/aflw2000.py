@@ -46,10 +46,8 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
     invalid: list[tuple[str, str]] = []
     excluded = 0
     for f in label_files(root):
-        img = find_image(f, (".jpg", ".png"))
-        size = image_size_of(img, IMAGE_SIZE) if img else IMAGE_SIZE
         try:
-            m = read_mat(f, size)
+            m = read_mat(f, IMAGE_SIZE)  # labels are defined on the release's 450x450 images
             pose = pose_of(m)
         except SampleFailure as exc:
             invalid.append((f.stem, exc.reason))
@@ -57,6 +55,7 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
         if str(filter) == "99" and not within_range(pose, RANGE_LIMIT):
             excluded += 1
             continue
+        img = find_image(f, (".jpg", ".png"))
         pts = sparse_points(m)
         box = None
         if pts is not None:
@@ -68,7 +67,7 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
             Sample(
                 id=f.stem,
                 pose=pose,
-                image_size=size,
+                image_size=image_size_of(img, IMAGE_SIZE) if img else IMAGE_SIZE,
                 image_path=img,
                 landmarks=landmarks68(m, f.name),
                 box=box,

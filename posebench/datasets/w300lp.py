@@ -46,10 +46,8 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
     samples, invalid, excluded = [], [], 0
     for f in files:
         sid = str(f.relative_to(root).with_suffix(""))
-        img = find_image(f, (".jpg", ".png"))
-        size = image_size_of(img, IMAGE_SIZE) if img else IMAGE_SIZE
         try:
-            m = read_mat(f, size)
+            m = read_mat(f, IMAGE_SIZE)  # labels are defined on the release's 450x450 images
             pose = pose_of(m)
         except SampleFailure as exc:
             invalid.append((sid, exc.reason))
@@ -57,13 +55,14 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
         if str(filter) == "99" and not within_range(pose, 99.0):
             excluded += 1
             continue
+        img = find_image(f, (".jpg", ".png"))
         pts = sparse_points(m)
         box = loose_box_300wlp(landmark_box(pts)) if pts is not None else None
         samples.append(
             Sample(
                 id=sid,
                 pose=pose,
-                image_size=size,
+                image_size=image_size_of(img, IMAGE_SIZE) if img else IMAGE_SIZE,
                 image_path=img,
                 landmarks=landmarks68(m, f.name) if pts is None or len(pts) != 68 else pts,
                 box=box,
