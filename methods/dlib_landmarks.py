@@ -120,8 +120,9 @@ class DlibMethod(Method):
             raise WeightsError(f"dlib shape predictor not found: {pred}")
         self.fit = LandmarkPose(face, solver, focal)
         self.landmarker = DlibLandmarker(box, int(upsample), detector_model, str(pred))
+        if box != "gt":  # a bad detector_model= fails now, in one line (before the slower predictor)
+            self.landmarker._detector = make_detector(box, detector_model or None, int(upsample))
         self.landmarker._predictor = load_predictor(pred)
-        self.landmarker.load()  # the detector too: a bad detector_model= fails now, in one line
         self.workers = int(workers) or (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         super().__init__(box=box, upsample=int(upsample), detector_model=Path(detector_model).name if detector_model else "",

@@ -46,6 +46,11 @@ class PosebenchGroup(click.Group):
     (no traceback)."""
 
     def invoke(self, ctx: click.Context):
+        for stream in (sys.stdout, sys.stderr):  # file names are printed byte for byte (PEP 383)
+            try:
+                stream.reconfigure(errors="surrogateescape")
+            except (AttributeError, ValueError, OSError):
+                pass
         try:
             return super().invoke(ctx)
         except PosebenchError as exc:

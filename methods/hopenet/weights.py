@@ -114,7 +114,7 @@ def _torch_load(p: Path) -> object:
                                f"(only plain state dicts are loaded, weights_only=True): {what[:160]}") from None
         if "Weights only load failed" in text:
             raise WeightsError(f"cannot read {p}: not a PyTorch state dict (corrupt or another format)") from None
-        raise WeightsError(f"cannot read {p}: {_one_line(exc)}") from None
+        raise WeightsError(f"cannot read {p}: not a PyTorch state dict ({_one_line(exc)})") from None
 
 
 def _one_line(exc: BaseException) -> str:

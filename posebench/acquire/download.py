@@ -73,7 +73,8 @@ def check_url(url: str) -> str:
     """``url`` when it is an ``http://`` or ``https://`` address with a host; :class:`UsageError`
     otherwise (a local file goes through ``posebench data prepare --from``)."""
     parts = urllib.parse.urlsplit(str(url))
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if (parts.scheme.lower() not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or ord(c) < 32 for c in str(url))):
         raise UsageError(f"{url!r} is not an http:// or https:// URL (for a file you already have, use "
                          "`posebench data prepare NAME --from FILE`)")
     return url
