@@ -126,7 +126,6 @@ def test_prepare_300w_lp_from_zip(tmp_path):
 
 def _fake_hopenet(path: Path) -> None:
     import torch
-
     from posebench.methods.hopenet import nets
 
     # every tensor of the network (verify makes the loader's check: no key more or less), without

@@ -25,8 +25,13 @@ import pytest
 import scipy.io as sio
 import scipy.sparse
 from click.testing import CliRunner
+from data_fixtures import (
+    FileServer,
+    make_aflw2000_folder,
+    write_aflw2000_mat,
+    write_jpg,
+)
 
-from data_fixtures import FileServer, make_aflw2000_folder, write_aflw2000_mat, write_jpg
 from posebench.cli import main
 from posebench.crop import check_box, crop_box
 from posebench.errors import SampleFailure, WeightsError
@@ -205,8 +210,9 @@ def _faces(img, boxes=BAD_BOXES, landmarks=None, points=None):
 def test_fail_bad_boxes_every_image_method():
     """dlib (box=gt), hopenet's prepare, onnx-headpose (FSA-Net integer crop, where the models are
     shared) and FAN's box step all refuse a broken box per sample."""
-    from posebench.detect import locate_face
     from posebench.methods.hopenet.method import HopenetBase
+
+    from posebench.detect import locate_face
 
     img = np.full((120, 160, 3), 90, np.uint8)
     dlib = create_method("dlib", {"box": "gt"})
@@ -403,7 +409,7 @@ FILE_CASES = {  # id -> (method, options(text file, models folder), words expect
                                "not a dlib shape predictor"),
     "hopenet-weights-text": ("hopenet", lambda t, m: {"weights": str(t), "engine": "torch"}, "not a PyTorch state dict"),
     "fan-weights-text": ("fan", lambda t, m: {"weights": str(t)}, "cannot load FAN weights"),
-    "face-model-text": ("gt-landmarks", lambda t, m: {"face": str(t)}, str("t.txt")),
+    "face-model-text": ("gt-landmarks", lambda t, m: {"face": str(t)}, "t.txt"),
 }
 
 
@@ -448,7 +454,6 @@ def _tiny_binned_net():
 @pytest.mark.parametrize("damage", ["truncated", "text", "flipped-byte", "other-network", "folder"])
 def test_ok_damaged_onnx_export_cache_is_rebuilt(tmp_path, damage):
     import torch
-
     from posebench.methods.hopenet.engine import OnnxEngine
 
     net, x = _tiny_binned_net(), torch.rand(2, 3, 224, 224)
@@ -481,7 +486,6 @@ def test_ok_damaged_onnx_export_cache_is_rebuilt(tmp_path, damage):
 
 def test_err_verify_and_run_share_one_checkpoint_check(tmp_path):
     import torch
-
     from posebench.methods.hopenet import nets
     from posebench.methods.hopenet.method import load_network
 

@@ -106,6 +106,8 @@ def _torch_load(p: Path) -> object:
             return torch.load(str(p), map_location="cpu", weights_only=True, encoding="latin1")
         except Exception as exc:
             raise WeightsError(f"cannot read {p}: {_one_line(exc)}") from None
+    except OSError as exc:
+        raise WeightsError(f"cannot read {p}: {exc.strerror or exc}") from None
     except Exception as exc:
         text = str(exc)
         if "GLOBAL" in text or "Unsupported global" in text or "Unsupported class" in text:

@@ -9,9 +9,9 @@ LFPW 16,556) plus as many flipped copies; BIWI has 24 sequences.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -65,8 +65,8 @@ def _check_images(report: Report, images: list[Path]) -> None:
 
 
 def verify_aflw2000(report: Report) -> None:
-    from posebench.datasets.base import within_range
     from posebench.datasets.aflw2000 import IMAGE_SIZE
+    from posebench.datasets.base import within_range
     from posebench.datasets.matfile import pose_of, read_mat
 
     root = report.path
