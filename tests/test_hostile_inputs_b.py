@@ -2,9 +2,9 @@
 that are not what they claim, unusable output folders, damaged cache entries, hostile downloads and
 archives, signals. Every case checks the right outcome, not only the absence of a traceback.
 
-Case ids start with the outcome they pin: ``fail-`` a recorded per-sample failure naming the
-problem, ``err-`` a one-line error, ``warn-`` a damaged entry dropped with a one-line warning and
-recomputed to the fresh value, ``ok-`` a correct result. (``scripts/hostile_tally.sh`` counts them.)
+Test names start with the outcome they pin: ``fail_`` a recorded per-sample failure naming the
+problem, ``err_`` a one-line error, ``warn_`` a damaged entry dropped with a one-line warning and
+recomputed to the fresh value, ``ok_`` a correct result.
 """
 
 from __future__ import annotations
