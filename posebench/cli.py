@@ -63,6 +63,9 @@ class PosebenchGroup(click.Group):
             click.echo(f"error: {one_line(exc.strerror or exc)}{where}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt as exc:
+            from posebench.entry import acknowledge
+
+            acknowledge()
             note = ctx.meta.get(INTERRUPT_NOTE, "stopped before finishing")
             click.echo(f"interrupted: {note}", err=True)
             ctx.exit(getattr(exc, "exit_code", 130))
