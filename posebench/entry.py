@@ -83,6 +83,9 @@ def _quit_on_signal() -> None:
     signal.signal(signal.SIGTERM, _exit_now)
 
 
+install_handlers()  # at import: the console script imports this module first
+
+
 def main() -> None:
     install_handlers()
     for stream in (sys.stdout, sys.stderr):  # file names are printed byte for byte (PEP 383)
