@@ -50,13 +50,16 @@ def _make_command(arch: str) -> click.Command:
     @click.option("--check/--no-check", default=True, show_default=True,
                   help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
     def cmd(weights: Path | None, variant: str, output: Path, opset: int, check: bool) -> None:
-        from posebench.fileio import write_atomic
+        from posebench.fileio import shown, writable_folder, write_atomic
         from posebench.methods.hopenet.engine import export_onnx_bytes
         from posebench.methods.hopenet.method import load_network
         from posebench.methods.hopenet.weights import VARIANTS
 
         if variant and variant not in VARIANTS[arch]:
             raise UsageError(f"--variant must be one of {', '.join(VARIANTS[arch])} for {arch}, got {variant!r}")
+        writable_folder(output.parent, "output folder")
+        if output.is_dir():
+            raise UsageError(f"-o {shown(output)} is a folder; give the ONNX file to write")
         net, path = load_network(arch, weights, variant)
         click.echo(f"loaded {arch} weights {path}", err=True)
         try:

@@ -48,7 +48,7 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
     for f in files:
         sid = str(f.relative_to(root).with_suffix(""))
         try:
-            m = read_mat(f)
+            m = read_mat(f, IMAGE_SIZE)  # labels are defined on the release's 450x450 images
             pose = pose_of(m)
         except SampleFailure as exc:
             invalid.append((sid, exc.reason))
