@@ -70,14 +70,30 @@ class DlibLandmarker:
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=float)
 
 
+def load_predictor(path: Path):
+    """dlib's shape predictor in ``path``, checked to be a 68-point model; one-line
+    :class:`WeightsError` naming the file otherwise (text, unreadable, another network)."""
+    import dlib
+
+    try:
+        predictor = dlib.shape_predictor(str(path))
+    except RuntimeError as exc:
+        raise WeightsError(f"{path} is not a dlib shape predictor (expected {PREDICTOR_FILE}): "
+                           f"{str(exc).strip().splitlines()[0][:160]}") from None
+    n = predictor(np.zeros((32, 32, 3), np.uint8), dlib.rectangle(0, 0, 31, 31)).num_parts
+    if n != 68:
+        raise WeightsError(f"{path} predicts {n} points; dlib needs the 68-point model ({PREDICTOR_FILE})")
+    return predictor
+
+
 _WORKER: DlibLandmarker | None = None
 
 
-def _init_worker(landmarker: DlibLandmarker) -> None:
-    import signal
+def _init_worker(landmarker: DlibLandmarker, parent_pid: int) -> None:
+    from posebench.lifecycle import die_with_parent
 
     global _WORKER
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the main process
+    die_with_parent(parent_pid)  # ignores Ctrl-C (the main process handles it); ends with the parent
     _WORKER = landmarker.load()
 
 
@@ -119,6 +135,9 @@ class DlibMethod(Method):
             self.reads("detector", det)
         self.fit = LandmarkPose(face, solver, focal)
         self.landmarker = DlibLandmarker(box, int(upsample), detector_model, str(pred))
+        if box != "gt":  # a bad detector_model= fails now, in one line (before the slower predictor)
+            self.landmarker._detector = make_detector(box, detector_model or None, int(upsample))
+        self.landmarker._predictor = load_predictor(pred)
         self.workers = int(workers) or (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
@@ -141,7 +160,7 @@ class DlibMethod(Method):
 
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                             initargs=(self.landmarker,))
+                                             initargs=(self.landmarker, os.getpid()))
         chunk = max(1, len(jobs) // (4 * self.workers))
         return list(self._pool.map(_worker_landmarks, jobs, chunksize=chunk))
 

@@ -13,6 +13,7 @@ import hashlib
 
 import numpy as np
 
+from posebench.crop import check_points
 from posebench.errors import SampleFailure, UsageError
 from posebench.facemodel import face_label, resolve_face
 from posebench.pnp import SOLVER_NAMES, solve_pnp
@@ -48,6 +49,7 @@ class LandmarkPose:
         pts, model = np.asarray(landmarks, float), np.asarray(model, float)
         if pts.shape != (68, 2):
             raise SampleFailure(f"expected 68x2 landmarks, got {pts.shape}")
+        check_points(pts if self.indices is None else pts[self.indices], image_size)
         if self.indices is not None:
             pts, model = pts[self.indices], model[self.indices]
         return solve_pnp(pts, model, image_size, self.solver, self.focal).pose

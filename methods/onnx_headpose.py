@@ -37,7 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from posebench.crop import Box, crop_box, enlarge_box, landmark_box
+from posebench.crop import Box, check_box, crop_box, enlarge_box, landmark_box
 from posebench.detect import check_box_mode, detector_file, locate_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
@@ -58,7 +58,7 @@ def load_config(spec: str) -> dict[str, Any]:
         shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
         raise UsageError(f"onnx-headpose config not found: {spec!r} (shipped: {', '.join(shipped)}; or a .json path)")
     try:
-        cfg = json.loads(path.read_text())
+        cfg = json.loads(path.read_bytes().decode("utf-8"))
         inp, crop, out = cfg["input"], cfg["crop"], cfg["output"]
         if sorted(out["order"]) != sorted(ANGLES) or len(out.get("signs", [1, 1, 1])) != 3:
             raise ValueError("output.order must name yaw, pitch, roll once each; signs has 3 entries")
@@ -72,7 +72,7 @@ def load_config(spec: str) -> dict[str, Any]:
             raise ValueError(f"crop.reference must be {'|'.join(REFERENCES)} and crop.pad clip|zero")
         if len(inp["size"]) != 2 or inp.get("interpolation", "linear") not in INTERPOLATION:
             raise ValueError("input.size must be [w, h]; interpolation linear|area|cubic")
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError, AttributeError, OSError) as exc:
         raise UsageError(f"bad onnx-headpose config {path}: {exc}") from None
     cfg["_path"] = str(path)
     return cfg
@@ -101,7 +101,13 @@ def _session(path: Path, threads: int):
     import onnx
     import onnxruntime as ort
 
-    model = onnx.load(str(path))
+    try:
+        model = onnx.load(str(path))
+    except OSError as exc:
+        raise WeightsError(f"cannot read ONNX model {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - protobuf's decode errors have no common base
+        raise WeightsError(f"{path} is not an ONNX model ({type(exc).__name__}); expected a head-pose "
+                           "network exported to ONNX") from None
     dims = [v.type.tensor_type.shape.dim for v in list(model.graph.input) + list(model.graph.output)]
     if any(d and d[0].HasField("dim_value") and d[0].dim_value == 1 for d in dims):
         for d in dims:  # exported with batch 1: let the batch dimension vary
@@ -111,7 +117,15 @@ def _session(path: Path, threads: int):
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's errors have no common base
+        raise WeightsError(f"{path}: onnxruntime cannot load this model ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
 
 
 #: What ``crop.reference`` may name (see the module docstring).
@@ -176,6 +190,7 @@ class OnnxHeadPose(Method):
         self.order = [list(out["order"]).index(a) for a in ANGLES]
         self.signs = np.asarray(out.get("signs", [1, 1, 1]), float)
         self.to_deg = 180.0 / np.pi if out.get("units", "degrees") == "radians" else 1.0
+        self._check_models()
         self._models_label = ",".join(n if n in self.cfg.get("models", {}) else Path(n).stem for n in names)
         self._config_label = self.cfg.get("name", Path(config).stem)
 
@@ -185,6 +200,24 @@ class OnnxHeadPose(Method):
         super().record_options(values, defaults)
         self.options["models"] = self._models_label
         self.options["config"] = self._config_label
+
+    def _check_models(self) -> None:
+        """Run each model once on a blank input of the config's size: a file that is another
+        network (other input size, layout or names, fewer than 3 outputs) is a one-line
+        :class:`WeightsError` naming it now, not a failure in the middle of a run."""
+        inp = self.cfg["input"]
+        w, h = (int(v) for v in inp["size"])
+        shape = (1, 3, h, w) if inp.get("layout", "NCHW") == "NCHW" else (1, h, w, 3)
+        for path, s in zip(self.paths, self.sessions):
+            try:
+                out = np.asarray(s.run([self.out_name], {self.in_name: np.zeros(shape, np.float32)})[0])
+            except Exception as exc:  # noqa: BLE001
+                raise WeightsError(f"{path} does not fit the {self.cfg.get('name', 'onnx-headpose')} config "
+                                   f"(input {self.in_name!r} {list(shape)}, output {self.out_name!r}): "
+                                   f"{_first_line(exc)}") from None
+            if out.size < 3 or out.shape[0] != 1:
+                raise WeightsError(f"{path}: output {self.out_name!r} has shape {list(out.shape)}; expected "
+                                   "(yaw, pitch, roll) per face, as the config describes")
 
     @property
     def weights_hash(self) -> str | None:
@@ -208,6 +241,7 @@ class OnnxHeadPose(Method):
             ref = landmark_box(face.landmarks)
         else:
             ref = locate_face(image, self.box, self.detector, face.box)
+        ref = check_box(ref, (image.shape[1], image.shape[0]), f"{reference} reference box")
         margin = float(crop.get("margin", 0.0))
         if crop.get("integer", False):
             return integer_crop_box(ref, margin, image.shape[1], image.shape[0])
@@ -221,17 +255,14 @@ class OnnxHeadPose(Method):
             raise SampleFailure("no image")
         img = to_rgb(face.image)
         h, w = img.shape[:2]
-        x0, y0, x1, y1 = self.crop_box(face, img)
+        x0, y0, x1, y1 = check_box(self.crop_box(face, img), (w, h), "crop box")
         if self.cfg["crop"].get("pad", "clip") == "clip":
             x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
             if x1 - x0 < 2 or y1 - y0 < 2:
                 raise SampleFailure("face crop lies outside the image")
             patch = img[y0:y1, x0:x1]
         else:
-            try:
-                patch = crop_box(img, (x0, y0, x1, y1))
-            except ValueError as exc:
-                raise SampleFailure(str(exc)) from None
+            patch = crop_box(img, (x0, y0, x1, y1))
         inp = self.cfg["input"]
         size = tuple(int(v) for v in inp["size"])
         # resize the (strided) crop view first, then reorder channels on the small patch: same

@@ -20,7 +20,6 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from posebench.errors import PosebenchError, SampleFailure  # noqa: E402
-from posebench.pose import Pose  # noqa: E402
 
 
 def list_methods() -> list[str]:
@@ -87,3 +86,13 @@ def evaluate(method, dataset, results_dir: str | Path | None = None, progress: b
 
 __all__ = ["Pose", "PosebenchError", "SampleFailure", "__version__", "create_dataset", "create_method",
            "create_study", "evaluate", "list_datasets", "list_methods", "list_studies"]
+
+
+def __getattr__(name: str):
+    # ``posebench.Pose`` without importing numpy at ``import posebench``: the command line
+    # installs its Ctrl-C handling first, then imports the heavy parts.
+    if name == "Pose":
+        from posebench.pose import Pose
+
+        return Pose
+    raise AttributeError(f"module 'posebench' has no attribute {name!r}")

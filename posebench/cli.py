@@ -26,18 +26,52 @@ COMMAND_MODULES = [
 ]
 
 
+#: Key in ``click.Context.meta`` (shared by the whole command chain) of what a command says
+#: when it is interrupted; see :func:`on_interrupt`.
+INTERRUPT_NOTE = "posebench.interrupt_note"
+
+
+def on_interrupt(note: str) -> None:
+    """Set what the running command prints after ``interrupted:`` on Ctrl-C/SIGTERM: what it
+    kept and how to go on (true for that command; the default says only that it stopped)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[INTERRUPT_NOTE] = note
+
+
+def one_line(text: object) -> str:
+    """A message on one line (lines joined with '; ')."""
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
 class PosebenchGroup(click.Group):
-    """Turns posebench's own errors into one-line messages (no traceback)."""
+    """Turns posebench's own errors, file-system errors and interrupts into one-line messages
+    (no traceback)."""
 
     def invoke(self, ctx: click.Context):
+        for stream in (sys.stdout, sys.stderr):  # file names are printed byte for byte (PEP 383)
+            try:
+                stream.reconfigure(errors="surrogateescape")
+            except (AttributeError, ValueError, OSError):
+                pass
         try:
             return super().invoke(ctx)
         except PosebenchError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: finished samples are cached; run the same command again to resume", err=True)
-            ctx.exit(130)
+        except OSError as exc:  # an output or input location the checks did not foresee
+            from posebench.fileio import shown
+
+            where = f": {shown(exc.filename)}" if exc.filename else ""
+            click.echo(f"error: {one_line(exc.strerror or exc)}{where}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt as exc:
+            from posebench.entry import acknowledge
+
+            acknowledge()
+            note = ctx.meta.get(INTERRUPT_NOTE, "stopped before finishing")
+            click.echo(f"interrupted: {note}", err=True)
+            ctx.exit(getattr(exc, "exit_code", 130))
 
 
 @click.group(cls=PosebenchGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from posebench.crop import Box
+from posebench.crop import Box, check_box
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import rgb_to_bgr, to_rgb
 
@@ -98,7 +98,11 @@ class DlibCnn:
         if not path.is_file():
             raise WeightsError(f"dlib CNN detector weights not found: {path}")
         self.upsample = int(upsample)
-        self._det = dlib.cnn_face_detection_model_v1(str(path))
+        try:
+            self._det = dlib.cnn_face_detection_model_v1(str(path))
+        except RuntimeError as exc:
+            raise WeightsError(f"{path} is not a dlib MMOD CNN face detector (such as "
+                               f"mmod_human_face_detector.dat): {str(exc).strip().splitlines()[0][:160]}") from None
 
     def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
         img = _prepare(image)
@@ -120,6 +124,12 @@ class YuNet:
             )
         self.path, self.score, self.nms, self.top_k = path, float(score), float(nms), int(top_k)
         self._local = threading.local()
+        try:  # a file that is not YuNet fails here, in one line, not on every image
+            self._detector((64, 64)).detect(np.zeros((64, 64, 3), np.uint8))
+        except Exception as exc:  # noqa: BLE001 - cv2.error and friends
+            self._local = threading.local()
+            raise WeightsError(f"{path} is not a YuNet face detector ONNX model (cv2.FaceDetectorYN refused it: "
+                               f"{_cv2_reason(exc)})") from None
 
     def _detector(self, size: tuple[int, int]):
         import cv2
@@ -138,6 +148,13 @@ class YuNet:
         if rows is None:
             return []
         return [((float(r[0]), float(r[1]), float(r[0] + r[2]), float(r[1] + r[3])), float(r[14])) for r in rows]
+
+
+def _cv2_reason(exc: BaseException) -> str:
+    """The reason in an OpenCV error message (``... error: (-2:...) REASON in function ...``)."""
+    text = " ".join(str(exc).split())
+    text = text.split(" error: ", 1)[-1]
+    return text.split(" in function ", 1)[0][:200]
 
 
 def make_detector(name: str, model: str | None = None, upsample: int = 1, score: float = 0.6) -> FaceDetector:
@@ -194,11 +211,20 @@ def choose_face(found: list[tuple[Box, float]], reference: Box | None = None) ->
 
 
 def locate_face(image: np.ndarray, box_mode: str, detector: FaceDetector | None, protocol_box: Box | None) -> Box:
-    """The face box for one image under ``box_mode`` (see the module doc)."""
+    """The face box for one image under ``box_mode`` (see the module doc), validated by
+    :func:`posebench.crop.check_box` (a protocol box that is empty, non-finite, off the image or
+    absurdly large is a :class:`SampleFailure`, never a pose predicted from nothing)."""
+    size = (int(image.shape[1]), int(image.shape[0]))
     if box_mode == "gt":
         if protocol_box is None:
             raise SampleFailure("box=gt but the sample has no protocol box (use a detector: box=dlib-hog|yunet)")
-        return tuple(float(v) for v in protocol_box)
+        return check_box(protocol_box, size, "protocol face box")
     if detector is None:  # pragma: no cover - programming error
         raise ValueError(f"box={box_mode} needs a detector")
-    return choose_face(detector.detect(image), protocol_box)
+    reference = None
+    if protocol_box is not None:
+        try:
+            reference = check_box(protocol_box, size, "protocol face box")
+        except SampleFailure:
+            reference = None  # a broken protocol box only loses its say in choosing among faces
+    return check_box(choose_face(detector.detect(image), reference), size, f"{box_mode} face box")

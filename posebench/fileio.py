@@ -1,5 +1,9 @@
-"""File I/O shared by every part of posebench: atomic writes (never a half-written file) and
-content digests for cache keys."""
+"""File I/O shared by every part of posebench: atomic writes (never a half-written file), output
+folders checked before work starts, and content digests for cache keys.
+
+File names are kept byte for byte: a folder whose name is not valid UTF-8 reaches Python as
+str with surrogate escapes (PEP 383), and text written here encodes those back to the original
+bytes (``surrogateescape``), so a name stored in a table or record is the name on disk."""
 
 from __future__ import annotations
 
@@ -17,13 +21,52 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with tmp.open("wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def shown(path: str | os.PathLike) -> str:
+    """A path for a message: undecodable bytes of its name as ``\\xNN`` (one line, never an
+    encoding error on a strict terminal)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Check, before any work starts, that files can be written in folder ``path`` (or that it
+    can be created: its nearest existing ancestor is a folder that accepts a file). Nothing is
+    left behind. :class:`posebench.errors.DataError` (one line, naming the folder and the reason)
+    when it is a file, lies under a file, or is read-only."""
+    from posebench.errors import DataError
+
+    p = Path(path)
+    probe_in = p
+    while not probe_in.exists():
+        if probe_in.is_symlink():
+            raise DataError(f"{what} {shown(p)}: {shown(probe_in)} is a broken link")
+        if probe_in.parent == probe_in:
+            break
+        probe_in = probe_in.parent
+    if probe_in.exists() and not probe_in.is_dir():
+        if probe_in == p:
+            raise DataError(f"{what} {shown(p)} is a file, not a folder")
+        raise DataError(f"cannot create {what} {shown(p)}: {shown(probe_in)} is a file, not a folder")
+    probe = probe_in / f".write-test.tmp{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+    except OSError as exc:
+        raise DataError(f"cannot write in {what} {shown(p)}: {exc.strerror or exc}"
+                        + ("" if probe_in == p else f" ({shown(probe_in)})")) from None
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
+    return p
 
 
 @functools.lru_cache(maxsize=1024)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from posebench.errors import DataError, UsageError
-from posebench.fileio import write_atomic
+from posebench.fileio import writable_folder, write_atomic
 from posebench.registry import datasets, studies
 
 
@@ -111,9 +111,11 @@ def run_and_store(name: str, dataset_name: str, results_dir: Path, options: Mapp
                   limit: int | None = None, tag: str = "", progress: bool = False,
                   notify: Callable[[str], None] | None = None):
     """Create study ``name`` and dataset ``dataset_name``, run, store. Returns
-    ``(study, dataset, table, seconds, (csv, json))``."""
+    ``(study, dataset, table, seconds, (csv, json))``; :class:`DataError` (one line, before any work)
+    when the tables folder cannot be written."""
     study = create_study(name, options)
-    stem_name(name, dataset_name, tag)  # check the tag before the work
+    csv_path, _ = table_paths(results_dir, name, dataset_name, tag)  # checks the tag before the work
+    writable_folder(csv_path.parent, "tables folder")  # ... and that the table can be written
     dataset = datasets.create(dataset_name, dataset_options, data_dir=data_dir).subset(limit)
     if hasattr(study, "set_context"):  # image studies: where the runner caches, whether to draw bars
         study.set_context(results_dir, progress)
@@ -141,4 +143,5 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
     # a path option (face) may not exist here; the figure is drawn from the table alone
     study = create_study(name, {k: str(v) for k, v in settings.items() if k in accepted and k != "face"})
     stem = Path(results_dir) / "figures" / stem_name(name, dataset_name, tag)
+    writable_folder(stem.parent, "figures folder")
     return study.plot(table, stem, title)

@@ -59,6 +59,7 @@ def test_verify_missing_dataset_is_one_problem(tmp_path):
 def _biwi_tree(top: Path, subjects=("01", "02")) -> None:
     rot = np.array([[0.98, 0.0, 0.199], [0.0, 1.0, 0.0], [-0.199, 0.0, 0.98]])
     rot, _ = np.linalg.qr(rot)
+    rot = rot * np.sign(np.linalg.det(rot))  # a proper rotation (QR may return a reflection)
     for s in subjects:
         (top / s).mkdir(parents=True)
         for f in (3, 4):
@@ -127,10 +128,11 @@ def test_prepare_300w_lp_from_zip(tmp_path):
 def _fake_hopenet(path: Path) -> None:
     import torch
 
-    state = {"conv1.weight": torch.zeros(64, 3, 7, 7), "fc_finetune.weight": torch.zeros(3, 2051)}
-    for head in ("yaw", "pitch", "roll"):
-        state[f"fc_{head}.weight"] = torch.zeros(66, 2048)
-        state[f"fc_{head}.bias"] = torch.zeros(66)
+    from posebench.methods.hopenet import nets
+
+    # every tensor of the network (verify makes the loader's check: no key more or less), without
+    # the BatchNorm counters that the 2017 files lack
+    state = {k: v for k, v in nets.build("hopenet").state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.save(state, path, _use_new_zipfile_serialization=False)  # legacy format, as the 2017 files
 
 
@@ -159,11 +161,11 @@ def test_prepare_weights_refuses_pickled_code_and_wrong_shapes(tmp_path):
     evil = tmp_path / "evil.pkl"
     evil.write_bytes(pickle.dumps({"fc_yaw.weight": _Evil()}))
     res = CliRunner().invoke(main, ["data", "prepare", "hopenet-alpha1", "--from", str(evil)])
-    assert res.exit_code == 1 and "not loadable with torch.load(weights_only=True)" in res.output
+    assert res.exit_code == 1 and "evil.pkl: not a PyTorch state dict" in res.output  # the loader's own check
     wrong = tmp_path / "wrong.pkl"
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "fc_yaw.weight": torch.zeros(10, 2048)}, wrong)
     res = CliRunner().invoke(main, ["data", "prepare", "hopenet-alpha1", "--from", str(wrong)])
-    assert res.exit_code == 1 and "fc_yaw.weight has shape (10, 2048), expected (66, 2048)" in res.output
+    assert res.exit_code == 1 and "1 shape mismatches (first: fc_yaw.weight (10, 2048) != (66, 2048))" in res.output
     assert not (Path(os.environ["POSEBENCH_WEIGHTS"]) / "hopenet_alpha1.pkl").exists()
 
 

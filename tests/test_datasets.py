@@ -123,8 +123,9 @@ def test_missing_or_empty_folder_is_a_data_error(tmp_path, make):
 
 
 def test_mat_without_pose_para_is_recorded_not_fatal(tmp_path):
+    face = np.stack([np.linspace(150, 300, 68), np.linspace(120, 330, 68) ** 1.01, np.zeros(68)])
     sio.savemat(str(tmp_path / "image00001.mat"), {"Pose_Para": np.array([[0.1, 0.2, 0.3, 0, 0, 0, 1]], np.float32),
-                                                   "pt3d_68": np.zeros((3, 68), np.float32),
+                                                   "pt3d_68": face.astype(np.float32),
                                                    "pt2d": np.ones((2, 21), np.float32) * 50})
     sio.savemat(str(tmp_path / "image00002.mat"), {"pt3d_68": np.zeros((3, 68), np.float32)})
     (tmp_path / "image00003.mat").write_bytes(b"not a mat file")

@@ -98,9 +98,38 @@ def onnx_cache_path(arch: str, weights_hash: str) -> Path:
     return data_root() / "cache" / "onnx" / f"{arch}-{weights_hash[:20]}-v{EXPORT_FORMAT}-opset{OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
 
 
+def _digest_path(cache: Path) -> Path:
+    return cache.with_name(cache.name + ".sha256")
+
+
+def read_cached_export(cache: Path) -> bytes | None:
+    """The cached export's bytes when they match the SHA-256 written next to them at export time
+    (``<file>.sha256``); None when absent, unreadable, damaged or replaced (then it is rebuilt)."""
+    import hashlib
+
+    try:
+        model = cache.read_bytes()
+        expected = _digest_path(cache).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return model if hashlib.sha256(model).hexdigest() == expected else None
+
+
+def write_cached_export(cache: Path, model: bytes) -> None:
+    """Store an export and its SHA-256; a read-only or unusable data root only costs a re-export."""
+    import hashlib
+
+    try:
+        write_atomic(cache, model)
+        write_atomic(_digest_path(cache), hashlib.sha256(model).hexdigest() + "\n")
+    except OSError:
+        pass
+
+
 class OnnxEngine:
     """onnxruntime on the exported network. With ``cache`` the export (a few seconds) is stored
-    there and reused by later runs with the same weights."""
+    there with its SHA-256 and reused by later runs with the same weights; a cached file that
+    is damaged, replaced or refused by onnxruntime is exported again and overwritten."""
 
     def __init__(self, net: nn.Module, threads: int, cache: Path | None = None):
         import onnxruntime as ort
@@ -109,17 +138,18 @@ class OnnxEngine:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        model: bytes | None = None
-        if cache is not None and cache.is_file():
-            model = cache.read_bytes()
-        if model is None:
+        model = read_cached_export(cache) if cache is not None else None
+        self.session = None
+        if model is not None:
+            try:
+                self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            except Exception:  # noqa: BLE001 - any refusal of a cached file: rebuild it
+                self.session = None
+        if self.session is None:
             model = export_onnx_bytes(net)
             if cache is not None:
-                try:
-                    write_atomic(cache, model)
-                except OSError:
-                    pass  # a read-only data root only costs a re-export next time
-        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+                write_cached_export(cache, model)
+            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         self.channels_last = False
 
     def __call__(self, x: torch.Tensor) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from posebench.crop import check_box
 from posebench.errors import SampleFailure, UsageError
 from posebench.imageio import to_rgb
 from posebench.method import FaceInput, Method, prepare_each
@@ -34,7 +35,7 @@ def load_network(arch: str, weights: str | Path | None = None, variant: str = ""
     """Network ``arch`` with its checkpoint loaded (see :func:`.weights.resolve_weights`)."""
     path = resolve_weights(arch, weights, variant or default_variant(arch))
     net = nets.build(arch)
-    load_into(net, read_state_dict(path), path)
+    load_into(net, read_state_dict(path), path)  # the check of weights.check_checkpoint
     return net.eval(), path
 
 
@@ -80,12 +81,7 @@ class HopenetBase(Method):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             image = to_rgb(image)
         h, w = image.shape[:2]
-        x0, y0, x1, y1 = (int(v) for v in face.box)
-        if not all(np.isfinite(face.box)) or x1 <= x0 or y1 <= y0:
-            raise SampleFailure(f"empty or invalid face box {tuple(round(float(v), 1) for v in face.box)}")
-        if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
-            raise SampleFailure("face box lies outside the image")
-        return face_crop(image, face.box)
+        return face_crop(image, check_box(face.box, (w, h)))
 
     def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
         out, crops, where = prepare_each(faces, self.prepare)

@@ -111,6 +111,8 @@ def _torch_load(p: Path) -> object:
             return torch.load(str(p), map_location="cpu", weights_only=True, encoding="latin1")
         except Exception as exc:
             raise WeightsError(f"cannot read {p}: {_one_line(exc)}") from None
+    except OSError as exc:
+        raise WeightsError(f"cannot read {p}: {exc.strerror or exc}") from None
     except Exception as exc:
         text = str(exc)
         if "GLOBAL" in text or "Unsupported global" in text or "Unsupported class" in text:
@@ -119,7 +121,7 @@ def _torch_load(p: Path) -> object:
                                f"(only plain state dicts are loaded, weights_only=True): {what[:160]}") from None
         if "Weights only load failed" in text:
             raise WeightsError(f"cannot read {p}: not a PyTorch state dict (corrupt or another format)") from None
-        raise WeightsError(f"cannot read {p}: {_one_line(exc)}") from None
+        raise WeightsError(f"cannot read {p}: not a PyTorch state dict ({_one_line(exc)})") from None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -151,6 +153,17 @@ def load_into(net: nn.Module, state: Mapping[str, torch.Tensor], source: str | o
             parts.append(f"{len(wrong)} shape mismatches (first: {wrong[0]})")
         raise WeightsError(f"{Path(source).name} does not fit {type(net).__name__}: " + "; ".join(parts))
     net.load_state_dict(state, strict=True)
+
+
+def check_checkpoint(path: str | os.PathLike, arch: str = "hopenet") -> dict[str, torch.Tensor]:
+    """The tensors of ``path`` when they load into network ``arch`` exactly (names and shapes):
+    the one check that ``posebench run``, ``posebench export`` and ``posebench data verify``
+    make. :class:`WeightsError` (one line, naming the file) otherwise."""
+    from . import nets
+
+    state = read_state_dict(path)
+    load_into(nets.build(arch), state, path)
+    return state
 
 
 _HASH_LOCK = threading.Lock()

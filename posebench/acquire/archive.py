@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import secrets
 import shutil
 import stat
@@ -33,8 +34,17 @@ def _inside(name: str) -> bool:
     return not (norm == ".." or norm.startswith("../"))
 
 
+#: Deepest member path and longest member name accepted (the datasets nest a few folders; a
+#: thousands-deep path is an attack on the extractor, not data).
+MAX_DEPTH = 64
+MAX_NAME = 1024
+
+
 def check_member_name(name: str, archive: str) -> None:
     n = name.replace("\\", "/")
+    if len(n) > MAX_NAME or n.count("/") >= MAX_DEPTH:
+        raise UnsafeArchiveError(f"{archive}: refused member {name[:60]!r}... (a path {n.count('/') + 1} folders deep, "
+                                 f"{len(n)} characters; at most {MAX_DEPTH} and {MAX_NAME} are accepted)")
     if n.startswith("/") or (len(n) > 1 and n[1] == ":") or not n.strip("/"):
         raise UnsafeArchiveError(f"{archive}: refused member {name!r} (absolute path)")
     if ".." in n.split("/"):  # refused even when it would normalise back inside
@@ -97,6 +107,7 @@ def safe_extract(archive: Path, workdir: Path, progress: bool = True) -> Path:
     kind = archive_kind(archive)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(workdir)
     tmp = workdir / f".extract-{archive.name}-{_token()}"
     label = archive.name
     try:
@@ -117,13 +128,52 @@ def safe_extract(archive: Path, workdir: Path, progress: bool = True) -> Path:
     except (UnsafeArchiveError, DataError):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RecursionError, ValueError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(f"{label}: cannot extract ({type(exc).__name__}: {exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return tmp
+
+
+#: Names of the temporary entries posebench makes next to data (``.extract-ARCHIVE-PID-HEX``
+#: here, ``.copy-NAME-PID`` and ``.NAME.old-PID`` while installing, ``.NAME.tmpPID`` while writing a
+#: file atomically); the PID says which process owns one.
+LEFTOVER = re.compile(r"^\.(?:extract-.+-(\d+)-[0-9a-f]{6}|copy-.+-(\d+)|.+\.old-(\d+)|.+\.tmp(\d+))$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_leftovers(folder: Path) -> list[Path]:
+    """Remove the temporary entries (see :data:`LEFTOVER`) that processes which no longer run
+    left in ``folder`` (a killed extraction, copy or write); returns what was removed. Entries
+    of running processes are left alone."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = LEFTOVER.match(p.name)
+        if not m or _alive(int(next(g for g in m.groups() if g))):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
 
 
 def _token() -> str:

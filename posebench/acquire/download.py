@@ -13,12 +13,13 @@ import os
 import re
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from tqdm import tqdm
 
-from posebench.errors import DataError, PosebenchError
+from posebench.errors import DataError, PosebenchError, UsageError
 
 CHUNK = 1 << 20
 USER_AGENT = "posebench-data/1"
@@ -63,6 +64,22 @@ def check_file(path: Path, size: int | None, sha256: str | None, *, progress: bo
         raise ChecksumError(problem)
 
 
+def one_line(text: object) -> str:
+    """A message on one line (server reasons such as urllib's redirect-loop text span several)."""
+    return " ".join(str(text).split())
+
+
+def check_url(url: str) -> str:
+    """``url`` when it is an ``http://`` or ``https://`` address with a host; :class:`UsageError`
+    otherwise (a local file goes through ``posebench data prepare --from``)."""
+    parts = urllib.parse.urlsplit(str(url))
+    if (parts.scheme.lower() not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or ord(c) < 32 for c in str(url))):
+        raise UsageError(f"{url!r} is not an http:// or https:// URL (for a file you already have, use "
+                         "`posebench data prepare NAME --from FILE`)")
+    return url
+
+
 def _content_range_start(header: str | None) -> int | None:
     m = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", header or "")
     return int(m.group(1)) if m else None
@@ -88,10 +105,10 @@ def _attempt(url: str, part: Path, timeout: float, progress: bool, label: str) -
             part.unlink(missing_ok=True)
             raise DownloadError(f"{label}: the partial download is longer than the file on the server; "
                                 "removed it, run the same command again") from None
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise DownloadError(f"{url}: HTTP {exc.code} {one_line(exc.reason)}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot reach {url}: {reason}") from None
+        raise DownloadError(f"cannot reach {url}: {one_line(reason)}") from None
     with resp:
         status = resp.status
         if offset and status == 206:
@@ -129,16 +146,27 @@ def fetch(url: str, dest: Path, *, size: int | None = None, sha256: str | None =
 
     ``size`` (bytes) and ``sha256`` (hex) are checked when given; a mismatch deletes the file
     and raises :class:`ChecksumError`. A cut transfer is resumed up to ``retries`` times in this
-    call; after that :class:`DownloadError` is raised and the part file is kept for the next call.
+    call; after that :class:`DownloadError` is raised and the part file is kept for the next call,
+    which resumes it only from the same ``url`` (recorded next to it in ``<dest>.part.url``).
+    A complete ``dest`` left by an earlier call is reused only when it passes a published size or
+    checksum; without either it cannot be verified and is downloaded again.
     """
+    check_url(url)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    origin = dest.with_name(dest.name + ".part.url")
     if dest.exists():
-        check_file(dest, size, sha256, progress=progress)
-        return dest
+        if size is None and sha256 is None:
+            dest.unlink()  # unverifiable: never reused without asking the server
+        else:
+            check_file(dest, size, sha256, progress=progress)
+            return dest
+    if part.exists() and origin.is_file() and origin.read_text(errors="replace").strip() != url:
+        part.unlink()  # a partial download from another address is not a prefix of this one
     if size is not None and part.exists() and part.stat().st_size > size:
         part.unlink()  # longer than the published file: cannot be a prefix of it
+    origin.write_text(url + "\n")
     for attempt in range(retries + 1):
         if size is not None and part.exists() and part.stat().st_size == size:
             break
@@ -150,6 +178,9 @@ def fetch(url: str, dest: Path, *, size: int | None = None, sha256: str | None =
                 raise
     if not part.exists():
         raise DownloadError(f"{url}: nothing was received")
-    check_file(part, size, sha256, progress=progress)
+    try:
+        check_file(part, size, sha256, progress=progress)
+    finally:
+        origin.unlink(missing_ok=True)
     os.replace(part, dest)
     return dest

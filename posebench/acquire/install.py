@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from posebench.acquire.archive import safe_extract
+from posebench.acquire.archive import clean_leftovers, safe_extract
 from posebench.acquire.catalogue import Source
 from posebench.acquire.download import check_file, fetch
 from posebench.acquire.layout import find_dataset_folder, install
@@ -91,6 +91,8 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
     The published size/checksum (where known) apply to whatever ``url`` serves.
     """
     root = target_root(source, root)
+    clean_leftovers(root)
+    clean_leftovers(root / ".downloads")
     dest = root / source.target
     link = url or source.url
     if link is None:
@@ -113,7 +115,12 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
         return dest
     archive = fetch(link, root / ".downloads" / source.filename, size=source.size, sha256=source.sha256,
                     retries=retries, progress=progress)
-    out = install_archive(source, archive, root, force, progress)
+    try:
+        out = install_archive(source, archive, root, force, progress)
+    except BaseException:
+        if source.sha256 is None:  # unverified bytes that failed: never reused
+            archive.unlink(missing_ok=True)
+        raise
     if not keep_archive:
         archive.unlink(missing_ok=True)
     return out
@@ -131,6 +138,7 @@ def prepare(source: Source, given: Path, root: Path | None = None, *, force: boo
     if not given.exists():
         raise DataError(f"--from: {given} does not exist")
     root = target_root(source, root)
+    clean_leftovers(root)
     if source.kind == "weights":
         if not given.is_file():
             raise UsageError(f"--from: {given} is not a file (expected {source.filename})")

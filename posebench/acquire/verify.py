@@ -9,9 +9,9 @@ LFPW 16,556) plus as many flipped copies; BIWI has 24 sequences.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -65,6 +65,7 @@ def _check_images(report: Report, images: list[Path]) -> None:
 
 
 def verify_aflw2000(report: Report) -> None:
+    from posebench.datasets.aflw2000 import IMAGE_SIZE
     from posebench.datasets.base import within_range
     from posebench.datasets.matfile import pose_of, read_mat
 
@@ -84,7 +85,7 @@ def verify_aflw2000(report: Report) -> None:
     bad, in_protocol, parsed = [], 0, 0
     for f in mats:
         try:
-            m = read_mat(f)
+            m = read_mat(f, IMAGE_SIZE)
             pose = pose_of(m)
         except SampleFailure as exc:
             bad.append(exc.reason)
@@ -115,6 +116,7 @@ def verify_300w_lp(report: Report) -> None:
     """Counts per official subset folder (the release's ``Code/`` and other support files are
     not labels and are not mentioned), images, a sample of parsed labels, and the
     ``landmarks/<subset>/<name>_pts.mat`` files the reader uses for ground-truth landmarks."""
+    from posebench.datasets.aflw2000 import IMAGE_SIZE
     from posebench.datasets.matfile import pose_of, read_mat
     from posebench.datasets.w300lp import label_files, pts_file, read_pts_3d
 
@@ -141,7 +143,7 @@ def verify_300w_lp(report: Report) -> None:
     sample = spread(mats, SAMPLE)
     for f in sample:
         try:
-            pose_of(m := read_mat(f))
+            pose_of(m := read_mat(f, IMAGE_SIZE))
         except SampleFailure as exc:
             bad.append(exc.reason)
             continue
@@ -203,39 +205,22 @@ def verify_unread(report: Report) -> None:
         report.problems.append("the folder is empty")
 
 
-HOPENET_SHAPES = {
-    "conv1.weight": (64, 3, 7, 7),
-    "fc_yaw.weight": (66, 2048),
-    "fc_pitch.weight": (66, 2048),
-    "fc_roll.weight": (66, 2048),
-}
-
-
 def verify_weights(report: Report) -> None:
-    """Load with ``torch.load(weights_only=True)`` (never runs pickled code) and check shapes."""
-    import torch
+    """The check loading makes (:func:`posebench.methods.hopenet.weights.check_checkpoint`):
+    ``torch.load(weights_only=True)`` (never runs pickled code), then every tensor name and shape
+    of the Hopenet network, no more and no fewer; what ``verify`` calls ok, ``run`` loads."""
+    from posebench.errors import WeightsError
+    from posebench.methods.hopenet.weights import check_checkpoint
 
     path = report.path
     report.facts.append(f"{path.name}: {path.stat().st_size} bytes")
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001  (any unpickling failure is a problem to report)
-        report.problems.append(f"{path.name}: not loadable with torch.load(weights_only=True) "
-                               f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})")
+        state = check_checkpoint(path, "hopenet")
+    except WeightsError as exc:
+        report.problems.append(str(exc))
         return
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        report.problems.append(f"{path.name}: holds a {type(state).__name__}, expected a state dict")
-        return
-    state = {k.removeprefix("module."): v for k, v in state.items()}
     report.counts.update(tensors=len(state))
-    for key, shape in HOPENET_SHAPES.items():
-        if key not in state:
-            report.problems.append(f"{path.name}: no {key} (not a Hopenet ResNet50 checkpoint?)")
-        elif tuple(state[key].shape) != shape:
-            report.problems.append(f"{path.name}: {key} has shape {tuple(state[key].shape)}, expected {shape}")
-    report.facts.append(f"{len(state)} tensors, loadable with weights_only=True")
+    report.facts.append(f"{len(state)} tensors, loadable with weights_only=True; they fit the hopenet network exactly")
 
 
 def verify_whenet_h5(report: Report) -> None:

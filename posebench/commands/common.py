@@ -36,6 +36,17 @@ def load_dataset(name: str, data_dir: str | None, options: dict[str, Any] | None
     return datasets.create(name, options, data_dir=data_dir)
 
 
+def check_results_dir(results_dir: Path) -> None:
+    """Fail now, in one line, when runs and the prediction cache cannot be written under
+    ``results_dir``; say what an interrupt keeps."""
+    from posebench.cli import on_interrupt
+    from posebench.fileio import writable_folder
+
+    for sub in ("runs", "cache"):
+        writable_folder(Path(results_dir) / sub, f"results folder ({sub})")
+    on_interrupt("finished samples are cached; run the same command again to resume")
+
+
 def show_progress() -> bool:
     return sys.stderr.isatty()
 

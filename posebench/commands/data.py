@@ -82,10 +82,13 @@ def download_cmd(name: str, root: Path | None, url: str | None, force: bool, kee
         raise ManualStepRequired(f"{source.name} cannot be downloaded automatically: follow the step above")
     try:
         dest = download(source, root, url=url, force=force, keep_archive=keep_archive, progress=show_progress())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (posebench.entry.Terminated)
+        from posebench.entry import acknowledge
+
+        acknowledge()
         click.echo("interrupted: the partial download is kept in <root>/.downloads; run the same command "
                    "again to resume (nothing was extracted)", err=True)
-        raise click.exceptions.Exit(130) from None
+        raise click.exceptions.Exit(getattr(exc, "exit_code", 130)) from None
     click.echo(f"{source.name}: installed at {dest}")
     _report(source, dest, fail=False)
 

@@ -37,6 +37,15 @@ def check_onnx(onnx_bytes: bytes, net, batch: int = 2, seed: int = 0) -> float:
     return float(np.abs(got - ref).max())
 
 
+def check_output(output: Path) -> None:
+    """Refuse an unusable ``-o`` before any weights are loaded: one line naming the path."""
+    from posebench.fileio import shown, writable_folder
+
+    writable_folder(output.parent, "output folder")
+    if output.is_dir():
+        raise UsageError(f"-o {shown(output)} is a folder; give the ONNX file to write")
+
+
 def export_checked(net, output: Path, opset: int, check: bool) -> None:
     """Export ``net`` (its forward gives (N, 3) degrees, or Hopenet's binned logits), compare
     onnxruntime with torch when ``check``, and write ``output`` atomically."""
@@ -75,6 +84,7 @@ def _make_command(arch: str) -> click.Command:
 
         if variant and variant not in VARIANTS[arch]:
             raise UsageError(f"--variant must be one of {', '.join(VARIANTS[arch])} for {arch}, got {variant!r}")
+        check_output(output)
         net, path = load_network(arch, weights, variant)
         click.echo(f"loaded {arch} weights {path}", err=True)
         export_checked(net, output, opset, check)
@@ -101,8 +111,10 @@ def export_whenet(weights: Path | None, output: Path, opset: int, check: bool) -
     from posebench.methods.whenet.method import load_network
     from posebench.methods.whenet.nets import WHENetAngles
 
+    check_output(output)
     net, path = load_network(weights)
     click.echo(f"loaded WHENet weights {path}", err=True)
     export_checked(WHENetAngles(net).eval(), output, opset, check)
+
 
 COMMANDS = [export]

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from posebench.commands.common import parse_kv, results_option, show_progress
+from posebench.commands.common import check_results_dir, parse_kv, results_option, show_progress
 from posebench.evaluation.leaderboard import write_leaderboard
 from posebench.evaluation.runner import RunResult, evaluate
+from posebench.fileio import writable_folder
 from posebench.registry import datasets, methods
 
 
@@ -43,6 +44,7 @@ def _print_table(res: RunResult) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of a table.")
 def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit, results_dir, as_json) -> None:
     """Evaluate one method on one dataset, with per-sample caching (an interrupted run resumes)."""
+    check_results_dir(results_dir)
     method = methods.create(method_name, parse_kv(options))
     dataset = datasets.create(dataset_name, parse_kv(dataset_options, "--dataset-option"), data_dir=data_dir)
     dataset = dataset.subset(limit)
@@ -64,6 +66,7 @@ def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit
               help="Markdown file to write (default: <results-dir>/leaderboard.md).")
 def leaderboard_cmd(results_dir: Path, output: Path | None) -> None:
     """Write and print the markdown leaderboard of every run stored in the results folder."""
+    writable_folder(Path(output).parent if output else results_dir, "leaderboard folder")
     text, path = write_leaderboard(results_dir, output)
     click.echo(text)
     click.echo(f"\n(written to {path})", err=True)
@@ -82,6 +85,7 @@ DEMO_RUNS = [
 def demo_cmd(results_dir: Path, n: int) -> None:
     """The offline main job: ground-truth-landmark pipelines on the embedded synthetic dataset,
     then the leaderboard. Needs no download."""
+    check_results_dir(results_dir)
     dataset = datasets.create("synthetic", {"n": n})
     for opts in DEMO_RUNS:
         res = evaluate(methods.create("gt-landmarks", opts), dataset, results_dir, progress=show_progress())

@@ -7,6 +7,8 @@ columns) and a ``.json`` record next to it (settings, dataset fingerprint, timin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from posebench.commands.bench import bench
@@ -41,8 +43,15 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
     the cached runner (-o methods=a,b; -o METHOD.KEY=VALUE for a method's option): lowres
     (Figure 8), afw-yaw (Figure 7), biwi-p2 (Table 3). `posebench studies` lists all. Angles in
     degrees; errors are MAE over the samples."""
-    from posebench.studies.run import draw, run_and_store
+    from posebench.cli import on_interrupt
+    from posebench.fileio import shown, writable_folder
+    from posebench.studies.run import draw, run_and_store, table_paths
 
+    csv_path, _ = table_paths(results_dir, name, dataset_name, tag)
+    if do_plot:  # the tables folder is checked by run_and_store, before the work
+        writable_folder(Path(results_dir) / "figures", "figures folder")
+    on_interrupt(f"the study's table was not written ({shown(csv_path)}); studies do not resume: "
+                 "run the same command again to redo it")
     study, dataset, table, seconds, (csv_path, _) = run_and_store(
         name, dataset_name, results_dir, parse_kv(options), parse_kv(dataset_options, "--dataset-option"),
         data_dir, limit, tag, show_progress(), _notify)

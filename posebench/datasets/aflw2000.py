@@ -49,7 +49,7 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
     excluded = 0
     for f in label_files(root):
         try:
-            m = read_mat(f)
+            m = read_mat(f, IMAGE_SIZE)  # labels are defined on the release's 450x450 images
             pose = pose_of(m)
         except SampleFailure as exc:
             invalid.append((f.stem, exc.reason))

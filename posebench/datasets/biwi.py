@@ -40,6 +40,8 @@ def read_biwi_pose(path: Path) -> tuple[np.ndarray, np.ndarray]:
     R, t = a[:3], a[3]
     if np.abs(R @ R.T - np.eye(3)).max() > 1e-3:
         raise SampleFailure(f"{path.name}: rotation is not orthonormal")
+    if np.linalg.det(R) < 0:
+        raise SampleFailure(f"{path.name}: rotation is a reflection (determinant -1), not a head pose")
     return R, t
 
 

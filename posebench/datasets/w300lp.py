@@ -116,7 +116,7 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
     for f in files:
         sid = f"{f.parent.name}/{f.stem}"
         try:
-            m = read_mat(f)
+            m = read_mat(f, IMAGE_SIZE)  # labels are defined on the release's 450x450 images
             pose = pose_of(m)
         except SampleFailure as exc:
             invalid.append((sid, exc.reason))

@@ -2,14 +2,20 @@
 
 Each line is ``{"id", "pred": [yaw, pitch, roll] | null, "fail": reason | null, "sec"}``. Lines
 are flushed and fsynced chunk by chunk, so a run killed half-way keeps what it finished; a
-torn last line (killed mid-write) is ignored on reading.
+torn last line (killed mid-write) is ignored on reading. A damaged entry (not JSON, not UTF-8,
+an id that is not a string, a prediction that is not three finite numbers, neither or both of
+``pred`` and ``fail``, a bad ``sec``) is dropped with a one-line warning on stderr, so its sample
+is computed again; it is never counted as a result. A cache path that is not a file (a folder)
+is reported the same way and the run goes on without caching.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -20,30 +26,67 @@ def cache_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def valid_record(rec: object) -> bool:
+    """True for a well-formed cache entry: ``id`` a string; either ``pred`` three finite numbers
+    and ``fail`` null, or ``pred`` null and ``fail`` a non-empty string; ``sec`` a finite number
+    >= 0 (when present)."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
+        return False
+    pred, fail, sec = rec.get("pred"), rec.get("fail"), rec.get("sec", 0.0)
+    if isinstance(sec, bool) or not isinstance(sec, (int, float)) or not math.isfinite(sec) or sec < 0:
+        return False
+    if pred is None:
+        return isinstance(fail, str) and fail != ""
+    return (fail is None and isinstance(pred, list) and len(pred) == 3
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pred))
+
+
+def warn(message: str) -> None:
+    """One line on stderr (never a traceback)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 class PredictionCache:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.usable = True
 
     def load(self) -> dict[str, dict]:
-        """Records already stored, by sample id (later lines win)."""
+        """Valid records already stored, by sample id (later lines win); damaged ones are
+        dropped with a one-line warning (see the module doc)."""
         out: dict[str, dict] = {}
-        if not self.path.is_file():
+        if self.path.exists() and not self.path.is_file():
+            warn(f"prediction cache {self.path} is not a file; this run is not cached")
+            self.usable = False
             return out
-        with self.path.open("r", encoding="utf-8") as fh:
-            for line in fh:
-                if not line.endswith("\n"):
-                    break  # torn final line from an interrupted write
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(rec, dict) and "id" in rec:
-                    out[rec["id"]] = rec
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return out
+        except OSError as exc:
+            warn(f"cannot read prediction cache {self.path} ({exc.strerror or exc}); this run is not cached")
+            self.usable = False
+            return out
+        lines = data.split(b"\n")
+        lines = lines[:-1]  # the part after the last newline is empty or a torn final line
+        damaged = 0
+        for raw in lines:
+            try:
+                rec = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                rec = None
+            if valid_record(rec):
+                out[rec["id"]] = rec
+            elif raw.strip():
+                damaged += 1
+        if damaged:
+            warn(f"dropped {damaged} damaged line(s) of the prediction cache {self.path}; "
+                 "those samples are computed again")
         return out
 
     def append(self, records: Iterable[dict]) -> None:
         lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-        if not lines:
+        if not lines or not self.usable:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._repair_tail()
@@ -64,3 +107,7 @@ class PredictionCache:
             data = fh.read()
             cut = data.rfind(b"\n") + 1
             fh.truncate(cut)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a valid prediction")

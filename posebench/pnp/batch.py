@@ -117,7 +117,10 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         if _POOL is not None:
             _POOL[1].shutdown(cancel_futures=True)
         ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        _POOL = (workers, ProcessPoolExecutor(max_workers=workers, mp_context=ctx))
+        from posebench.lifecycle import die_with_parent
+
+        _POOL = (workers, ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
+                                              initargs=(os.getpid(),)))
     return _POOL[1]
 
 

@@ -1,0 +1,5 @@
+"""``python -m posebench``: the same as the ``posebench`` command."""
+
+from posebench.entry import main
+
+main()
