@@ -1,11 +1,12 @@
 """``gt-landmarks``: the dataset's 68 ground-truth 2D landmarks -> pose through ``cv2.solvePnP``.
 
-The paper's "Ground truth landmarks" row (Table 1): OpenCV's iterative (Levenberg-Marquardt)
-solver, focal length = image width, principal point at the centre, zero distortion, with a
-68-point mean face. Options:
+The paper's "Ground truth landmarks" row (Table 1). Options:
 
-* ``solver``: ``iterative`` (default, the paper's), ``sqpnp``, ``epnp`` or ``weak`` (weak
-  perspective: no focal length; the best fit for AFLW2000-3D, whose labels were made that way);
+* ``setup``: ``best`` (default: weak-perspective fit, which cannot flip behind the camera) or
+  ``paper`` (the paper's exact set-up: OpenCV's iterative solver, focal = image width, no guard);
+  see :mod:`posebench.methods.landmark_pose`;
+* ``solver``: ``auto`` (the set-up's), ``weak``, ``iterative``, ``sqpnp`` or ``epnp``;
+* ``guard``: ``auto`` (the set-up's), ``weak``, ``fail`` or ``off`` (behind-camera solutions);
 * ``focal``: focal length as a multiple of the image width (default 1.0);
 * ``face``: ``default`` (posebench's own mean face), ``exact`` (the sample's own 3D face, where
   the dataset has one, e.g. ``synthetic``), or a path to a 68x3 face file such as ``u_base.txt``;
@@ -41,9 +42,15 @@ class GTLandmarks(Method):
     needs = frozenset({"landmarks"})
     batch_size = 256
 
-    def __init__(self, solver: str = "iterative", focal: float = 1.0, face: str = "default", points: str = "all"):
-        self.fit = LandmarkPose(face=face, solver=solver, focal=focal, indices=parse_points(points))
-        super().__init__(solver=solver, focal=float(focal), face=self.fit.face_label, points=points)
+    def __init__(self, setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
+                 face: str = "default", points: str = "all"):
+        self.fit = LandmarkPose(face=face, solver=solver, focal=focal, indices=parse_points(points), setup=setup,
+                                guard=guard)
+        super().__init__(setup=setup, solver=solver, guard=guard, focal=float(focal), face=self.fit.face_label,
+                         points=points)
+
+    def setup(self) -> str:
+        return self.fit.describe()
 
     @property
     def idx(self) -> np.ndarray | None:
@@ -64,5 +71,6 @@ class GTLandmarks(Method):
     "ground-truth 68 2D landmarks + 3D mean face -> cv2.solvePnP (paper Table 1 'Ground truth landmarks')",
     needs=("landmarks",),
 )
-def gt_landmarks(solver: str = "iterative", focal: float = 1.0, face: str = "default", points: str = "all") -> GTLandmarks:
-    return GTLandmarks(solver=solver, focal=focal, face=face, points=points)
+def gt_landmarks(setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
+                 face: str = "default", points: str = "all") -> GTLandmarks:
+    return GTLandmarks(setup=setup, solver=solver, guard=guard, focal=focal, face=face, points=points)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # The factories import .method (torch, torchvision) only when a network is asked for, so that
 # listing methods or running landmark methods does not pay torch's start-up time.
-_NEEDS = ("image", "box", "weights")
+_NEEDS = ("image", "weights")  # a box is used where the protocol has one, else detected
 
 
 @register_method(
@@ -26,10 +26,11 @@ _NEEDS = ("image", "box", "weights")
     needs=_NEEDS,
 )
 def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, threads: int = 0,
-            engine: str = "onnxruntime") -> HopenetMethod:
+            engine: str = "onnxruntime", box: str = "auto", detector_model: str = "") -> HopenetMethod:
     from .method import HopenetMethod
 
-    return HopenetMethod(weights=weights, variant=variant, batch_size=batch_size, threads=threads, engine=engine)
+    return HopenetMethod(weights=weights, variant=variant, batch_size=batch_size, threads=threads, engine=engine,
+                         box=box, detector_model=detector_model)
 
 
 @register_method(
@@ -37,10 +38,12 @@ def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, th
     "Hopenet head on AlexNet (paper's AlexNet variant); no official weights: weights=PATH",
     needs=_NEEDS,
 )
-def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "onnxruntime") -> HopenetAlexNetMethod:
+def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "onnxruntime",
+                    box: str = "auto", detector_model: str = "") -> HopenetAlexNetMethod:
     from .method import HopenetAlexNetMethod
 
-    return HopenetAlexNetMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)
+    return HopenetAlexNetMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine, box=box,
+                                detector_model=detector_model)
 
 
 @register_method(
@@ -49,7 +52,9 @@ def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, e
     needs=_NEEDS,
 )
 def resnet50_regression(weights: str = "", batch_size: int = 16, threads: int = 0,
-                        engine: str = "onnxruntime") -> ResNet50RegressionMethod:
+                        engine: str = "onnxruntime", box: str = "auto",
+                        detector_model: str = "") -> ResNet50RegressionMethod:
     from .method import ResNet50RegressionMethod
 
-    return ResNet50RegressionMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)
+    return ResNet50RegressionMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine, box=box,
+                                    detector_model=detector_model)

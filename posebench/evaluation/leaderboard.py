@@ -1,6 +1,7 @@
 """Leaderboard: every stored run in a results folder as one markdown table per dataset.
 
-Rows show method (with its non-default options), protocol, samples evaluated and failed,
+Rows show method (with its non-default options), the set-up it ran under (``best: weak
+perspective``, ``paper: iterative, focal 1 x width, no guard``, ``default``, ...), protocol, samples evaluated and failed,
 MAE per angle and their mean, geodesic error, ms per sample and the paper's value where the paper
 has one. Under each table, when several methods ran on the same samples, their MAE on the
 samples *all* of them handled (failures differ between methods).
@@ -72,15 +73,16 @@ def render(results_dir: Path) -> str:
         group.sort(key=lambda r: (r["summary"]["mae"] is None, r["summary"]["mae"] or 0.0))
         root = Path(group[0]["dataset"]["root"]).name if group[0]["dataset"]["root"] else "embedded"
         lines += [f"## {ds}: {group[0]['n_samples']} samples ({root}, fingerprint {fp})", "",
-                  "| method | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | ms/face | paper MAE (yaw/pitch/roll/MAE) |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "| method | set-up | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | ms/face | "
+                  "paper MAE (yaw/pitch/roll/MAE) |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in group:
             s = r["summary"]
             paper = "; ".join(f"{name}: {'/'.join(f'{v:g}' for v in vals)}"
                               for name, vals in paper_values(r["method"]["method"], ds))
             sps = r.get("seconds_per_sample")
             lines.append(
-                f"| {method_label(r)} | {r['dataset']['protocol']} | {r['n_evaluated']} | {r['n_failed']} | "
+                f"| {method_label(r)} | {r['method'].get('setup') or '–'} | {r['dataset']['protocol']} | {r['n_evaluated']} | {r['n_failed']} | "
                 f"{_fmt(s['mae_yaw'])} | {_fmt(s['mae_pitch'])} | {_fmt(s['mae_roll'])} | {_fmt(s['mae'])} | "
                 f"{_fmt(s['geodesic'])} | {_fmt(None if sps is None else 1000 * sps, 1)} | {paper or '–'} |"
             )

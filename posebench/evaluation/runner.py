@@ -4,6 +4,12 @@ The cache key covers the method's settings (name, version, options, weights hash
 content fingerprint and its protocol, so any change re-runs exactly what it must. Failures (no
 face, bad landmarks, unreadable image, missing image, unusable label) are recorded per sample
 with their reason and counted; they never stop the run.
+
+What a method says about how it got each pose (:class:`posebench.method.Estimate` ``info``) is
+kept per sample and counted in the record: ``detectors`` (which detector found the face, or
+``protocol box``), ``pnp`` (what the landmark-to-pose guard did), ``behind_camera`` (evaluated
+poses that come from a solution with the face behind the camera: 0 unless the set-up has no
+guard) and ``behind_camera_replaced`` (such solutions the guard replaced).
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from posebench.datasets.base import Dataset, Sample
 from posebench.evaluation.environment import environment
 from posebench.errors import SampleFailure
 from posebench.imageio import read_image
-from posebench.method import FaceInput, Method
+from posebench.method import FaceInput, Method, info_of
 from posebench.metrics import per_sample_errors, summarize, summarize_by_yaw_bin
 
 RUN_FORMAT = 1
+#: Per-sample information kept from a method's :class:`~posebench.method.Estimate`.
+INFO_KEYS = ("detector", "pnp", "behind_camera")
 
 
 @dataclass
@@ -44,6 +52,7 @@ class RunResult:
         s = r["summary"]
         return {
             "method": r["method"]["method"],
+            "setup": r["method"].get("setup", ""),
             "options": r["method"]["options"],
             "dataset": r["dataset"]["name"],
             "protocol": r["dataset"]["protocol"],
@@ -60,6 +69,10 @@ class RunResult:
             "seconds_per_sample": r["seconds_per_sample"],
             "from_cache": r["from_cache"],
             "failures": r["failures"],
+            "behind_camera": r.get("behind_camera", 0),
+            "behind_camera_replaced": r.get("behind_camera_replaced", 0),
+            "pnp": r.get("pnp", {}),
+            "detectors": r.get("detectors", {}),
             "run_file": str(self.paths.get("record", "")),
         }
 
@@ -139,6 +152,9 @@ def _run_chunk(method: Method, chunk: list[Sample]) -> list[dict]:
                 records[j] = {"id": chunk[j].id, "pred": None, "fail": "non-finite prediction", "sec": per}
             else:
                 records[j] = {"id": chunk[j].id, "pred": [float(v) for v in out.as_array()], "fail": None, "sec": per}
+                info = {k: v for k, v in info_of(out).items() if k in INFO_KEYS}
+                if info:
+                    records[j]["info"] = info
     return [r for r in records if r is not None]
 
 
@@ -147,13 +163,16 @@ def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir
     for s in dataset.samples:
         rec = done[s.id]
         pred = rec["pred"] if rec["pred"] is not None else [np.nan] * 3
+        info = rec.get("info") or {}
         rows.append({"id": s.id, "true_yaw": s.pose.yaw, "true_pitch": s.pose.pitch, "true_roll": s.pose.roll,
                      "pred_yaw": pred[0], "pred_pitch": pred[1], "pred_roll": pred[2],
-                     "failure": rec["fail"] or "", "seconds": rec["sec"]})
+                     "failure": rec["fail"] or "", "seconds": rec["sec"],
+                     "detector": info.get("detector", ""), "pnp": info.get("pnp", ""),
+                     "behind_camera": bool(info.get("behind_camera", False))})
     for sid, reason in dataset.invalid:
         rows.append({"id": sid, "true_yaw": np.nan, "true_pitch": np.nan, "true_roll": np.nan,
                      "pred_yaw": np.nan, "pred_pitch": np.nan, "pred_roll": np.nan,
-                     "failure": f"label: {reason}", "seconds": 0.0})
+                     "failure": f"label: {reason}", "seconds": 0.0, "detector": "", "pnp": "", "behind_camera": False})
     table = pd.DataFrame(rows)
     if len(table):
         errs = per_sample_errors(table[["pred_yaw", "pred_pitch", "pred_roll"]].to_numpy(),
@@ -164,6 +183,10 @@ def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir
     bins = summarize_by_yaw_bin(ok, ok["true_yaw"].to_numpy()) if len(ok) else {}
     fails = Counter(table.loc[table["failure"] != "", "failure"]) if len(table) else Counter()
     n_img_missing = sum(1 for s in dataset.samples if s.image_path is None)
+    behind = ok["behind_camera"].astype(bool) if len(ok) else pd.Series([], dtype=bool)
+    replaced = behind & ok["pnp"].str.contains("->", regex=False) if len(ok) else behind
+    pnp = Counter(ok.loc[ok["pnp"] != "", "pnp"]) if len(ok) else Counter()
+    detectors = Counter(ok["detector"].replace("", "protocol box")) if len(ok) and "image" in method.needs else Counter()
     record = {
         "format": RUN_FORMAT,
         "key": key,
@@ -177,6 +200,10 @@ def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir
         "n_evaluated": int(summary.n),
         "n_failed": int(len(table) - summary.n),
         "failures": dict(fails.most_common()),
+        "behind_camera": int((behind & ~replaced).sum()),
+        "behind_camera_replaced": int(replaced.sum()),
+        "pnp": dict(pnp.most_common()),
+        "detectors": dict(detectors.most_common()),
         "summary": summary.as_dict(),
         "by_yaw_bin": {k: v.as_dict() for k, v in bins.items()},
         "seconds_per_sample": float(ok["seconds"].mean()) if len(ok) else None,
