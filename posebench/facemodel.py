@@ -88,5 +88,7 @@ def resolve_face(spec: str | None) -> np.ndarray:
 def stretch_face(face: np.ndarray, width: float = 0.0, height: float = 0.0) -> np.ndarray:
     """Stretch a face about its centroid: x by ``1 + width``, y by ``1 + height`` (0.4 = +40%)."""
     f = np.asarray(face, float)
+    if not width and not height:
+        return f.copy()
     c = f.mean(axis=0)
     return (f - c) * np.array([1.0 + width, 1.0 + height, 1.0]) + c

@@ -45,7 +45,7 @@ def test_focal_length_matters_when_guessed_wrong():
 def test_points_subset_and_u_base_file(u_base):
     face = load_face(u_base)
     assert face.shape == (68, 3)
-    m = create_method("gt-landmarks", {"face": str(u_base), "points": "36,45,30,48,54,8"})
+    m = create_method("gt-landmarks", {"face": str(u_base), "points": "36,45,30,48,54,8", "solver": "sqpnp"})
     assert m.options["face"] == "u_base.txt" and m.idx.tolist() == [36, 45, 30, 48, 54, 8]
     pose = Pose(-20, 10, 5)
     pts = project(face, pose.matrix(), np.array([0, 0, 6e5]), camera_matrix((450, 450)))
@@ -72,7 +72,7 @@ def test_bad_landmarks_fail_with_a_reason(landmarks, reason):
 
 
 def test_unknown_option_and_bad_values_are_usage_errors():
-    with pytest.raises(UsageError, match="unknown option 'solvr'.*valid options: face, focal, points, solver"):
+    with pytest.raises(UsageError, match="unknown option 'solvr'.*valid options: face, focal, guard, points, setup, solver"):
         create_method("gt-landmarks", {"solvr": "sqpnp"})
     with pytest.raises(UsageError, match="focal"):
         create_method("gt-landmarks", {"focal": "wide"})

@@ -149,4 +149,5 @@ def test_invalid_labels_count_as_failures(tmp_path):
     res = evaluate(create_method("gt-landmarks", {}), load_aflw2000(root), tmp_path / "r", progress=False)
     assert res.record["n_samples"] == 3 and res.record["failures"]["label: image00003.mat: no Pose_Para field"] == 1
     rec = json.loads(res.paths["record"].read_text())
-    assert rec["environment"]["packages"]["numpy"] and rec["method"]["options"]["solver"] == "iterative"
+    assert rec["environment"]["packages"]["numpy"] and rec["method"]["options"]["solver"] == "auto"
+    assert rec["method"]["setup"] == "best: weak perspective" and rec["behind_camera"] == 0
