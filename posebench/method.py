@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class Estimate(Pose):
     info: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def of(cls, pose: Pose, **info: Any) -> "Estimate":
+    def of(cls, pose: Pose, **info: Any) -> Estimate:
         """``pose`` with ``info`` merged into any it already carries."""
         old = dict(getattr(pose, "info", {}) or {})
         return cls(pose.yaw, pose.pitch, pose.roll, {**old, **info})
@@ -84,20 +85,15 @@ class Method(ABC):
         return None
 
     def setup(self) -> str:
-        """The set-up in words, named in every run record and leaderboard row. Methods with a
-        documented alternative set-up (the landmark pipelines: ``best`` vs the paper's) say
-        which; by default ``default`` (every option at its default) or ``custom``."""
-        from posebench.registry import methods
-
-        try:
-            sig = inspect.signature(methods.get(self.name).factory)
-        except Exception:
+        """The set-up in words, named in every run record and leaderboard row. The landmark
+        pipelines override it (``best: weak perspective`` vs the paper's ``paper: iterative, ...``);
+        for a method with a ``box`` option it says where the face box comes from (``protocol
+        box``: the dataset's box, or a detector on a bare photo, cropped as the authors crop;
+        ``yunet detector box`` ...); otherwise ``default``."""
+        box = self.options.get("box")
+        if box is None:
             return "default"
-        for key, value in self.options.items():
-            p = sig.parameters.get(key)
-            if p is not None and p.default is not inspect.Parameter.empty and str(p.default) != str(value):
-                return "custom"
-        return "default"
+        return "protocol box" if box in ("auto", "gt") else f"{box} detector box"
 
     def settings(self) -> dict[str, Any]:
         """Everything that determines the predictions (cache key and run record)."""

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SHARED
+
 from posebench.datasets.base import Dataset, Sample
 from posebench.errors import SampleFailure
 from posebench.imageio import read_image
@@ -47,7 +47,6 @@ def _method(name: str, tmp_path: Path):
     if name == "fan":
         import torch
         from face_alignment.models import FAN
-
         from posebench.methods.fan import FAN_FILE
 
         torch.manual_seed(0)
@@ -56,7 +55,6 @@ def _method(name: str, tmp_path: Path):
         return create_method(name, {"weights": str(path), "flip": "false"})
     if name in ("hopenet", "hopenet-alexnet", "resnet50-regression"):
         import torch
-
         from posebench.methods.hopenet import nets
 
         path = tmp_path / f"{name}_seeded.pkl"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import click
 
-from posebench.errors import DataError
 from posebench.commands.bench import bench
 from posebench.commands.common import load_dataset, show_progress
+from posebench.errors import DataError
 
 TOLERANCE_DEG = 1e-4
 
@@ -52,9 +52,7 @@ def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines
     from posebench.methods.hopenet.engine import cpu_threads
     from posebench.methods.hopenet.reference import original_loop
     from posebench.methods.hopenet.weights import DEFAULT_FILES
-    from posebench.paths import weights_dir
-
-    from posebench.paths import default_dir
+    from posebench.paths import default_dir, weights_dir
 
     dataset = load_dataset("aflw2000", str(data_dir or default_dir("aflw2000")))
     samples = [s for s in dataset.samples if s.image_path is not None and s.box is not None]

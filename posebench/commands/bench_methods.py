@@ -19,9 +19,9 @@ from typing import Any
 
 import click
 
-from posebench.errors import DataError, PosebenchError, SampleFailure
 from posebench.commands.bench import bench
 from posebench.commands.common import load_dataset, show_progress
+from posebench.errors import DataError, PosebenchError, SampleFailure
 
 
 @dataclass
@@ -88,9 +88,8 @@ def bench_methods(data_dir, fsanet_dir, workers, repeat, limit, only) -> None:
     with baseline-vs-fast-path ratios measured in the same run."""
     from tqdm.auto import tqdm
 
-    from posebench.registry import methods as registry
-
     from posebench.paths import default_dir, weights_dir
+    from posebench.registry import methods as registry
 
     data_dir = data_dir or default_dir("aflw2000")
     fsanet_dir = fsanet_dir or weights_dir() / "fsanet"

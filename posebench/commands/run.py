@@ -69,9 +69,10 @@ def leaderboard_cmd(results_dir: Path, output: Path | None) -> None:
 
 
 DEMO_RUNS = [
-    {"solver": "iterative"},
+    {},  # setup=best: weak perspective
     {"solver": "sqpnp"},
-    {"solver": "iterative", "face": "exact"},
+    {"setup": "paper"},  # the paper's: OpenCV iterative, focal = width, no guard
+    {"setup": "paper", "face": "exact"},
 ]
 
 

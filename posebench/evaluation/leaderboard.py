@@ -73,8 +73,8 @@ def render(results_dir: Path) -> str:
         group.sort(key=lambda r: (r["summary"]["mae"] is None, r["summary"]["mae"] or 0.0))
         root = Path(group[0]["dataset"]["root"]).name if group[0]["dataset"]["root"] else "embedded"
         lines += [f"## {ds}: {group[0]['n_samples']} samples ({root}, fingerprint {fp})", "",
-                  "| method | set-up | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | ms/face | "
-                  "paper MAE (yaw/pitch/roll/MAE) |",
+                  ("| method | set-up | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | ms/face | "
+                   "paper MAE (yaw/pitch/roll/MAE) |"),
                   "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in group:
             s = r["summary"]
