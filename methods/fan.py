@@ -111,11 +111,6 @@ class FanMethod(Method):
     def setup(self) -> str:
         return self.fit.describe()
 
-    def face_detector(self):
-        if self.detector is None:
-            self.detector = make_detector("auto", self.detector_model or None)
-        return self.detector
-
     @property
     def weights_hash(self) -> str | None:
         if self._hash is None:

@@ -167,11 +167,6 @@ class OnnxHeadPose(Method):
         super().__init__(config=self.cfg.get("name", Path(config).stem), models=label, box=box,
                          detector_model=Path(detector_model).name if detector_model else "")
 
-    def face_detector(self):
-        if self.detector is None:
-            self.detector = make_detector("auto", self.detector_model or None)
-        return self.detector
-
     @property
     def weights_hash(self) -> str | None:
         h = hashlib.sha256()

@@ -123,16 +123,16 @@ class Method(ABC):
         return out
 
     def face_detector(self):
-        """The detector this method uses on a bare photo (:mod:`posebench.detect`). Image
-        methods with a ``box`` option use theirs; the default is
-        :func:`posebench.detect.default_detector` (YuNet when its model file is installed,
-        else dlib's HOG)."""
-        from posebench.detect import default_detector
+        """The detector this method uses on a bare photo (:mod:`posebench.detect`): its own
+        ``detector`` when its ``box`` option names one, else
+        :func:`posebench.detect.default_detector` (YuNet when its model file is installed, else
+        dlib's HOG; ``detector_model`` overrides the YuNet file), built on first use."""
+        from posebench.detect import make_detector
 
-        det = getattr(self, "_bare_detector", None)
+        det = getattr(self, "detector", None)
         if det is None:
-            det = default_detector()
-            self._bare_detector = det
+            det = make_detector("auto", getattr(self, "detector_model", "") or None)
+            self.detector = det
         return det
 
     def estimate_faces(self, image: np.ndarray) -> list[tuple[Box, Pose]]:

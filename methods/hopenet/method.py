@@ -93,13 +93,6 @@ class HopenetBase(Method):
             self._hash = file_sha256(self.weights_path)
         return self._hash
 
-    def face_detector(self):
-        if self.detector is None:
-            from posebench.detect import make_detector
-
-            self.detector = make_detector("auto", self.detector_model or None)
-        return self.detector
-
     def prepare(self, face: FaceInput) -> np.ndarray:
         """The 224x224 RGB uint8 network input of one face; :class:`SampleFailure` if impossible."""
         return self._prepare(face)[0]
