@@ -119,7 +119,7 @@ class FanMethod(Method):
             self._hash = h.hexdigest()[:16]
         return self._hash
 
-    def _center_scale(self, box, source: str) -> tuple[np.ndarray, float]:
+    def _center_scale(self, box, source: str = "") -> tuple[np.ndarray, float]:
         """FAN's centre and scale for a box from ``source`` (``""`` = protocol box, else a detector)."""
         x0, y0, x1, y1 = box
         w, h = x1 - x0, y1 - y0

@@ -22,8 +22,12 @@ AXES = {"width": 0, "height": 1}
 
 def stretch(face: np.ndarray, axis: str, amount: float) -> np.ndarray:
     """Scale one model axis (``width`` = x, ``height`` = y) by ``1 + amount`` about the face's
-    centroid; works on 68 x 3 or B x 68 x 3."""
+    centroid; works on 68 x 3 or B x 68 x 3. ``amount == 0`` returns the face unchanged, bit for
+    bit (subtracting and re-adding a centroid far from the origin, as posebench's face has since
+    it took the Basel origin, would round the last bits)."""
     f = np.asarray(face, float)
+    if amount == 0:
+        return f.copy()
     c = f.mean(axis=-2, keepdims=True)
     scale = np.ones(3)
     scale[AXES[axis]] = 1.0 + amount
