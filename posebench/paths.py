@@ -26,9 +26,32 @@ def weights_dir() -> Path:
     return Path(env).expanduser() if env else data_root() / "weights"
 
 
-def default_dir(name: str) -> Path:
-    """``<data root>/<name>``; a usage error saying how to fix it when absent."""
+def fill_hint(name: str) -> str:
+    """The ``posebench data`` command that fills ``name`` (a catalogue entry), in words."""
+    from posebench.acquire.catalogue import SOURCES
+
+    src = SOURCES.get(name)
+    if src is None:
+        return "see `posebench data list`"
+    if src.downloadable:
+        return f"run `posebench data download {name}`"
+    return f"run `posebench data prepare {name} --from FILE` (`posebench data list` says where to get it)"
+
+
+def default_dir(name: str, option: str = "--data-dir") -> Path:
+    """``<data root>/<name>``; a one-line usage error naming the ``posebench data`` command that
+    fills it when absent."""
     p = data_root() / name
     if not p.is_dir():
-        raise UsageError(f"no --data-dir given and {p} does not exist (set POSEBENCH_DATA or pass --data-dir)")
+        raise UsageError(f"no {option} given and {p} does not exist: {fill_hint(name)}, set POSEBENCH_DATA, "
+                         f"or pass {option}")
+    return p
+
+
+def default_weights(subdir: str, option: str) -> Path:
+    """``<weights dir>/<subdir>``; a one-line usage error naming the command that fills it."""
+    p = weights_dir() / subdir
+    if not p.is_dir():
+        raise UsageError(f"no {option} given and {p} does not exist: {fill_hint(subdir)}, set POSEBENCH_WEIGHTS, "
+                         f"or pass {option}")
     return p

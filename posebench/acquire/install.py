@@ -15,7 +15,7 @@ from posebench.acquire.archive import safe_extract
 from posebench.acquire.catalogue import Source
 from posebench.acquire.download import check_file, fetch
 from posebench.acquire.layout import find_dataset_folder, install
-from posebench.acquire.verify import Report, verify_weights
+from posebench.acquire.verify import Report, verify_weights_source
 from posebench.errors import DataError, PosebenchError, UsageError, WeightsError
 from posebench.paths import data_root, weights_dir
 
@@ -31,9 +31,9 @@ def target_root(source: Source, root: Path | None) -> Path:
     return weights_dir() if source.kind == "weights" else data_root()
 
 
-def _check_weights_file(path: Path, label: str) -> Report:
-    report = Report(label, Path(path))
-    verify_weights(report)
+def _check_weights_file(path: Path, source: Source) -> Report:
+    report = Report(source.name, Path(path))
+    verify_weights_source(source, report)
     if report.problems:
         raise WeightsError(report.problems[0])
     return report
@@ -104,7 +104,7 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
         got = fetch(link, part_dir / source.filename, size=source.size, sha256=source.sha256,
                     retries=retries, progress=progress)
         try:
-            _check_weights_file(got, source.name)
+            _check_weights_file(got, source)
         except WeightsError:
             got.unlink(missing_ok=True)
             raise
@@ -134,7 +134,7 @@ def prepare(source: Source, given: Path, root: Path | None = None, *, force: boo
     if source.kind == "weights":
         if not given.is_file():
             raise UsageError(f"--from: {given} is not a file (expected {source.filename})")
-        _check_weights_file(given, source.name)
+        _check_weights_file(given, source)
         return _copy_into_place(given, root / source.target, force)
     if given.is_dir():
         return install_folder(source, given, root, force)

@@ -1,6 +1,7 @@
 """Leaderboard: every stored run in a results folder as one markdown table per dataset.
 
-Rows show method (with its non-default options), protocol, samples evaluated and failed,
+Rows show method (with its non-default options), the set-up it ran under (``best: weak
+perspective``, ``paper: iterative, focal 1 x width, no guard``, ``default``, ...), protocol, samples evaluated and failed,
 MAE per angle and their mean, geodesic error, ms per sample and the paper's value where the paper
 has one. Under each table, when several methods ran on the same samples, their MAE on the
 samples *all* of them handled (failures differ between methods).
@@ -62,15 +63,16 @@ def render(results_dir: Path) -> str:
         first = group[0][0]
         root = Path(first.data_root).name if first.data_root else "embedded"
         lines += [f"## {ds}: {first.n_samples} samples ({root}, fingerprint {fp})", "",
-                  "| method | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | ms/face | paper MAE (yaw/pitch/roll/MAE) |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  ("| method | set-up | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | ms/face | "
+                   "paper MAE (yaw/pitch/roll/MAE) |"),
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r, _ in group:
             s = r.summary
             paper = "; ".join(f"{name}: {'/'.join(f'{v:g}' for v in vals)}"
                               for name, vals in paper_values(r.method, ds))
             sps = r.seconds_per_sample
             lines.append(
-                f"| {r.label} | {r.protocol} | {r.n_evaluated} | {r.n_failed} | "
+                f"| {r.label} | {r.setup or '–'} | {r.protocol} | {r.n_evaluated} | {r.n_failed} | "
                 f"{_fmt(s.mae_yaw)} | {_fmt(s.mae_pitch)} | {_fmt(s.mae_roll)} | {_fmt(s.mae)} | "
                 f"{_fmt(s.geodesic)} | {_fmt(None if sps is None else 1000 * sps, 1)} | {paper or '–'} |"
             )
