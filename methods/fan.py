@@ -8,7 +8,8 @@ The network is ``face_alignment.models.FAN(4)`` with the library's 2D weights
 detector (S3FD, more weights to download) is not used: the face box comes from the ``box`` option
 (:mod:`posebench.detect`) and is turned into FAN's centre/scale as face-alignment does (centre of
 the box moved up by 0.12 of its height, scale = (w + h) / reference, reference 195 for dlib
-boxes, 165 for YuNet boxes). For ``box=gt`` (AFLW2000: Hopenet's loose crop, which already sits
+boxes, 165 for YuNet boxes). ``box=auto`` (default) uses the protocol's box where the sample has
+one, else the default detector's (a bare photo). For the protocol's box (AFLW2000: Hopenet's loose crop, which already sits
 higher on the face) the centre is the box centre and the reference is 195 x 1.76, the loose box's
 average growth over the tight point box, so FAN sees about the face size it was trained on.
 Crops are 256x256 RGB in [0, 1]; with ``flip=true`` (face-alignment's default) the heatmaps of the
@@ -17,7 +18,7 @@ refinement, mapped back to image pixels.
 
 Options: ``points=12`` (default, :data:`posebench.landmarks.FAN_12_POINTS`; why these 12: see
 :mod:`posebench.landmarks`), ``68`` or comma-separated indices;
-``box``, ``detector_model``; ``face``, ``solver``, ``focal`` (see ``landmark_pose``);
+``box``, ``detector_model``; ``setup``, ``solver``, ``guard``, ``focal``, ``face`` (see ``landmark_pose``);
 ``weights``, ``flip``, ``threads`` (torch CPU threads; 0 = torch's default).
 """
 
@@ -29,22 +30,21 @@ from typing import Sequence
 
 import numpy as np
 
-from posebench.detect import check_box_mode, detector_file, locate_face, make_detector
+from posebench.detect import BOX_MODES, check_box_mode, detector_file, find_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
 from posebench.landmarks import FAN_12_POINTS, parse_points  # noqa: F401  (FAN_12_POINTS: old import path)
-from posebench.method import FaceInput, Method, prepare_each
+from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.options import Domain
-from posebench.pnp import SOLVER_NAMES
 from posebench.pose import Pose
 from posebench.registry import register_method
 
-from .landmark_pose import LandmarkPose
+from .landmark_pose import LANDMARK_DOMAINS, LandmarkPose
 
 FAN_FILE = "2DFAN4-11f355bf06.pth.tar"
 FAN_URL = "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar"
 
-REFERENCE_SCALE = {"gt": 195.0 * 1.76, "dlib-hog": 195.0, "dlib-cnn": 195.0, "yunet": 165.0}
+REFERENCE_SCALE = {"": 195.0 * 1.76, "gt": 195.0 * 1.76, "dlib-hog": 195.0, "dlib-cnn": 195.0, "yunet": 165.0}
 CENTER_Y_OFFSET = 0.12
 CROP = 256
 
@@ -84,7 +84,7 @@ def load_fan(path: Path):
     "fan",
     "face-alignment 2D FAN landmarks (12 points; 68 as an option) -> solvePnP (paper Table 1 'FAN (12 points)'); "
     f"needs {FAN_FILE} in $TORCH_HOME/hub/checkpoints",
-    domains={"threads": Domain(ge=0, le=1024), "focal": Domain(gt=0), "solver": Domain(choices=SOLVER_NAMES)},
+    domains={"threads": Domain(ge=0, le=1024), "box": Domain(choices=BOX_MODES), **LANDMARK_DOMAINS},
 )
 class FanMethod(Method):
     name = "fan"
@@ -92,14 +92,14 @@ class FanMethod(Method):
     version = "2"
     batch_size = 8
 
-    def __init__(self, points: str = "12", box: str = "gt", detector_model: str = "", weights: str = "",
-                 flip: bool = True, face: str = "default", solver: str = "iterative", focal: float = 1.0,
-                 threads: int = 0):
+    def __init__(self, points: str = "12", box: str = "auto", detector_model: str = "", weights: str = "",
+                 flip: bool = True, setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
+                 face: str = "default", threads: int = 0):
         check_box_mode(box)
         if threads < 0:
             raise UsageError("threads must be >= 0")
         super().__init__()
-        self.fit = LandmarkPose(face, solver, focal, fan_points(points))
+        self.fit = LandmarkPose(face, solver, focal, fan_points(points), setup=setup, guard=guard)
         self.path = Path(weights) if weights else default_weights_path()
         self.net = load_fan(self.path)
         self.reads("weights", self.path)
@@ -107,7 +107,11 @@ class FanMethod(Method):
         if det is not None:
             self.reads("detector", det)
         self.box, self.flip, self.threads = box, bool(flip), int(threads)
-        self.detector = make_detector(box, detector_model or None) if box != "gt" else None
+        self.detector_model = detector_model
+        self.detector = make_detector(box, detector_model or None) if box not in ("gt", "auto") else None
+
+    def setup(self) -> str:
+        return self.fit.describe()
 
     @property
     def weights_hash(self) -> str | None:
@@ -118,13 +122,14 @@ class FanMethod(Method):
         h.update((self.fit.model_hash or "exact").encode())
         return h.hexdigest()[:16]
 
-    def _center_scale(self, box) -> tuple[np.ndarray, float]:
+    def _center_scale(self, box, source: str = "") -> tuple[np.ndarray, float]:
+        """FAN's centre and scale for a box from ``source`` (``""`` = protocol box, else a detector)."""
         x0, y0, x1, y1 = box
         w, h = x1 - x0, y1 - y0
         center = np.array([x0 + w / 2.0, y0 + h / 2.0])
-        if self.box != "gt":
+        if source:
             center[1] -= h * CENTER_Y_OFFSET
-        return center, (w + h) / REFERENCE_SCALE[self.box]
+        return center, (w + h) / REFERENCE_SCALE[source]
 
     def landmarks_batch(self, faces: Sequence[FaceInput]) -> list[np.ndarray | SampleFailure]:
         """68 x 2 landmarks (image pixels) per face, or the failure."""
@@ -135,15 +140,17 @@ class FanMethod(Method):
             if f.image is None:
                 raise SampleFailure("no image")
             img = to_rgb(f.image)
-            center, scale = self._center_scale(locate_face(img, self.box, self.detector, f.box))
+            box, source = find_face(img, self.box, self.face_detector, f.box, f.box_source)
+            center, scale = self._center_scale(box, source)
             if not scale > 0:
                 raise SampleFailure("empty face box")
-            return crop(img, center, scale).transpose(2, 0, 1).astype(np.float32) / 255.0, (center, scale)
+            return crop(img, center, scale).transpose(2, 0, 1).astype(np.float32) / 255.0, (center, scale, source)
 
         out, prepared, where = prepare_each(faces, prepare)
         if not prepared:
             return out
         crops, geo = [p[0] for p in prepared], [p[1] for p in prepared]
+        self._sources = {i: g[2] for i, g in zip(where, geo)}
         old = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
@@ -157,19 +164,22 @@ class FanMethod(Method):
         finally:
             torch.set_num_threads(old)
         for k, i in enumerate(where):
-            center, scale = geo[k]
+            center, scale, _ = geo[k]
             _, pts_img, _ = get_preds_fromhm(hm[k : k + 1], center, scale)
             out[i] = np.asarray(pts_img, float).reshape(68, 2)
         return out
 
     def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
         res: list[Pose | SampleFailure] = []
-        for f, lm in zip(faces, self.landmarks_batch(faces)):
+        self._sources = {}
+        for i, (f, lm) in enumerate(zip(faces, self.landmarks_batch(faces))):
             if isinstance(lm, SampleFailure):
                 res.append(lm)
                 continue
             try:
-                res.append(self.fit.pose(lm, f.image_size))
+                pose = self.fit.pose(lm, f.image_size)
+                source = self._sources.get(i, "")
+                res.append(Estimate.of(pose, detector=source) if source else pose)
             except SampleFailure as exc:
                 res.append(exc)
         return res

@@ -1,11 +1,12 @@
 """``gt-landmarks``: the dataset's 68 ground-truth 2D landmarks -> pose through ``cv2.solvePnP``.
 
-The paper's "Ground truth landmarks" row (Table 1): OpenCV's iterative (Levenberg-Marquardt)
-solver, focal length = image width, principal point at the centre, zero distortion, with a
-68-point mean face. Options:
+The paper's "Ground truth landmarks" row (Table 1). Options:
 
-* ``solver``: ``iterative`` (default, the paper's), ``sqpnp``, ``epnp`` or ``weak`` (weak
-  perspective: no focal length; the best fit for AFLW2000-3D, whose labels were made that way);
+* ``setup``: ``best`` (default: weak-perspective fit, which cannot flip behind the camera) or
+  ``paper`` (the paper's exact set-up: OpenCV's iterative solver, focal = image width, no guard);
+  see :mod:`posebench.methods.landmark_pose`;
+* ``solver``: ``auto`` (the set-up's), ``weak``, ``iterative``, ``sqpnp`` or ``epnp``;
+* ``guard``: ``auto`` (the set-up's), ``weak``, ``fail`` or ``off`` (behind-camera solutions);
 * ``focal``: focal length as a multiple of the image width (default 1.0);
 * ``face``: ``default`` (posebench's own mean face), ``exact`` (the sample's own 3D face, where
   the dataset has one, e.g. ``synthetic``), or a path to a 68x3 face file such as ``u_base.txt``;
@@ -20,18 +21,16 @@ import numpy as np
 from posebench.errors import SampleFailure
 from posebench.landmarks import parse_points  # noqa: F401  (old import path)
 from posebench.method import FaceInput, Method
-from posebench.options import Domain
-from posebench.pnp import SOLVER_NAMES
 from posebench.pose import Pose
 from posebench.registry import register_method
 
-from .landmark_pose import LandmarkPose
+from .landmark_pose import LANDMARK_DOMAINS, LandmarkPose
 
 
 @register_method(
     "gt-landmarks",
     "ground-truth 68 2D landmarks + 3D mean face -> cv2.solvePnP (paper Table 1 'Ground truth landmarks')",
-    domains={"solver": Domain(choices=SOLVER_NAMES), "focal": Domain(gt=0)},
+    domains=LANDMARK_DOMAINS,
 )
 class GTLandmarks(Method):
     name = "gt-landmarks"
@@ -39,9 +38,14 @@ class GTLandmarks(Method):
     version = "2"
     batch_size = 256
 
-    def __init__(self, solver: str = "iterative", focal: float = 1.0, face: str = "default", points: str = "all"):
+    def __init__(self, setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
+                 face: str = "default", points: str = "all"):
         super().__init__()
-        self.fit = LandmarkPose(face=face, solver=solver, focal=focal, indices=parse_points(points))
+        self.fit = LandmarkPose(face=face, solver=solver, focal=focal, indices=parse_points(points), setup=setup,
+                                guard=guard)
+
+    def setup(self) -> str:
+        return self.fit.describe()
 
     @property
     def idx(self) -> np.ndarray | None:

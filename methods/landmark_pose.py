@@ -1,10 +1,29 @@
-"""Shared tail of the landmark pipelines (``dlib``, ``fan``): detected 2D landmarks -> pose.
+"""Shared tail of the landmark pipelines (``gt-landmarks``, ``dlib``, ``fan``, and any later
+landmark method): 2D landmarks -> pose.
 
-Wraps :func:`posebench.pnp.solve_pnp` with the options every landmark method offers:
-``face`` (``default`` = posebench's 68-point mean face, ``exact`` = the sample's own 3D face where
-the dataset has one, or a path such as ``u_base.txt``), ``solver`` (``iterative`` = the paper's,
-``sqpnp``, ``epnp``, ``weak``), ``focal`` (focal length as a multiple of the image width) and a
-subset of the 68 landmark indices. Used by ``gt-landmarks``, ``dlib`` and ``fan``.
+Options every landmark method offers (declared by each factory, interpreted here):
+
+* ``setup``: ``best`` (default) or ``paper``, a preset of the three options below;
+* ``solver``: ``auto`` (the set-up's), ``weak``, ``iterative``, ``sqpnp``, ``epnp``;
+* ``guard``: ``auto`` (the set-up's), ``weak``, ``fail``, ``off``: what happens to a perspective
+  solution with the face behind the camera or a failed solve
+  (:func:`posebench.pnp.solve_pnp_guarded`);
+* ``focal``: focal length as a multiple of the image width (perspective solvers only);
+* ``face``: ``default`` (posebench's 68-point mean face), ``exact`` (the sample's own 3D face,
+  where the dataset has one) or a face file such as ``u_base.txt``.
+
+The set-ups (:data:`SETUPS`, measured and argued in ``docs/methods.md``):
+
+* ``best``: weak-perspective (scaled orthographic) fit, which needs no focal length and has no
+  depth, so it cannot put the face behind the camera. A photo's focal length is unknown; a
+  perspective solver with the focal = width guess pays for the wrong guess, and OpenCV's
+  iterative solver also lands in mirror solutions behind the camera. If a perspective solver is
+  chosen explicitly, the guard replaces a behind-camera or failed solution by the weak fit.
+* ``paper``: the paper's exact set-up (Ruiz et al. 2018, Section 4.2): ``cv2.solvePnP``
+  iterative, focal = image width, principal point at the centre, no guard (behind-camera
+  solutions are returned and counted in the run record).
+
+Every set-up is named in the run record (``Method.setup()``) and the leaderboard.
 """
 
 from __future__ import annotations
@@ -16,23 +35,54 @@ import numpy as np
 from posebench.crop import check_points
 from posebench.errors import SampleFailure, UsageError
 from posebench.facemodel import face_label, resolve_face
-from posebench.pnp import SOLVER_NAMES, solve_pnp
-from posebench.pose import Pose
+from posebench.method import Estimate
+from posebench.options import Domain
+from posebench.pnp import GUARDS, SOLVER_NAMES, solve_pnp_guarded
+
+#: Presets: set-up name -> (solver, guard). ``focal`` and ``face`` keep their own defaults.
+SETUPS: dict[str, dict[str, str]] = {
+    "best": {"solver": "weak", "guard": "weak"},
+    "paper": {"solver": "iterative", "guard": "off"},
+}
+#: Option domains shared by the landmark methods (``setup``, ``solver``, ``guard``, ``focal``).
+LANDMARK_DOMAINS = {"setup": Domain(choices=tuple(SETUPS)), "solver": Domain(choices=("auto", *SOLVER_NAMES)),
+                    "guard": Domain(choices=("auto", *GUARDS)), "focal": Domain(gt=0)}
 
 
 class LandmarkPose:
-    """Fit a 3D face model to 2D landmarks (68 x 2 pixels, iBUG 68 order) with ``cv2.solvePnP``."""
+    """Fit a 3D face model to 2D landmarks (68 x 2 pixels, iBUG 68 order).
 
-    def __init__(self, face: str = "default", solver: str = "iterative", focal: float = 1.0,
-                 indices: np.ndarray | None = None):
+    ``setup`` picks ``solver``/``guard`` where they are ``auto``; explicit values override it
+    (the set-up is then named ``custom``, unless the values equal a preset's)."""
+
+    def __init__(self, face: str = "default", solver: str = "auto", focal: float = 1.0,
+                 indices: np.ndarray | None = None, setup: str = "best", guard: str = "auto"):
+        if setup not in SETUPS:
+            raise UsageError(f"setup must be one of {', '.join(SETUPS)}, got {setup!r}")
+        solver = SETUPS[setup]["solver"] if solver in ("auto", "", None) else solver
+        guard = SETUPS[setup]["guard"] if guard in ("auto", "", None) else guard
         if solver not in SOLVER_NAMES:
-            raise UsageError(f"solver must be one of {', '.join(SOLVER_NAMES)}, got {solver!r}")
+            raise UsageError(f"solver must be one of auto, {', '.join(SOLVER_NAMES)}, got {solver!r}")
+        if guard not in GUARDS:
+            raise UsageError(f"guard must be one of auto, {', '.join(GUARDS)}, got {guard!r}")
         if not focal > 0:
             raise UsageError(f"focal must be positive, got {focal}")
         self.model = None if face == "exact" else resolve_face(face)
         self.face_label = face_label(face)
-        self.solver, self.focal = solver, float(focal)
+        self.solver, self.guard, self.focal = solver, guard, float(focal)
         self.indices = None if indices is None else np.asarray(indices, int)
+        self.setup_name = next((n for n, p in SETUPS.items()
+                                if p == {"solver": solver, "guard": guard} and focal == 1.0), "custom")
+
+    def describe(self) -> str:
+        """The set-up in words, e.g. ``best: weak perspective`` or
+        ``paper: iterative, focal 1 x width, no guard``."""
+        if self.solver == "weak":
+            how = "weak perspective"
+        else:
+            guard = {"off": "no guard", "weak": "behind camera -> weak", "fail": "behind camera -> failure"}[self.guard]
+            how = f"{self.solver}, focal {self.focal:g} x width, {guard}"
+        return f"{self.setup_name}: {how}"
 
     @property
     def model_hash(self) -> str | None:
@@ -40,9 +90,10 @@ class LandmarkPose:
             return None
         return hashlib.sha256(np.asarray(self.model, float).round(6).tobytes()).hexdigest()[:16]
 
-    def pose(self, landmarks: np.ndarray, image_size: tuple[int, int], exact: np.ndarray | None = None) -> Pose:
+    def pose(self, landmarks: np.ndarray, image_size: tuple[int, int], exact: np.ndarray | None = None) -> Estimate:
         """Canonical pose (degrees) from 68 landmarks; ``exact`` is the sample's own 3D face,
-        used with ``face=exact``. Raises SampleFailure when PnP fails."""
+        used with ``face=exact``. ``info``: ``pnp`` (``ok`` or what the guard did) and
+        ``behind_camera``. Raises SampleFailure when PnP fails (and the guard does not help)."""
         model = self.model if self.model is not None else exact
         if model is None:
             raise SampleFailure("face=exact but the dataset has no exact 3D face for this sample")
@@ -52,4 +103,5 @@ class LandmarkPose:
         check_points(pts if self.indices is None else pts[self.indices], image_size)
         if self.indices is not None:
             pts, model = pts[self.indices], model[self.indices]
-        return solve_pnp(pts, model, image_size, self.solver, self.focal).pose
+        res = solve_pnp_guarded(pts, model, image_size, self.solver, self.focal, self.guard)
+        return Estimate.of(res.pose, pnp=res.note or "ok", behind_camera=bool(res.behind_camera))

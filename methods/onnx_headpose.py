@@ -21,8 +21,10 @@ A small JSON config describes the network (``config=fsanet`` loads the shipped
   AFLW2000-3D convention (:mod:`posebench.pose`).
 
 ``models=1x1,var`` (names from the config or paths, comma separated) runs each model and averages
-their canonical angles. ``box=dlib-hog|dlib-cnn|yunet`` crops around a detected face instead
-(margin applied to the detector box). Inference is batched; a model exported with a fixed batch
+their canonical angles. ``box=auto`` (default) crops as ``box=gt`` where the sample has a
+protocol box (or annotated points), and around the default detector's face otherwise (a bare
+photo); ``box=dlib-hog|dlib-cnn|yunet`` crops around a detected face always (margin applied to
+the detector box). Inference is batched; a model exported with a fixed batch
 size of 1 is given a dynamic batch dimension in memory (its outputs are checked against per-face
 runs by the tests).
 """
@@ -38,10 +40,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from posebench.crop import Box, check_box, crop_box, enlarge_box, landmark_box
-from posebench.detect import check_box_mode, detector_file, locate_face, make_detector
+from posebench.detect import BOX_MODES, check_box_mode, detector_file, find_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import to_rgb
-from posebench.method import FaceInput, Method, prepare_each
+from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.options import Domain
 from posebench.pose import Pose
 from posebench.registry import register_method
@@ -157,7 +159,7 @@ def integer_crop_box(ref: Box, margin: float, width: int, height: int) -> tuple[
 @register_method(
     "onnx-headpose",
     "ONNX head-pose regressor from a JSON config (shipped: fsanet = FSA-Net, 1x1/var models, averaged by default)",
-    domains={"threads": Domain(ge=0, le=1024)},
+    domains={"threads": Domain(ge=0, le=1024), "box": Domain(choices=BOX_MODES)},
 )
 class OnnxHeadPose(Method):
     name = "onnx-headpose"
@@ -167,7 +169,7 @@ class OnnxHeadPose(Method):
     #: ``model_dir`` only says where the model files are; their bytes are in the file digests.
     runtime_options = Method.runtime_options | {"model_dir"}
 
-    def __init__(self, config: str = "fsanet", models: str = "", model_dir: str = "", box: str = "gt",
+    def __init__(self, config: str = "fsanet", models: str = "", model_dir: str = "", box: str = "auto",
                  detector_model: str = "", threads: int = 0):
         super().__init__()
         self.cfg = load_config(config)
@@ -181,7 +183,8 @@ class OnnxHeadPose(Method):
             self.reads("detector", det)
         names = [m.strip() for m in (models or ",".join(self.cfg.get("default_models", []))).split(",") if m.strip()]
         self.box = box
-        self.detector = make_detector(box, detector_model or None) if box != "gt" else None
+        self.detector_model = detector_model
+        self.detector = make_detector(box, detector_model or None) if box not in ("gt", "auto") else None
         n_threads = int(threads) or min(4, os.cpu_count() or 1)
         self.sessions = [_session(p, n_threads) for p in self.paths]
         inp, out = self.cfg["input"], self.cfg["output"]
@@ -233,29 +236,39 @@ class OnnxHeadPose(Method):
     def crop_box(self, face: FaceInput, image: np.ndarray) -> Box:
         """The crop box in pixels: the reference box (see the module doc) enlarged by ``crop.margin``
         (with ``crop.integer``, in FSA-Net's integer arithmetic and already cut at the image)."""
+        return self.crop_box_and_source(face, image)[0]
+
+    def crop_box_and_source(self, face: FaceInput, image: np.ndarray) -> tuple[Box, str]:
+        """:meth:`crop_box` and where its face came from (``""`` = protocol, else a detector)."""
         crop = self.cfg["crop"]
         reference = crop.get("reference", "box")
-        if self.box == "gt" and reference == "points" and face.points is not None:
+        protocol = self.box in ("gt", "auto") and not face.box_source
+        source = ""
+        if protocol and reference == "points" and face.points is not None:
             ref = visible_points_box(face.points)
-        elif self.box == "gt" and reference in ("points", "landmarks") and face.landmarks is not None:
+        elif protocol and reference in ("points", "landmarks") and face.landmarks is not None:
             ref = landmark_box(face.landmarks)
         else:
-            ref = locate_face(image, self.box, self.detector, face.box)
+            ref, source = find_face(image, self.box, self.face_detector, face.box, face.box_source)
         ref = check_box(ref, (image.shape[1], image.shape[0]), f"{reference} reference box")
         margin = float(crop.get("margin", 0.0))
         if crop.get("integer", False):
-            return integer_crop_box(ref, margin, image.shape[1], image.shape[0])
-        return enlarge_box(ref, margin)
+            return integer_crop_box(ref, margin, image.shape[1], image.shape[0]), source
+        return enlarge_box(ref, margin), source
 
     def preprocess(self, face: FaceInput) -> np.ndarray:
         """One face -> the network's input tensor (without the batch dimension)."""
+        return self._preprocess(face)[0]
+
+    def _preprocess(self, face: FaceInput) -> tuple[np.ndarray, str]:
         import cv2
 
         if face.image is None:
             raise SampleFailure("no image")
         img = to_rgb(face.image)
         h, w = img.shape[:2]
-        x0, y0, x1, y1 = check_box(self.crop_box(face, img), (w, h), "crop box")
+        (x0, y0, x1, y1), source = self.crop_box_and_source(face, img)
+        x0, y0, x1, y1 = check_box((x0, y0, x1, y1), (w, h), "crop box")
         if self.cfg["crop"].get("pad", "clip") == "clip":
             x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
             if x1 - x0 < 2 or y1 - y0 < 2:
@@ -272,7 +285,7 @@ class OnnxHeadPose(Method):
             patch = patch[:, :, ::-1]
         x = (patch.astype(np.float32) * float(inp.get("scale", 1.0)) - np.asarray(inp.get("mean", 0.0), np.float32)) \
             / np.asarray(inp.get("std", 1.0), np.float32)
-        return x.transpose(2, 0, 1) if inp.get("layout", "NCHW") == "NCHW" else x
+        return (x.transpose(2, 0, 1) if inp.get("layout", "NCHW") == "NCHW" else x), source
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Canonical (yaw, pitch, roll) degrees, N x 3, averaged over the models."""
@@ -283,11 +296,12 @@ class OnnxHeadPose(Method):
         return np.mean(outs, axis=0)
 
     def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
-        out, tensors, where = prepare_each(faces, self.preprocess)
-        if tensors:
-            pred = self.predict(np.ascontiguousarray(np.stack(tensors), dtype=np.float32))
-            for i, (yaw, pitch, roll) in zip(where, pred):
-                out[i] = Pose(float(yaw), float(pitch), float(roll))
+        out, prepared, where = prepare_each(faces, self._preprocess)
+        if prepared:
+            pred = self.predict(np.ascontiguousarray(np.stack([t for t, _ in prepared]), dtype=np.float32))
+            for i, (_, source), (yaw, pitch, roll) in zip(where, prepared, pred):
+                pose = Pose(float(yaw), float(pitch), float(roll))
+                out[i] = Estimate.of(pose, detector=source) if source else pose
         return out
 
 

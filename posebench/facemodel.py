@@ -1,7 +1,10 @@
 """68-point 3D face models in the y-up model frame (x right in the image, y up, z to the viewer).
 
 ``default_face()`` is posebench's own mean face (``posebench/data/face68.npz``, built by
-``scripts/build_face_model.py`` from the AFLW2000-3D labels), in millimetres. ``load_face(path)``
+``scripts/build_face_model.py`` from the AFLW2000-3D labels), in millimetres, with its origin
+where the Basel face model (``u_base.txt``, with which the labels were made) has its origin:
+inside the head, about 93 mm behind the landmarks' centroid (OpenCV's iterative solver depends
+on the origin; rotation does not). ``load_face(path)``
 reads a text file of 204 values (x, y, z interleaved) such as the Basel ``u_base.txt``, or a
 ``.npy``/``.npz`` 68x3 array; ``stretch_face`` scales width/height for the mean-face study.
 
@@ -35,6 +38,11 @@ class ShapeModel:
     mean: np.ndarray
     components: np.ndarray
     stddev: np.ndarray
+
+    @property
+    def centroid(self) -> np.ndarray:
+        """The mean face's landmark centroid (mm, in the model frame; the origin is the Basel one)."""
+        return self.mean.mean(axis=0)
 
     def sample(self, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """A random face: mean + sum_k c_k * stddev_k * component_k with c_k ~ N(0, scale^2)."""
@@ -123,6 +131,8 @@ def stretch_face(face: np.ndarray, width: float = 0.0, height: float = 0.0) -> n
     """Stretch a face (68 x 3, or B x 68 x 3) about its centroid: x by ``1 + width``, y by
     ``1 + height`` (0.4 = +40%). The paper's Figure 5 manipulation."""
     f = np.asarray(face, float)
+    if not width and not height:  # stretch 0 is the face bit for bit
+        return f.copy()
     c = f.mean(axis=-2, keepdims=True)
     return (f - c) * np.array([1.0 + width, 1.0 + height, 1.0]) + c
 

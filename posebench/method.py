@@ -4,6 +4,12 @@ A method turns a face into a canonical :class:`~posebench.pose.Pose` (degrees). 
 ``image`` (RGB uint8 HxWx3) and usually a face ``box``; landmark methods read ``landmarks``.
 ``estimate`` handles one face; ``estimate_batch`` many (override it where batching helps).
 A face the method cannot handle raises/returns :class:`~posebench.errors.SampleFailure`.
+
+A bare photo works for every image method: ``estimate(image)`` with no ``box`` lets the method
+find the face itself (the largest one; see :mod:`posebench.detect`), and ``estimate_faces(image)``
+returns every face the method's detector finds as ``(box, pose)``. A method may return an
+:class:`Estimate` (a :class:`Pose` with ``info``: which detector found the face, what the PnP
+guard did, ...); the runner counts that information in the run record.
 """
 
 from __future__ import annotations
@@ -11,14 +17,15 @@ from __future__ import annotations
 import functools
 import inspect
 from abc import ABC
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from posebench.crop import Box
-from posebench.errors import SampleFailure
+from posebench.errors import SampleFailure, UsageError
 from posebench.pose import Pose
 
 if TYPE_CHECKING:
@@ -28,7 +35,10 @@ if TYPE_CHECKING:
 @dataclass
 class FaceInput:
     """What a method may look at for one face. ``image_size`` is ``(width, height)``; the rest
-    as in :class:`posebench.datasets.base.Sample`."""
+    as in :class:`posebench.datasets.base.Sample`. ``box_source`` says where ``box`` came from:
+    ``""`` = the dataset's protocol (or the caller), a detector name (``dlib-hog``, ``yunet``,
+    ...) = a raw detection of that detector, which a method then crops as it crops that
+    detector's boxes (without detecting again)."""
 
     image: np.ndarray | None
     image_size: tuple[int, int]
@@ -37,6 +47,7 @@ class FaceInput:
     model_3d: np.ndarray | None = None
     id: str = ""
     points: np.ndarray | None = None
+    box_source: str = ""
 
     @classmethod
     def from_sample(cls, sample: "Sample", image: np.ndarray | None = None, exact: bool = True) -> "FaceInput":
@@ -44,6 +55,28 @@ class FaceInput:
         ``exact=False`` withholds the sample's own 3D face)."""
         return cls(image, sample.image_size, sample.box, sample.landmarks, sample.model_3d if exact else None,
                    sample.id, sample.points)
+
+
+@dataclass(frozen=True)
+class Estimate(Pose):
+    """A :class:`Pose` (degrees) with how it was obtained. ``info`` keys used by posebench:
+    ``detector`` (the detector that found the face, absent when the protocol's box was used),
+    ``box`` (the face box, pixels), ``pnp`` (what the landmark-to-pose guard did: ``ok`` or e.g.
+    ``sqpnp behind camera -> weak``), ``behind_camera`` (the solver's own solution put the face
+    behind the camera). ``info`` takes no part in equality."""
+
+    info: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, pose: Pose, **info: Any) -> Estimate:
+        """``pose`` with ``info`` merged into any it already carries."""
+        old = dict(getattr(pose, "info", {}) or {})
+        return cls(pose.yaw, pose.pitch, pose.roll, {**old, **info})
+
+
+def info_of(pose: Any) -> dict[str, Any]:
+    """The ``info`` of an :class:`Estimate` (``{}`` for a plain :class:`Pose`)."""
+    return dict(getattr(pose, "info", {}) or {})
 
 
 class Method(ABC):
@@ -133,17 +166,43 @@ class Method(ABC):
         """``{label: SHA-256 (first 16 hex)}`` of every file the method reads."""
         from posebench.fileio import file_digest
 
-        return {k: file_digest(p)[:16] for k, p in sorted(self.__dict__.get("_files", {}).items())}
+        files = dict(self.__dict__.get("_files", {}))
+        if self._uses_default_detector():
+            from posebench.detect import default_yunet_path
+
+            yunet = default_yunet_path()
+            if yunet.is_file():  # the default detector is then this file, not dlib's HOG
+                files.setdefault("default detector", yunet)
+        return {k: file_digest(p)[:16] for k, p in sorted(files.items())}
+
+    def _uses_default_detector(self) -> bool:
+        """Whether a face without a protocol box goes to :func:`posebench.detect.default_detector`
+        (``box=auto`` and no ``detector_model``): its choice then belongs in the cache key."""
+        return ("image" in self.needs and getattr(self, "box", None) == "auto"
+                and not getattr(self, "detector_model", ""))
 
     @property
     def weights_hash(self) -> str | None:
         """Content hash of the weights in use (part of the cache key), or None."""
         return None
 
+    def setup(self) -> str:
+        """The set-up in words, named in every run record and leaderboard row. The landmark
+        pipelines override it (``best: weak perspective`` vs the paper's ``paper: iterative, ...``);
+        for a method with a ``box`` option it says where the face box comes from (``protocol
+        box``: the dataset's box, or a detector on a bare photo, cropped as the authors crop;
+        ``yunet detector box`` ...); otherwise ``default``."""
+        box = self.options.get("box")
+        if box is None:
+            return "default"
+        return "protocol box" if box in ("auto", "gt") else f"{box} detector box"
+
     def settings(self) -> dict[str, Any]:
         """Everything that determines the predictions (cache key and run record): name,
-        version, recorded options, weights hash and the digest of every file read."""
-        out = {"method": self.name, "version": self.version, "options": self.options, "weights": self.weights_hash}
+        version, recorded options, weights hash, set-up (:meth:`setup`) and the digest of every
+        file read."""
+        out = {"method": self.name, "version": self.version, "options": self.options, "weights": self.weights_hash,
+               "setup": self.setup()}
         files = self.file_digests()
         if files:
             out["files"] = files
@@ -166,7 +225,10 @@ class Method(ABC):
         image_size: tuple[int, int] | None = None,
         model_3d: np.ndarray | None = None,
     ) -> Pose:
-        """Pose of one face. Raises :class:`SampleFailure` when the face cannot be handled."""
+        """Pose of one face. Without ``box``, an image method finds the face itself (the
+        largest face its detector finds; ``info["detector"]`` of the returned :class:`Estimate`
+        names the detector). Raises :class:`SampleFailure` when the face cannot be handled
+        (``"no face found"`` when no detector finds one)."""
         if image_size is None:
             if image is None:
                 raise SampleFailure("image_size is needed when no image is given")
@@ -175,6 +237,37 @@ class Method(ABC):
         if isinstance(out, SampleFailure):
             raise out
         return out
+
+    def face_detector(self):
+        """The detector this method uses on a bare photo (:mod:`posebench.detect`): its own
+        ``detector`` when its ``box`` option names one, else
+        :func:`posebench.detect.default_detector` (YuNet when its model file is installed, else
+        dlib's HOG; ``detector_model`` overrides the YuNet file), built on first use."""
+        from posebench.detect import make_detector
+
+        det = getattr(self, "detector", None)
+        if det is None:
+            det = make_detector("auto", getattr(self, "detector_model", "") or None)
+            self.detector = det
+        return det
+
+    def estimate_faces(self, image: np.ndarray) -> list[tuple[Box, Pose]]:
+        """Every face in an RGB image as ``(box, pose)``, largest face first: the method's
+        detector (:meth:`face_detector`) finds the faces, and each box is handled as that
+        detector's boxes are. Faces whose pose fails are left out. Raises
+        :class:`UsageError` for a method that does not read images."""
+        if "image" not in self.needs:
+            raise UsageError(f"method {self.name!r} does not read images (it needs {', '.join(sorted(self.needs))})")
+        from posebench.detect import sorted_by_area
+        from posebench.imageio import to_rgb
+
+        img = to_rgb(image)
+        det = self.face_detector()
+        boxes = sorted_by_area(det.detect(img))
+        size = (int(img.shape[1]), int(img.shape[0]))
+        faces = [FaceInput(img, size, b, box_source=det.name) for b in boxes]
+        outs = self.estimate_batch(faces) if faces else []
+        return [(b, o) for b, o in zip(boxes, outs) if not isinstance(o, SampleFailure)]
 
     def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
         """Poses for many faces, one entry per face (a failure in place of a pose)."""

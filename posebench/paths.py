@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from posebench.errors import UsageError
-
 
 def data_root() -> Path:
     env = os.environ.get("POSEBENCH_DATA")
@@ -24,11 +22,3 @@ def data_root() -> Path:
 def weights_dir() -> Path:
     env = os.environ.get("POSEBENCH_WEIGHTS")
     return Path(env).expanduser() if env else data_root() / "weights"
-
-
-def default_dir(name: str) -> Path:
-    """``<data root>/<name>``; a usage error saying how to fix it when absent."""
-    p = data_root() / name
-    if not p.is_dir():
-        raise UsageError(f"no --data-dir given and {p} does not exist (set POSEBENCH_DATA or pass --data-dir)")
-    return p

@@ -39,7 +39,8 @@ AXES = {"width": 0, "height": 1}
 
 def stretch(face: np.ndarray, axis: str, amount: float) -> np.ndarray:
     """Scale one model axis (``width`` = x, ``height`` = y) by ``1 + amount`` about the face's
-    centroid; works on 68 x 3 or B x 68 x 3."""
+    centroid; works on 68 x 3 or B x 68 x 3. ``amount == 0`` returns the face unchanged, bit for
+    bit (:func:`posebench.facemodel.stretch_face`)."""
     if axis not in AXES:
         raise ValueError(f"axis must be one of {', '.join(AXES)}, got {axis!r}")
     return stretch_face(face, width=amount if axis == "width" else 0.0, height=amount if axis == "height" else 0.0)

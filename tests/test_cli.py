@@ -44,7 +44,8 @@ def test_run_json_and_cache(tmp_path):
     second = json.loads(invoke(*args).stdout)
     assert second["from_cache"] == 30 and second["mae"] == first["mae"]
     board = invoke("leaderboard", "--results-dir", str(tmp_path))
-    assert board.exit_code == 0 and "| gt-landmarks (solver=sqpnp) | synthetic-v1 | 30 | 0 |" in board.stdout
+    row = "| gt-landmarks (solver=sqpnp) | custom: sqpnp, focal 1 x width, behind camera -> weak | synthetic-v1 | 30 | 0 |"
+    assert board.exit_code == 0 and row in board.stdout
     assert (tmp_path / "leaderboard.md").read_text().startswith("# posebench leaderboard")
 
 

@@ -314,7 +314,7 @@ def test_unusable_boxes_are_sample_failures(seeded_pkl):
     out = method.estimate_batch([FaceInput(img, (60, 50), None), FaceInput(img, (60, 50), (70, 5, 90, 30)),
                                  FaceInput(img, (60, 50), (20, 20, 20, 40))])
     assert [type(o) for o in out] == [SampleFailure] * 3
-    assert "no face box" in out[0].reason and "outside" in out[1].reason and "empty" in out[2].reason
+    assert out[0].reason == "no face found" and "outside" in out[1].reason and "empty" in out[2].reason
 
 
 def test_truncated_jpeg_is_recorded_by_the_runner(aflw_sample, seeded_pkl, tmp_path):

@@ -45,7 +45,7 @@ def test_focal_length_matters_when_guessed_wrong():
 def test_points_subset_and_u_base_file(u_base):
     face = load_face(u_base)
     assert face.shape == (68, 3)
-    m = create_method("gt-landmarks", {"face": str(u_base), "points": "36,45,30,48,54,8"})
+    m = create_method("gt-landmarks", {"face": str(u_base), "points": "36,45,30,48,54,8", "solver": "sqpnp"})
     assert m.options["face"] == "u_base.txt" and m.idx.tolist() == [36, 45, 30, 48, 54, 8]
     pose = Pose(-20, 10, 5)
     pts = project(face, pose.matrix(), np.array([0, 0, 6e5]), camera_matrix((450, 450)))
@@ -72,7 +72,7 @@ def test_bad_landmarks_fail_with_a_reason(landmarks, reason):
 
 
 def test_unknown_option_and_bad_values_are_usage_errors():
-    with pytest.raises(UsageError, match="unknown option 'solvr'.*valid options: face, focal, points, solver"):
+    with pytest.raises(UsageError, match="unknown option 'solvr'.*valid options: face, focal, guard, points, setup, solver"):
         create_method("gt-landmarks", {"solvr": "sqpnp"})
     with pytest.raises(UsageError, match="focal"):
         create_method("gt-landmarks", {"focal": "wide"})
@@ -96,3 +96,55 @@ def test_weak_perspective_solver_far_camera_and_real_labels(aflw_labels):
     pred = np.array([weak.estimate(landmarks=s.landmarks, image_size=s.image_size).as_array() for s in ds])
     err = angle_errors(pred, [s.pose.as_array() for s in ds])
     assert err.mean() < 2.0 and (err.max(axis=1) > 30).sum() == 0
+
+
+def test_set_ups_and_the_behind_camera_guard_on_real_labels(aflw_labels, tmp_path):
+    """The paper's set-up returns OpenCV iterative's behind-the-camera solutions and the run record
+    counts them; the default never returns one; an explicit iterative solver is guarded (the weak
+    fit replaces exactly those solutions, or they become recorded failures with guard=fail)."""
+    from posebench.datasets.aflw2000 import load_aflw2000
+    from posebench.evaluation.runner import evaluate
+
+    ds = load_aflw2000(aflw_labels).subset(300)
+
+    def run(**opts):
+        return evaluate(create_method("gt-landmarks", opts), ds, tmp_path / "r", progress=False).record
+
+    paper, best = run(setup="paper"), run()
+    guarded, failing = run(solver="iterative"), run(solver="iterative", guard="fail")
+    assert paper["setup"] == "paper: iterative, focal 1 x width, no guard"
+    assert best["setup"] == "best: weak perspective"
+    n = paper["behind_camera"]
+    assert n > 10 and paper["n_evaluated"] == 300
+    assert best["behind_camera"] == 0 and best["summary"]["mae"] < 2.0 < paper["summary"]["mae"]
+    assert guarded["behind_camera"] == 0 and guarded["behind_camera_replaced"] == n
+    assert guarded["pnp"]["iterative behind camera -> weak"] == n
+    assert guarded["summary"]["mae"] < paper["summary"]["mae"] / 2
+    assert failing["n_failed"] == n and failing["behind_camera"] == 0
+
+
+def test_guard_keeps_a_sound_solution_and_rejects_unknown_guards():
+    from posebench.pnp import solve_pnp_guarded
+
+    face = default_face()
+    pose = Pose(30, -10, 5)
+    pts = project(face, pose.matrix(), np.array([0, 0, 2000.0]), camera_matrix((450, 450)))
+    res = solve_pnp_guarded(pts, face, (450, 450), "sqpnp", guard="weak")
+    assert not res.behind_camera and res.min_depth > 0 and res.note == "" and res.solver == "sqpnp"
+    assert res.pose.as_array() == pytest.approx(pose.as_array(), abs=1e-3)
+    with pytest.raises(ValueError, match="guard"):
+        solve_pnp_guarded(pts, face, (450, 450), "sqpnp", guard="maybe")
+
+
+def test_mean_face_has_the_basel_origin(u_base):
+    """posebench's mean face and u_base.txt share the origin convention: a similarity fit of
+    u_base (mm) onto the mean face needs (almost) no translation."""
+    u = load_face(u_base) * 1e-3
+    f = default_face()
+    mu, mf = u.mean(0), f.mean(0)
+    a, b = u - mu, f - mf
+    U, S, Vt = np.linalg.svd(b.T @ a)
+    R = U @ Vt
+    s = S.sum() / (a**2).sum()
+    t = mf - s * R @ mu
+    assert np.linalg.norm(t) < 1.0 and np.linalg.norm(mf) > 80.0

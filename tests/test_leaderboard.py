@@ -33,6 +33,24 @@ def test_record_round_trips_and_label_is_stored(two_runs):
     assert set(json.loads(a.paths["record"].read_text())) == set(rec.to_json())
 
 
+def test_record_keeps_setup_and_pnp_counts_and_reads_records_without_them(two_runs, tmp_path):
+    root, a, _ = two_runs
+    rec = a.record
+    assert rec.setup == "custom: sqpnp, focal 1 x width, behind camera -> weak"
+    assert rec.behind_camera == 0 and sum(rec.pnp.values()) == rec.n_evaluated == 12 and rec.detectors == {}
+    assert f"| gt-landmarks (solver=sqpnp) | {rec.setup} |" in render(root)
+    old = json.loads(a.paths["record"].read_text())  # a record written before these fields existed
+    for k in ("setup", "behind_camera", "behind_camera_replaced", "pnp", "detectors"):
+        del old[k]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    back = read_record(tmp_path / "old.json")
+    assert (back.setup, back.behind_camera, back.pnp, back.detectors) == ("", 0, {}, {}) and back.summary == rec.summary
+    old["behind_camera"] = -1
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    with pytest.raises(RecordError, match="behind_camera"):
+        read_record(tmp_path / "old.json")
+
+
 def test_leaderboard_imports_no_plugin(two_runs):
     import subprocess
 

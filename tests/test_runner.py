@@ -151,4 +151,5 @@ def test_invalid_labels_count_as_failures(tmp_path):
     res = evaluate(create_method("gt-landmarks", {}), load_aflw2000(root), tmp_path / "r", progress=False)
     assert res.record.n_samples == 3 and res.record.failures["label: image00003.mat: no Pose_Para field"] == 1
     rec = json.loads(res.paths["record"].read_text())
-    assert rec["environment"]["packages"]["numpy"] and rec["options"]["solver"] == "iterative" and rec["label"] == "gt-landmarks"
+    assert rec["environment"]["packages"]["numpy"] and rec["options"]["solver"] == "auto" and rec["label"] == "gt-landmarks"
+    assert rec["setup"] == "best: weak perspective" and rec["behind_camera"] == 0

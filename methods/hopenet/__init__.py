@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from posebench.detect import BOX_MODES
 from posebench.options import Domain
 from posebench.registry import register_method
 
@@ -19,11 +20,12 @@ if TYPE_CHECKING:
 # The factories import .method (torch, torchvision) only when a network is asked for, so that
 # listing methods or running landmark methods does not pay torch's start-up time.
 #: What the three networks read of a sample: declared once, here (the classes use it too), so
-#: that listing methods needs no torch import.
-NEEDS = frozenset({"image", "box", "weights"})
+#: that listing methods needs no torch import. A box is used where the protocol has one, else
+#: the face is detected (``box=auto``).
+NEEDS = frozenset({"image", "weights"})
 _NEEDS = tuple(sorted(NEEDS))
 _DOMAINS = {"batch_size": Domain(ge=1, le=4096), "threads": Domain(ge=0, le=1024),
-            "engine": Domain(choices=("onnxruntime", "torch"))}
+            "engine": Domain(choices=("onnxruntime", "torch")), "box": Domain(choices=BOX_MODES)}
 
 
 @register_method(
@@ -32,10 +34,11 @@ _DOMAINS = {"batch_size": Domain(ge=1, le=4096), "threads": Domain(ge=0, le=1024
     needs=_NEEDS, domains=_DOMAINS,
 )
 def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, threads: int = 0,
-            engine: str = "onnxruntime") -> HopenetMethod:
+            engine: str = "onnxruntime", box: str = "auto", detector_model: str = "") -> HopenetMethod:
     from .method import HopenetMethod
 
-    return HopenetMethod(weights=weights, variant=variant, batch_size=batch_size, threads=threads, engine=engine)
+    return HopenetMethod(weights=weights, variant=variant, batch_size=batch_size, threads=threads, engine=engine,
+                         box=box, detector_model=detector_model)
 
 
 @register_method(
@@ -43,10 +46,12 @@ def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, th
     "Hopenet head on AlexNet (paper's AlexNet variant); no official weights: weights=PATH",
     needs=_NEEDS, domains=_DOMAINS,
 )
-def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "onnxruntime") -> HopenetAlexNetMethod:
+def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "onnxruntime",
+                    box: str = "auto", detector_model: str = "") -> HopenetAlexNetMethod:
     from .method import HopenetAlexNetMethod
 
-    return HopenetAlexNetMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)
+    return HopenetAlexNetMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine, box=box,
+                                detector_model=detector_model)
 
 
 @register_method(
@@ -55,7 +60,9 @@ def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, e
     needs=_NEEDS, domains=_DOMAINS,
 )
 def resnet50_regression(weights: str = "", batch_size: int = 16, threads: int = 0,
-                        engine: str = "onnxruntime") -> ResNet50RegressionMethod:
+                        engine: str = "onnxruntime", box: str = "auto",
+                        detector_model: str = "") -> ResNet50RegressionMethod:
     from .method import ResNet50RegressionMethod
 
-    return ResNet50RegressionMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine)
+    return ResNet50RegressionMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine, box=box,
+                                    detector_model=detector_model)

@@ -189,6 +189,24 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
         manual=f"If the link is down: download WHENet.h5 from {WHENET_REPO}, then "
                "`posebench data prepare whenet --from WHENet.h5`.",
     ),
+    Source(
+        name="yunet",
+        kind="weights",
+        title="YuNet face detector, ONNX with dynamic input size (Wu et al. 2023; OpenCV cv2.FaceDetectorYN)",
+        homepage="https://github.com/ShiqiYu/libfacedetection.train",
+        filename="yunet_n_dynamic.onnx",
+        url="https://raw.githubusercontent.com/ShiqiYu/libfacedetection.train/master/onnx/yunet_n_dynamic.onnx",
+        url_note="raw file of the training repository's onnx/ folder; not reachable from the machine that wrote this",
+        licence="Apache-2.0 (ShiqiYu/libfacedetection.train)",
+        target="yunet/yunet_n_dynamic.onnx",
+        layout="onnx",
+        size=322906,
+        sha256="104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12",
+        checksum_note="size and SHA-256 of the published yunet_n_dynamic.onnx (posebench's default face detector "
+                      "when present; dlib's HOG otherwise)",
+        manual="If the link is down: get yunet_n_dynamic.onnx from the repository's onnx/ folder, then "
+               "`posebench data prepare yunet --from yunet_n_dynamic.onnx`.",
+    ),
     _hopenet("hopenet-alpha1", "hopenet_alpha1.pkl", "1EJPu2sOAwrfuamTitTkw2xJ2ipmMsmD3", "300W-LP, alpha 1"),
     _hopenet("hopenet-alpha2", "hopenet_alpha2.pkl", "16OZdRULgUpceMKZV6U9PNFiigfjezsCY",
              "300W-LP, alpha 2 (the paper's AFLW2000 model)"),

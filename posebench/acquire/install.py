@@ -15,7 +15,7 @@ from posebench.acquire.archive import clean_leftovers, safe_extract
 from posebench.acquire.catalogue import Source
 from posebench.acquire.download import check_file, fetch
 from posebench.acquire.layout import find_dataset_folder, install
-from posebench.acquire.verify import WEIGHT_VERIFIERS, Report, verify_weights
+from posebench.acquire.verify import Report, verify_weights_source
 from posebench.errors import DataError, PosebenchError, UsageError, WeightsError
 from posebench.paths import data_root, weights_dir
 
@@ -31,9 +31,9 @@ def target_root(source: Source, root: Path | None) -> Path:
     return weights_dir() if source.kind == "weights" else data_root()
 
 
-def _check_weights_file(path: Path, label: str, layout: str = "weights") -> Report:
-    report = Report(label, Path(path))
-    WEIGHT_VERIFIERS.get(layout, verify_weights)(report)
+def _check_weights_file(path: Path, source: Source) -> Report:
+    report = Report(source.name, Path(path))
+    verify_weights_source(source, report)
     if report.problems:
         raise WeightsError(report.problems[0])
     return report
@@ -106,7 +106,7 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
         got = fetch(link, part_dir / source.filename, size=source.size, sha256=source.sha256,
                     retries=retries, progress=progress)
         try:
-            _check_weights_file(got, source.name, source.layout)
+            _check_weights_file(got, source)
         except WeightsError:
             got.unlink(missing_ok=True)
             raise
@@ -144,7 +144,7 @@ def prepare(source: Source, given: Path, root: Path | None = None, *, force: boo
             raise UsageError(f"--from: {given} is not a file (expected {source.filename})")
         if given.name == source.filename and (source.size is not None or source.sha256 is not None):
             check_file(given, source.size, source.sha256, progress=progress, remove_bad=False)
-        _check_weights_file(given, source.name, source.layout)
+        _check_weights_file(given, source)
         return _copy_into_place(given, root / source.target, force)
     if given.is_dir():
         return install_folder(source, given, root, force)

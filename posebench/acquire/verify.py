@@ -247,6 +247,35 @@ WEIGHT_VERIFIERS: dict[str, Callable[[Report], None]] = {
     "whenet-h5": verify_whenet_h5,
 }
 
+def verify_onnx(report: Report, sha256: str | None = None) -> None:
+    """An ONNX model file (e.g. YuNet): the published SHA-256 where known, and that it parses."""
+    from posebench.acquire.download import sha256_of
+
+    path = report.path
+    report.facts.append(f"{path.name}: {path.stat().st_size} bytes")
+    if sha256 is not None:
+        digest = sha256_of(path)
+        if digest != sha256.lower():
+            report.problems.append(f"{path.name}: SHA-256 {digest[:16]}..., expected {sha256[:16]}...")
+            return
+        report.facts.append("SHA-256 matches the catalogue")
+    try:
+        import onnx
+
+        onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001  (any parse failure is a problem to report)
+        report.problems.append(f"{path.name}: not a readable ONNX model ({type(exc).__name__})")
+
+
+def verify_weights_source(source, report: Report) -> None:
+    """The check for a weights entry of the catalogue: ONNX files by :func:`verify_onnx`, the rest
+    by their layout's verifier in :data:`WEIGHT_VERIFIERS` (PyTorch checkpoints: :func:`verify_weights`)."""
+    if source.layout == "onnx":
+        verify_onnx(report, source.sha256)
+    else:
+        WEIGHT_VERIFIERS.get(source.layout, verify_weights)(report)
+
+
 VERIFIERS: dict[str, Callable[[Report], None]] = {
     "aflw2000": verify_aflw2000,
     "300w-lp": verify_300w_lp,
@@ -284,7 +313,7 @@ def verify_source(source: Source, root: Path | None = None) -> Report:
         if not path.is_file():
             report.problems.append(f"{path} is not a file (expected {source.target})")
             return report
-        WEIGHT_VERIFIERS.get(source.layout, verify_weights)(report)
+        verify_weights_source(source, report)
         return report
     if not path.is_dir():
         report.problems.append(f"{path} is not a folder")

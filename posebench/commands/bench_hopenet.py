@@ -26,15 +26,10 @@ from posebench.errors import DataError
 TOLERANCE_DEG = 1e-4
 
 
-def default_sample_dir() -> Path:
-    shared = Path(os.environ.get("POSEBENCH_SHARED", "../shared"))
-    return shared / "data" / "AFLW2000-sample"
-
-
 @bench.command("hopenet")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=default_sample_dir,
-              show_default="$POSEBENCH_SHARED/data/AFLW2000-sample (../shared)",
-              help="AFLW2000-3D folder with images (.jpg next to .mat).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="AFLW2000-3D folder with images (.jpg next to .mat). Default: <data root>/aflw2000, "
+                   "as `posebench run`.")
 @click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Hopenet checkpoint. Default: the official alpha1 file in the weights folder if present, "
                    "else seeded random weights (timings valid, angles meaningless).")
@@ -52,6 +47,7 @@ def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines
     import torch
     from tqdm.auto import tqdm
 
+    from posebench.acquire.defaults import default_dir
     from posebench.imageio import read_image
     from posebench.method import FaceInput, create_method
     from posebench.methods.hopenet import nets
@@ -60,7 +56,7 @@ def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines
     from posebench.methods.hopenet.weights import DEFAULT_FILES
     from posebench.paths import weights_dir
 
-    dataset = load_dataset("aflw2000", str(data_dir))
+    dataset = load_dataset("aflw2000", str(data_dir or default_dir("aflw2000")))
     samples = [s for s in dataset.samples if s.image_path is not None and s.box is not None]
     samples = [s for s in samples if _readable(s.image_path)]  # damaged images are not timed
     if limit:

@@ -24,10 +24,6 @@ from posebench.commands.common import load_dataset, show_progress
 from posebench.errors import DataError, PosebenchError, SampleFailure
 
 
-def shared_root() -> Path:
-    return Path(os.environ.get("POSEBENCH_SHARED", "../shared"))
-
-
 @dataclass
 class Timing:
     label: str
@@ -78,9 +74,9 @@ def _create(name: str, options: dict[str, Any]):
 
 @bench.command("methods")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="AFLW2000 folder with images (default: $POSEBENCH_SHARED/data/AFLW2000-sample, ../shared).")
+              help="AFLW2000 folder with images (default: <data root>/aflw2000, as `posebench run`).")
 @click.option("--fsanet-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with the FSA-Net ONNX files (default: $POSEBENCH_SHARED/models/fsanet).")
+              help="Folder with the FSA-Net ONNX files (default: <weights folder>/fsanet; skipped when absent).")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Processes for dlib's fast path (0 = one per CPU core).")
 @click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Timed passes (median).")
@@ -92,10 +88,12 @@ def bench_methods(data_dir, fsanet_dir, workers, repeat, limit, only) -> None:
     with baseline-vs-fast-path ratios measured in the same run."""
     from tqdm.auto import tqdm
 
+    from posebench.acquire.defaults import default_dir
+    from posebench.paths import weights_dir
     from posebench.registry import methods as registry
 
-    data_dir = data_dir or shared_root() / "data" / "AFLW2000-sample"
-    fsanet_dir = fsanet_dir or shared_root() / "models" / "fsanet"
+    data_dir = data_dir or default_dir("aflw2000")
+    fsanet_dir = fsanet_dir or weights_dir() / "fsanet"
     faces = _faces(data_dir, limit)
     n_workers = workers or (os.cpu_count() or 1)
     wanted = set(only) or {"dlib", "onnx-headpose", "fan", "hopenet"}
@@ -120,7 +118,8 @@ def bench_methods(data_dir, fsanet_dir, workers, repeat, limit, only) -> None:
                 ratios.append(f"dlib: workers={n_workers} vs workers=1: {b / f:.2f}x faster")
             elif name == "onnx-headpose":
                 if not fsanet_dir.is_dir():
-                    raise DataError(f"FSA-Net folder not found: {fsanet_dir} (pass --fsanet-dir)")
+                    raise DataError(f"FSA-Net folder not found: {fsanet_dir} (place the ONNX files there or "
+                                    "pass --fsanet-dir)")
                 m = _create("onnx-headpose", {"model_dir": str(fsanet_dir)})
                 m.estimate_batch(faces[:2])  # warm-up
                 one, f1 = time_method(m, faces, repeat, batch_size=1)

@@ -19,6 +19,7 @@ def _print_table(res: RunResult) -> None:
     j = res.summary_json()
     opts = ", ".join(f"{k}={v}" for k, v in sorted(j["options"].items()))
     click.echo(f"{j['method']} ({opts}) on {j['dataset']} [{j['protocol']}]")
+    click.echo(f"  set-up: {j['setup']}")
     click.echo(f"  evaluated {j['n_evaluated']} of {j['n_samples']}, failed {j['n_failed']}"
                f" ({j['from_cache']} from cache)")
     click.echo(f"  MAE yaw {j['mae_yaw']:.3f}  pitch {j['mae_pitch']:.3f}  roll {j['mae_roll']:.3f}  "
@@ -26,6 +27,11 @@ def _print_table(res: RunResult) -> None:
     spp = j["seconds_per_sample"]
     click.echo(f"  geodesic {j['geodesic']:.3f}  MAEV {j['maev']:.3f}  "
                f"{'-' if spp is None else f'{1000 * spp:.2f}'} ms/sample")
+    if j["behind_camera"] or j["behind_camera_replaced"]:
+        click.echo(f"  behind the camera: {j['behind_camera']} scored as they are, "
+                   f"{j['behind_camera_replaced']} replaced by the guard")
+    if j["detectors"]:
+        click.echo("  face boxes: " + ", ".join(f"{k} x{v}" for k, v in j["detectors"].items()))
     for reason, count in list(j["failures"].items())[:5]:
         click.echo(f"  failed x{count}: {reason}")
     click.echo(f"  stored: {j['run_file']}")
@@ -73,9 +79,10 @@ def leaderboard_cmd(results_dir: Path, output: Path | None) -> None:
 
 
 DEMO_RUNS = [
-    {"solver": "iterative"},
+    {},  # setup=best: weak perspective
     {"solver": "sqpnp"},
-    {"solver": "iterative", "face": "exact"},
+    {"setup": "paper"},  # the paper's: OpenCV iterative, focal = width, no guard
+    {"setup": "paper", "face": "exact"},
 ]
 
 

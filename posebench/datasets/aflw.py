@@ -123,7 +123,7 @@ def load_aflw(data_dir: str | Path, split: str = "all", filter: str = "none") ->
 def aflw(data_dir: str | Path | None = None, split: str = "all", filter: str = "none",
          downsample: int = 1) -> Dataset:
     if data_dir is None:
-        from posebench.paths import default_dir
+        from posebench.acquire.defaults import default_dir
 
         data_dir = default_dir("aflw")
     return with_downsample(load_aflw(data_dir, split=split, filter=filter), downsample)

@@ -90,7 +90,7 @@ def load_aflw2000(data_dir: str | Path, crop: str = "hopenet", filter: str = "99
 def aflw2000(data_dir: str | Path | None = None, crop: str = "hopenet", filter: str = "99",
               downsample: int = 1) -> Dataset:
     if data_dir is None:
-        from posebench.paths import default_dir
+        from posebench.acquire.defaults import default_dir
 
         data_dir = default_dir("aflw2000")
     return with_downsample(load_aflw2000(data_dir, crop=crop, filter=filter), downsample)

@@ -120,7 +120,7 @@ def load_afw(data_dir: str | Path) -> Dataset:
                   domains={"downsample": DOWNSAMPLE_DOMAIN})
 def afw(data_dir: str | Path | None = None, downsample: int = 1) -> Dataset:
     if data_dir is None:
-        from posebench.paths import default_dir
+        from posebench.acquire.defaults import default_dir
 
         data_dir = default_dir("afw")
     return with_downsample(load_afw(data_dir), downsample)

@@ -105,7 +105,7 @@ def load_biwi(data_dir: str | Path, protocol: str = "p1", seed: int = 0, test_fr
 def biwi(data_dir: str | Path | None = None, protocol: str = "p1", seed: int = 0, test_fraction: float = 0.3,
          groups: str = "", downsample: int = 1) -> Dataset:
     if data_dir is None:
-        from posebench.paths import default_dir
+        from posebench.acquire.defaults import default_dir
 
         data_dir = default_dir("biwi")
     return with_downsample(load_biwi(data_dir, protocol=protocol, seed=seed, test_fraction=test_fraction, groups=groups),

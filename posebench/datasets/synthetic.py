@@ -4,7 +4,8 @@ Deterministic from ``seed``. Each sample draws a pose uniformly within the given
 a 68-point face from posebench's shape model (mean + principal components, ``shape_scale`` times
 their natural spread: shape and expression), and a head position ``distance`` mm in front of a
 pinhole camera with focal = image width and principal point at the centre (the default camera
-guess of :mod:`posebench.pnp`), jittered by up to 10% of the distance sideways. Landmarks are
+guess of :mod:`posebench.pnp`), jittered by up to 10% of the distance sideways. The head turns
+about its landmarks' centroid (``model_3d`` is centred there). Landmarks are
 the exact perspective projection of that face; ``model_3d`` keeps the face itself.
 """
 
@@ -51,7 +52,7 @@ def make_synthetic(
     for i in range(n):
         ypr = [rng.uniform(*ranges[a]) for a in ("yaw", "pitch", "roll")]
         pose = Pose.from_array(ypr)
-        face = model.sample(rng, shape_scale)
+        face = model.sample(rng, shape_scale) - model.centroid
         t = np.array([rng.uniform(-0.1, 0.1) * distance, rng.uniform(-0.1, 0.1) * distance, distance])
         pts = project(face, pose.matrix(), t, K)
         samples.append(

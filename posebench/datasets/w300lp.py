@@ -160,7 +160,7 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
 def w300lp(data_dir: str | Path | None = None, filter: str = "none", subsets: str = "",
            landmarks: str = "auto", downsample: int = 1) -> Dataset:
     if data_dir is None:
-        from posebench.paths import default_dir
+        from posebench.acquire.defaults import default_dir
 
         data_dir = default_dir("300w-lp")
     return with_downsample(load_300w_lp(data_dir, filter=filter, subsets=subsets or None, landmarks=landmarks), downsample)

@@ -1,6 +1,7 @@
 """Leaderboard: every stored run in a results folder as one markdown table per dataset.
 
-Rows show method (with its non-default options, the label stored in the run record), protocol,
+Rows show method (with its non-default options, the label stored in the run record), the set-up it
+ran under (``best: weak perspective``, ``paper: iterative, focal 1 x width, no guard``, ...), protocol,
 samples evaluated and failed, MAE per angle and their mean, geodesic error, MAE per |true yaw|
 bin (where the dataset's yaw spreads over more than one bin), ms per sample, a link to the run
 record (and to its worst-case gallery, ``posebench gallery``, when one exists) and the paper's
@@ -86,9 +87,9 @@ def render(results_dir: Path) -> str:
         root = Path(first.data_root).name if first.data_root else "embedded"
         bins = _yaw_bins(group)
         lines += [f"## {ds}: {first.n_samples} samples ({root}, fingerprint {fp})", "",
-                  "| method | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | "
+                  "| method | set-up | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | "
                   + "".join(f"MAE \\|yaw\\| {b} | " for b in bins) + "ms/face | run | paper MAE (yaw/pitch/roll/MAE) |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(bins) + "---:|---|---|"]
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(bins) + "---:|---|---|"]
         for r, p in group:
             s = r.summary
             paper = "; ".join(f"{name}: {'/'.join(f'{v:g}' for v in vals)}"
@@ -98,7 +99,7 @@ def render(results_dir: Path) -> str:
             cells = "".join(f"{_fmt(r.by_yaw_bin[b].mae if b in r.by_yaw_bin else None)} "
                             f"({r.by_yaw_bin[b].n if b in r.by_yaw_bin else 0}) | " for b in bins)
             lines.append(
-                f"| {r.label}{_gallery_link(results_dir, p)} | {r.protocol} | {r.n_evaluated} | {r.n_failed} | "
+                f"| {r.label}{_gallery_link(results_dir, p)} | {r.setup or '–'} | {r.protocol} | {r.n_evaluated} | {r.n_failed} | "
                 f"{_fmt(s.mae_yaw)} | {_fmt(s.mae_pitch)} | {_fmt(s.mae_roll)} | {_fmt(s.mae)} | "
                 f"{_fmt(s.geodesic)} | {cells}{_fmt(None if sps is None else 1000 * sps, 1)} | {_link(p)} | {paper or '–'} |"
             )

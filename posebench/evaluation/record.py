@@ -46,6 +46,13 @@ class RunRecord:
     ``by_yaw_bin`` (bin label -> summary), ``seconds_per_sample`` (mean over evaluated samples
     of the run that computed them; None if none), ``from_cache`` (samples answered by the
     cache), ``wall_seconds_this_call``.
+    How the poses were made: ``setup`` (the method's set-up, e.g. ``best`` or ``paper``; "" for
+    methods without one), ``behind_camera`` (evaluated poses from a landmark-to-pose solution
+    with the face behind the camera, 0 unless the set-up has no guard),
+    ``behind_camera_replaced`` (such solutions the guard replaced), ``pnp`` (what the guard did
+    -> count), ``detectors`` (which detector found the face, or ``protocol box`` -> count; empty
+    for label-only methods). These five are optional when reading (records written before them
+    read as ""/0/{}).
     Provenance: ``format`` (:data:`RUN_FORMAT`), ``key`` (cache key), ``created`` (UTC ISO
     time), ``environment`` (versions, git commit, machine).
     """
@@ -75,6 +82,11 @@ class RunRecord:
     seconds_per_sample: float | None
     from_cache: int
     wall_seconds_this_call: float
+    setup: str = ""
+    behind_camera: int = 0
+    behind_camera_replaced: int = 0
+    pnp: dict[str, int] = field(default_factory=dict)
+    detectors: dict[str, int] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     format: int = RUN_FORMAT
 
@@ -100,7 +112,7 @@ class RunRecord:
         kw: dict[str, Any] = {}
         for f in fields(cls):
             if f.name not in obj:
-                if f.name == "environment":
+                if f.name in _OPTIONAL:
                     continue
                 raise RecordError(f"missing field {f.name!r}")
             v = obj[f.name]
@@ -124,7 +136,10 @@ _KINDS: dict[str, str] = {
     "fingerprint": "str", "dataset_settings": "dict", "excluded_by_protocol": "int", "samples_without_image": "int",
     "n_samples": "int", "n_evaluated": "int", "n_failed": "int", "failures": "dict", "seconds_per_sample": "num?",
     "from_cache": "int", "wall_seconds_this_call": "num", "environment": "dict", "format": "int",
+    "setup": "str", "behind_camera": "int", "behind_camera_replaced": "int", "pnp": "dict", "detectors": "dict",
 }
+#: Fields a record may lack (written before they existed): they read as their defaults.
+_OPTIONAL = frozenset({"environment", "setup", "behind_camera", "behind_camera_replaced", "pnp", "detectors"})
 
 
 def _check(name: str, v: Any, kind: str) -> None:

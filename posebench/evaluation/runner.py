@@ -4,6 +4,12 @@ The cache key covers the method's settings (name, version, options, weights hash
 content fingerprint and its protocol, so any change re-runs exactly what it must. Failures (no
 face, bad landmarks, unreadable image, missing image, unusable label) are recorded per sample
 with their reason and counted; they never stop the run.
+
+What a method says about how it got each pose (:class:`posebench.method.Estimate` ``info``) is
+kept per sample and counted in the record: ``detectors`` (which detector found the face, or
+``protocol box``), ``pnp`` (what the landmark-to-pose guard did), ``behind_camera`` (evaluated
+poses that come from a solution with the face behind the camera: 0 unless the set-up has no
+guard) and ``behind_camera_replaced`` (such solutions the guard replaced).
 """
 
 from __future__ import annotations
@@ -26,8 +32,11 @@ from posebench.evaluation.cache import PredictionCache, cache_key
 from posebench.evaluation.environment import environment
 from posebench.evaluation.record import RUN_FORMAT, RunRecord, write_record  # noqa: F401  (RUN_FORMAT re-exported)
 from posebench.fileio import write_atomic
-from posebench.method import FaceInput, Method
+from posebench.method import FaceInput, Method, info_of
 from posebench.metrics import Summary, nearest_equivalent, per_sample_errors, summarize, summarize_by_yaw_bin
+
+#: Per-sample information kept from a method's :class:`~posebench.method.Estimate`.
+INFO_KEYS = ("detector", "pnp", "behind_camera")
 
 
 @dataclass
@@ -47,11 +56,13 @@ class RunResult:
         """The flat object ``posebench run --json`` prints."""
         r, s = self.record, self.record.summary
         return {
-            "method": r.method, "options": r.options, "dataset": r.dataset, "protocol": r.protocol,
+            "method": r.method, "setup": r.setup, "options": r.options, "dataset": r.dataset, "protocol": r.protocol,
             "n_samples": r.n_samples, "n_evaluated": r.n_evaluated, "n_failed": r.n_failed,
             "mae_yaw": s.mae_yaw, "mae_pitch": s.mae_pitch, "mae_roll": s.mae_roll, "mae": s.mae,
             "mae_ci95": list(s.mae_ci95), "geodesic": s.geodesic, "maev": s.maev,
             "seconds_per_sample": r.seconds_per_sample, "from_cache": r.from_cache, "failures": r.failures,
+            "behind_camera": r.behind_camera, "behind_camera_replaced": r.behind_camera_replaced,
+            "pnp": r.pnp, "detectors": r.detectors,
             "run_file": str(self.paths.get("record", "")),
         }
 
@@ -133,6 +144,9 @@ def _run_chunk(method: Method, chunk: list[Sample]) -> list[dict]:
                 records[j] = {"id": chunk[j].id, "pred": None, "fail": "non-finite prediction", "sec": per}
             else:
                 records[j] = {"id": chunk[j].id, "pred": [float(v) for v in out.as_array()], "fail": None, "sec": per}
+                info = {k: v for k, v in info_of(out).items() if k in INFO_KEYS}
+                if info:
+                    records[j]["info"] = info
     return [r for r in records if r is not None]
 
 
@@ -149,13 +163,16 @@ def results_table(dataset: Dataset, done: dict[str, dict]) -> pd.DataFrame:
     for s in dataset.samples:
         rec = done[s.id]
         pred = rec["pred"] if rec["pred"] is not None else [np.nan] * 3
+        info = rec.get("info") or {}
         rows.append({"id": s.id, "true_yaw": s.pose.yaw, "true_pitch": s.pose.pitch, "true_roll": s.pose.roll,
                      "pred_yaw": pred[0], "pred_pitch": pred[1], "pred_roll": pred[2],
-                     "failure": rec["fail"] or "", "seconds": rec["sec"]})
+                     "failure": rec["fail"] or "", "seconds": rec["sec"],
+                     "detector": info.get("detector", ""), "pnp": info.get("pnp", ""),
+                     "behind_camera": bool(info.get("behind_camera", False))})
     for sid, reason in dataset.invalid:
         rows.append({"id": sid, "true_yaw": np.nan, "true_pitch": np.nan, "true_roll": np.nan,
                      "pred_yaw": np.nan, "pred_pitch": np.nan, "pred_roll": np.nan,
-                     "failure": f"label: {reason}", "seconds": 0.0})
+                     "failure": f"label: {reason}", "seconds": 0.0, "detector": "", "pnp": "", "behind_camera": False})
     table = pd.DataFrame(rows)
     if len(table):
         pred_cols, true_cols = ["pred_yaw", "pred_pitch", "pred_roll"], ["true_yaw", "true_pitch", "true_roll"]
@@ -179,9 +196,13 @@ def summarise(table: pd.DataFrame) -> tuple[Summary, dict[str, Summary], Counter
 
 def build_record(method: Method, dataset: Dataset, key: str, fingerprint: str, table: pd.DataFrame,
                  n_cached: int, wall: float) -> RunRecord:
-    """The :class:`RunRecord` of a finished table."""
+    """The :class:`RunRecord` of a finished table (``table`` from :func:`results_table`)."""
     summary, bins, fails = summarise(table)
     ok = table[table["failure"] == ""] if len(table) else table
+    behind = ok["behind_camera"].astype(bool) if len(ok) else pd.Series([], dtype=bool)
+    replaced = behind & ok["pnp"].str.contains("->", regex=False) if len(ok) else behind
+    pnp = Counter(ok.loc[ok["pnp"] != "", "pnp"]) if len(ok) else Counter()
+    detectors = Counter(ok["detector"].replace("", "protocol box")) if len(ok) and "image" in method.needs else Counter()
     settings = method.settings()
     return RunRecord(
         key=key,
@@ -195,7 +216,12 @@ def build_record(method: Method, dataset: Dataset, key: str, fingerprint: str, t
         n_samples=int(len(table)), n_evaluated=int(summary.n), n_failed=int(len(table) - summary.n),
         failures=dict(fails.most_common()), summary=summary, by_yaw_bin=bins,
         seconds_per_sample=float(ok["seconds"].mean()) if len(ok) else None,
-        from_cache=int(n_cached), wall_seconds_this_call=round(wall, 3), environment=environment(),
+        from_cache=int(n_cached), wall_seconds_this_call=round(wall, 3),
+        setup=str(settings.get("setup") or ""),
+        behind_camera=int((behind & ~replaced).sum()), behind_camera_replaced=int(replaced.sum()),
+        pnp={str(k): int(v) for k, v in pnp.most_common()},
+        detectors={str(k): int(v) for k, v in detectors.most_common()},
+        environment=environment(),
     )
 
 

@@ -10,6 +10,7 @@
 """
 
 from posebench.pnp.single import (  # noqa: F401
+    GUARDS,
     SOLVER_NAMES,
     SOLVERS,
     PnPResult,
@@ -17,5 +18,6 @@ from posebench.pnp.single import (  # noqa: F401
     check_landmarks,
     project,
     solve_pnp,
+    solve_pnp_guarded,
     weak_rotation,
 )

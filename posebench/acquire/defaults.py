@@ -1,0 +1,40 @@
+"""Default dataset and weights folders, with the ``posebench data`` command that fills a missing
+one (built on :mod:`posebench.paths` and the catalogue; :mod:`posebench.paths` itself imports
+nothing of posebench, so the catalogue can use it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from posebench.acquire.catalogue import SOURCES
+from posebench.errors import UsageError
+from posebench.paths import data_root, weights_dir
+
+
+def fill_hint(name: str) -> str:
+    """The ``posebench data`` command that fills ``name`` (a catalogue entry), in words."""
+    src = SOURCES.get(name)
+    if src is None:
+        return "see `posebench data list`"
+    if src.downloadable:
+        return f"run `posebench data download {name}`"
+    return f"run `posebench data prepare {name} --from FILE` (`posebench data list` says where to get it)"
+
+
+def default_dir(name: str, option: str = "--data-dir") -> Path:
+    """``<data root>/<name>``; a one-line usage error naming the ``posebench data`` command that
+    fills it when absent."""
+    p = data_root() / name
+    if not p.is_dir():
+        raise UsageError(f"no {option} given and {p} does not exist: {fill_hint(name)}, set POSEBENCH_DATA, "
+                         f"or pass {option}")
+    return p
+
+
+def default_weights(subdir: str, option: str) -> Path:
+    """``<weights dir>/<subdir>``; a one-line usage error naming the command that fills it."""
+    p = weights_dir() / subdir
+    if not p.is_dir():
+        raise UsageError(f"no {option} given and {p} does not exist: {fill_hint(subdir)}, set POSEBENCH_WEIGHTS, "
+                         f"or pass {option}")
+    return p
