@@ -155,7 +155,8 @@ class YuNet:
         self.path, self.score, self.nms, self.top_k = path, float(score), float(nms), int(top_k)
         self._local = threading.local()
         try:  # a file that is not YuNet fails here, in one line, not on every image
-            self._detector((64, 64)).detect(np.zeros((64, 64, 3), np.uint8))
+            with quiet_opencv():
+                self._detector((64, 64)).detect(np.zeros((64, 64, 3), np.uint8))
         except Exception as exc:  # noqa: BLE001 - cv2.error and friends
             self._local = threading.local()
             raise WeightsError(f"{path} is not a YuNet face detector ONNX model (cv2.FaceDetectorYN refused it: "

@@ -21,6 +21,7 @@ from posebench.registry import methods as registry
 
 YUNET = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
 FSANET = SHARED / "models" / "fsanet"
+WHENET = SHARED / "models" / "whenet" / "WHENet.h5"
 IMAGE_METHODS = sorted(e.name for e in registry.entries() if "image" in e.needs)
 
 
@@ -44,6 +45,10 @@ def _method(name: str, tmp_path: Path):
         if not FSANET.is_dir():
             pytest.skip(f"FSA-Net models not found: {FSANET}")
         return create_method(name, {"model_dir": str(FSANET)})
+    if name == "whenet":
+        if not WHENET.is_file():
+            pytest.skip(f"WHENet weights not found: {WHENET}")
+        return create_method(name, {"weights": str(WHENET)})
     if name == "fan":
         import torch
         from face_alignment.models import FAN
@@ -73,13 +78,13 @@ def test_every_image_method_takes_a_bare_photo(name, aflw_sample, tmp_path):
     assert pose.info["detector"] in ("dlib-hog", "yunet", "dlib-cnn")
 
 
-@pytest.mark.parametrize("name", ["dlib", "onnx-headpose"])
+@pytest.mark.parametrize("name", ["dlib", "onnx-headpose", "whenet"])
 def test_bare_photos_score_like_the_run(name, aflw_sample, tmp_path, monkeypatch):
     """On the 37 in-protocol sample images, without any box: dlib (HOG, its own detector) and
-    FSA-Net (default detector = YuNet when installed) stay within the runs' bound (< 6 deg)."""
+    FSA-Net and WHENet (default detector = YuNet when installed) stay within the runs' bound (< 6 deg)."""
     from posebench.registry import datasets
 
-    if name == "onnx-headpose":
+    if name in ("onnx-headpose", "whenet"):
         _with_yunet(monkeypatch)
     m = _method(name, tmp_path)
     ds = datasets.create("aflw2000", data_dir=str(aflw_sample))

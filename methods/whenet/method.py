@@ -1,7 +1,10 @@
 """The ``whenet`` estimator: the authors' released Keras weights in PyTorch (:mod:`.weights`).
 
 Input: the RGB image and a face box or landmarks; the crop follows option ``crop`` (default
-``loose68``, see :mod:`.preprocess`). Faces run in batches of ``batch_size`` through the
+``loose68``, see :mod:`.preprocess`). A bare photo (no landmarks, no box) goes to the face detector
+(``box=auto``: :func:`posebench.detect.default_detector`; or the detector ``box`` names), and the
+detection is grown by the same rule as the 68-landmark box: a face detector's box spans brows to
+chin like the landmarks' tight box (:func:`detector_reference`). Faces run in batches of ``batch_size`` through the
 ``onnxruntime`` engine (default; the network exported to ONNX, cached by weights hash) or the
 ``torch`` engine (BatchNorm folded, channels-last, ``inference_mode``); both are Hopenet's engines
 (:mod:`posebench.methods.hopenet.engine`). Output: (yaw, pitch, roll) degrees in the AFLW2000-3D
@@ -19,12 +22,12 @@ import torch
 from posebench.errors import SampleFailure, UsageError
 from posebench.fileio import file_digest
 from posebench.imageio import to_rgb
-from posebench.method import FaceInput, Method, prepare_each
+from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.pose import Pose
 
 from . import NEEDS
 from .nets import WHENetAngles, fold_batchnorm
-from .preprocess import CROPS, crop_reference, face_crop, sliced_box, to_batch
+from .preprocess import CROPS, crop_reference, detector_reference, face_crop, sliced_box, to_batch
 from .weights import load_whenet, resolve_weights
 
 ENGINES = ("torch", "onnxruntime")
@@ -57,7 +60,12 @@ class WHENetMethod(Method):
     version = "1"
 
     def __init__(self, weights: str = "", crop: str = "loose68", batch_size: int = 32, threads: int = 0,
-                 engine: str = "onnxruntime"):
+                 engine: str = "onnxruntime", box: str = "auto", detector_model: str = ""):
+        from posebench.detect import check_box_mode, make_detector
+
+        check_box_mode(box)
+        self.box, self.detector_model = box, detector_model
+        self.detector = make_detector(box, detector_model or None) if box not in ("gt", "auto") else None
         if crop not in CROPS:
             raise UsageError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
         if engine not in ENGINES:
@@ -83,27 +91,44 @@ class WHENetMethod(Method):
 
     def crop_box(self, face: FaceInput, image: np.ndarray) -> tuple[int, int, int, int]:
         """The integer box sliced out of ``image`` for this face."""
+        return self._crop_box(face, image)[0]
+
+    def _crop_box(self, face: FaceInput, image: np.ndarray) -> tuple[tuple[int, int, int, int], str]:
+        """:meth:`crop_box` and the detector that found the face (``""``: the sample's own
+        landmarks or box)."""
+        from posebench.detect import find_face
+
         h, w = image.shape[:2]
+        bare = face.box is None and face.landmarks is None and face.points is None
+        if self.box != "gt" and (self.box != "auto" or bare or face.box_source):
+            box, source = find_face(image, self.box, self.face_detector, face.box, face.box_source)
+            return sliced_box(detector_reference(self.crop, box, w, h), w, h), source
         ref = crop_reference(self.crop, face.box, face.landmarks, face.points, w, h)
-        return sliced_box(ref, w, h)
+        return sliced_box(ref, w, h), ""
 
     def prepare(self, face: FaceInput) -> np.ndarray:
         """The 224x224 RGB uint8 network input of one face; :class:`SampleFailure` if impossible."""
+        return self._prepare(face)[0]
+
+    def _prepare(self, face: FaceInput) -> tuple[np.ndarray, str]:
         if face.image is None:
             raise SampleFailure("no image")
         image = face.image
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             image = to_rgb(image)
-        return face_crop(image, self.crop_box(face, image))
+        box, source = self._crop_box(face, image)
+        return face_crop(image, box), source
 
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 3) degrees for 224x224 RGB uint8 crops."""
         return self.engine(to_batch(crops, self.engine.channels_last))
 
     def estimate_batch(self, faces: Sequence[FaceInput]) -> list[Pose | SampleFailure]:
-        out, crops, where = prepare_each(faces, self.prepare)
-        for start in range(0, len(crops), self.batch_size):
-            angles = self.predict(crops[start : start + self.batch_size])
-            for j, ypr in zip(where[start : start + self.batch_size], angles):
-                out[j] = Pose(float(ypr[0]), float(ypr[1]), float(ypr[2]))
+        out, prepared, where = prepare_each(faces, self._prepare)
+        for start in range(0, len(prepared), self.batch_size):
+            chunk = prepared[start : start + self.batch_size]
+            angles = self.predict([c for c, _ in chunk])
+            for j, (_, source), ypr in zip(where[start : start + self.batch_size], chunk, angles):
+                pose = Pose(float(ypr[0]), float(ypr[1]), float(ypr[2]))
+                out[j] = Estimate.of(pose, detector=source) if source else pose
         return out

@@ -68,6 +68,19 @@ def crop_reference(crop: str, box: Box | None, landmarks: np.ndarray | None, poi
     return tuple(float(v) for v in box)
 
 
+def detector_reference(crop: str, box: Box, width: int, height: int) -> Box:
+    """The crop box (pixels, float) around a face detector's box under crop rule ``crop``:
+    ``loose68``/``visible`` grow it as the 68-landmark tight box is grown (a face detector's box
+    spans brows to chin like that box), ``demo`` pads it as the authors' demo pads a head box,
+    ``protocol`` uses it as it is."""
+    b = tuple(float(v) for v in box)
+    if crop == "demo":
+        return demo_padding(b, width, height)
+    if crop == "protocol":
+        return b
+    return loose_box_hopenet(b)
+
+
 def sliced_box(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
     """Integer box actually sliced: cut at the image border, corners truncated (``int()``)."""
     x0, y0, x1, y1 = box
