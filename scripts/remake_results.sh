@@ -7,20 +7,25 @@ out=${1:-results}
 L=../shared/data/AFLW2000-labels; S=../shared/data/AFLW2000-sample; U=../shared/data/face-model/u_base.txt
 Y=../shared/models/yunet/yunet_n_dynamic.onnx; F=../shared/models/fsanet
 pb=${POSEBENCH:-posebench}
-for s in iterative sqpnp weak; do for f in default $U; do
-  $pb run -m gt-landmarks -d aflw2000 --data-dir $L -o solver=$s -o face=$f --results-dir "$out" --json >/dev/null
-done; done
-for s in iterative sqpnp weak; do
-  $pb run -m dlib -d aflw2000 --data-dir $S -o solver=$s --results-dir "$out" --json >/dev/null
-  $pb run -m gt-landmarks -d aflw2000 --data-dir $S -o solver=$s --results-dir "$out" --json >/dev/null
+W=../shared/models/whenet/WHENet.h5
+gal() { $pb gallery --method "$1" --dataset aflw2000 --worst 6 --results-dir "$out" --data-dir "$2" >/dev/null; }
+# 1969 AFLW2000-3D labels (no images): the ground-truth-landmark pipeline, both set-ups; a gallery
+# of the paper set-up (flipped solutions) and of the default, each right after its run (newest run)
+for o in "-o setup=paper -o face=$U" "" "-o setup=paper" "-o face=$U" "-o solver=sqpnp" "-o solver=iterative"; do
+  $pb run -m gt-landmarks -d aflw2000 --data-dir $L $o --results-dir "$out" --json >/dev/null
+  case "$o" in "-o setup=paper -o face=$U"|"") gal gt-landmarks $L;; esac
 done
-$pb run -m dlib -d aflw2000 --data-dir $S -o box=yunet -o detector_model=$Y -o solver=sqpnp --results-dir "$out" --json >/dev/null
-for m in 1x1,var 1x1 var; do
-  $pb run -m onnx-headpose -d aflw2000 --data-dir $S -o model_dir=$F -o models=$m --results-dir "$out" --json >/dev/null
-done
-$pb run -m onnx-headpose -d aflw2000 --data-dir $S -o model_dir=$F -o box=yunet -o detector_model=$Y --results-dir "$out" --json >/dev/null
-for c in loose68 visible demo protocol; do
-  $pb run -m whenet -d aflw2000 --data-dir $S -o weights=../shared/models/whenet/WHENet.h5 -o crop=$c --results-dir "$out" --json >/dev/null
+# the 37 real images of AFLW2000-sample
+for o in "" "-o setup=paper" "-o solver=sqpnp"; do
+  $pb run -m gt-landmarks -d aflw2000 --data-dir $S $o --results-dir "$out" --json >/dev/null; done
+for o in "-o setup=paper" "-o solver=sqpnp" "-o box=yunet -o detector_model=$Y" ""; do
+  $pb run -m dlib -d aflw2000 --data-dir $S $o --results-dir "$out" --json >/dev/null; done
+gal dlib $S
+for o in "-o models=1x1" "-o models=var" "-o box=yunet -o detector_model=$Y" ""; do
+  $pb run -m onnx-headpose -d aflw2000 --data-dir $S -o model_dir=$F $o --results-dir "$out" --json >/dev/null; done
+gal onnx-headpose $S
+for c in visible demo protocol loose68; do
+  $pb run -m whenet -d aflw2000 --data-dir $S -o weights=$W -o crop=$c --results-dir "$out" --json >/dev/null
 done
 $pb leaderboard --results-dir "$out" >/dev/null
 for s in keypoints jitter stretch solver; do
@@ -34,8 +39,6 @@ $pb study lowres --dataset aflw2000 --data-dir $S -o methods=dlib,onnx-headpose,
   -o onnx-headpose.model_dir=$F --results-dir "$out" >/dev/null
 $pb plot lowres --dataset aflw2000 --results-dir "$out" >/dev/null
 $pb study landmark-count --dataset aflw2000 --data-dir $S --results-dir "$out" --plot >/dev/null
-# galleries (results/README.md), then the leaderboard (links them) and the report
-for k in 6f65c7ffc2ac 1f8255b239ec; do $pb gallery $k --worst 6 --results-dir "$out" --data-dir $S >/dev/null; done
-for k in 0c9e78d6bedad e7e5bd29c61f; do $pb gallery $k --worst 6 --results-dir "$out" --data-dir $L >/dev/null; done
+# the leaderboard (links the galleries) and the report
 $pb leaderboard --results-dir "$out" >/dev/null
 $pb report --results-dir "$out" >/dev/null

@@ -53,7 +53,8 @@ def detected_landmarks(method, dataset: Dataset, results_dir: Path, progress: bo
     from posebench.evaluation.cache import PredictionCache, cache_key
 
     key = cache_key({"landmarks": method.settings(), "dataset": dataset.fingerprint(), "protocol": dataset.protocol})
-    cache = PredictionCache(Path(results_dir) / "cache" / f"landmarks-{method.name}__{dataset.name}__{key}.jsonl")
+    cache = PredictionCache(Path(results_dir) / "cache" / f"landmarks-{method.name}__{dataset.name}__{key}.jsonl",
+                            width=68 * 2)
     done = cache.load()
     todo = [s for s in dataset if s.id not in done and s.image_path is not None]
     from tqdm.auto import tqdm

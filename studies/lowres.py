@@ -15,9 +15,9 @@ run --dataset-option downsample=F``). Per (method, factor) the table has:
   (default 90: worse than any sane guess inside the +-99 degree protocol).
 
 Landmark methods run with ``solver=sqpnp`` unless told otherwise
-(:data:`studies.image_base.STUDY_DEFAULTS`; ``-o dlib.solver=iterative`` is the paper's set-up).
-Methods whose weights are absent (``hopenet``, ``fan``) or that are not registered
-(``whenet`` before its port is merged) are skipped with the reason in the table. Note that
+(:data:`studies.image_base.STUDY_DEFAULTS`; ``-o dlib.setup=paper`` is the paper's set-up).
+Methods whose weights are absent (``hopenet``, ``fan``) or that are not registered are skipped
+with the reason in the table. Note that
 ``gt-landmarks`` reads no image: it is a resolution-independent reference line.
 """
 

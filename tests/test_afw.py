@@ -92,7 +92,7 @@ def test_labels_equal_output_score_100(tmp_path, pixel_yaw):
     t = study.run(ds)
     r = t[t["kind"] == "reproduced"].iloc[0]
     assert r["acc15"] == 100.0 and r["acc30"] == 100.0 and r["mae_yaw"] < 2.0 and r["n"] == 5
-    assert "not registered" in t.loc[t["method"] == "whenet", "skipped"].iloc[0]
+    assert "WHENet weights" in t.loc[t["method"] == "whenet", "skipped"].iloc[0]  # absent here: stated
     assert (t["kind"] == "paper figure only").sum() == 6
     assert "100.0" in study.summary(t) and "skipped whenet" in study.summary(t)
     assert all(p.stat().st_size > 0 for p in study.plot(t, tmp_path / "fig" / "afw"))

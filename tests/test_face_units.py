@@ -78,7 +78,7 @@ def test_run_and_study_fit_the_same_model(tmp_path, u_base, aflw_labels):
     """`posebench study` and `posebench run` load a face file the same way: same MAE."""
     r = CliRunner()
     res = r.invoke(main, ["run", "-m", "gt-landmarks", "-d", "aflw2000", "--data-dir", str(aflw_labels),
-                          "--limit", "300", "-o", f"face={u_base}", "-o", f"points={TWELVE}",
+                          "--limit", "300", "-o", f"face={u_base}", "-o", f"points={TWELVE}", "-o", "setup=paper",
                           "--results-dir", str(tmp_path), "--json"])
     assert res.exit_code == 0, res.output
     run_mae = json.loads(res.output.strip().splitlines()[-1])["mae"]

@@ -48,7 +48,7 @@ def test_points_subset_and_u_base_file(u_base):
     m = create_method("gt-landmarks", {"face": str(u_base), "points": "36,45,30,48,54,8", "solver": "sqpnp"})
     assert m.options["face"] == "u_base.txt" and m.idx.tolist() == [36, 45, 30, 48, 54, 8]
     pose = Pose(-20, 10, 5)
-    pts = project(face, pose.matrix(), np.array([0, 0, 6e5]), camera_matrix((450, 450)))
+    pts = project(face, pose.matrix(), np.array([0, 0, 600.0]), camera_matrix((450, 450)))  # mm: faces load in mm
     assert m.estimate(landmarks=pts, image_size=(450, 450)).as_array() == pytest.approx(pose.as_array(), abs=1e-3)
 
 

@@ -94,7 +94,7 @@ def test_lowres_study_skips_with_reason_and_scores_failures(tmp_path):
     assert (ran["mae"] < 1e-3).all() and (ran["n_failed"] == 0).all()  # exact face: known answer 0
     assert (ran["options"] == "face=exact,solver=sqpnp").all()
     skipped = t[t["skipped"] != ""].drop_duplicates("method").set_index("method")["skipped"]
-    assert "not registered" in skipped["whenet"] and "unknown method" in skipped["nosuch"]
+    assert "WHENet weights" in skipped["whenet"] and "unknown method" in skipped["nosuch"]
     assert "skipped whenet" in study.summary(t)
     assert all(p.stat().st_size > 0 for p in study.plot(t, tmp_path / "fig" / "lowres"))
     # cached: the second run computes nothing

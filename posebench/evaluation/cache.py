@@ -26,9 +26,10 @@ def cache_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def valid_record(rec: object) -> bool:
-    """True for a well-formed cache entry: ``id`` a string; either ``pred`` three finite numbers
-    and ``fail`` null, or ``pred`` null and ``fail`` a non-empty string; ``sec`` a finite number
+def valid_record(rec: object, width: int = 3) -> bool:
+    """True for a well-formed cache entry: ``id`` a string; either ``pred`` ``width`` finite
+    numbers (3 = yaw, pitch, roll; other caches store other vectors, e.g. 136 = 68 landmarks) and
+    ``fail`` null, or ``pred`` null and ``fail`` a non-empty string; ``sec`` a finite number
     >= 0 (when present)."""
     if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
         return False
@@ -37,7 +38,7 @@ def valid_record(rec: object) -> bool:
         return False
     if pred is None:
         return isinstance(fail, str) and fail != ""
-    return (fail is None and isinstance(pred, list) and len(pred) == 3
+    return (fail is None and isinstance(pred, list) and len(pred) == width
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pred))
 
 
@@ -47,8 +48,11 @@ def warn(message: str) -> None:
 
 
 class PredictionCache:
-    def __init__(self, path: Path):
+    """The cache file ``path``; each valid ``pred`` holds ``width`` numbers (see :func:`valid_record`)."""
+
+    def __init__(self, path: Path, width: int = 3):
         self.path = Path(path)
+        self.width = int(width)
         self.usable = True
 
     def load(self) -> dict[str, dict]:
@@ -75,7 +79,7 @@ class PredictionCache:
                 rec = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
             except (UnicodeDecodeError, ValueError, RecursionError):
                 rec = None
-            if valid_record(rec):
+            if valid_record(rec, self.width):
                 out[rec["id"]] = rec
             elif raw.strip():
                 damaged += 1
