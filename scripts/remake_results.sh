@@ -36,7 +36,7 @@ for v in sqpnp weak; do for s in keypoints jitter stretch; do
 done; done
 # image studies (results/image-studies.md): degraded-image runs (+dsF-v1) land in runs/
 $pb study lowres --dataset aflw2000 --data-dir $S -o methods=dlib,onnx-headpose,whenet,gt-landmarks \
-  -o onnx-headpose.model_dir=$F --results-dir "$out" >/dev/null
+  -o onnx-headpose.model_dir=$F -o whenet.weights=$W --results-dir "$out" >/dev/null
 $pb plot lowres --dataset aflw2000 --results-dir "$out" >/dev/null
 $pb study landmark-count --dataset aflw2000 --data-dir $S --results-dir "$out" --plot >/dev/null
 # the leaderboard (links the galleries) and the report

@@ -89,6 +89,14 @@ class WHENetMethod(Method):
     def weights_hash(self) -> str:
         return self._hash
 
+    def setup(self) -> str:
+        """The crop rule and where the face comes from, e.g. ``loose68 crop (sample's landmarks or
+        box; detector on a bare photo)`` or ``loose68 crop of the yunet detector box``."""
+        if self.box in ("auto", "gt"):
+            where = "sample's landmarks or box" + ("; detector on a bare photo" if self.box == "auto" else "")
+            return f"{self.crop} crop ({where})"
+        return f"{self.crop} crop of the {self.box} detector box"
+
     def crop_box(self, face: FaceInput, image: np.ndarray) -> tuple[int, int, int, int]:
         """The integer box sliced out of ``image`` for this face."""
         return self._crop_box(face, image)[0]

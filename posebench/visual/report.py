@@ -76,13 +76,13 @@ def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, results_dir: Pat
             sps = r.seconds_per_sample
             paper = "; ".join(f"{n}: {'/'.join(f'{v:g}' for v in vals)}" for n, vals in paper_values(r.method, ds)
                               if "+ds" not in r.protocol)  # degraded images: not Table 1's set-up
-            rows.append([f"<a href=\"runs/{e(stem)}.html\">{e(r.label)}</a>{gal}", e(r.protocol),
+            rows.append([f"<a href=\"runs/{e(stem)}.html\">{e(r.label)}</a>{gal}", e(r.setup or "–"), e(r.protocol),
                          str(r.n_evaluated), str(r.n_failed), _f(s.mae_yaw), _f(s.mae_pitch),
                          _f(s.mae_roll), f"<b>{_f(s.mae)}</b>", _f(s.geodesic),
                          _f(None if sps is None else 1000 * sps, 1), e(paper) or "–"])
         parts.append(f"<h3>{e(ds)}: {first.n_samples} samples ({e(root)}, fingerprint <code>{e(fp)}</code>)</h3>"
-                     + _table(["method", "protocol", "n eval", "n failed", "yaw", "pitch", "roll", "MAE", "geodesic",
-                               "ms/face", "paper MAE (yaw/pitch/roll/MAE)"], [r for r in rows], left=2))
+                     + _table(["method", "set-up", "protocol", "n eval", "n failed", "yaw", "pitch", "roll", "MAE", "geodesic",
+                               "ms/face", "paper MAE (yaw/pitch/roll/MAE)"], [r for r in rows], left=3))
     return "\n".join(parts)
 
 
@@ -105,7 +105,7 @@ def _run_page(r: RunRecord, path: Path, out: Path) -> str:
         links.append(f"<a href=\"../galleries/{e(stem)}/index.html\">worst-case gallery</a>")
     ci = s.mae_ci95 or (None, None)
     sps = r.seconds_per_sample
-    method = {"method": r.method, "label": r.label, "method_version": r.method_version, "options": r.options,
+    method = {"method": r.method, "label": r.label, "setup": r.setup, "method_version": r.method_version, "options": r.options,
               "weights": r.weights, "files": r.files, "needs": r.needs}
     dataset = {"name": r.dataset, "protocol": r.protocol, "root": r.data_root, "fingerprint": r.fingerprint,
                "settings": r.dataset_settings, "excluded_by_protocol": r.excluded_by_protocol,
