@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -631,6 +632,10 @@ def test_ok_leftovers_of_killed_processes_are_cleaned(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 def _cli(*args: str, **kw) -> subprocess.Popen:
+    """``python -m posebench ARGS`` run outside the checkout: ``-m`` puts the working folder first
+    on sys.path, and the repository root holds a ``posebench/`` source folder without ``methods/``
+    (the installed package is what the tests must exercise)."""
+    kw.setdefault("cwd", tempfile.gettempdir())
     return subprocess.Popen([sys.executable, "-m", "posebench", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, **kw)
 
@@ -767,5 +772,6 @@ def test_ok_sigterm_raised_inside_an_at_fork_hook_is_not_lost():
         "except Terminated:\n"
         "    print('stopped cleanly')\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=tempfile.gettempdir())
     assert res.stdout.strip() == "stopped cleanly" and "Traceback" not in res.stderr, res.stderr

@@ -192,7 +192,9 @@ def test_torchrun_two_processes_disjoint_samples_identical_weights(tmp_path):
            "--epochs", "1", "--batch-size", "4", "--input-size", "32", "--workers", "0", "--log-indices",
            "--out", str(out)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    # run outside the checkout: `-m` puts the working folder first on sys.path, and the repository
+    # root's posebench/ source folder lacks methods/ (the installed package is the one to test)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     epoch = next(r for r in log if r["event"] == "epoch")
