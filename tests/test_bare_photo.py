@@ -194,7 +194,7 @@ def test_yunet_catalogue_entry_verifies_its_checksum(tmp_path):
     assert res.exit_code != 0 and "SHA-256" in res.output and "Traceback" not in res.output
 
 
-@pytest.mark.parametrize("bench", [["bench", "methods"], ["bench", "hopenet"]])
+@pytest.mark.parametrize("bench", [["bench", "methods"], ["bench", "hopenet"], ["bench", "whenet"]])
 def test_benches_default_to_the_data_root_and_name_the_data_command(bench, tmp_path, monkeypatch):
     from click.testing import CliRunner
 

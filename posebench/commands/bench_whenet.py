@@ -26,10 +26,6 @@ from posebench.errors import DataError
 TOLERANCE_DEG = 1e-3
 
 
-def default_sample_dir() -> Path:
-    return Path(os.environ.get("POSEBENCH_SHARED", "../shared")) / "data" / "AFLW2000-sample"
-
-
 def plain_loop(net, faces, crop_box) -> np.ndarray:  # noqa: F821
     """The per-image baseline: (N, 3) degrees, one face at a time (see the module doc)."""
     import numpy as np
@@ -53,9 +49,9 @@ def plain_loop(net, faces, crop_box) -> np.ndarray:  # noqa: F821
 
 
 @bench.command("whenet")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=default_sample_dir,
-              show_default="$POSEBENCH_SHARED/data/AFLW2000-sample (../shared)",
-              help="AFLW2000-3D folder with images (.jpg next to .mat).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="AFLW2000-3D folder with images (.jpg next to .mat); default: <data root>/aflw2000 "
+                   "(`posebench data download aflw2000`).")
 @click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="WHENet.h5; default: <weights folder>/whenet/WHENet.h5.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(2, 512),
@@ -63,24 +59,26 @@ def plain_loop(net, faces, crop_box) -> np.ndarray:  # noqa: F821
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Timed rounds per path.")
 @click.option("--threads", default=0, show_default="all cores", type=click.IntRange(0, 1024), help="torch/onnxruntime threads.")
 @click.option("--limit", default=0, type=click.IntRange(0), help="Use only the first N faces (0 = all).")
-def bench_whenet(data_dir: Path, weights: Path | None, batch_size: int, rounds: int, threads: int, limit: int) -> None:
+def bench_whenet(data_dir: Path | None, weights: Path | None, batch_size: int, rounds: int, threads: int, limit: int) -> None:
     """Time WHENet (ms/face) at batch 1 and batch --batch-size, torch (channels-last or not) and
     onnxruntime, against a plain per-image loop measured in the same run; check the angles agree."""
     import numpy as np
     import torch
     from tqdm.auto import tqdm
 
+    from posebench.acquire.defaults import default_dir
     from posebench.imageio import read_image
     from posebench.method import FaceInput, create_method
     from posebench.methods.hopenet.engine import TorchEngine, cpu_threads
     from posebench.methods.whenet.nets import WHENetAngles, fold_batchnorm
 
+    data_dir = data_dir or default_dir("aflw2000")
     samples = [s for s in load_dataset("aflw2000", str(data_dir)).samples if s.image_path is not None]
     if limit:
         samples = samples[:limit]
     if not samples:
         raise DataError(f"no images in {data_dir}")
-    faces = [FaceInput(read_image(s.image_path), s.image_size, s.box, s.landmarks, None, s.id, s.points) for s in samples]
+    faces = [FaceInput.from_sample(s, read_image(s.image_path), exact=False) for s in samples]
     n_threads = threads or cpu_threads()
     opts = {"threads": str(n_threads)}
     if weights is not None:

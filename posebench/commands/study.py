@@ -25,7 +25,7 @@ def _notify(message: str) -> None:
 @click.argument("name")
 @click.option("--dataset", "-d", "dataset_name", default="synthetic", show_default=True,
               help="Dataset with ground-truth 2D landmarks (see `posebench datasets`).")
-@click.option("--data-dir", type=click.Path(), default=None, help="Dataset folder (e.g. ../shared/data/AFLW2000-labels).")
+@click.option("--data-dir", type=click.Path(), default=None, help="Dataset folder (default: <data root>/DATASET, as `posebench run`).")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
               help="Dataset option (repeatable), e.g. n=1000 for synthetic.")
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
