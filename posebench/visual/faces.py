@@ -83,7 +83,9 @@ class FaceFinder:
         if "landmarks" in self.method.needs and "image" not in self.method.needs:
             raise SampleFailure(f"{self.method.name} needs ground-truth landmarks (a .mat label beside the image)")
         box = choose_face(self.detector.detect(image))
-        return FaceInput(image, size, box, None, None, Path(path).stem if path else ""), self.detector_name
+        # box_source: the method crops it as a detector's box (its authors' rule) and detects no second time
+        return FaceInput(image, size, box, None, None, Path(path).stem if path else "",
+                         box_source=self.detector.name), self.detector_name
 
 
 def check_method_takes_images(method: Method, have_labels: bool) -> None:
