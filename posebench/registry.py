@@ -21,6 +21,7 @@ whose name is already taken is skipped with a warning naming both.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import warnings
@@ -42,7 +43,10 @@ class Entry:
     ``needs``: for methods, what they read of a sample (from the class's ``needs`` when the
     factory is a class); for datasets, what their samples carry; ``domains``: per-option
     :class:`~posebench.options.Domain`; ``paper``: the paper's reported numbers, if any;
-    ``origin``: the module (or entry point) that registered it.
+    ``origin``: the module (or entry point) that registered it; ``source``: for datasets, the
+    :class:`~posebench.acquire.source.Source` declared with the reader (where the data comes
+    from, how its folder is found in an archive and how a copy is verified), which
+    ``posebench data`` uses; ``None`` when the dataset has none (e.g. the embedded synthetic one).
     """
 
     name: str
@@ -52,6 +56,7 @@ class Entry:
     paper: dict[str, Any] = field(default_factory=dict)
     domains: dict[str, Domain] = field(default_factory=dict)
     origin: str = ""
+    source: Any = None
 
 
 def _origin(obj: Any) -> str:
@@ -79,16 +84,27 @@ class Registry:
         needs: tuple[str, ...] | frozenset[str] = (),
         paper: dict[str, Any] | None = None,
         domains: Mapping[str, Domain] | None = None,
+        source: Any = None,
     ) -> Callable:
         """Decorator registering a factory (function or class) under ``name``.
 
         A class's ``needs`` is read from the class itself (pass none here); a function
-        factory declares them here. Raises :class:`UsageError` when ``name`` is taken and
-        :class:`ValueError` on unknown needs.
+        factory declares them here. ``source`` (datasets): a
+        :class:`~posebench.acquire.source.Source` of kind ``dataset`` named ``name``; it is
+        recorded with ``reader = name``. Raises :class:`UsageError` when ``name`` is taken and
+        :class:`ValueError` on unknown needs or a source of another name or kind.
         """
         bad = set(needs) - set(NEEDS)
         if bad:
             raise ValueError(f"unknown needs {sorted(bad)} for {name!r}; allowed: {NEEDS}")
+        if source is not None:
+            if getattr(source, "name", None) != name or getattr(source, "kind", None) != "dataset":
+                raise ValueError(f"{self.kind} {name!r}: its source must be a Source of kind 'dataset' named "
+                                 f"{name!r}, got {getattr(source, 'kind', '?')} {getattr(source, 'name', source)!r}")
+            if source.target != name:  # `posebench run -d NAME` looks in <data root>/NAME
+                raise ValueError(f"{self.kind} {name!r}: its source installs to {source.target!r}; a dataset's "
+                                 f"source installs to its own name (leave target empty)")
+            source = dataclasses.replace(source, reader=name)
 
         def deco(factory: Callable) -> Callable:
             cls_needs = getattr(factory, "needs", None) if inspect.isclass(factory) else None
@@ -99,7 +115,7 @@ class Registry:
             if bad:
                 raise ValueError(f"unknown needs {sorted(bad)} for {name!r}; allowed: {NEEDS}")
             self._add(Entry(name, factory, description or (inspect.getdoc(factory) or "").split("\n")[0], use,
-                            dict(paper or {}), dict(domains or {}), _origin(factory)))
+                            dict(paper or {}), dict(domains or {}), _origin(factory), source))
             return factory
 
         return deco

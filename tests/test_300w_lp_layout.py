@@ -108,12 +108,13 @@ def test_run_and_verify_are_silent_about_support_files(release, tmp_path):
 
 
 def test_layout_finder_ignores_support_files(release, tmp_path):
+    from posebench.acquire.catalogue import get_source
     from posebench.acquire.layout import find_dataset_folder
 
     root, _, _ = release
     for i in range(5):  # more support .mat files than labels must not move the root
         sio.savemat(root / "Code" / "ModelGeneration" / f"extra{i}.mat", {"x": 1.0})
-    assert find_dataset_folder("300w-lp", root.parent) == root
+    assert find_dataset_folder(get_source("300w-lp"), root.parent) == root
 
 
 @pytest.mark.parametrize("content,field", [({"pts_2d": np.zeros((68, 2))}, "no pts_3d"),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from posebench.acquire.archive import UnsafeArchiveError, safe_extract
+from posebench.acquire.catalogue import get_source
 from posebench.acquire.layout import find_dataset_folder
 
 
@@ -103,7 +104,7 @@ def test_layout_finds_each_readers_folder(tmp_path):
     for i in (2, 4):
         (tmp_path / "a" / "AFLW2000" / f"image{i:05d}.mat").write_bytes(b"")
     (tmp_path / "a" / "AFLW2000" / "Code").mkdir()
-    assert find_dataset_folder("aflw2000", tmp_path / "a") == tmp_path / "a" / "AFLW2000"
+    assert find_dataset_folder(get_source("aflw2000"), tmp_path / "a") == tmp_path / "a" / "AFLW2000"
 
     lp = tmp_path / "b" / "300W_LP"
     for sub in ("AFW", "IBUG_Flip"):
@@ -111,10 +112,10 @@ def test_layout_finds_each_readers_folder(tmp_path):
         (lp / sub / f"{sub}_1.mat").write_bytes(b"")
     (lp / "landmarks" / "AFW").mkdir(parents=True)
     (lp / "landmarks" / "AFW" / "AFW_1_pts.mat").write_bytes(b"")
-    assert find_dataset_folder("300w-lp", tmp_path / "b") == lp
+    assert find_dataset_folder(get_source("300w-lp"), tmp_path / "b") == lp
 
     hp = tmp_path / "c" / "kinect_head_pose_db" / "hpdb"
     for subj in ("01", "02"):
         (hp / subj).mkdir(parents=True)
         (hp / subj / "frame_00003_pose.txt").write_text("")
-    assert find_dataset_folder("biwi", tmp_path / "c") == hp
+    assert find_dataset_folder(get_source("biwi"), tmp_path / "c") == hp

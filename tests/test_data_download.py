@@ -135,7 +135,9 @@ def test_cli_list_shows_every_catalogue_entry():
                  "hopenet-robust-alpha1"):
         assert f"\n{name} " in "\n" + res.output
     assert get_source("biwi").sha256[:16] in res.output
-    assert "no reader yet" in res.output
+    for name in ("aflw2000", "300w-lp", "biwi", "afw", "aflw"):  # every built-in dataset has its reader
+        assert f"reader: {name}" in res.output
+    assert "\nsynthetic " not in res.output  # embedded: nothing to download
 
 
 def test_part_file_longer_than_server_file_is_dropped(tmp_path):

@@ -169,19 +169,28 @@ def test_prepare_weights_refuses_pickled_code_and_wrong_shapes(tmp_path):
     assert not (Path(os.environ["POSEBENCH_WEIGHTS"]) / "hopenet_alpha1.pkl").exists()
 
 
-def test_prepare_dataset_without_reader_keeps_archive_as_is(tmp_path):
-    src = tmp_path / "AFW"
-    src.mkdir()
-    write_jpg(src / "1.jpg", (32, 32))
-    (src / "anno.mat").write_bytes(b"x")
+def test_prepare_afw_finds_anno_and_verifies_counts(tmp_path):
+    """AFW's own source (posebench.datasets.afw): the folder holding anno.mat is found inside the
+    archive, the copy is checked by the reader (images, faces) against the published 205 / 468,
+    and `posebench run -d afw` then finds it without --data-dir."""
+    from test_afw import write_afw
+
+    src = write_afw(tmp_path / "release" / "testimages")  # 4 images, 5 faces
     zpath = tmp_path / "AFW.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
         for p in src.iterdir():
-            zf.write(p, f"AFW/{p.name}")
+            zf.write(p, f"AFW/testimages/{p.name}")
     res = CliRunner().invoke(main, ["data", "prepare", "afw", "--from", str(zpath)])
     assert res.exit_code == 0, res.output
-    assert (Path(os.environ["POSEBENCH_DATA"]) / "afw" / "anno.mat").exists()
-    assert "2 files" in res.output and "no reader for this dataset yet" in res.output
+    dest = Path(os.environ["POSEBENCH_DATA"]) / "afw"
+    assert (dest / "anno.mat").is_file() and (dest / "1000.jpg").is_file()
+    assert "anno.mat: 4 images, 5 faces (published: 205 and 468); 4 images present" in res.output
+    assert "problem: anno.mat lists 4 images with 5 faces, expected 205 with 468" in res.output
+    (dest / "1002.jpg").unlink()
+    res = CliRunner().invoke(main, ["data", "verify", "afw"])
+    assert res.exit_code == 1 and "problem: 1002.jpg: image missing" in res.output
+    res = CliRunner().invoke(main, ["run", "-m", "gt-landmarks", "-d", "afw", "--json"])
+    assert "no --data-dir given" not in res.output  # found in <data root>/afw
 
 
 @pytest.mark.parametrize("name", ["aflw2000", "hopenet-alpha1"])

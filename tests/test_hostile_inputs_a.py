@@ -382,13 +382,13 @@ def test_arrays_of_every_depth_and_layout_through_every_image_method(name, cases
 
 @pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
 def test_data_verify_names_every_damaged_image(reader, cases, tmp_path, unreadable, monkeypatch):
-    import posebench.acquire.verify as verify
+    import posebench.acquire.source as source
 
     cs, mat = cases
     root = tmp_path / reader
     ids = build_tree(root, reader, cs, mat)
     _mark_unreadable(unreadable, root, ids, reader)
-    monkeypatch.setattr(verify, "IMAGE_SAMPLE", 1000)  # decode every image, not a spread of 5
+    monkeypatch.setattr(source, "IMAGE_SAMPLE", 1000)  # decode every image, not a spread of 5
     res = CliRunner().invoke(main, ["data", "verify", reader, "--root", str(root)])
     if res.exception and not isinstance(res.exception, SystemExit):
         tally("traceback")

@@ -1,19 +1,19 @@
 """Default dataset and weights folders, with the ``posebench data`` command that fills a missing
-one (built on :mod:`posebench.paths` and the catalogue; :mod:`posebench.paths` itself imports
-nothing of posebench, so the catalogue can use it)."""
+one (built on :mod:`posebench.paths` and the catalogue)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from posebench.acquire.catalogue import SOURCES
 from posebench.errors import UsageError
 from posebench.paths import data_root, weights_dir
 
 
 def fill_hint(name: str) -> str:
     """The ``posebench data`` command that fills ``name`` (a catalogue entry), in words."""
-    src = SOURCES.get(name)
+    from posebench.acquire.catalogue import sources
+
+    src = sources().get(name)
     if src is None:
         return "see `posebench data list`"
     if src.downloadable:

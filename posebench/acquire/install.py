@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 
 from posebench.acquire.archive import clean_leftovers, safe_extract
-from posebench.acquire.catalogue import Source
 from posebench.acquire.download import check_file, fetch
 from posebench.acquire.layout import find_dataset_folder, install
-from posebench.acquire.verify import Report, verify_weights_source
+from posebench.acquire.source import Report, Source
+from posebench.acquire.verify import verify_weights
 from posebench.errors import DataError, PosebenchError, UsageError, WeightsError
 from posebench.paths import data_root, weights_dir
 
@@ -33,7 +33,7 @@ def target_root(source: Source, root: Path | None) -> Path:
 
 def _check_weights_file(path: Path, source: Source) -> Report:
     report = Report(source.name, Path(path))
-    verify_weights_source(source, report)
+    (source.verify or verify_weights)(report)
     if report.problems:
         raise WeightsError(report.problems[0])
     return report
@@ -60,7 +60,7 @@ def install_archive(source: Source, archive: Path, root: Path, force: bool, prog
         raise UsageError(f"{dest} already exists (pass --force to replace it)")
     tmp = safe_extract(archive, root, progress=progress)
     try:
-        folder = find_dataset_folder(source.layout, tmp)
+        folder = find_dataset_folder(source, tmp)
         install(folder, dest, force=force)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -72,7 +72,7 @@ def install_folder(source: Source, folder: Path, root: Path, force: bool) -> Pat
     dest = root / source.target
     if dest.exists() and not force:
         raise UsageError(f"{dest} already exists (pass --force to replace it)")
-    found = find_dataset_folder(source.layout, folder)
+    found = find_dataset_folder(source, folder)
     if found.resolve() == dest.resolve():
         return dest
     tmp = root / f".copy-{source.target}-{os.getpid()}"

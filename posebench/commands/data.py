@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from posebench.acquire.catalogue import SOURCES, Source, get_source
+from posebench.acquire.catalogue import get_source, sources
+from posebench.acquire.source import Source
 from posebench.commands.common import show_progress
 from posebench.errors import DataError
 
@@ -34,7 +35,8 @@ def _present(source: Source, root: Path | None) -> str:
 
 @click.group("data")
 def data() -> None:
-    """Get, check and arrange the public datasets and weights (AFLW2000-3D, 300W-LP, BIWI, Hopenet...).
+    """Get, check and arrange the public datasets and weights (AFLW2000-3D, 300W-LP, BIWI, Hopenet...)
+    and any plugin dataset that declares its source.
 
     Datasets go to <data root>/<name> ($POSEBENCH_DATA, default ~/.local/share/posebench), where
     `posebench run -d NAME` finds them without --data-dir; weights go to $POSEBENCH_WEIGHTS
@@ -45,10 +47,14 @@ def data() -> None:
 @data.command("list")
 @root_option
 def list_cmd(root: Path | None) -> None:
-    """Each dataset and weight file posebench knows: source, licence, size, checksum, presence."""
-    for s in SOURCES.values():
+    """Each dataset and weight file posebench knows: source, licence, size, checksum, presence.
+
+    Datasets are every registered dataset that declares a source (built-in or a plugin's, see
+    docs/extending.md); weights are posebench's catalogue.
+    """
+    for s in sources().values():
         how = "download" if s.downloadable else "manual"
-        reader = f"reader: {s.reader}" if s.reader else ("" if s.kind == "weights" else "no reader yet")
+        reader = f"reader: {s.reader}" if s.reader else ""
         sha = f"sha256 {s.sha256[:16]}..." if s.sha256 else "sha256 unknown"
         where = None if s.kind == "weights" else root  # weights: always the weights folder
         click.echo(f"{s.name:<22} {s.kind:<8} {how:<9} {_size(s.size):<13} {sha:<27} {reader}")

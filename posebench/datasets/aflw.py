@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from posebench.datasets.base import Dataset, Sample, within_range
+from posebench.acquire.source import Report, Source, best_folder, check_images
+from posebench.datasets.base import RANGE_LIMIT, Dataset, Sample, within_range
 from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
 from posebench.errors import DataError, UsageError
 from posebench.options import Domain
@@ -37,6 +38,7 @@ from posebench.pose import Pose
 from posebench.registry import register_dataset
 
 SQLITE = "aflw.sqlite"
+PAGE = "https://www.tugraz.at/institute/icg/research/team-bischof/lrs/downloads/aflw/"
 QUERY = """
 SELECT f.face_id, i.filepath, i.width, i.height, p.yaw, p.pitch, p.roll, r.x, r.y, r.w, r.h
 FROM Faces f
@@ -104,7 +106,7 @@ def load_aflw(data_dir: str | Path, split: str = "all", filter: str = "none") ->
                 continue
             matched |= hit
         pose = canonical_aflw(yaw, pitch, roll)
-        if str(filter) == "99" and not within_range(pose, 99.0):
+        if str(filter) == "99" and not within_range(pose, RANGE_LIMIT):
             excluded += 1
             continue
         img = root / "flickr" / filepath
@@ -118,8 +120,51 @@ def load_aflw(data_dir: str | Path, split: str = "all", filter: str = "none") ->
     return Dataset("aflw", protocol, samples, root, settings, excluded, [])
 
 
+def find_folder(extracted: Path) -> Path:
+    """The folder of an extracted archive holding ``aflw.sqlite`` (beside ``flickr/``)."""
+    return best_folder({p.parent: 1 for p in extracted.rglob(SQLITE)}, f"{SQLITE} database")
+
+
+def verify(report: Report) -> None:
+    """The database read by the reader (every face with a pose), faces whose image is present
+    under ``flickr/``, a few images decoded. AFLW's published size is about 25k faces; the
+    count is reported, not judged."""
+    try:
+        ds = load_aflw(report.path)
+    except DataError as exc:
+        report.problems.append(str(exc))
+        return
+    with_image = [s.image_path for s in ds.samples if s.image_path is not None]
+    boxed = sum(s.box is not None for s in ds.samples)
+    report.counts.update(labels=len(ds), images=len(with_image))
+    report.facts.append(f"{SQLITE}: {len(ds)} faces with a pose, {boxed} with a FaceRect, {len(with_image)} with "
+                        "their image under flickr/")
+    if not ds.samples:
+        report.problems.append(f"{SQLITE} holds no face with a pose")
+    missing = [f"flickr/{s.meta['filepath']}: image missing" for s in ds.samples if s.image_path is None]
+    report.problem_list(missing, "faces without an image")
+    check_images(report, sorted(set(with_image)))
+
+
+SOURCE = Source(
+    name="aflw",
+    kind="dataset",
+    title="AFLW: Annotated Facial Landmarks in the Wild, ~25k faces (Koestinger et al., 2011)",
+    homepage=PAGE,
+    filename="aflw.tar.gz",
+    url_note="registration required (signed licence agreement); no direct link",
+    licence="research use only, after registration with TU Graz",
+    checksum_note=f"size and checksum unknown: checked by structure ({SQLITE} read, images under flickr/)",
+    manual=(f"Register at {PAGE} and download the archive they send you, then run "
+            "`posebench data prepare aflw --from FILE`."),
+    find_folder=find_folder,
+    verify=verify,
+)
+
+
 @register_dataset("aflw", "AFLW (official aflw.sqlite + flickr/); split=PATH for a test list (SHA-256 recorded)",
-                  needs=("box",), domains={"filter": Domain(choices=("99", "none")), "downsample": DOWNSAMPLE_DOMAIN})
+                  needs=("box",), domains={"filter": Domain(choices=("99", "none")), "downsample": DOWNSAMPLE_DOMAIN},
+                  source=SOURCE)
 def aflw(data_dir: str | Path | None = None, split: str = "all", filter: str = "none",
          downsample: int = 1) -> Dataset:
     if data_dir is None:

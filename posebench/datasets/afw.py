@@ -25,10 +25,12 @@ does); the tight box is in ``meta["face_box"]``.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from posebench.acquire.source import Report, Source, best_folder, check_images
 from posebench.datasets.base import Dataset, Sample, image_size_of
 from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
 from posebench.errors import DataError
@@ -37,6 +39,8 @@ from posebench.registry import register_dataset
 
 ANNO_FILE = "anno.mat"
 K = 0.32
+IMAGES, FACES = 205, 468  # published (Zhu & Ramanan 2012)
+PAGE = "https://www.ics.uci.edu/~xzhu/face/"
 
 
 def hopenet_afw_box(x1: float, y1: float, x2: float, y2: float, k: float = K) -> tuple[float, float, float, float]:
@@ -116,8 +120,54 @@ def load_afw(data_dir: str | Path) -> Dataset:
     return Dataset("afw", "afw-hopenet-v1", samples, root, {}, 0, invalid)
 
 
+def find_folder(extracted: Path) -> Path:
+    """The folder of an extracted archive holding ``anno.mat`` (the images lie beside it)."""
+    return best_folder(Counter(p.parent for p in extracted.rglob(ANNO_FILE)), f"{ANNO_FILE} annotation file")
+
+
+def verify(report: Report) -> None:
+    """``anno.mat`` parsed by the reader: images and faces against the published 205 and 468, each
+    annotated image present, a few decoded."""
+    root = report.path
+    try:
+        rows = read_anno(root / ANNO_FILE) if (root / ANNO_FILE).is_file() else None
+    except DataError as exc:
+        report.problems.append(str(exc))
+        return
+    if rows is None:
+        report.problems.append(f"no {ANNO_FILE} in {root}")
+        return
+    faces = sum(len(boxes) for _, boxes, _ in rows)
+    present = [root / name for name, _, _ in rows if (root / name).is_file()]
+    report.counts.update(images=len(present), labels=faces)
+    report.facts.append(f"{ANNO_FILE}: {len(rows)} images, {faces} faces (published: {IMAGES} and {FACES}); "
+                        f"{len(present)} images present")
+    if (len(rows), faces) != (IMAGES, FACES):
+        report.problems.append(f"{ANNO_FILE} lists {len(rows)} images with {faces} faces, expected {IMAGES} "
+                               f"with {FACES}")
+    report.problem_list([f"{name}: image missing" for name, _, _ in rows if not (root / name).is_file()],
+                        "missing images")
+    check_images(report, present)
+
+
+SOURCE = Source(
+    name="afw",
+    kind="dataset",
+    title="AFW: Annotated Faces in the Wild, 205 Flickr images (Zhu & Ramanan, CVPR 2012)",
+    homepage=PAGE,
+    filename="AFW.zip",
+    url=f"{PAGE}AFW.zip",
+    url_note="linked from the Zhu & Ramanan project page; not checked from here",
+    licence="research use (Flickr images; see the project page)",
+    checksum_note=f"size and checksum unknown: checked by structure ({ANNO_FILE}: {IMAGES} images, {FACES} faces)",
+    manual=f"If the link is down: get AFW.zip from {PAGE}, then `posebench data prepare afw --from AFW.zip`.",
+    find_folder=find_folder,
+    verify=verify,
+)
+
+
 @register_dataset("afw", "AFW (468 faces, yaw only, 15-degree steps): images + official anno.mat", needs=("box",),
-                  domains={"downsample": DOWNSAMPLE_DOMAIN})
+                  domains={"downsample": DOWNSAMPLE_DOMAIN}, source=SOURCE)
 def afw(data_dir: str | Path | None = None, downsample: int = 1) -> Dataset:
     if data_dir is None:
         from posebench.acquire.defaults import default_dir

@@ -11,10 +11,12 @@ of the paper (Tables 2, 3): :mod:`posebench.datasets.biwi_split`.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from posebench.acquire.source import Report, Source, best_folder, check_images, spread
 from posebench.datasets.base import Dataset, Sample, image_size_of
 from posebench.datasets.biwi_split import PROTOCOLS
 from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
@@ -24,6 +26,8 @@ from posebench.pose import FLIP_YZ, Pose, pose_from_matrix
 from posebench.registry import register_dataset
 
 IMAGE_SIZE = (640, 480)
+SEQUENCES = 24  # published: 24 recordings (20 people, some recorded twice)
+VERIFY_SAMPLE = 200  # pose files parsed by :func:`verify`
 
 
 def read_biwi_pose(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -98,10 +102,69 @@ def load_biwi(data_dir: str | Path, protocol: str = "p1", seed: int = 0, test_fr
                    [iv for iv in invalid if iv[0].split("/")[0] in part])
 
 
+def find_folder(extracted: Path) -> Path:
+    """The folder of an extracted archive whose subject folders hold ``frame_XXXXX_pose.txt``
+    (``hpdb/`` in the original archive, ``kinect_head_pose_db/hpdb/`` in some mirrors)."""
+    return best_folder(Counter(p.parent.parent for p in extracted.rglob("frame_*_pose.txt")),
+                       "<subject>/frame_XXXXX_pose.txt files")
+
+
+def verify(report: Report) -> None:
+    """Sequence folders (24), pose files with their RGB frame, a sample of pose files parsed
+    (:func:`read_biwi_pose`'s checks: orthonormal, not a reflection), a few images decoded."""
+    root = report.path
+    poses = sorted(root.glob("*/frame_*_pose.txt"))
+    subjects = sorted({p.parent.name for p in poses})
+    report.counts.update(sequences=len(subjects), labels=len(poses))
+    if len(subjects) != SEQUENCES:
+        report.problems.append(f"{len(subjects)} sequence folders with pose files, expected {SEQUENCES}")
+    rgb = [p.with_name(p.name.replace("_pose.txt", "_rgb.png")) for p in poses]
+    missing = [f"{p.parent.name}/{p.name}: no {p.name.replace('_pose.txt', '_rgb.png')}"
+               for p, r in zip(poses, rgb) if not r.is_file()]
+    report.problem_list(missing, "frames without an image")
+    bad = []
+    sample = spread(poses, VERIFY_SAMPLE)
+    for f in sample:
+        try:
+            read_biwi_pose(f)
+        except SampleFailure as exc:
+            bad.append(f"{f.parent.name}/{exc.reason}")
+    report.problem_list(bad, "unusable pose files")
+    report.counts.update(images=len(poses) - len(missing))
+    report.facts.append(f"{len(subjects)} sequences, {len(poses)} pose files, {len(poses) - len(missing)} with "
+                        f"an rgb image; {len(sample) - len(bad)} of a sample of {len(sample)} pose files parse")
+    check_images(report, [r for r in rgb if r.is_file()])
+
+
+SOURCE = Source(
+    name="biwi",
+    kind="dataset",
+    title="BIWI Kinect Head Pose: 24 Kinect sequences of 20 people, ~15k RGB-D frames (Fanelli et al., IJCV 2013)",
+    homepage="https://icu.ee.ethz.ch/research/datsets.html",
+    filename="kinect_head_pose_db.tgz",
+    url_note=("the original archive was https://data.vision.ee.ethz.ch/cvl/gfanelli/kinect_head_pose_db.tgz; "
+              "availability uncertain, the page asks for a non-commercial use agreement; a copy is commonly "
+              "found on Kaggle (kmader/biwi-kinect-head-pose-database)"),
+    licence="non-commercial use such as university research and education",
+    size=6014398431,
+    sha256="d8fc0fee11b6b865b18b292de7c21dd2181492bd770c4fe13821e8dc630f5549",
+    checksum_note=("size and SHA-256 of the original kinect_head_pose_db.tgz as recorded by the Hugging Face "
+                   "`datasets` loader; mirrors repackage it, so other files are checked by structure"),
+    manual=(
+        "Request the database at https://icu.ee.ethz.ch/research/datsets.html (non-commercial agreement) or use "
+        "the Kaggle copy (kaggle.com/datasets/kmader/biwi-kinect-head-pose-database, needs a Kaggle login); "
+        "then run `posebench data prepare biwi --from kinect_head_pose_db.tgz` (a .zip from a mirror also works)."
+    ),
+    find_folder=find_folder,
+    verify=verify,
+)
+
+
 @register_dataset("biwi", "BIWI Kinect head pose: <subject>/frame_XXXXX_rgb.png + _pose.txt; no landmarks, no box; "
                   "protocol=p1 (all frames) | p2-test | p2-train (seeded 70/30 split of recordings)",
                   domains={"protocol": Domain(choices=PROTOCOLS), "seed": Domain(ge=0), "test_fraction": Domain(gt=0, lt=1),
-                           "downsample": DOWNSAMPLE_DOMAIN})
+                           "downsample": DOWNSAMPLE_DOMAIN},
+                  source=SOURCE)
 def biwi(data_dir: str | Path | None = None, protocol: str = "p1", seed: int = 0, test_fraction: float = 0.3,
          groups: str = "", downsample: int = 1) -> Dataset:
     if data_dir is None:

@@ -26,12 +26,14 @@ x -= 0.6k*w, y_min -= 2k*h, x_max += 0.6k*w', y_max += 0.6k*h' (sequential, as i
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from posebench.acquire.source import Report, Source, best_folder, check_images, spread
 from posebench.crop import Box, landmark_box
-from posebench.datasets.base import Dataset, Sample, find_image, image_size_of, within_range
+from posebench.datasets.base import RANGE_LIMIT, Dataset, Sample, find_image, image_size_of, within_range
 from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
 from posebench.datasets.matfile import landmarks68, pose_of, read_mat, sparse_points
 from posebench.errors import DataError, SampleFailure, UsageError
@@ -42,6 +44,10 @@ IMAGE_SIZE = (450, 450)
 BASE_SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")
 #: The official subset folders: the label files in them are the dataset's samples.
 SUBSETS = BASE_SUBSETS + tuple(f"{b}_Flip" for b in BASE_SUBSETS)
+#: Published faces per subset (each also in ``<subset>_Flip``): 61,225 in all, 122,450 with flips.
+SUBSET_SIZES = {"AFW": 5207, "HELEN": 37676, "IBUG": 1786, "LFPW": 16556}
+VERIFY_SAMPLE = 200  # labels parsed by :func:`verify` (parsing 122,450 would be slow)
+PAGE = "http://www.cbsr.ia.ac.cn/users/xiangyuzhu/projects/3DDFA/Database/300W-LP/main.htm"
 LANDMARK_SOURCES = ("auto", "pt2d")
 
 
@@ -121,7 +127,7 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
         except SampleFailure as exc:
             invalid.append((sid, exc.reason))
             continue
-        if str(filter) == "99" and not within_range(pose, 99.0):
+        if str(filter) == "99" and not within_range(pose, RANGE_LIMIT):
             excluded += 1
             continue
         img = find_image(f, (".jpg", ".png"))
@@ -153,10 +159,88 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
                    settings, excluded, invalid)
 
 
+def find_folder(extracted: Path) -> Path:
+    """The folder of an extracted archive whose subset folders (AFW, HELEN, IBUG, LFPW, ``*_Flip``)
+    hold the ``.mat`` labels (the release's ``Code/`` and ``landmarks/`` are not label folders)."""
+    counts: Counter = Counter()
+    for p in extracted.rglob("*.mat"):
+        rel = p.relative_to(extracted).parts
+        if len(rel) < 2 or p.parent.name not in SUBSETS or "landmarks" in rel:
+            continue
+        counts[p.parent.parent] += 1
+    return best_folder(counts, "<subset>/<name>.mat label files")
+
+
+def verify(report: Report) -> None:
+    """Counts per official subset folder against :data:`SUBSET_SIZES` (support files such as the
+    release's ``Code/`` are not mentioned), labels and images paired, a sample of labels parsed,
+    and the ``landmarks/<subset>/<name>_pts.mat`` files the reader uses for ground-truth landmarks."""
+    root = report.path
+    mats = label_files(root)
+    by_subset: dict[str, list[Path]] = {}
+    for p in mats:
+        by_subset.setdefault(p.parent.name, []).append(p)
+    report.counts.update(labels=len(mats))
+    for base, n in SUBSET_SIZES.items():
+        for sub in (base, f"{base}_Flip"):
+            found = len(by_subset.get(sub, []))
+            report.facts.append(f"{sub}: {found} labels (expected {n})")
+            if found != n:
+                report.problems.append(f"{sub}: {found} .mat label files, expected {n}")
+    no_image = [f"{p.relative_to(root)}: no .jpg image" for p in mats if not p.with_suffix(".jpg").is_file()]
+    report.problem_list(no_image, "labels without an image")
+    folders = {p.parent for p in mats}
+    jpgs = sorted(p for d in folders for p in d.glob("*.jpg"))
+    report.counts.update(images=len(jpgs))
+    report.problem_list([f"{p.relative_to(root)}: no .mat label file" for p in jpgs
+                         if not p.with_suffix(".mat").is_file()], "images without a .mat")
+    bad = []
+    sample = spread(mats, VERIFY_SAMPLE)
+    for f in sample:
+        try:
+            pose_of(m := read_mat(f, IMAGE_SIZE))
+        except SampleFailure as exc:
+            bad.append(exc.reason)
+            continue
+        pt2d = np.asarray(m.get("pt2d", np.empty(0)))
+        if pt2d.shape != (2, 68):
+            bad.append(f"{f.relative_to(root)}: pt2d has shape {pt2d.shape}, expected (2, 68)")
+        if pts_file(f).is_file():
+            try:
+                read_pts_3d(pts_file(f))
+            except SampleFailure as exc:
+                bad.append(f"landmarks/{f.parent.name}/{exc.reason}")
+    report.problem_list(bad, "unusable label files")
+    with_pts = sum(pts_file(f).is_file() for f in mats)
+    report.counts.update(landmarks_pts_3d=with_pts)
+    report.facts.append(f"{len(mats)} labels in all, {len(jpgs)} images; {len(sample) - len(bad)} of a sample "
+                        f"of {len(sample)} labels parse")
+    report.facts.append(f"{with_pts} labels have landmarks/<subset>/<name>_pts.mat (pts_3d: used as ground-truth "
+                        f"landmarks); the other {len(mats) - with_pts} use pt2d")
+    check_images(report, jpgs)
+
+
+SOURCE = Source(
+    name="300w-lp",
+    kind="dataset",
+    title="300W-LP: 61,225 synthesised large-pose faces from 300W, plus flips (Zhu et al., CVPR 2016)",
+    homepage=PAGE,
+    filename="300W-LP.zip",
+    url_note="the project page links the archive on Google Drive and Baidu Yun (browser needed)",
+    licence="research use only (derived from 300W: AFW, HELEN, IBUG, LFPW)",
+    checksum_note="size and checksum unknown: checked by structure (subset folders of .jpg + .mat)",
+    manual=(f"Open {PAGE}, follow its Google Drive or Baidu Yun link to the 300W-LP archive, then run "
+            "`posebench data prepare 300w-lp --from 300W-LP.zip`."),
+    find_folder=find_folder,
+    verify=verify,
+)
+
+
 @register_dataset("300w-lp", "300W-LP tree of <subset>/<name>.jpg + .mat (2x68 pt2d); training/test source",
                   needs=("landmarks", "box"), domains={"filter": Domain(choices=("99", "none")),
                                                        "landmarks": Domain(choices=LANDMARK_SOURCES),
-                                                       "downsample": DOWNSAMPLE_DOMAIN})
+                                                       "downsample": DOWNSAMPLE_DOMAIN},
+                  source=SOURCE)
 def w300lp(data_dir: str | Path | None = None, filter: str = "none", subsets: str = "",
            landmarks: str = "auto", downsample: int = 1) -> Dataset:
     if data_dir is None:
