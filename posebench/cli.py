@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "posebench.commands.export",
     "posebench.commands.bench_hopenet",
     "posebench.commands.bench_whenet",
+    "posebench.commands.bench_pnp",
     "posebench.commands.study",
     "posebench.commands.train",
     "posebench.commands.visual",

@@ -8,13 +8,13 @@ import pytest
 import scipy.io as sio
 from PIL import Image
 
-from posebench.commands.study import create_study
 from posebench.datasets.afw import hopenet_afw_box, load_afw
 from posebench.errors import DataError
 from posebench.method import Method
 from posebench.pose import Pose
 from posebench.registry import Entry, methods
 from posebench.studies.afw_yaw import snap_yaw, yaw_accuracy
+from posebench.studies.run import create_study
 
 # (image value, AFW yaw labels of its faces); the test method answers yaw = value - 100
 IMAGES = [(100, [0.0]), (145, [-45.0, -45.0]), (10, [90.0]), (175, [-75.0])]

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from posebench.commands.common import load_dataset
-from posebench.commands.study import create_study
 from posebench.datasets.biwi import load_biwi
 from posebench.errors import UsageError
 from posebench.method import Method
 from posebench.pose import euler_to_matrix
 from posebench.registry import Entry, methods
+from posebench.studies.run import create_study
 
 
 def write_biwi(root, n_folders=10, frames=2):

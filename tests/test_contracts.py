@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import inspect
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from posebench.datasets.synthetic import make_synthetic
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.evaluation.runner import evaluate, run_key
 from posebench.imageio import read_image
+from posebench.lazy import LazyClass
 from posebench.method import FaceInput, Method
 from posebench.options import option_parameters
 from posebench.pose import Pose
@@ -388,4 +391,27 @@ def test_every_method_class_declares_needs_once():
     for e in methods.entries():
         if inspect.isclass(e.factory):
             assert e.needs == frozenset(e.factory.needs)
+        if isinstance(e.factory, LazyClass):
+            assert e.needs == frozenset(e.factory.load().needs), e.name
     assert not np.any([n not in ("image", "landmarks", "box", "weights") for e in methods.entries() for n in e.needs])
+
+
+@pytest.mark.parametrize("name", [e.name for reg in (methods, datasets, studies) for e in reg.entries()
+                                  if isinstance(e.factory, LazyClass)])
+def test_lazy_plugin_options_read_from_source_equal_the_real_signature(name):
+    """A lazily registered class's options are read from its source without importing it; once
+    imported, the real ``__init__`` must declare exactly those (names, kinds, defaults)."""
+    entry = next(e for reg in (methods, datasets, studies) for e in reg.entries() if e.name == name)
+    real = inspect.signature(entry.factory.load().__init__)
+    real = real.replace(parameters=list(real.parameters.values())[1:])  # without self
+    read = inspect.signature(entry.factory)
+    assert [(p.name, p.kind, p.default) for p in read.parameters.values()] == \
+        [(p.name, p.kind, p.default) for p in real.parameters.values()]
+
+
+def test_listing_methods_imports_no_network_library():
+    code = ("import sys, posebench; posebench.list_methods(); "
+            "print(sorted(m for m in ('torch', 'timm', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tempfile.gettempdir())
+    assert out.stdout.strip() == "[]"

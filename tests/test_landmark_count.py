@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posebench.commands.study import create_study
 from posebench.datasets.base import Dataset
 from posebench.datasets.synthetic import make_synthetic
 from posebench.errors import SampleFailure, UsageError
+from posebench.studies.run import create_study
 
 
 class TruthDetector:

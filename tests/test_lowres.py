@@ -11,7 +11,6 @@ from PIL import Image
 
 from posebench.cli import main
 from posebench.commands.common import load_dataset
-from posebench.commands.study import create_study
 from posebench.datasets.degrade import (
     downsample_image,
     downsampled_size,
@@ -19,6 +18,7 @@ from posebench.datasets.degrade import (
     with_downsample,
 )
 from posebench.errors import UsageError
+from posebench.studies.run import create_study
 
 
 @pytest.mark.parametrize("n_src,n_dst", [(640, 213), (213, 640), (2, 53), (450, 30), (30, 450), (997, 66), (7, 7)])

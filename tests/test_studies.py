@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from posebench.cli import main
-from posebench.commands.study import create_study
 from posebench.datasets.synthetic import make_synthetic
 from posebench.errors import UsageError
 from posebench.registry import studies
 from posebench.studies.base import SUBSETS
+from posebench.studies.run import create_study
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,15 @@ Modules: :mod:`.nets` (architectures), :mod:`.weights` (finding, safe loading, h
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from posebench.detect import BOX_MODES
+from posebench.lazy import LazyClass
 from posebench.options import Domain
 from posebench.registry import register_method
 
-if TYPE_CHECKING:
-    from .method import HopenetAlexNetMethod, HopenetMethod, ResNet50RegressionMethod
-
-# The factories import .method (torch, torchvision) only when a network is asked for, so that
-# listing methods or running landmark methods does not pay torch's start-up time.
+# The classes are registered lazily (posebench.lazy.LazyClass): their options are read from
+# HopenetBase.__init__ (declared once, there) and .method (torch, torchvision) is imported only
+# when a network is asked for, so listing methods or running landmark methods does not pay
+# torch's start-up time.
 #: What the three networks read of a sample: declared once, here (the classes use it too), so
 #: that listing methods needs no torch import. A box is used where the protocol has one, else
 #: the face is detected (``box=auto``).
@@ -28,41 +26,18 @@ _DOMAINS = {"batch_size": Domain(ge=1, le=4096), "threads": Domain(ge=0, le=1024
             "engine": Domain(choices=("onnxruntime", "torch")), "box": Domain(choices=BOX_MODES)}
 
 
-@register_method(
+register_method(
     "hopenet",
     "Hopenet multi-loss ResNet50, 66 bins of 3 deg, softmax expectation (paper Table 1); official .pkl weights",
     needs=_NEEDS, domains=_DOMAINS,
-)
-def hopenet(weights: str = "", variant: str = "alpha1", batch_size: int = 16, threads: int = 0,
-            engine: str = "onnxruntime", box: str = "auto", detector_model: str = "") -> HopenetMethod:
-    from .method import HopenetMethod
-
-    return HopenetMethod(weights=weights, variant=variant, batch_size=batch_size, threads=threads, engine=engine,
-                         box=box, detector_model=detector_model)
-
-
-@register_method(
+)(LazyClass("posebench.methods.hopenet.method:HopenetMethod"))
+register_method(
     "hopenet-alexnet",
     "Hopenet head on AlexNet (paper's AlexNet variant); no official weights: weights=PATH",
     needs=_NEEDS, domains=_DOMAINS,
-)
-def hopenet_alexnet(weights: str = "", batch_size: int = 16, threads: int = 0, engine: str = "onnxruntime",
-                    box: str = "auto", detector_model: str = "") -> HopenetAlexNetMethod:
-    from .method import HopenetAlexNetMethod
-
-    return HopenetAlexNetMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine, box=box,
-                                detector_model=detector_model)
-
-
-@register_method(
+)(LazyClass("posebench.methods.hopenet.method:HopenetAlexNetMethod"))
+register_method(
     "resnet50-regression",
     "ResNet50 regressing (yaw, pitch, roll) directly (paper's baseline); no official weights: weights=PATH",
     needs=_NEEDS, domains=_DOMAINS,
-)
-def resnet50_regression(weights: str = "", batch_size: int = 16, threads: int = 0,
-                        engine: str = "onnxruntime", box: str = "auto",
-                        detector_model: str = "") -> ResNet50RegressionMethod:
-    from .method import ResNet50RegressionMethod
-
-    return ResNet50RegressionMethod(weights=weights, batch_size=batch_size, threads=threads, engine=engine, box=box,
-                                    detector_model=detector_model)
+)(LazyClass("posebench.methods.hopenet.method:ResNet50RegressionMethod"))

@@ -55,6 +55,14 @@ def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str
 
 
 class WHENetMethod(Method):
+    """WHENet with the authors' weights. Options: ``weights`` (path to ``WHENet.h5``; default
+    ``<weights folder>/whenet/WHENet.h5``), ``crop`` (``loose68`` | ``visible`` | ``demo`` |
+    ``protocol``), ``batch_size``, ``threads`` (0 = all cores of this process), ``engine``
+    (``onnxruntime`` | ``torch``), ``box`` (``auto``: the sample's landmarks or protocol box, else
+    the default face detector; ``gt``; or a detector ``dlib-hog`` | ``dlib-cnn`` | ``yunet``),
+    ``detector_model`` (YuNet file). Registered lazily (:class:`posebench.lazy.LazyClass`): the
+    options are these keyword parameters, declared once."""
+
     name = "whenet"
     needs = NEEDS
     version = "1"
