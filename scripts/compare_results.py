@@ -2,11 +2,12 @@
 
     python scripts/compare_results.py results /tmp/remade
 
-* ``tables/*.csv`` (study tables): compared as text, byte for byte.
+* ``tables/*.csv`` (study tables): every cell compared as text, except the columns that time a run
+  or say whether it came from the cache (:data:`NOT_RESULTS`: the lowres table has both).
 * ``runs/*.csv`` (per-sample tables): runs are paired by method label, data folder name and
   sample count (cache keys differ between releases); every column but ``seconds`` is compared as
   text, so every digit of every prediction and error must agree.
-* ``leaderboard.md``: the table rows with the ``ms/face`` column (a timing) removed.
+* ``leaderboard.md``: the table rows with the ``ms/face`` column (a timing) removed, found by its header.
 * ``figures/*.png``: byte for byte (PDFs embed a creation date and are not compared).
 Prints one line per file and exits 1 if anything differs.
 """
@@ -43,15 +44,28 @@ def _run_index(folder: Path) -> dict[tuple, Path]:
     return out
 
 
+#: Study-table columns that are not results: timings and cache hits.
+NOT_RESULTS = ("seconds", "seconds_per_face", "from_cache")
+
+
 def _leaderboard_rows(path: Path) -> list[str]:
-    rows = []
+    rows, drop = [], None
     for line in path.read_text().splitlines():
-        if line.startswith("| ") and not line.startswith("| method"):
-            cells = line.split(" | ")
-            if len(cells) >= 11:  # main table: drop the ms/face cell (index 9)
-                cells = cells[:9] + cells[10:]
-            rows.append(" | ".join(cells))
+        if not line.startswith("| "):
+            continue
+        cells = line.split(" | ")
+        if line.startswith("| method"):
+            drop = cells.index("ms/face") if "ms/face" in cells else None
+            continue
+        if drop is not None and len(cells) > drop:
+            cells = cells[:drop] + cells[drop + 1:]
+        rows.append(" | ".join(cells))
     return rows
+
+
+def _study_table(path: Path) -> pd.DataFrame:
+    t = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return t.drop(columns=[c for c in NOT_RESULTS if c in t.columns])
 
 
 def main(old: str, new: str) -> int:
@@ -59,7 +73,7 @@ def main(old: str, new: str) -> int:
     bad = 0
     for p in sorted(a.glob("tables/*.csv")):
         q = b / "tables" / p.name
-        same = q.is_file() and p.read_bytes() == q.read_bytes()
+        same = q.is_file() and _study_table(p).equals(_study_table(q))
         print(f"{'same' if same else 'DIFFERENT'}  tables/{p.name}")
         bad += not same
     ia, ib = _run_index(a), _run_index(b)
