@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import warnings
 
 import click
 
@@ -45,9 +47,22 @@ def one_line(text: object) -> str:
     return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
+_show_warning = warnings.showwarning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """posebench's own warnings (``posebench: ...``: a plugin skipped, a name taken) as one
+    ``warning:`` line on stderr; everything else as Python shows it."""
+    text = str(message)
+    if text.startswith("posebench: "):
+        click.echo(f"warning: {one_line(text[len('posebench: '):])}", err=True)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
 class PosebenchGroup(click.Group):
     """Turns posebench's own errors, file-system errors and interrupts into one-line messages
-    (no traceback)."""
+    (no traceback; ``POSEBENCH_DEBUG=1`` shows the traceback of posebench's own errors too)."""
 
     def invoke(self, ctx: click.Context):
         for stream in (sys.stdout, sys.stderr):  # file names are printed byte for byte (PEP 383)
@@ -55,9 +70,12 @@ class PosebenchGroup(click.Group):
                 stream.reconfigure(errors="surrogateescape")
             except (AttributeError, ValueError, OSError):
                 pass
+        warnings.showwarning = _one_line_warning
         try:
             return super().invoke(ctx)
         except PosebenchError as exc:
+            if os.environ.get("POSEBENCH_DEBUG"):
+                raise
             click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:  # an output or input location the checks did not foresee

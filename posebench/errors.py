@@ -23,6 +23,12 @@ class WeightsError(PosebenchError):
     """Model weights missing or unusable."""
 
 
+class PluginError(PosebenchError):
+    """A plugin could not be loaded or created: its module does not import, its class is not
+    there, or its factory raised something other than a posebench error (the message names the
+    plugin and the original error; ``POSEBENCH_DEBUG=1`` makes the CLI show the traceback)."""
+
+
 class SampleFailure(Exception):
     """One sample could not be handled (no face, bad landmarks, unreadable image).
 

@@ -145,6 +145,9 @@ class Method(ABC):
             if key in self.runtime_options:
                 opts.pop(key, None)
                 continue
+            default = (defaults or {}).get(key)
+            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)  # as the registry coerces it: Frontal(yaw=5) == -o yaw=5
             if isinstance(value, (str, Path)) and str(value) and _is_file(value):
                 files[f"option:{key}"] = Path(value)
                 file_digest(value)  # fail now, not later, if it cannot be read

@@ -16,7 +16,11 @@ Example::
     1.5
 
 Registering a name twice is an error (:class:`~posebench.errors.UsageError`); an entry point
-whose name is already taken is skipped with a warning naming both.
+whose name is already taken is skipped with a warning naming both. Names are letters, digits and
+``._+-`` (they become file and folder names); a dataset may not be called ``weights`` (the
+default weights folder inside the data root). Looking anything up loads every
+registry (built-ins, then every entry point of every group), so a module that registers plugins of
+several kinds is seen whichever kind is asked for first.
 """
 
 from __future__ import annotations
@@ -24,15 +28,18 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import re
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable, Mapping
 
-from posebench.errors import UsageError
+from posebench.errors import PluginError, PosebenchError, UsageError
 from posebench.options import Domain, bind_options
 
 NEEDS = ("image", "landmarks", "box", "weights")
+#: What a plugin name may look like: it becomes part of file and folder names.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,12 @@ class Registry:
     first use; ``group`` is the entry-point group scanned for third-party plugins.
     """
 
-    def __init__(self, kind: str, builtin_module: str, group: str):
+    def __init__(self, kind: str, builtin_module: str, group: str,
+                 reserved: Callable[[], set[str]] | None = None):
         self.kind = kind
         self._builtin = builtin_module
         self._group = group
+        self._reserved = reserved  # names this kind may not take (datasets: the data root's other tenants)
         self._entries: dict[str, Entry] = {}
         self._loaded = False
 
@@ -97,6 +106,12 @@ class Registry:
         bad = set(needs) - set(NEEDS)
         if bad:
             raise ValueError(f"unknown needs {sorted(bad)} for {name!r}; allowed: {NEEDS}")
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
+            raise UsageError(f"{self.kind} name {name!r} is not allowed: use letters, digits and ._+- "
+                             "(it becomes part of file names)")
+        if self._reserved is not None and name in self._reserved():
+            raise UsageError(f"{self.kind} name {name!r} is taken by posebench's data root (the default weights "
+                             "folder): choose another name")
         if source is not None:
             if getattr(source, "name", None) != name or getattr(source, "kind", None) != "dataset":
                 raise ValueError(f"{self.kind} {name!r}: its source must be a Source of kind 'dataset' named "
@@ -128,18 +143,28 @@ class Registry:
         self._entries[entry.name] = entry
 
     def _load(self) -> None:
+        """Load every registry not loaded yet: all built-ins first, then every entry point."""
         if self._loaded:
             return
-        self._loaded = True
-        importlib.import_module(self._builtin)
+        pending = [r for r in REGISTRIES if not r._loaded] + ([self] if self not in REGISTRIES else [])
+        for reg in pending:
+            reg._loaded = True
+        for reg in pending:
+            importlib.import_module(reg._builtin)
+        for reg in pending:
+            reg._load_entry_points()
+
+    def _load_entry_points(self) -> None:
         for ep in entry_points(group=self._group):
             try:
                 obj = ep.load()
-            except UsageError as exc:  # the module registered a taken name on import
-                warnings.warn(f"posebench: {self.kind} plugin {ep.name!r} ({ep.value}) skipped: {exc}", stacklevel=2)
+            except UsageError as exc:  # the module registered a taken or bad name on import
+                warnings.warn(f"posebench: {self.kind} plugin {ep.name!r} ({ep.value}) stopped loading: {exc} "
+                              "(what it registered before that stays registered)", stacklevel=2)
                 continue
             except Exception as exc:  # a broken third-party plugin must not break posebench
-                warnings.warn(f"posebench: could not load {self.kind} plugin {ep.name!r}: {exc}", stacklevel=2)
+                warnings.warn(f"posebench: could not load {self.kind} plugin {ep.name!r} ({ep.value}): "
+                              f"{type(exc).__name__}: {exc}", stacklevel=2)
                 continue
             if inspect.ismodule(obj) or not callable(obj):
                 continue  # a module registers its plugins on import
@@ -149,7 +174,10 @@ class Registry:
                 warnings.warn(f"posebench: {self.kind} {ep.name!r} from entry point {ep.value} is skipped: the name "
                               f"is already registered by {self._entries[ep.name].origin}", stacklevel=2)
                 continue
-            self.register(ep.name, inspect.getdoc(obj) or "")(obj)
+            try:
+                self.register(ep.name, inspect.getdoc(obj) or "")(obj)
+            except (UsageError, ValueError) as exc:
+                warnings.warn(f"posebench: {self.kind} plugin {ep.name!r} ({ep.value}) skipped: {exc}", stacklevel=2)
 
     def names(self) -> list[str]:
         """Sorted names of every registered plugin (built-in and entry points)."""
@@ -180,15 +208,38 @@ class Registry:
         """Create plugin ``name`` from ``options`` (and/or keyword arguments): bound, coerced
         and validated by :meth:`bind`. The bound options are handed to the object's
         ``record_options`` hook (methods and studies record them; see :class:`posebench.method.Method`).
-        ``data_dir`` is passed through to dataset factories that take it."""
+        ``data_dir`` is passed through to dataset factories that take it. The object's ``name``
+        is set to the registered ``name`` (cache keys, run files and tables are named by it, so
+        two plugins can never share them through a class attribute).
+
+        Raises :class:`UsageError` for bad options, and :class:`PluginError` when the plugin
+        cannot be loaded, its lazily registered class declares other ``needs`` than its
+        registration, or its factory raises anything but a posebench error (a plugin's bug or a
+        reader's unexpected input: one line naming the plugin, not a traceback).
+        """
+        from posebench.lazy import LazyClass
+
         entry = self.get(name)
         bound = self.bind(name, {**dict(options or {}), **kwargs})
-        if "data_dir" in inspect.signature(entry.factory).parameters:
-            obj = entry.factory(data_dir=data_dir, **bound)
-        elif data_dir is not None:
+        if isinstance(entry.factory, LazyClass) and self is methods:
+            cls_needs = getattr(entry.factory.load(), "needs", None)
+            if cls_needs is not None and frozenset(cls_needs) != entry.needs:
+                raise PluginError(f"{self.kind} {name!r}: registered with needs {sorted(entry.needs)} but "
+                                  f"{entry.factory.target} declares {sorted(cls_needs)}: declare them once, alike")
+        takes_dir = "data_dir" in inspect.signature(entry.factory).parameters
+        if data_dir is not None and not takes_dir:
             raise UsageError(f"{self.kind} {name!r} takes no data folder")
-        else:
-            obj = entry.factory(**bound)
+        try:
+            obj = entry.factory(data_dir=data_dir, **bound) if takes_dir else entry.factory(**bound)
+        except PosebenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (a plugin's own failure, reported in one line)
+            raise PluginError(f"{self.kind} {name!r} failed: {type(exc).__name__}: {exc}") from exc
+        if getattr(obj, "name", name) != name:
+            try:
+                obj.name = name
+            except AttributeError:
+                pass
         hook = getattr(obj, "record_options", None)
         if callable(hook):
             hook(bound, self.defaults(name))
@@ -201,9 +252,18 @@ class Registry:
         return option_defaults(self.get(name).factory)
 
 
+def _data_root_tenants() -> set[str]:
+    """Names a dataset may not take: ``<data root>/weights`` is the default weights folder. (A
+    dataset named like a weight file of the catalogue is told apart by ``posebench data``:
+    :func:`posebench.acquire.catalogue.sources`.)"""
+    return {"weights"}
+
+
 methods = Registry("method", "posebench.methods", "posebench.methods")
-datasets = Registry("dataset", "posebench.datasets", "posebench.datasets")
+datasets = Registry("dataset", "posebench.datasets", "posebench.datasets", reserved=_data_root_tenants)
 studies = Registry("study", "posebench.studies", "posebench.studies")
+#: Loaded together (see :meth:`Registry._load`).
+REGISTRIES = [methods, datasets, studies]
 
 register_method = methods.register
 register_dataset = datasets.register

@@ -141,7 +141,10 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
 
     accepted = set(option_parameters(studies.get(name).factory))
     # a path option (face) may not exist here; the figure is drawn from the table alone
-    study = create_study(name, {k: str(v) for k, v in settings.items() if k in accepted and k != "face"})
+    # stored values as they were (None stays None); anything but a scalar goes back as text
+    study = create_study(name, {k: (v if v is None or isinstance(v, (bool, int, float, str)) else str(v))
+                                for k, v in settings.items() if k in accepted and k != "face"})
     stem = Path(results_dir) / "figures" / stem_name(name, dataset_name, tag)
     writable_folder(stem.parent, "figures folder")
+    stem.parent.mkdir(parents=True, exist_ok=True)  # a plugin's plot may save straight to f"{stem}.png"
     return study.plot(table, stem, title)

@@ -62,7 +62,7 @@ def image_folder(tmp_path_factory) -> Path:
 def _faces(image_folder: Path) -> list[FaceInput]:
     ds = datasets.create("aflw2000", data_dir=image_folder)
     good = [FaceInput.from_sample(s, read_image(s.image_path)) for s in ds.samples[:2]]
-    empty = FaceInput(None, (450, 450))  # nothing to look at: must come back as a SampleFailure
+    empty = FaceInput(None, (450, 450))  # nothing to look at: a method that needs anything fails on it
     return good + [empty]
 
 
@@ -73,7 +73,8 @@ def test_method_one_output_per_face_and_failures_are_data(name, image_folder):
     out = m.estimate_batch(faces)
     assert len(out) == len(faces)
     assert all(isinstance(o, (Pose, SampleFailure)) for o in out)
-    assert isinstance(out[-1], SampleFailure)
+    if methods.get(name).needs & {"image", "landmarks", "box"}:  # needing nothing (README's Frontal), it may answer
+        assert isinstance(out[-1], SampleFailure)
 
 
 @pytest.mark.parametrize("name", methods.names())

@@ -564,7 +564,7 @@ def test_ok_bad_download_is_never_reused(tmp_path):
         assert not list((root / ".downloads").iterdir())  # the bad bytes are gone
         (root / ".downloads" / "AFLW2000-3D.zip").write_bytes(b"stale bytes of an old download")
         res = runner.invoke(main, ["data", "download", "aflw2000", "--root", str(root), "--url", srv.url("/good.zip")])
-        assert res.exit_code == 0, res.output
+        assert "installed at" in res.output, res.output  # (5 labels of 2000: exit 1 with the problem listed)
         assert [p for p, _ in srv.requests] == ["/bad.zip", "/good.zip"]  # the server was asked again
     assert len(list((root / "aflw2000").glob("*.mat"))) == 5
 

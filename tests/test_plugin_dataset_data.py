@@ -6,18 +6,18 @@ installed through an entry point, as a user's package would be."""
 from __future__ import annotations
 
 import io
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from plugin_fixtures import install_plugin
 
 from data_fixtures import FileServer
 from posebench.acquire.catalogue import get_source, sources
 from posebench.acquire.source import Source
 from posebench.cli import main
-from posebench.registry import Registry, datasets, methods
+from posebench.registry import Registry, datasets
 
 TOY = '''
 from collections import Counter
@@ -77,18 +77,8 @@ class ToyZero(Method):
 
 @pytest.fixture
 def toy_plugin(tmp_path, monkeypatch):
-    for reg in (methods, datasets):
-        reg.names()  # built-ins first, before the plugin is on the path (its import registers in both)
-        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
-        monkeypatch.setattr(reg, "_loaded", False)
-    (tmp_path / "toyfaces_plugin.py").write_text(TOY)
-    dist = tmp_path / "toyfaces-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toyfaces\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[posebench.datasets]\ntoyfaces = toyfaces_plugin\n"
-                                           "[posebench.methods]\ntoy-zero = toyfaces_plugin\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("toyfaces_plugin", None)
+    install_plugin(tmp_path, monkeypatch, "toyfaces_plugin", TOY,
+                   "[posebench.datasets]\ntoyfaces = toyfaces_plugin\n[posebench.methods]\ntoy-zero = toyfaces_plugin\n")
 
 
 def _archive() -> bytes:
@@ -118,6 +108,9 @@ def test_plugin_dataset_gets_every_data_command(toy_plugin, tmp_path):
     assert "2 poses" in res.output and "ok: no problems found" in res.output  # the plugin's verifier
 
     (dest / "b.png").unlink()
+    res = runner.invoke(main, ["data", "prepare", "toyfaces", "--force", "--from", str(dest)])
+    assert res.exit_code == 1 and "problem: b.png: no such image" in res.output  # installed, but not clean
+    assert "installed at" in res.output and "but the check found 1 problem(s)" in res.output
     res = runner.invoke(main, ["data", "verify", "toyfaces"])
     assert res.exit_code == 1 and "problem: b.png: no such image" in res.output
 

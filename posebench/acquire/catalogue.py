@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import warnings
 
-from posebench.acquire.source import Source
-from posebench.acquire.verify import verify_onnx, verify_weights, verify_whenet_h5
+from posebench.acquire.source import Report, Source
 from posebench.errors import UsageError
 
 WHENET_REPO = "https://github.com/Ascend-Research/HeadPoseEstimation-WHENet"
@@ -19,7 +18,23 @@ HOPENET_README = "https://github.com/natanielruiz/deep-head-pose#readme"
 YUNET_SHA256 = "104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12"
 
 
-def _verify_yunet(report) -> None:
+# The verifiers load torch, h5py or onnx: imported when a file is checked (the registry reads
+# this module's names at registration, which must stay light).
+def _verify_hopenet(report: Report) -> None:
+    from posebench.acquire.verify import verify_weights
+
+    verify_weights(report)
+
+
+def _verify_whenet(report: Report) -> None:
+    from posebench.acquire.verify import verify_whenet_h5
+
+    verify_whenet_h5(report)
+
+
+def _verify_yunet(report: Report) -> None:
+    from posebench.acquire.verify import verify_onnx
+
     verify_onnx(report, YUNET_SHA256)
 
 
@@ -32,7 +47,7 @@ def _hopenet(name: str, filename: str, drive_id: str, what: str) -> Source:
         filename=filename,
         licence="released with natanielruiz/deep-head-pose (Apache-2.0 code); trained on 300W-LP (research use)",
         target=filename,
-        verify=verify_weights,
+        verify=_verify_hopenet,
         url_note=f"Google Drive file https://drive.google.com/open?id={drive_id} (browser needed)",
         manual=(
             f"Google Drive needs a browser: open https://drive.google.com/open?id={drive_id} "
@@ -56,7 +71,7 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         licence="BSD-3-Clause, Copyright (c) 2020 Huawei Technologies Co., Ltd. (LICENSE.txt in the authors' repository; "
                 "keep the notice with any copy); trained on 300W-LP and CMU Panoptic",
         target="whenet/WHENet.h5",
-        verify=verify_whenet_h5,
+        verify=_verify_whenet,
         size=18016256,
         sha256="8f8bcf924447f7126666cf2c725a633ec2b9ae06afa4699064d3242a02401f59",
         checksum_note="size and SHA-256 of WHENet.h5 in the authors' repository; also checked by mapping every layer",

@@ -9,12 +9,13 @@ from posebench.errors import UsageError
 from posebench.paths import data_root, weights_dir
 
 
-def fill_hint(name: str) -> str:
-    """The ``posebench data`` command that fills ``name`` (a catalogue entry), in words."""
+def fill_hint(name: str, kind: str | None = None) -> str:
+    """The ``posebench data`` command that fills ``name`` (a catalogue entry of ``kind``
+    ``dataset`` or ``weights``, or either when ``None``), in words."""
     from posebench.acquire.catalogue import sources
 
     src = sources().get(name)
-    if src is None:
+    if src is None or (kind is not None and src.kind != kind):
         return "see `posebench data list`"
     if src.downloadable:
         return f"run `posebench data download {name}`"
@@ -26,7 +27,7 @@ def default_dir(name: str, option: str = "--data-dir") -> Path:
     fills it when absent."""
     p = data_root() / name
     if not p.is_dir():
-        raise UsageError(f"no {option} given and {p} does not exist: {fill_hint(name)}, set POSEBENCH_DATA, "
+        raise UsageError(f"no {option} given and {p} does not exist: {fill_hint(name, 'dataset')}, set POSEBENCH_DATA, "
                          f"or pass {option}")
     return p
 
@@ -35,6 +36,6 @@ def default_weights(subdir: str, option: str) -> Path:
     """``<weights dir>/<subdir>``; a one-line usage error naming the command that fills it."""
     p = weights_dir() / subdir
     if not p.is_dir():
-        raise UsageError(f"no {option} given and {p} does not exist: {fill_hint(subdir)}, set POSEBENCH_WEIGHTS, "
+        raise UsageError(f"no {option} given and {p} does not exist: {fill_hint(subdir, 'weights')}, set POSEBENCH_WEIGHTS, "
                          f"or pass {option}")
     return p

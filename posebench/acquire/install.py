@@ -117,6 +117,9 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
                     retries=retries, progress=progress)
     try:
         out = install_archive(source, archive, root, force, progress)
+    except KeyboardInterrupt as exc:  # the download itself was complete: keep it for `prepare --from`
+        exc.posebench_archive = archive  # type: ignore[attr-defined]  (read by `posebench data download`)
+        raise
     except BaseException:
         if source.sha256 is None:  # unverified bytes that failed: never reused
             archive.unlink(missing_ok=True)

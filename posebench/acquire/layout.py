@@ -18,12 +18,34 @@ import shutil
 from pathlib import Path
 
 from posebench.acquire.source import Source, find_as_is
-from posebench.errors import UsageError
+from posebench.errors import DataError, PosebenchError, UsageError
 
 
 def find_dataset_folder(source: Source, extracted: Path) -> Path:
-    """The folder inside ``extracted`` that ``source``'s reader should be pointed at."""
-    return (source.find_folder or find_as_is)(Path(extracted))
+    """The folder inside ``extracted`` that ``source``'s reader should be pointed at.
+
+    The source's rule must name ``extracted`` itself or a folder inside it (a plugin's rule that
+    points anywhere else, or at a file, is refused: nothing outside what was extracted or given
+    is ever moved or copied); a rule that raises is a one-line :class:`DataError`.
+    """
+    extracted = Path(extracted)
+    try:
+        found = (source.find_folder or find_as_is)(extracted)
+    except PosebenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (a plugin's rule failing is reported in one line)
+        raise DataError(f"the folder rule of {source.name} failed: {type(exc).__name__}: {exc}") from exc
+    try:
+        found = Path(found)
+        inside = found.resolve() == extracted.resolve() or found.resolve().is_relative_to(extracted.resolve())
+    except (TypeError, OSError, RuntimeError):
+        inside = False
+    if not inside:
+        raise DataError(f"the folder rule of {source.name} returned {found!r}, which is not inside {extracted}: "
+                        "refused (a rule must name a folder of what was extracted or given)")
+    if found.is_symlink() or not found.is_dir():
+        raise DataError(f"the folder rule of {source.name} returned {found}, which is not a folder")
+    return found
 
 
 def install(folder: Path, dest: Path, force: bool = False) -> Path:

@@ -132,7 +132,7 @@ def best_folder(counts: dict[Path, int], what: str) -> Path:
     from posebench.errors import DataError
 
     if not counts:
-        raise DataError(f"the archive has no {what}; is it the right file?")
+        raise DataError(f"found no {what} in it; is it the right archive or folder?")
     best, _ = max(counts.items(), key=lambda kv: (kv[1], -len(kv[0].parts)))
     return best
 

@@ -50,7 +50,7 @@ def list_cmd(root: Path | None) -> None:
     """Each dataset and weight file posebench knows: source, licence, size, checksum, presence.
 
     Datasets are every registered dataset that declares a source (built-in or a plugin's, see
-    docs/extending.md); weights are posebench's catalogue.
+    docs/data.md); weights are posebench's catalogue.
     """
     for s in sources().values():
         how = "download" if s.downloadable else "manual"
@@ -80,7 +80,7 @@ def download_cmd(name: str, root: Path | None, url: str | None, force: bool, kee
     interruption to resume. Sources that need a registration or a browser print the exact steps
     to take and the `posebench data prepare` command to run afterwards.
     """
-    from posebench.acquire.install import ManualStepRequired, download
+    from posebench.acquire.install import ManualStepRequired, download, target_root
 
     source = get_source(name)
     if not source.downloadable and url is None:
@@ -92,11 +92,17 @@ def download_cmd(name: str, root: Path | None, url: str | None, force: bool, kee
         from posebench.entry import acknowledge
 
         acknowledge()
-        click.echo("interrupted: the partial download is kept in <root>/.downloads; run the same command "
-                   "again to resume (nothing was extracted)", err=True)
+        archive = getattr(exc, "posebench_archive", None)
+        if archive is not None:
+            note = (f"the download was complete and is kept at {archive}; nothing was installed; "
+                    f"`posebench data prepare {source.name} --from {archive}` installs it without downloading again")
+        else:
+            note = (f"the partial download is kept in {target_root(source, root) / '.downloads'}; run the same "
+                    "command again to resume (nothing was extracted)")
+        click.echo(f"interrupted: {note}", err=True)
         raise click.exceptions.Exit(getattr(exc, "exit_code", 130)) from None
     click.echo(f"{source.name}: installed at {dest}")
-    _report(source, dest, fail=False)
+    _report(source, dest, installed=True)
 
 
 @data.command("prepare")
@@ -112,11 +118,13 @@ def prepare_cmd(name: str, given: Path, root: Path | None, force: bool) -> None:
     arranges the folder as the reader expects (<root>/NAME) and verifies it. Your file is left untouched.
     """
     from posebench.acquire.install import prepare
+    from posebench.cli import on_interrupt
 
     source = get_source(name)
+    on_interrupt("nothing was installed (an existing copy is untouched; your file too); run the same command again")
     dest = prepare(source, given, root, force=force, progress=show_progress())
     click.echo(f"{source.name}: installed at {dest}")
-    _report(source, dest, fail=False)
+    _report(source, dest, installed=True)
 
 
 @data.command("verify")
@@ -129,10 +137,12 @@ def verify_cmd(name: str, root: Path | None) -> None:
     AFLW2000 imageXXXXX.mat files), or for weights the folder holding the weight file.
     Prints one problem per line; exit status 1 when there are problems.
     """
-    _report(get_source(name), root, fail=True)
+    _report(get_source(name), root)
 
 
-def _report(source: Source, root: Path | None, fail: bool) -> None:
+def _report(source: Source, root: Path | None, installed: bool = False) -> None:
+    """Print the check of ``source`` at ``root``; exit 1 (one line) when it found problems,
+    saying so when the copy was just installed (it stays in place: the problems are listed)."""
     from posebench.acquire.verify import verify_source
 
     rep = verify_source(source, root)
@@ -143,7 +153,10 @@ def _report(source: Source, root: Path | None, fail: bool) -> None:
         click.echo(f"problem: {line}")
     if rep.ok:
         click.echo("ok: no problems found")
-    elif fail:
+    elif installed:
+        raise DataError(f"installed at {rep.path}, but the check found {len(rep.problems)} problem(s) (listed "
+                        "above); `posebench data verify` repeats it")
+    else:
         raise DataError(f"{len(rep.problems)} problem(s) in {rep.path}")
 
 

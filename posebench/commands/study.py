@@ -82,11 +82,16 @@ def studies_cmd() -> None:
     """List the registered studies and their options (with defaults)."""
     import inspect
 
+    from posebench.errors import PosebenchError
+
     for e in studies.entries():
         click.echo(f"{e.name:<10} {e.description}")
-        opts = ", ".join(f"{n}={v}" for n, v in studies.defaults(e.name).items())
-        if any(p.kind == p.VAR_KEYWORD for p in inspect.signature(e.factory).parameters.values()):
-            opts += ", METHOD.KEY=VALUE"  # per-method options of the image studies
+        try:
+            opts = ", ".join(f"{n}={v}" for n, v in studies.defaults(e.name).items())
+            if any(p.kind == p.VAR_KEYWORD for p in inspect.signature(e.factory).parameters.values()):
+                opts += ", METHOD.KEY=VALUE"  # per-method options of the image studies
+        except PosebenchError as exc:  # a broken plugin: said on its line, the others still listed
+            opts = f"(cannot be loaded: {exc})"
         click.echo(f"{'':<10} options: {opts}")
 
 

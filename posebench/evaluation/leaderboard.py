@@ -189,7 +189,7 @@ def read_samples(csv: Path) -> pd.DataFrame | None:
             raise ValueError(f"no column {missing[0]!r}")
         for c in SAMPLE_COLUMNS[2:]:
             t[c] = pd.to_numeric(t[c], errors="raise")
-        t["failure"] = t["failure"].fillna("").astype(str)
+        t["failure"] = ["" if pd.isna(v) else str(v) for v in t["failure"]]
         t["id"] = t["id"].astype(str)
     except (ValueError, TypeError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         warn(f"skipped per-sample table {csv.name}: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}")
@@ -206,10 +206,13 @@ def _common_table(group: list[tuple[RunRecord, Path]]) -> list[str]:
         if len(rs) < 2:
             continue
         tables = {}
+        n_label: dict[str, int] = {}
+        for r, _ in rs:
+            n_label[r.label] = n_label.get(r.label, 0) + 1
         for r, p in rs:
             t = read_samples(Path(p).with_suffix(".csv"))
-            if t is not None:
-                tables[r.label] = t
+            if t is not None:  # runs sharing a label (other weights bytes, say) each keep their row
+                tables[r.label if n_label[r.label] == 1 else f"{r.label} [{Path(p).stem[-8:]}]"] = t
         if len(tables) < 2:
             continue
         ok_ids = None

@@ -27,7 +27,7 @@ import pandas as pd
 from posebench.content import DigestIndex
 from posebench.datasets.base import Dataset, Sample
 from posebench.datasets.degrade import sample_image
-from posebench.errors import SampleFailure
+from posebench.errors import SampleFailure, UsageError
 from posebench.evaluation.cache import PredictionCache, cache_key
 from posebench.evaluation.environment import environment
 from posebench.evaluation.record import RUN_FORMAT, RunRecord, write_record  # noqa: F401  (RUN_FORMAT re-exported)
@@ -87,7 +87,19 @@ def evaluate(
     results_dir: Path,
     progress: bool = True,
 ) -> RunResult:
-    """Run ``method`` over ``dataset`` (resuming from the cache), store and return the result."""
+    """Run ``method`` over ``dataset`` (resuming from the cache), store and return the result.
+
+    Both must carry a plugin name (letters, digits, ``._+-``): it names the cache and run files.
+    The registry gives every plugin it creates its registered name; an object built by hand
+    keeps its class's ``name``. :class:`UsageError` when there is none.
+    """
+    from posebench.registry import NAME_PATTERN
+
+    for what, obj in (("method", method), ("dataset", dataset)):
+        name = getattr(obj, "name", "")
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
+            raise UsageError(f"{what} {type(obj).__name__} has no usable name ({name!r}): set `name` on the class "
+                             f"(letters, digits, ._+-) or create it with posebench.create_{what}")
     results_dir = Path(results_dir)
     digests = DigestIndex(results_dir / "cache" / "file-digests.json")
     fingerprint = dataset.fingerprint(digests)  # every sample and image's bytes: once per run
