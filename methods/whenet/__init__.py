@@ -35,7 +35,8 @@ CROPS = ("loose68", "visible", "demo", "protocol")
 )
 def whenet(weights: str = "", crop: str = "loose68", batch_size: int = 32, threads: int = 0,
            engine: str = "onnxruntime", box: str = "auto", detector_model: str = "") -> WHENetMethod:
-    """Options: ``weights`` (path to ``WHENet.h5``; default ``<weights folder>/whenet/WHENet.h5``),
+    """Options: ``weights`` (path to the authors' ``WHENet.h5``, or a ``posebench train --model whenet``
+    checkpoint such as ``best.pt``; default ``<weights folder>/whenet/WHENet.h5``),
     ``crop`` (``loose68`` | ``visible`` | ``demo`` | ``protocol``), ``batch_size``, ``threads``
     (0 = all cores of this process), ``engine`` (``onnxruntime`` | ``torch``), ``box`` (``auto``:
     the sample's landmarks or protocol box, else the default face detector; ``gt``; or a detector

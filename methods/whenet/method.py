@@ -1,4 +1,5 @@
-"""The ``whenet`` estimator: the authors' released Keras weights in PyTorch (:mod:`.weights`).
+"""The ``whenet`` estimator: the authors' released Keras weights in PyTorch (:mod:`.weights`), or
+weights trained by ``posebench train --model whenet`` (``-o weights=OUT/best.pt``).
 
 Input: the RGB image and a face box or landmarks; the crop follows option ``crop`` (default
 ``loose68``, see :mod:`.preprocess`). A bare photo (no landmarks, no box) goes to the face detector
