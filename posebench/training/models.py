@@ -148,6 +148,8 @@ def set_train_mode(net: nn.Module, bn: str = "original") -> None:
 TORCHVISION_HINT = {"hopenet": "torchvision's resnet50-*.pth", "resnet50-regression": "torchvision's resnet50-*.pth",
                     "hopenet-alexnet": "torchvision's alexnet-*.pth",
                     "whenet": "timm's ImageNet tf_efficientnet_b0 state dict, or WHENet.h5"}
+
+
 def _add_prefix(state: dict, own: dict, prefix: str) -> dict:
     """``state`` with ``prefix`` put before each key that names a tensor of ``own`` only so
     (timm's ``conv_stem.weight`` -> WHENet's ``backbone.conv_stem.weight``)."""
@@ -170,9 +172,9 @@ def initialise(net: nn.Module, model: str, init: str | Path | None) -> str:
     to ``backbone.*``, timm's ``classifier`` is left out, the three heads stay random."""
     if not init:
         if model == "whenet":
-            return ("FROM SCRATCH: no --init given, every weight randomly initialised (the authors' code builds the "
-                    "backbone with ImageNet weights; give --init WHENet.h5 to fine-tune, or timm's ImageNet "
-                    "tf_efficientnet_b0 weights)")
+            return ("FROM SCRATCH: no --init given, every weight randomly initialised (the authors' code builds its "
+                    "backbone with the efficientnet package's default, ImageNet, weights; give --init WHENet.h5 to "
+                    "fine-tune, or timm's ImageNet tf_efficientnet_b0 weights)")
         return ("FROM SCRATCH: no --init given, every weight randomly initialised (the paper starts from ImageNet; "
                 "with --bn original the in-block BatchNorms keep their initial statistics, consider --bn train)")
     from posebench.methods.hopenet.weights import load_into, read_state_dict
