@@ -1,4 +1,5 @@
-"""The ``whenet`` estimator: the authors' released Keras weights in PyTorch (:mod:`.weights`).
+"""The ``whenet`` estimator: the authors' released Keras weights in PyTorch (:mod:`.weights`), or
+weights trained by ``posebench train --model whenet`` (``-o weights=OUT/best.pt``).
 
 Input: the RGB image and a face box or landmarks; the crop follows option ``crop`` (default
 ``loose68``, see :mod:`.preprocess`). A bare photo (no landmarks, no box) goes to the face detector
@@ -55,7 +56,8 @@ def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str
 
 
 class WHENetMethod(Method):
-    """WHENet with the authors' weights. Options: ``weights`` (path to ``WHENet.h5``; default
+    """WHENet with the authors' weights. Options: ``weights`` (path to the authors' ``WHENet.h5``,
+    or a ``posebench train --model whenet`` checkpoint such as ``best.pt``; default
     ``<weights folder>/whenet/WHENet.h5``), ``crop`` (``loose68`` | ``visible`` | ``demo`` |
     ``protocol``), ``batch_size``, ``threads`` (0 = all cores of this process), ``engine``
     (``onnxruntime`` | ``torch``), ``box`` (``auto``: the sample's landmarks or protocol box, else

@@ -15,6 +15,9 @@ every tensor's shape is checked after transposing to PyTorch's layout. Any diffe
 extra layer, other kind, other shape) is a one-line :class:`WeightsError` naming the file and the
 first difference.
 
+A PyTorch state dict of this network (a ``posebench train --model whenet`` checkpoint, ``best.pt``)
+loads too (:func:`load_whenet`); the file's SHA-256 is in the cache key either way.
+
 Look-up: ``weights=PATH`` when given, else ``<weights folder>/whenet/WHENet.h5`` (the weights
 folder is ``$POSEBENCH_WEIGHTS`` or ``<data root>/weights``), where ``posebench data download
 whenet`` puts it.
@@ -184,11 +187,36 @@ def keras_to_state_dict(layers: list[tuple[str, dict[str, np.ndarray]]], net: nn
     return state
 
 
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")  # read as Keras weights even when damaged (a clear HDF5 error)
+
+
+def is_hdf5(path: str | os.PathLike) -> bool:
+    """True when ``path`` starts with the HDF5 signature (a Keras weights file)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == HDF5_MAGIC
+    except OSError as exc:
+        raise WeightsError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def load_whenet(path: str | os.PathLike) -> nn.Module:
-    """A :class:`.nets.WHENet` in eval mode with the weights of the Keras file ``path``."""
+    """A :class:`.nets.WHENet` in eval mode with the weights of ``path``: the authors' Keras file
+    (HDF5, or a name ending ``.h5``; mapped by :func:`keras_to_state_dict`), or a PyTorch state dict of this network, such
+    as a ``posebench train --model whenet`` checkpoint (``best.pt``, ``latest.pt``, ``last.pt``:
+    its ``model`` entry, read with ``weights_only=True``), loaded strictly (every name and shape)."""
     from .nets import WHENet
 
     net = WHENet().eval()
+    if not (is_hdf5(path) or Path(path).suffix.lower() in KERAS_SUFFIXES):
+        from posebench.methods.hopenet.weights import load_into, read_state_dict
+
+        try:
+            load_into(net, read_state_dict(path), path)
+        except WeightsError as exc:
+            raise WeightsError(f"{exc} (WHENet reads the authors' WHENet.h5 or a checkpoint of "
+                               "`posebench train --model whenet`)") from None
+        return net
     state = keras_to_state_dict(read_keras_layers(path), net, str(path))
     missing, unexpected = net.load_state_dict(state, strict=False)
     bad = [k for k in missing if not k.endswith("num_batches_tracked")] + list(unexpected)

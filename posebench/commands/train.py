@@ -12,24 +12,28 @@ from posebench.commands.common import parse_kv, show_progress
 
 @click.command("train")
 @click.option("--model", "-m", default="hopenet", show_default=True,
-              help="hopenet | hopenet-alexnet | resnet50-regression | tiny-hopenet (tests only).")
+              help="hopenet | hopenet-alexnet | resnet50-regression | whenet | tiny-hopenet (tests only).")
 @click.option("--dataset", "-d", default="300w-lp", show_default=True, help="Training dataset (any posebench dataset with images).")
 @click.option("--data-dir", type=click.Path(), default=None, help="Training dataset folder.")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Training dataset option.")
-@click.option("--alpha", type=float, default=1.0, show_default=True, help="Weight of the regression (MSE) part of each angle's loss.")
+@click.option("--alpha", type=float, default=1.0, show_default=True,
+              help="Weight of the regression (MSE; WHENet's yaw: wrapped MSE) part of each angle's loss.")
 @click.option("--epochs", type=click.IntRange(min=1), default=25, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True,
               help="Global batch (split over torchrun processes).")
 @click.option("--lr", type=float, default=1e-5, show_default=True, help="Base Adam rate (heads 5x, stem 0: the original groups).")
 @click.option("--init", type=click.Path(dir_okay=False), default=None,
-              help="Starting weights: torchvision ImageNet file (resnet50-*.pth, alexnet-*.pth) or a checkpoint of this "
-                   "network (.pkl, best.pt). Default: from scratch.")
+              help="Starting weights: torchvision ImageNet file (resnet50-*.pth, alexnet-*.pth; whenet: timm's "
+                   "tf_efficientnet_b0 state dict) or a checkpoint of this network (.pkl, best.pt; whenet: also the "
+                   "authors' WHENet.h5). Default: from scratch.")
 @click.option("--augment", default="paper", show_default=True,
               help="paper | none | comma list of margin=LO-HI, flip, blur, lowres=x10|1-10|paper5|code4.")
-@click.option("--input-size", type=click.IntRange(min=16), default=224, show_default=True, help="Network input (px).")
+@click.option("--input-size", type=click.IntRange(min=16), default=224, show_default=True,
+              help="Network input (px); the methods read 224.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--bn", type=click.Choice(["original", "train", "frozen"]), default="original", show_default=True,
-              help="BatchNorm modes during training (original: as the authors' code, see docs/training.md).")
+              help="BatchNorm modes during training (original: as the authors' code; whenet: all in training "
+                   "mode, Keras' default; see docs/training.md).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N training samples.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None,
               help="Stop after this global step (a resumable checkpoint is written).")
@@ -54,7 +58,8 @@ def train_cmd(model, dataset, data_dir, dataset_options, alpha, epochs, batch_si
               bn, limit, max_steps, save_every, log_every, workers, amp, channels_last, val_dataset, val_dir, val_options,
               val_limit, val_engine, log_indices, resume, out) -> None:
     """Train a network of the paper with its recipe (multi-loss, Adam, the original parameter
-    groups and augmentation). Run under `torchrun --nproc_per_node N` for several GPUs.
+    groups and augmentation), or WHENet (120 circular yaw bins, wrapped yaw loss, its own input
+    preprocessing). Run under `torchrun --nproc_per_node N` for several GPUs.
 
     Writes OUT/last.pt (resumable), OUT/best.pt (loads with `posebench run -m MODEL -o
     weights=OUT/best.pt`), OUT/log.jsonl and OUT/curves.png. See docs/training.md."""
@@ -79,7 +84,7 @@ def train_cmd(model, dataset, data_dir, dataset_options, alpha, epochs, batch_si
 
 @bench.command("train")
 @click.option("--model", "-m", "models", multiple=True, default=("hopenet", "resnet50-regression", "hopenet-alexnet"),
-              show_default=True, help="Model(s) to time (repeatable).")
+              show_default=True, help="Model(s) to time (repeatable): also whenet, tiny-hopenet.")
 @click.option("--input-size", type=click.IntRange(min=16), default=224, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--iters", type=click.IntRange(min=1), default=5, show_default=True, help="Timed steps per variant.")

@@ -8,6 +8,7 @@ from typing import Iterator
 
 import torch
 
+from .bins import head_bins
 from .loss import multi_loss, regression_loss
 from .models import build, param_groups, set_train_mode
 
@@ -30,15 +31,16 @@ def time_steps(model: str, input_size: int, batch: int, iters: int, warmup: int,
     x = torch.randn(batch, 3, input_size, input_size, device=device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
+    heads = head_bins(model)
     angles = (torch.rand(batch, 3, device=device) * 180 - 90)
-    bins = ((angles + 99) // 3).long()
+    bins = torch.stack([((angles[:, j] - h.low) // h.width).long() for j, h in enumerate(heads)], dim=1)
     dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
 
     def step() -> None:
         with torch.autocast(device.type, dtype=dtype, enabled=amp):
             out = net(x)
-        res = multi_loss(out, bins, angles, 1.0) if getattr(net, "binned", True) else regression_loss(out, angles)
+        res = multi_loss(out, bins, angles, 1.0, heads) if getattr(net, "binned", True) else regression_loss(out, angles)
         opt.zero_grad(set_to_none=True)
         scaler.scale(res.total).backward()
         scaler.step(opt)

@@ -3,9 +3,11 @@ data come from the normal readers, e.g. ``300w-lp`` or ``aflw2000``).
 
 Sample selection (:func:`select_samples`) lists what is skipped and why: no image file, an empty
 or unreadable image header, no 68 landmarks / points for the crop box, unreadable labels (the
-reader's ``invalid`` list), and angles outside the 66 bins (``-99 <= a < 99``, the paper's
-+-99 degree range; the authors did this filtering outside their code, through the
-``--filename_list`` of pre-filtered file names; posebench filters on the labels it reads).
+reader's ``invalid`` list), and angles outside the network's bins: for Hopenet the 66 bins
+(``-99 <= a < 99``, the paper's +-99 degree range; the authors did this filtering outside their
+code, through the ``--filename_list`` of pre-filtered file names; posebench filters on the labels
+it reads); for WHENet pitch and roll likewise, while yaw is circular (any finite yaw is wrapped
+into ``[-180, 180)`` and kept: the yaw head covers the whole circle).
 
 Each item is ``(image, bins, angles, index, failed)``: a float32 (3, S, S) ImageNet-normalised
 tensor (the original training transform: PIL bilinear resize of the shorter side to
@@ -13,6 +15,12 @@ tensor (the original training transform: PIL bilinear resize of the shorter side
 ``Normalize``), int64 (3,) bin indices, float32 (3,) degrees (yaw, pitch, roll), the index, and
 the index of a sample whose image could not be decoded (-1 if none): such a sample is replaced by
 the next readable one, so an epoch never stops on a corrupt file.
+
+WHENet (``preprocess="whenet"``) takes its own input instead of Hopenet's transform, after the
+same augmentation: the augmented crop resized to S x S with ``cv2.resize`` (bilinear, the aspect
+ratio not kept) and ``/ 255`` + ImageNet mean/std in float64 then float32, exactly the method's
+:func:`posebench.methods.whenet.preprocess.face_crop` and ``to_batch`` (S = 224 by default, the
+method's input size); no random crop.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from posebench.crop import landmark_box
 from posebench.datasets.base import Dataset, Sample
 
 from .augment import Augment, augment_face
-from .bins import angle_bins, in_bin_range
+from .bins import HOPENET_BINS, Bins
+from .loss import ANGLES
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -58,7 +67,19 @@ def box_points(s: Sample) -> np.ndarray | None:
     return None
 
 
-def select_samples(dataset: Dataset, check_images: bool = True) -> Selection:
+def out_of_range(pose: np.ndarray, heads: tuple[Bins, Bins, Bins]) -> str:
+    """``""`` when every angle of (yaw, pitch, roll) ``pose`` has a bin of its head, else the
+    reason, e.g. ``angle outside [-99, 99)`` (Hopenet) or ``pitch outside [-99, 99)``."""
+    bad = [name for name, b, a in zip(ANGLES, heads, pose) if not b.contains([a])]
+    if not bad:
+        return ""
+    ranges = {heads[ANGLES.index(n)].describe() for n in bad}
+    what = "angle" if heads == HOPENET_BINS else "/".join(bad)
+    return f"{what} outside {', '.join(sorted(ranges))}"
+
+
+def select_samples(dataset: Dataset, check_images: bool = True,
+                   heads: tuple[Bins, Bins, Bins] = HOPENET_BINS) -> Selection:
     sel = Selection([], [(sid, f"unreadable labels: {why}") for sid, why in dataset.invalid])
     for s in dataset.samples:
         if s.image_path is None or not Path(s.image_path).is_file():
@@ -74,8 +95,9 @@ def select_samples(dataset: Dataset, check_images: bool = True) -> Selection:
         if box_points(s) is None:
             sel.skipped.append((s.id, "no landmarks for the crop box"))
             continue
-        if not in_bin_range(s.pose.as_array()):
-            sel.skipped.append((s.id, "angle outside [-99, 99)"))
+        why = out_of_range(s.pose.as_array(), heads)
+        if why:
+            sel.skipped.append((s.id, why))
             continue
         sel.samples.append(s)
     return sel
@@ -102,14 +124,33 @@ def resize_random_crop(crop: np.ndarray, size: int, rng: np.random.Generator) ->
     return arr[top : top + size, left : left + size]
 
 
-class TrainSet(torch.utils.data.Dataset):
-    """Augmented training crops of ``samples``; ``set_epoch`` before each epoch."""
+PREPROCESS = ("hopenet", "whenet")
 
-    def __init__(self, samples: list[Sample], input_size: int, augment: Augment, seed: int = 0):
+
+def whenet_input(crop: np.ndarray, size: int) -> torch.Tensor:
+    """(3, S, S) float32: WHENet's own resize and normalisation of an RGB uint8 face crop (the
+    method's ``face_crop`` over the whole crop, then ``to_batch``)."""
+    from posebench.methods.whenet.preprocess import face_crop, to_batch
+
+    h, w = crop.shape[:2]
+    return to_batch([face_crop(crop, (0, 0, w, h), size)], channels_last=False)[0]
+
+
+class TrainSet(torch.utils.data.Dataset):
+    """Augmented training crops of ``samples``; ``set_epoch`` before each epoch. ``heads``: the
+    network's (yaw, pitch, roll) bins; ``preprocess``: ``hopenet`` (Scale + RandomCrop +
+    Normalize) or ``whenet`` (the method's resize and normalisation)."""
+
+    def __init__(self, samples: list[Sample], input_size: int, augment: Augment, seed: int = 0,
+                 heads: tuple[Bins, Bins, Bins] = HOPENET_BINS, preprocess: str = "hopenet"):
+        if preprocess not in PREPROCESS:
+            raise ValueError(f"preprocess must be one of {PREPROCESS}, got {preprocess!r}")
         self.samples = samples
         self.input_size = int(input_size)
         self.augment = augment
         self.seed = int(seed)
+        self.heads = heads
+        self.preprocess = preprocess
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -129,6 +170,8 @@ class TrainSet(torch.utils.data.Dataset):
         rng = self.rng(index)
         out = augment_face(image, landmark_box(pts), s.pose, self.augment, rng,
                            s.landmarks if s.landmarks is not None else None)
+        if self.preprocess == "whenet":
+            return whenet_input(out.image, self.input_size), out.pose.as_array()
         crop = resize_random_crop(out.image, self.input_size, rng)
         return to_tensor(crop), out.pose.as_array()
 
@@ -144,6 +187,10 @@ class TrainSet(torch.utils.data.Dataset):
                     failed = index
         else:  # pragma: no cover - every image unreadable
             raise RuntimeError("no readable image in the training set")
+        ypr = np.asarray(ypr, dtype=np.float64).copy()
+        for j, b in enumerate(self.heads):
+            if b.wrap:  # a circular angle's label in its bins' range: a flipped -180 is -180, not +180
+                ypr[j] = np.mod(ypr[j] - b.low, 360.0) + b.low
         # -99 flipped is +99, bin 66: clipped into the last bin (the original would fail there)
-        bins = torch.from_numpy(np.clip(angle_bins(ypr), 0, 65))
+        bins = torch.from_numpy(np.array([np.clip(b.index([a])[0], 0, b.count - 1) for b, a in zip(self.heads, ypr)]))
         return x, bins, torch.tensor(ypr, dtype=torch.float32), index, failed

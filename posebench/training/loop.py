@@ -30,6 +30,7 @@ from posebench.errors import UsageError
 
 from . import checkpoint as ckpt
 from .augment import parse_augment
+from .bins import head_bins
 from .data import TrainSet, select_samples
 from .loss import multi_loss, regression_loss
 from .models import BN_MODES, MODELS, build, initialise, param_groups, set_train_mode
@@ -198,8 +199,9 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
     if main:
         out.mkdir(parents=True, exist_ok=True)
 
+    heads = head_bins(cfg.model)
     dataset = _load_dataset(cfg.dataset, cfg.data_dir, cfg.dataset_options).subset(cfg.limit)
-    selection = select_samples(dataset, cfg.check_images)
+    selection = select_samples(dataset, cfg.check_images, heads)
     if not selection.samples:
         raise UsageError(f"no usable training sample in {dataset.root}: {selection.summary()}")
     say(f"data: {cfg.dataset} at {dataset.root}: {selection.summary()}"
@@ -259,7 +261,8 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
 
         model = DDP(net, device_ids=[local_rank] if device.type == "cuda" else None)
 
-    trainset = TrainSet(selection.samples, cfg.input_size, augment, cfg.seed)
+    trainset = TrainSet(selection.samples, cfg.input_size, augment, cfg.seed, heads,
+                        preprocess="whenet" if cfg.model == "whenet" else "hopenet")
     sampler = _SkipSampler(torch.utils.data.DistributedSampler(trainset, num_replicas=world, rank=rank,
                                                                shuffle=True, seed=cfg.seed, drop_last=False))
     steps_per_epoch = -(-len(sampler.inner) // per_rank)
@@ -270,7 +273,10 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
                                  "resumed_from": str(resume) if resume else None, "time": time.time()})
     say(f"training: {len(trainset)} samples, {steps_per_epoch} steps/epoch of {cfg.batch_size} "
         f"({world} process{'es' if world > 1 else ''}, {per_rank} each) on {device}; alpha {cfg.alpha}, lr {cfg.lr}, "
-        f"augment {augment.describe()}, bn {cfg.bn}, input {cfg.input_size}px")
+        f"augment {augment.describe()}, bn {cfg.bn}, input {cfg.input_size}px ({trainset.preprocess} preprocessing)")
+    if cfg.model == "whenet" and cfg.input_size != 224:
+        say(f"  note: the whenet method reads 224 px crops; validation and `posebench run` of this run's weights "
+            f"use 224 px, not the {cfg.input_size} px trained here")
 
     def state_dict(epoch: int, step: int, full: bool, metrics: dict | None = None,
                    rngs: list | None = None) -> dict[str, Any]:
@@ -314,7 +320,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
             bins, angles = bins.to(device), angles.to(device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 output = model(images)
-            res = multi_loss(output, bins, angles, cfg.alpha) if binned else regression_loss(output, angles)
+            res = multi_loss(output, bins, angles, cfg.alpha, heads) if binned else regression_loss(output, angles)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(res.total).backward()
             scaler.step(optimizer)

@@ -18,6 +18,13 @@ Facts from the authors' training scripts (``train_hopenet.py``, ``train_resnet50
   (``bn=original``); ``bn=train`` (all in training mode) and ``bn=frozen`` (all in eval mode) are
   options, recorded in the checkpoint.
 
+WHENet (``whenet``: :class:`posebench.methods.whenet.nets.WHENet`, the method's own network; its
+training code is not public, so the following are posebench's choices, see ``docs/training.md``):
+Hopenet's three groups mapped onto EfficientNet-B0 (stem ``backbone.conv_stem`` + ``backbone.bn1``
+at rate 0, the rest of the backbone at the base rate, the heads ``yaw``/``pitch``/``roll`` at 5x);
+every BatchNorm in training mode under ``bn=original`` (Keras' ``fit`` default: the authors trained
+in Keras) with Keras' BatchNorm momentum 0.99, i.e. PyTorch ``momentum=0.01``.
+
 A ``tiny-hopenet`` network (a few small convolutions and the three 66-bin heads) exists for tests
 and quick checks only; it is not one of the paper's networks.
 """
@@ -32,7 +39,11 @@ from torch import nn
 
 from posebench.errors import UsageError, WeightsError
 
-MODELS = ("hopenet", "hopenet-alexnet", "resnet50-regression", "tiny-hopenet")
+MODELS = ("hopenet", "hopenet-alexnet", "resnet50-regression", "whenet", "tiny-hopenet")
+#: PyTorch BatchNorm momentum of WHENet in training: Keras' ``BatchNormalization(momentum=0.99)``
+#: default (also the ``efficientnet`` package's ``batch_norm_momentum``) keeps 0.99 of the running
+#: statistics per step, PyTorch's ``momentum`` is the complement.
+WHENET_BN_MOMENTUM = 0.01
 BN_MODES = ("original", "train", "frozen")
 
 
@@ -65,6 +76,14 @@ def build(model: str) -> nn.Module:
         raise UsageError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
     if model == "tiny-hopenet":
         return TinyHopenet()
+    if model == "whenet":
+        from posebench.methods.whenet.nets import WHENet
+
+        net = WHENet()
+        for m in net.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.momentum = WHENET_BN_MOMENTUM
+        return net
     from posebench.methods.hopenet import nets
 
     net = nets.ARCHS[model]()
@@ -78,13 +97,17 @@ def param_groups(net: nn.Module, model: str, lr: float) -> list[dict]:
     if model == "hopenet-alexnet":
         stem = list(net.features[0:3].parameters())
         trunk = list(net.features[3:].parameters()) + list(net.classifier.parameters())
+    elif model == "whenet":
+        bb = net.backbone
+        stem = list(bb.conv_stem.parameters()) + list(bb.bn1.parameters())
+        trunk = [p for n, m in bb.named_children() if n not in ("conv_stem", "bn1") for p in m.parameters()]
     else:
         stem_mods = [net.conv1, net.bn1] + ([net.fc_finetune] if hasattr(net, "fc_finetune") else [])
         stem = [p for m in stem_mods for p in m.parameters()]
         layers = [getattr(net, f"layer{i}") for i in (1, 2, 3, 4) if hasattr(net, f"layer{i}")]
         trunk = [p for m in layers for p in m.parameters()]
-    heads = [p for n in ("fc_yaw", "fc_pitch", "fc_roll", "fc_angles") if hasattr(net, n)
-             for p in getattr(net, n).parameters()]
+    head_names = ("yaw", "pitch", "roll") if model == "whenet" else ("fc_yaw", "fc_pitch", "fc_roll", "fc_angles")
+    heads = [p for n in head_names if hasattr(net, n) for p in getattr(net, n).parameters()]
     groups = [{"params": stem, "lr": 0.0, "name": "stem"}, {"params": trunk, "lr": lr, "name": "trunk"},
               {"params": heads, "lr": 5.0 * lr, "name": "heads"}]
     covered = {id(p) for g in groups for p in g["params"]}
@@ -122,8 +145,15 @@ def set_train_mode(net: nn.Module, bn: str = "original") -> None:
         modules[n].eval()
 
 
-TORCHVISION_HINT = {"hopenet": "resnet50-*.pth", "resnet50-regression": "resnet50-*.pth",
-                    "hopenet-alexnet": "alexnet-*.pth"}
+TORCHVISION_HINT = {"hopenet": "torchvision's resnet50-*.pth", "resnet50-regression": "torchvision's resnet50-*.pth",
+                    "hopenet-alexnet": "torchvision's alexnet-*.pth",
+                    "whenet": "timm's ImageNet tf_efficientnet_b0 state dict, or WHENet.h5"}
+
+
+def _add_prefix(state: dict, own: dict, prefix: str) -> dict:
+    """``state`` with ``prefix`` put before each key that names a tensor of ``own`` only so
+    (timm's ``conv_stem.weight`` -> WHENet's ``backbone.conv_stem.weight``)."""
+    return {(prefix + k if k not in own and prefix + k in own else k): v for k, v in state.items()}
 
 
 def initialise(net: nn.Module, model: str, init: str | Path | None) -> str:
@@ -133,8 +163,18 @@ def initialise(net: nn.Module, model: str, init: str | Path | None) -> str:
     (``resnet50-19c8e357.pth``/``resnet50-0676ba61.pth``, ``alexnet-owt-*.pth``: every tensor whose
     name and shape match is copied, the ImageNet classifier is left out, the new heads stay random,
     as the original ``load_filtered_state_dict``); or a checkpoint of this very network (an official
-    Hopenet ``.pkl``, a posebench ``best.pt``/``last.pt``): loaded strictly, for fine-tuning."""
+    Hopenet ``.pkl``, a posebench ``best.pt``/``last.pt``): loaded strictly, for fine-tuning.
+
+    WHENet also takes the authors' Keras ``WHENet.h5`` (read by
+    :func:`posebench.methods.whenet.weights.keras_to_state_dict`, every tensor mapped and
+    checked: fine-tuning), and an ImageNet ``tf_efficientnet_b0`` state dict as timm names it
+    (``conv_stem.weight``, ``blocks.0.0...``; ``.pth``/``.bin``/``.safetensors``): its tensors go
+    to ``backbone.*``, timm's ``classifier`` is left out, the three heads stay random."""
     if not init:
+        if model == "whenet":
+            return ("FROM SCRATCH: no --init given, every weight randomly initialised (the authors' code builds its "
+                    "backbone with the efficientnet package's default, ImageNet, weights; give --init WHENet.h5 to "
+                    "fine-tune, or timm's ImageNet tf_efficientnet_b0 weights)")
         return ("FROM SCRATCH: no --init given, every weight randomly initialised (the paper starts from ImageNet; "
                 "with --bn original the in-block BatchNorms keep their initial statistics, consider --bn train)")
     from posebench.methods.hopenet.weights import load_into, read_state_dict
@@ -142,15 +182,26 @@ def initialise(net: nn.Module, model: str, init: str | Path | None) -> str:
     path = Path(init).expanduser()
     if not path.is_file():
         raise WeightsError(f"--init file not found: {path}")
-    state = read_state_dict(path)
     own = net.state_dict()
+    from posebench.methods.whenet.weights import KERAS_SUFFIXES, is_hdf5
+
+    if is_hdf5(path) or path.suffix.lower() in KERAS_SUFFIXES:
+        if model != "whenet":
+            raise WeightsError(f"--init {path.name} is an HDF5 (Keras) file: only --model whenet reads one (WHENet.h5)")
+        from posebench.methods.whenet.weights import keras_to_state_dict, read_keras_layers
+
+        load_into(net, keras_to_state_dict(read_keras_layers(path), net, str(path)), path)
+        return f"fine-tuning from {path.name} (the authors' Keras weights): all {len(own)} tensors loaded"
+    state = read_state_dict(path)
+    if model == "whenet":
+        state = _add_prefix(state, own, "backbone.")
     if all(k in state for k in own if not k.endswith("num_batches_tracked")):
         load_into(net, state, path)
         return f"fine-tuning from {path.name}: all {len(own)} tensors loaded"
     fits = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     if not fits:
-        raise WeightsError(f"--init {path.name}: no tensor fits {model} (expected torchvision's "
-                           f"{TORCHVISION_HINT.get(model, 'ImageNet')} or a {model} checkpoint)")
+        raise WeightsError(f"--init {path.name}: no tensor fits {model} (expected "
+                           f"{TORCHVISION_HINT.get(model, 'an ImageNet file')} or a {model} checkpoint)")
     merged = dict(own)
     merged.update(fits)
     net.load_state_dict(merged)
