@@ -60,6 +60,16 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
         _show_warning(message, category, filename, lineno, file, line)
 
 
+def _plugin_frame(exc: BaseException) -> str:
+    """``file:line`` of the innermost frame of ``exc``'s traceback (where it was raised)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return ""
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+
+
 class PosebenchGroup(click.Group):
     """Turns posebench's own errors, file-system errors and interrupts into one-line messages
     (no traceback; ``POSEBENCH_DEBUG=1`` shows the traceback of posebench's own errors too)."""
@@ -83,6 +93,17 @@ class PosebenchGroup(click.Group):
 
             where = f": {shown(exc.filename)}" if exc.filename else ""
             click.echo(f"error: {one_line(exc.strerror or exc)}{where}", err=True)
+            ctx.exit(1)
+        except click.exceptions.ClickException:
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
+            if os.environ.get("POSEBENCH_DEBUG"):
+                raise
+            where = _plugin_frame(exc)
+            click.echo(f"error: unexpected {type(exc).__name__}: {one_line(exc) or '(no message)'}"
+                       + (f" in {where}" if where else "") + " (POSEBENCH_DEBUG=1 shows the traceback)", err=True)
             ctx.exit(1)
         except KeyboardInterrupt as exc:
             from posebench.entry import acknowledge

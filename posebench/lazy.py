@@ -55,7 +55,7 @@ class LazyClass:
         """Import the module and return the class itself (:class:`PluginError` if impossible)."""
         try:
             module = importlib.import_module(self.__module__)
-        except Exception as exc:  # noqa: BLE001  (whatever the plugin's import raises)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001  (whatever the plugin's import raises)
             raise PluginError(f"{self.target}: cannot import {self.__module__}: {type(exc).__name__}: {exc}") from exc
         cls = getattr(module, self.__name__, None)
         if cls is None:

@@ -203,9 +203,13 @@ class Method(ABC):
     def settings(self) -> dict[str, Any]:
         """Everything that determines the predictions (cache key and run record): name,
         version, recorded options, weights hash, set-up (:meth:`setup`) and the digest of every
-        file read."""
+        file read. An object not created by the registry (built by hand) also names its class
+        (module and qualified name), so two hand-built classes sharing a ``name`` never share
+        predictions."""
         out = {"method": self.name, "version": self.version, "options": self.options, "weights": self.weights_hash,
                "setup": self.setup()}
+        if self.__dict__.get("_registered_as") != self.name:
+            out["class"] = f"{type(self).__module__}.{type(self).__qualname__}"
         files = self.file_digests()
         if files:
             out["files"] = files

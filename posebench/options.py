@@ -60,8 +60,32 @@ class Domain:
                 raise UsageError(f"option {key}={value!r}: must be {word} {bound:g}")
 
 
+_PROTOTYPES = {"float": 0.0, "int": 0, "bool": False, "str": ""}
+
+
+def _prototype(p: inspect.Parameter) -> Any:
+    """What an option's values should look like: its default, or for a ``None`` default the one
+    type its annotation names besides ``None`` (``float | None``, ``Optional[int]``: ``0.0``,
+    ``0``); ``None`` when that cannot be told (then the value is passed as given)."""
+    if p.default is not inspect.Parameter.empty and p.default is not None:
+        return p.default
+    note = p.annotation
+    if isinstance(note, type):
+        note = note.__name__
+    if not isinstance(note, str):
+        note = str(note).replace("typing.", "")
+    note = note.replace(" ", "")
+    if note.startswith("Optional[") and note.endswith("]"):
+        note = note[len("Optional["):-1]
+    kinds = [t for t in note.split("|") if t and t not in ("None", "NoneType")]
+    return _PROTOTYPES.get(kinds[0]) if len(kinds) == 1 else None
+
+
 def _coerce(value: Any, default: Any, key: str) -> Any:
-    """A string from the command line -> the type of ``default`` (bool, int, float)."""
+    """A string from the command line -> the type of ``default`` (bool, int, float); a numpy
+    scalar from Python -> the plain Python number."""
+    if hasattr(value, "item") and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        value = value.item()
     if not isinstance(value, str) or default is None or isinstance(default, str):
         return value
     try:
@@ -146,13 +170,16 @@ def _bind(factory: Callable, options: Mapping[str, Any], what: str, domains: dic
             valid = ", ".join(sorted(params)) or "none"
             raise UsageError(f"unknown option {key!r} for {what}; valid options: {valid}")
     for key, p in params.items():
-        default = None if p.default is inspect.Parameter.empty else p.default
+        default = _prototype(p)
         if key not in options:
             if p.default is inspect.Parameter.empty:
                 raise UsageError(f"option {key!r} of {what} is required")
             out[key] = p.default
             continue
-        value = _coerce(options[key], default, key)
+        value = options[key]
+        if p.default is None and isinstance(value, str) and value.strip().lower() == "none":
+            value = None  # `-o label=None`: the default, not the text 'None'
+        value = _coerce(value, default, key)
         _check_number(key, value, default)
         if key in domains:
             domains[key].check(key, value)

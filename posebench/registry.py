@@ -78,8 +78,9 @@ class Registry:
     """
 
     def __init__(self, kind: str, builtin_module: str, group: str,
-                 reserved: Callable[[], set[str]] | None = None):
+                 reserved: Callable[[], set[str]] | None = None, shape: tuple[str, ...] = ()):
         self.kind = kind
+        self._shape = shape  # attributes every created object must have (a factory returning None is caught)
         self._builtin = builtin_module
         self._group = group
         self._reserved = reserved  # names this kind may not take (datasets: the data root's other tenants)
@@ -109,7 +110,7 @@ class Registry:
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
             raise UsageError(f"{self.kind} name {name!r} is not allowed: use letters, digits and ._+- "
                              "(it becomes part of file names)")
-        if self._reserved is not None and name in self._reserved():
+        if self._reserved is not None and name.lower() in self._reserved():
             raise UsageError(f"{self.kind} name {name!r} is taken by posebench's data root (the default weights "
                              "folder): choose another name")
         if source is not None:
@@ -162,14 +163,14 @@ class Registry:
                 warnings.warn(f"posebench: {self.kind} plugin {ep.name!r} ({ep.value}) stopped loading: {exc} "
                               "(what it registered before that stays registered)", stacklevel=2)
                 continue
-            except Exception as exc:  # a broken third-party plugin must not break posebench
+            except (Exception, SystemExit) as exc:  # a broken third-party plugin must not break posebench
                 warnings.warn(f"posebench: could not load {self.kind} plugin {ep.name!r} ({ep.value}): "
                               f"{type(exc).__name__}: {exc}", stacklevel=2)
                 continue
             if inspect.ismodule(obj) or not callable(obj):
                 continue  # a module registers its plugins on import
-            if any(e.factory is obj for e in self._entries.values()):
-                continue
+            if ep.name in self._entries and self._entries[ep.name].factory is obj:
+                continue  # the module registered it under this very name
             if ep.name in self._entries:
                 warnings.warn(f"posebench: {self.kind} {ep.name!r} from entry point {ep.value} is skipped: the name "
                               f"is already registered by {self._entries[ep.name].origin}", stacklevel=2)
@@ -223,6 +224,9 @@ class Registry:
         bound = self.bind(name, {**dict(options or {}), **kwargs})
         if isinstance(entry.factory, LazyClass) and self is methods:
             cls_needs = getattr(entry.factory.load(), "needs", None)
+            if isinstance(cls_needs, str):
+                raise PluginError(f"{self.kind} {name!r}: {entry.factory.target}.needs is the string {cls_needs!r}; "
+                                  "declare a frozenset of needs, e.g. frozenset({'image'})")
             if cls_needs is not None and frozenset(cls_needs) != entry.needs:
                 raise PluginError(f"{self.kind} {name!r}: registered with needs {sorted(entry.needs)} but "
                                   f"{entry.factory.target} declares {sorted(cls_needs)}: declare them once, alike")
@@ -233,13 +237,25 @@ class Registry:
             obj = entry.factory(data_dir=data_dir, **bound) if takes_dir else entry.factory(**bound)
         except PosebenchError:
             raise
-        except Exception as exc:  # noqa: BLE001  (a plugin's own failure, reported in one line)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001  (a plugin's own failure, reported in one line)
             raise PluginError(f"{self.kind} {name!r} failed: {type(exc).__name__}: {exc}") from exc
+        missing = [a for a in self._shape if not hasattr(obj, a)]
+        if missing:
+            raise PluginError(f"{self.kind} {name!r}: its factory returned {type(obj).__name__}, which has no "
+                              f"{', '.join(missing)}: not a {self.kind}")
         if getattr(obj, "name", name) != name:
             try:
                 obj.name = name
             except AttributeError:
                 pass
+            if getattr(obj, "name", None) != name:  # a read-only or ignoring `name`: keys would be shared
+                raise PluginError(f"{self.kind} {name!r}: its `name` ({getattr(obj, 'name', None)!r}) cannot be set "
+                                  "to the registered name, which names its cache and files: make `name` a plain "
+                                  "class attribute")
+        try:
+            vars(obj)["_registered_as"] = name  # see Method.settings: a hand-built object is keyed by its class too
+        except TypeError:
+            pass
         hook = getattr(obj, "record_options", None)
         if callable(hook):
             hook(bound, self.defaults(name))
@@ -259,9 +275,10 @@ def _data_root_tenants() -> set[str]:
     return {"weights"}
 
 
-methods = Registry("method", "posebench.methods", "posebench.methods")
-datasets = Registry("dataset", "posebench.datasets", "posebench.datasets", reserved=_data_root_tenants)
-studies = Registry("study", "posebench.studies", "posebench.studies")
+methods = Registry("method", "posebench.methods", "posebench.methods", shape=("estimate_batch", "settings"))
+datasets = Registry("dataset", "posebench.datasets", "posebench.datasets", reserved=_data_root_tenants,
+                    shape=("samples", "subset", "protocol"))
+studies = Registry("study", "posebench.studies", "posebench.studies", shape=("run", "plot"))
 #: Loaded together (see :meth:`Registry._load`).
 REGISTRIES = [methods, datasets, studies]
 

@@ -272,3 +272,160 @@ def test_leaderboard_common_table_keeps_every_run_of_a_shared_label(tmp_path, u_
     common = text[text.index("every method above handled"):]
     rows = [ln for ln in common.splitlines() if ln.startswith("| gt-landmarks (face=face.txt) [")]
     assert len(rows) >= 2  # both runs of the shared label, each tagged with its run key
+
+
+ROUND2 = '''
+import numpy as np
+from posebench.method import Method
+from posebench.pose import Pose
+from posebench.registry import register_dataset, register_method
+
+
+class PropName(Method):
+    needs = frozenset({"landmarks"})
+
+    @property
+    def name(self):  # read-only: the registry cannot give it its registered name
+        return "frontal"
+
+    def estimate_one(self, face):
+        return Pose(60.0, 0.0, 0.0)
+
+
+class Scaled(Method):
+    name = "scaled"
+    needs = frozenset({"landmarks"})
+
+    def __init__(self, scale: float | None = None):
+        super().__init__()
+        self.scale = scale
+
+    def estimate_one(self, face):
+        return Pose(float(self.scale or 0.0), 0.0, 0.0)
+
+
+class Boom(Method):
+    name = "boom"
+    needs = frozenset({"landmarks"})
+
+    def estimate_one(self, face):
+        raise ValueError("a plugin bug")
+
+
+register_method("pb-prop", "read-only name")(PropName)
+register_method("scaled", "None default")(Scaled)
+register_method("boom", "raises at run time")(Boom)
+register_dataset("pb-none", "returns None")(lambda data_dir=None: None)
+'''
+
+
+@pytest.fixture
+def plug2(tmp_path, monkeypatch):
+    (tmp_path / "pkg").mkdir()
+    install_plugin(tmp_path / "pkg", monkeypatch, "faultplug2", ROUND2,
+                   "[posebench.methods]\nfaultplug2 = faultplug2\nscaled-alias = faultplug2:Scaled\n")
+    return tmp_path
+
+
+def test_a_name_that_cannot_be_set_is_refused(plug2):
+    res = _run("run", "-m", "pb-prop", "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(plug2 / "r"))
+    assert res.exit_code == 1 and "cannot be set to the registered name" in res.output
+
+
+def test_hand_built_classes_sharing_a_name_do_not_share_predictions(plug, tmp_path):
+    methods.names()
+    a_cls, b_cls = methods.get("frontal-a").factory, methods.get("frontal-b").factory
+    ds = posebench.create_dataset("synthetic", n=5)
+    a = posebench.evaluate(a_cls(), ds, results_dir=tmp_path / "r")
+    b = posebench.evaluate(b_cls(), ds, results_dir=tmp_path / "r")
+    assert a.record.key != b.record.key and b.record.from_cache == 0
+    assert b.summary.yaw != a.summary.yaw  # FrontalB answers yaw + 30
+
+
+def test_a_none_default_option_is_coerced_by_its_annotation(plug2):
+    methods.names()
+    assert methods.bind("scaled", {"scale": "5"}) == {"scale": 5.0}
+    assert methods.bind("scaled", {"scale": "None"}) == {"scale": None}
+    import numpy as np
+
+    assert methods.bind("scaled", {"scale": np.float32(5.0)}) == {"scale": 5.0}
+    with pytest.raises(UsageError, match="expected float"):
+        methods.bind("scaled", {"scale": "abc"})
+
+
+def test_an_entry_point_may_name_a_registered_class_under_another_name(plug2):
+    assert "scaled-alias" in methods.names() and "scaled" in methods.names()
+
+
+def test_a_dataset_factory_returning_none_is_one_line(plug2):
+    res = _run("run", "-m", "gt-landmarks", "-d", "pb-none", "--results-dir", str(plug2 / "r"))
+    assert res.exit_code == 1 and "not a dataset" in res.output and "Traceback" not in res.output
+
+
+def test_a_plugin_bug_at_run_time_is_one_line(plug2, monkeypatch):
+    res = _run("run", "-m", "boom", "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(plug2 / "r"))
+    assert res.exit_code == 1 and "error: unexpected ValueError: a plugin bug in" in res.output
+    assert "POSEBENCH_DEBUG=1" in res.output and "Traceback" not in res.output
+    monkeypatch.setenv("POSEBENCH_DEBUG", "1")
+    res = _run("run", "-m", "boom", "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(plug2 / "r"))
+    assert isinstance(res.exception, ValueError)  # the traceback, on request
+
+
+def test_system_exit_in_a_lazy_plugin_is_one_line(tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, "exitplug",
+                   "from posebench.lazy import LazyClass\nfrom posebench.registry import register_method\n"
+                   "register_method('exits', 'x', needs=('image',))(LazyClass('exitplug_impl:X'))\n",
+                   "[posebench.methods]\nexitplug = exitplug\n")
+    (tmp_path / "exitplug_impl.py").write_text("import sys\nsys.exit('refusing to import')\n")
+    res = _run("run", "-m", "exits", "-d", "synthetic", "--results-dir", str(tmp_path / "r"))
+    assert res.exit_code == 1 and "error:" in res.output and "SystemExit: refusing to import" in res.output
+
+
+def test_prepare_from_a_link_to_a_folder_installs_it(tmp_path):
+    from data_fixtures import make_aflw2000_folder
+
+    real = tmp_path / "real"
+    make_aflw2000_folder(real, images=False)
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    res = _run("data", "prepare", "aflw2000", "--from", str(link))
+    assert "installed at" in res.output and "not a folder" not in res.output, res.output
+
+
+def test_interrupt_during_the_check_says_the_copy_is_installed(tmp_path, monkeypatch):
+    import posebench.acquire.verify as verify
+    from data_fixtures import make_aflw2000_folder
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify, "verify_source", interrupted)
+    src = tmp_path / "src"
+    make_aflw2000_folder(src, images=False)
+    res = _run("data", "prepare", "aflw2000", "--from", str(src))
+    assert res.exit_code == 130 and "aflw2000 is installed at" in res.output
+    assert "posebench data verify aflw2000" in res.output and "nothing was installed" not in res.output
+
+
+def test_interrupted_extraction_hint_keeps_root(tmp_path, monkeypatch):
+    import posebench.acquire.install as install
+    from data_fixtures import FileServer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(install, "install_archive", interrupted)
+    root = tmp_path / "elsewhere"
+    with FileServer({"/AFW.zip": b"PK\x05\x06" + b"\x00" * 18}) as srv:
+        res = _run("data", "download", "afw", "--root", str(root), "--url", srv.url("/AFW.zip"))
+    assert res.exit_code == 130 and f"posebench data prepare afw --root {root.resolve()} --from" in res.output
+
+
+def test_an_installed_whenet_file_must_be_the_published_bytes(tmp_path):
+    from posebench.acquire.catalogue import get_source
+    from posebench.acquire.verify import verify_source
+
+    (tmp_path / "whenet").mkdir()
+    (tmp_path / "whenet" / "WHENet.h5").write_bytes(b"\x89HDF\r\n\x1a\nnot the authors' file")
+    rep = verify_source(get_source("whenet"), tmp_path)
+    assert rep.problems and "expected the published 8f8bcf924447f712" in rep.problems[0]

@@ -26,9 +26,20 @@ def _verify_hopenet(report: Report) -> None:
     verify_weights(report)
 
 
+WHENET_SHA256 = "8f8bcf924447f7126666cf2c725a633ec2b9ae06afa4699064d3242a02401f59"
+
+
 def _verify_whenet(report: Report) -> None:
+    """The published SHA-256 (the installed file stands for the authors' weights; weights of your
+    own go through ``-o weights=PATH``), then every layer mapped."""
+    from posebench.acquire.download import sha256_of
     from posebench.acquire.verify import verify_whenet_h5
 
+    digest = sha256_of(report.path)
+    if digest != WHENET_SHA256:
+        report.problems.append(f"{report.path.name}: SHA-256 {digest[:16]}..., expected the published "
+                               f"{WHENET_SHA256[:16]}... (your own weights: -o weights=PATH instead)")
+        return
     verify_whenet_h5(report)
 
 
@@ -73,7 +84,7 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         target="whenet/WHENet.h5",
         verify=_verify_whenet,
         size=18016256,
-        sha256="8f8bcf924447f7126666cf2c725a633ec2b9ae06afa4699064d3242a02401f59",
+        sha256=WHENET_SHA256,
         checksum_note="size and SHA-256 of WHENet.h5 in the authors' repository; also checked by mapping every layer",
         manual=f"If the link is down: download WHENet.h5 from {WHENET_REPO}, then "
                "`posebench data prepare whenet --from WHENet.h5`.",

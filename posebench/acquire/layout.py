@@ -26,14 +26,16 @@ def find_dataset_folder(source: Source, extracted: Path) -> Path:
 
     The source's rule must name ``extracted`` itself or a folder inside it (a plugin's rule that
     points anywhere else, or at a file, is refused: nothing outside what was extracted or given
-    is ever moved or copied); a rule that raises is a one-line :class:`DataError`.
+    is ever moved or copied; links *inside* a folder given to ``prepare --from`` are followed, their
+    targets copied, as a self-contained copy needs); a rule that raises is a one-line
+    :class:`DataError`.
     """
-    extracted = Path(extracted)
+    extracted = Path(extracted).resolve()  # a folder given through a link is that folder
     try:
         found = (source.find_folder or find_as_is)(extracted)
     except PosebenchError:
         raise
-    except Exception as exc:  # noqa: BLE001  (a plugin's rule failing is reported in one line)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001  (a plugin's rule failing is reported in one line)
         raise DataError(f"the folder rule of {source.name} failed: {type(exc).__name__}: {exc}") from exc
     try:
         found = Path(found)

@@ -94,15 +94,16 @@ def download_cmd(name: str, root: Path | None, url: str | None, force: bool, kee
         acknowledge()
         archive = getattr(exc, "posebench_archive", None)
         if archive is not None:
-            note = (f"the download was complete and is kept at {archive}; nothing was installed; "
-                    f"`posebench data prepare {source.name} --from {archive}` installs it without downloading again")
+            at = f" --root {target_root(source, root).resolve()}" if root is not None else ""
+            note = (f"the download was complete and is kept at {Path(archive).resolve()}; nothing was installed; "
+                    f"`posebench data prepare {source.name}{at} --from {Path(archive).resolve()}` installs it "
+                    "without downloading again")
         else:
             note = (f"the partial download is kept in {target_root(source, root) / '.downloads'}; run the same "
                     "command again to resume (nothing was extracted)")
         click.echo(f"interrupted: {note}", err=True)
         raise click.exceptions.Exit(getattr(exc, "exit_code", 130)) from None
-    click.echo(f"{source.name}: installed at {dest}")
-    _report(source, dest, installed=True)
+    _installed(source, dest)
 
 
 @data.command("prepare")
@@ -123,8 +124,7 @@ def prepare_cmd(name: str, given: Path, root: Path | None, force: bool) -> None:
     source = get_source(name)
     on_interrupt("nothing was installed (an existing copy is untouched; your file too); run the same command again")
     dest = prepare(source, given, root, force=force, progress=show_progress())
-    click.echo(f"{source.name}: installed at {dest}")
-    _report(source, dest, installed=True)
+    _installed(source, dest)
 
 
 @data.command("verify")
@@ -138,6 +138,16 @@ def verify_cmd(name: str, root: Path | None) -> None:
     Prints one problem per line; exit status 1 when there are problems.
     """
     _report(get_source(name), root)
+
+
+def _installed(source: Source, dest: Path) -> None:
+    """Say where ``source`` was installed, then check it (an interrupt now leaves it installed)."""
+    from posebench.cli import on_interrupt
+
+    click.echo(f"{source.name}: installed at {dest}")
+    on_interrupt(f"{source.name} is installed at {dest}; its check was interrupted: run "
+                 f"`posebench data verify {source.name}` to check it")
+    _report(source, dest, installed=True)
 
 
 def _report(source: Source, root: Path | None, installed: bool = False) -> None:

@@ -98,7 +98,8 @@ for _arch in ARCH_NAMES:
 
 @export.command("whenet")
 @click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="WHENet.h5 (Keras weights); default: <weights folder>/whenet/WHENet.h5.")
+              help="WHENet.h5 (the authors' Keras weights) or a `posebench train --model whenet` checkpoint "
+                   "(best.pt); default: <weights folder>/whenet/WHENet.h5.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="ONNX file to write.")
 @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")

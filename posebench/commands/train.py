@@ -13,7 +13,8 @@ from posebench.commands.common import parse_kv, show_progress
 @click.command("train")
 @click.option("--model", "-m", default="hopenet", show_default=True,
               help="hopenet | hopenet-alexnet | resnet50-regression | whenet | tiny-hopenet (tests only).")
-@click.option("--dataset", "-d", default="300w-lp", show_default=True, help="Training dataset (any posebench dataset with images).")
+@click.option("--dataset", "-d", default="300w-lp", show_default=True, help="Training dataset: images with 68 landmarks for the crop "
+              "(300w-lp, aflw2000, or a plugin dataset like them).")
 @click.option("--data-dir", type=click.Path(), default=None, help="Training dataset folder.")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Training dataset option.")
 @click.option("--alpha", type=float, default=1.0, show_default=True,

@@ -79,6 +79,10 @@ def load(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"--resume: checkpoint not found: {p}")
+    with open(p, "rb") as fh:
+        if fh.read(8) == b"\x89HDF\r\n\x1a\n":
+            raise UsageError(f"--resume: {p.name} is an HDF5 (Keras) weights file, not a posebench checkpoint: "
+                             "give it to --init to start from it")
     try:
         obj = torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:

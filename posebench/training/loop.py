@@ -196,23 +196,30 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
     main = rank == 0
     say = echo if main else (lambda _m: None)
     out = Path(out)
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
+    if resume is None and any((out / f).exists() for f in ("last.pt", "best.pt", "log.jsonl")):
+        raise UsageError(f"--out {out} already holds a training run: continue it with --resume {out / 'last.pt'}, "
+                         "or choose another --out (nothing was changed)")
 
     heads = head_bins(cfg.model)
     dataset = _load_dataset(cfg.dataset, cfg.data_dir, cfg.dataset_options).subset(cfg.limit)
     selection = select_samples(dataset, cfg.check_images, heads)
     if not selection.samples:
-        raise UsageError(f"no usable training sample in {dataset.root}: {selection.summary()}")
+        raise UsageError(f"no usable training sample in {dataset.root or cfg.dataset}: {selection.summary()} "
+                         "(training needs images with 68 landmarks for the crop, e.g. 300w-lp or aflw2000)")
+    val_set = None
+    if cfg.val_dataset:
+        val_set = _load_dataset(cfg.val_dataset, cfg.val_dir, cfg.val_options).subset(cfg.val_limit)
+        if val_set.n_with_images == 0:
+            raise UsageError(f"--val-dataset {cfg.val_dataset}: none of its {len(val_set)} samples has an image "
+                             f"(a labels-only folder?); the networks validate on images")
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
     say(f"data: {cfg.dataset} at {dataset.root}: {selection.summary()}"
         + (f"; {dataset.excluded} more outside the dataset protocol's range filter" if dataset.excluded else ""))
     if main and selection.skipped:
         (out / "skipped.txt").write_text("".join(f"{sid}\t{why}\n" for sid, why in selection.skipped))
         say(f"  skipped files listed in {out / 'skipped.txt'}")
     config = determining_config(cfg, dataset.fingerprint(), world)
-    val_set = None
-    if cfg.val_dataset:
-        val_set = _load_dataset(cfg.val_dataset, cfg.val_dir, cfg.val_options).subset(cfg.val_limit)
 
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     net = build(cfg.model)
@@ -321,6 +328,12 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 output = model(images)
             res = multi_loss(output, bins, angles, cfg.alpha, heads) if binned else regression_loss(output, angles)
+            if not torch.isfinite(res.total.detach()):
+                if not (use_amp and device.type == "cuda"):  # fp16's scaler skips such steps by design
+                    last = out / "last.pt"
+                    raise UsageError(f"the loss is not finite at global step {global_step + 1} (epoch {epoch + 1}): "
+                                     "stopped; check --init and --lr"
+                                     + (f"; {last} holds the last complete checkpoint" if last.is_file() else ""))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(res.total).backward()
             scaler.step(optimizer)
