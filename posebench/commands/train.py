@@ -79,7 +79,14 @@ def train_cmd(model, dataset, data_dir, dataset_options, alpha, epochs, batch_si
         where = f"{last} is intact; continue with --resume {last}" if last.is_file() else "no checkpoint was written yet"
         click.echo(f"interrupted: {where}", err=True)
         raise SystemExit(130) from None
-    best = f"best weights {res.best}" if res.best.is_file() else f"no epoch finished yet, resume with --resume {res.last}"
+    epochs = [r for r in res.history if r.get("event") == "epoch"]
+    if res.best.is_file():
+        best = f"best weights {res.best}"
+    elif epochs:  # validation never gave a number (every face failed?): no epoch could be called best
+        best = (f"no best.pt: no epoch had a finite validation MAE (see {res.out / 'validation'}); "
+                f"the latest weights are {res.out / 'latest.pt'}")
+    else:
+        best = f"no epoch finished yet, resume with --resume {res.last}"
     click.echo(f"done: {res.global_step} steps; {best}; log {res.out / 'log.jsonl'}")
 
 
