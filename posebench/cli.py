@@ -94,10 +94,8 @@ class PosebenchGroup(click.Group):
             where = f": {shown(exc.filename)}" if exc.filename else ""
             click.echo(f"error: {one_line(exc.strerror or exc)}{where}", err=True)
             ctx.exit(1)
-        except click.exceptions.ClickException:
-            raise
-        except (click.exceptions.Exit, click.exceptions.Abort):
-            raise
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own usage errors and exits print themselves
         except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
             if os.environ.get("POSEBENCH_DEBUG"):
                 raise

@@ -26,6 +26,7 @@ import numpy as np
 
 from posebench.crop import Box
 from posebench.errors import SampleFailure, UsageError
+from posebench.options import as_declared
 from posebench.pose import Pose
 
 if TYPE_CHECKING:
@@ -145,9 +146,7 @@ class Method(ABC):
             if key in self.runtime_options:
                 opts.pop(key, None)
                 continue
-            default = (defaults or {}).get(key)
-            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)  # as the registry coerces it: Frontal(yaw=5) == -o yaw=5
+            value = as_declared(value, (defaults or {}).get(key))  # Frontal(yaw=5) is keyed as -o yaw=5
             if isinstance(value, (str, Path)) and str(value) and _is_file(value):
                 files[f"option:{key}"] = Path(value)
                 file_digest(value)  # fail now, not later, if it cannot be read

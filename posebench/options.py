@@ -81,6 +81,14 @@ def _prototype(p: inspect.Parameter) -> Any:
     return _PROTOTYPES.get(kinds[0]) if len(kinds) == 1 else None
 
 
+def as_declared(value: Any, default: Any) -> Any:
+    """An int given for a float option becomes that float (``yaw=5`` is ``yaw=5.0``), so a value
+    is recorded, and keyed, the same whichever way it was given."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 def _coerce(value: Any, default: Any, key: str) -> Any:
     """A string from the command line -> the type of ``default`` (bool, int, float); a numpy
     scalar from Python -> the plain Python number."""
@@ -183,7 +191,5 @@ def _bind(factory: Callable, options: Mapping[str, Any], what: str, domains: dic
         _check_number(key, value, default)
         if key in domains:
             domains[key].check(key, value)
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        out[key] = value
+        out[key] = as_declared(value, default)
     return out

@@ -42,6 +42,11 @@ NEEDS = ("image", "landmarks", "box", "weights")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 
+def valid_name(name: object) -> bool:
+    """A usable plugin name: :data:`NAME_PATTERN`, and no ``..`` (it names files and folders)."""
+    return isinstance(name, str) and NAME_PATTERN.fullmatch(name) is not None and ".." not in name
+
+
 @dataclass(frozen=True)
 class Entry:
     """One registered plugin.
@@ -107,7 +112,7 @@ class Registry:
         bad = set(needs) - set(NEEDS)
         if bad:
             raise ValueError(f"unknown needs {sorted(bad)} for {name!r}; allowed: {NEEDS}")
-        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
+        if not valid_name(name):
             raise UsageError(f"{self.kind} name {name!r} is not allowed: use letters, digits and ._+- "
                              "(it becomes part of file names)")
         if self._reserved is not None and name.lower() in self._reserved():

@@ -39,7 +39,7 @@ def find_dataset_folder(source: Source, extracted: Path) -> Path:
         raise DataError(f"the folder rule of {source.name} failed: {type(exc).__name__}: {exc}") from exc
     try:
         found = Path(found)
-        inside = found.resolve() == extracted.resolve() or found.resolve().is_relative_to(extracted.resolve())
+        inside = found.resolve().is_relative_to(extracted)  # extracted itself included
     except (TypeError, OSError, RuntimeError):
         inside = False
     if not inside:

@@ -146,7 +146,7 @@ def _installed(source: Source, dest: Path) -> None:
 
     click.echo(f"{source.name}: installed at {dest}")
     on_interrupt(f"{source.name} is installed at {dest}; its check was interrupted: run "
-                 f"`posebench data verify {source.name}` to check it")
+                 f"`posebench data verify {source.name} --root {dest}` to check it")
     _report(source, dest, installed=True)
 
 

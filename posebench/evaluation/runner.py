@@ -93,11 +93,11 @@ def evaluate(
     The registry gives every plugin it creates its registered name; an object built by hand
     keeps its class's ``name``. :class:`UsageError` when there is none.
     """
-    from posebench.registry import NAME_PATTERN
+    from posebench.registry import valid_name
 
     for what, obj in (("method", method), ("dataset", dataset)):
         name = getattr(obj, "name", "")
-        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
+        if not valid_name(name):
             raise UsageError(f"{what} {type(obj).__name__} has no usable name ({name!r}): set `name` on the class "
                              f"(letters, digits, ._+-) or create it with posebench.create_{what}")
     results_dir = Path(results_dir)

@@ -328,7 +328,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 output = model(images)
             res = multi_loss(output, bins, angles, cfg.alpha, heads) if binned else regression_loss(output, angles)
-            if not torch.isfinite(res.total.detach()):
+            if not _all_finite(res.total.detach(), world):
                 if not (use_amp and device.type == "cuda"):  # fp16's scaler skips such steps by design
                     last = out / "last.pt"
                     raise UsageError(f"the loss is not finite at global step {global_step + 1} (epoch {epoch + 1}): "
@@ -447,6 +447,17 @@ def _sync_buffers(net: torch.nn.Module, world: int) -> None:
 
         for b in net.buffers():
             dist.broadcast(b, 0)
+
+
+def _all_finite(loss: torch.Tensor, world: int) -> bool:
+    """Whether the loss is finite on every rank (all ranks then stop together, none is left
+    waiting in the gradient all-reduce)."""
+    ok = torch.isfinite(loss).to(torch.int32).reshape(1)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+    return bool(ok.item())
 
 
 def _barrier(world: int) -> None:
