@@ -139,6 +139,8 @@ def test_resume_is_bit_for_bit(tmp_path):
     epochs_a = [r["train_loss"] for r in log if r["event"] == "epoch"]
     epochs_b = [r["train_loss"] for r in resumed_log if r["event"] == "epoch"]
     assert epochs_a == epochs_b  # the interrupted epoch's mean covers all its steps
+    assert [r["event"] for r in resumed_log][-1] == "end"  # written without a plot too
+    assert not (tmp_path / "b" / "curves.png").exists()
     # another config: a one-line error naming what differs
     with pytest.raises(UsageError, match=r"alpha 1.0 -> 2.0"):
         train(tiny_cfg(data, alpha=2.0), tmp_path / "b", resume=tmp_path / "b" / "last.pt", echo=lambda _m: None)
@@ -191,11 +193,13 @@ def test_torchrun_two_processes_disjoint_samples_identical_weights(tmp_path):
            "-m", "posebench.cli", "train", "-m", "tiny-hopenet", "-d", "300w-lp", "--data-dir", str(data),
            "--epochs", "1", "--batch-size", "4", "--input-size", "32", "--workers", "0", "--log-indices",
            "--out", str(out)]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")  # a crash shows its Python stack
     # run outside the checkout: `-m` puts the working folder first on sys.path, and the repository
     # root's posebench/ source folder lacks methods/ (the installed package is the one to test)
+    logs = tmp_path / "rank-logs"  # each rank's own stdout/stderr, for the failure message
+    cmd[3:3] = ["--log-dir", str(logs), "--redirects", "3"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, _rank_logs(logs) + proc.stderr[-1500:]
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     epoch = next(r for r in log if r["event"] == "epoch")
     r0, r1 = epoch["rank_indices"]
@@ -203,6 +207,13 @@ def test_torchrun_two_processes_disjoint_samples_identical_weights(tmp_path):
     end = next(r for r in log if r["event"] == "end")
     assert end["rank_weight_digests"][0] == end["rank_weight_digests"][1]
     assert (out / "last.pt").is_file()
+
+
+def _rank_logs(folder: Path, tail: int = 2500) -> str:
+    """The end of each rank's stderr as torchrun --log-dir wrote it (``<run>/attempt_0/<rank>/``)."""
+    parts = [f"--- rank {f.parent.name} stderr ---\n{f.read_text(errors='replace')[-tail:]}\n"
+             for f in sorted(folder.glob("*/attempt_*/*/stderr.log"))]
+    return "".join(parts) or f"(no rank logs under {folder})\n"
 
 
 def test_alpha_study_checkpoint_loads_into_its_method(tmp_path, aflw_sample):

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from posebench.errors import UsageError
+from posebench.fileio import existing_file
 
 from . import checkpoint as ckpt
 from .augment import parse_augment
@@ -174,16 +175,30 @@ def validate(cfg: TrainConfig, weights: Path, val_set, results_dir: Path) -> dic
 
 def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: bool = False,
           echo: Callable[[str], None] = print) -> TrainResult:
-    """Train ``cfg.model`` and write ``out/{last,best}.pt``, ``out/log.jsonl``, ``out/curves.png``."""
+    """Train ``cfg.model`` and write ``out/{last,best}.pt``, ``out/log.jsonl``, ``out/curves.png``.
+
+    Under torchrun (``WORLD_SIZE`` > 1) each process calls this; the process group it opens is
+    closed again on every way out, an error included (a gloo group left to the interpreter's exit
+    can abort the process instead of letting it report the error)."""
+    import torch.distributed as dist
+
+    opened_here = not (dist.is_available() and dist.is_initialized())
+    try:
+        return _train(cfg, out, resume, progress, echo)
+    finally:
+        if opened_here and dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, out: Path, resume: Path | None, progress: bool,
+           echo: Callable[[str], None]) -> TrainResult:
     if cfg.model not in MODELS:
         raise UsageError(f"--model must be one of {', '.join(MODELS)}, got {cfg.model!r}")
     if cfg.bn not in BN_MODES:
         raise UsageError(f"--bn must be one of {', '.join(BN_MODES)}, got {cfg.bn!r}")
     augment = parse_augment(cfg.augment)
-    if cfg.init and not Path(cfg.init).expanduser().is_file():
-        from posebench.errors import WeightsError
-
-        raise WeightsError(f"--init file not found: {cfg.init}")
+    if cfg.init:
+        existing_file(cfg.init, "--init file")
     if cfg.val_dataset and cfg.model == "tiny-hopenet":
         raise UsageError("validation needs a posebench method: tiny-hopenet has none (drop --val-dataset)")
     world, rank, local_rank = _dist()
@@ -199,6 +214,7 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
     if resume is None and any((out / f).exists() for f in ("last.pt", "best.pt", "log.jsonl")):
         raise UsageError(f"--out {out} already holds a training run: continue it with --resume {out / 'last.pt'}, "
                          "or choose another --out (nothing was changed)")
+    _barrier(world)  # every rank looks before rank 0 writes there (DDP's set-up also waits, but later)
 
     heads = head_bins(cfg.model)
     dataset = _load_dataset(cfg.dataset, cfg.data_dir, cfg.dataset_options).subset(cfg.limit)
@@ -412,13 +428,10 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
             break
     _sync_buffers(net, world)
     digests = _gather_lists([weights_digest(net)], world)
-    if main and cfg.plot:
-        _plot(log_path, out, say)
+    if main:
+        if cfg.plot:
+            _plot(log_path, out, say)
         _append_jsonl(log_path, {"event": "end", "global_step": global_step, "rank_weight_digests": digests})
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.destroy_process_group()
     return TrainResult(out, out / "best.pt", out / "last.pt", global_step, history)
 
 
