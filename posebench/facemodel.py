@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import DataError
+from posebench.fileio import existing_file
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,7 @@ def load_face(path: str | Path) -> np.ndarray:
 def read_face_file(path: str | Path) -> np.ndarray:
     """A face file as stored (68x3, the file's units); see :func:`load_face` for the one every
     command uses. Raises :class:`DataError` naming the file when it is not 68x3 finite values."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"face model file not found: {p}")
+    p = existing_file(path, "face model file", DataError)
     try:
         if p.suffix == ".npy":
             arr = np.load(p)

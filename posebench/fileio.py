@@ -69,6 +69,30 @@ def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Pat
     return p
 
 
+def existing_file(path: str | os.PathLike, what: str, error: type[Exception] | None = None, hint: str = "") -> Path:
+    """``path`` (``~`` expanded) when it is a file; otherwise ``error`` (default
+    :class:`posebench.errors.WeightsError`) in one line: ``<what> not found: <path>`` plus
+    ``hint``, or, for a folder, that it is one and which files it holds (a run folder given where
+    its ``best.pt`` was meant), or a broken link."""
+    from posebench.errors import WeightsError
+
+    error = error or WeightsError
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p
+    if p.is_dir():
+        try:
+            inside = sorted(x.name for x in p.iterdir() if x.is_file() and not x.name.startswith("."))
+        except OSError:
+            inside = []
+        holds = (f"; it holds {', '.join(inside[:6])}{', ...' if len(inside) > 6 else ''}" if inside
+                 else "; it holds no file")
+        raise error(f"{what} {shown(p)} is a folder, not a file: give the file's path{holds}")
+    if p.is_symlink():
+        raise error(f"{what} {shown(p)} is a broken link{hint}")
+    raise error(f"{what} not found: {shown(p)}{hint}")
+
+
 @functools.lru_cache(maxsize=1024)
 def _digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
     h = hashlib.sha256()

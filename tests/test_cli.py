@@ -90,3 +90,25 @@ def test_console_script_demo_runs_offline(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "# posebench leaderboard" in r.stdout and "gt-landmarks (face=exact" in r.stdout
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "-m", "hopenet", "-d", "synthetic", "-o", "weights={d}"],
+    ["run", "-m", "whenet", "-d", "synthetic", "-o", "weights={d}"],
+    ["run", "-m", "fan", "-d", "synthetic", "-o", "weights={d}"],
+    ["run", "-m", "dlib", "-d", "synthetic", "-o", "predictor={d}"],
+    ["run", "-m", "gt-landmarks", "-d", "synthetic", "-o", "face={d}"],
+], ids=["hopenet", "whenet", "fan", "dlib", "face"])
+def test_a_folder_where_a_file_belongs_is_one_line_naming_its_files(tmp_path, args):
+    """A run folder given where its checkpoint was meant (``-o weights=runs/x``): one line that
+    says it is a folder and lists what it holds, for every option that takes a file (train's
+    --init and --resume are click paths that refuse a folder themselves)."""
+    d = tmp_path / "run-folder"
+    d.mkdir()
+    (d / "best.pt").write_bytes(b"")
+    args = [a.format(d=d) for a in args]
+    r = CliRunner().invoke(main, args + ["--results-dir", str(tmp_path / "results")])
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.exit_code in (1, 2) and len(lines) == 1, r.output
+    assert lines[0].startswith("error: ") and "is a folder, not a file" in lines[0] and "best.pt" in lines[0], lines
+    assert not (tmp_path / "results" / "runs").exists()

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from posebench.errors import WeightsError
+from posebench.fileio import existing_file
 from posebench.paths import data_root, weights_dir
 
 OFFICIAL_SOURCE = "https://github.com/natanielruiz/deep-head-pose (README, 'Pre-trained models': Google Drive links)"
@@ -51,10 +52,7 @@ def default_variant(arch: str) -> str:
 def resolve_weights(arch: str, weights: str | os.PathLike | None, variant: str) -> Path:
     """The checkpoint file to use; :class:`WeightsError` (one line) when it is not there."""
     if weights:
-        p = Path(weights).expanduser()
-        if not p.is_file():
-            raise WeightsError(f"weights file not found: {p}")
-        return p
+        return existing_file(weights, "weights file")
     name = DEFAULT_FILES.get((arch, variant))
     if name is None:
         raise WeightsError(f"unknown variant {variant!r} for {arch}; choose one of {', '.join(VARIANTS[arch])}")

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from posebench.errors import WeightsError
+from posebench.fileio import existing_file
 
 FILENAME = "WHENet.h5"
 SUBDIR = "whenet"
@@ -50,10 +51,7 @@ def default_path() -> Path:
 def resolve_weights(weights: str | os.PathLike | None) -> Path:
     """The weights file to use; :class:`WeightsError` (one line) when it is not there."""
     if weights:
-        p = Path(weights).expanduser()
-        if not p.is_file():
-            raise WeightsError(f"WHENet weights file not found: {p}")
-        return p
+        return existing_file(weights, "WHENet weights file")
     p = default_path()
     if p.is_file():
         return p

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from posebench.errors import UsageError, WeightsError
-from posebench.fileio import write_atomic
+from posebench.fileio import existing_file, write_atomic
 
 FORMAT = 1
 
@@ -76,9 +76,7 @@ def link_atomic(src: Path, dst: Path) -> None:
 
 
 def load(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"--resume: checkpoint not found: {p}")
+    p = existing_file(path, "--resume: checkpoint", UsageError)
     with open(p, "rb") as fh:
         if fh.read(8) == b"\x89HDF\r\n\x1a\n":
             raise UsageError(f"--resume: {p.name} is an HDF5 (Keras) weights file, not a posebench checkpoint: "

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from posebench.errors import UsageError, WeightsError
+from posebench.fileio import existing_file
 
 MODELS = ("hopenet", "hopenet-alexnet", "resnet50-regression", "whenet", "tiny-hopenet")
 #: PyTorch BatchNorm momentum of WHENet in training: Keras' ``BatchNormalization(momentum=0.99)``
@@ -179,9 +180,7 @@ def initialise(net: nn.Module, model: str, init: str | Path | None) -> str:
                 "with --bn original the in-block BatchNorms keep their initial statistics, consider --bn train)")
     from posebench.methods.hopenet.weights import load_into, read_state_dict
 
-    path = Path(init).expanduser()
-    if not path.is_file():
-        raise WeightsError(f"--init file not found: {path}")
+    path = existing_file(init, "--init file")
     own = net.state_dict()
     from posebench.methods.whenet.weights import KERAS_SUFFIXES, is_hdf5
 
