@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +202,16 @@ def test_torchrun_two_processes_disjoint_samples_identical_weights(tmp_path):
     logs = tmp_path / "rank-logs"  # each rank's own stdout/stderr, for the failure message
     cmd[3:3] = ["--log-dir", str(logs), "--redirects", "3"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    died = re.search(r"Root Cause.*?exitcode\s*:\s*-(\d+)", proc.stderr, re.S)
+    if proc.returncode and died:
+        # A rank killed by a signal (CI saw gloo's TCP layer abort rank 1 once, SIGABRT, in 30+
+        # clean runs here) is told as a warning with its logs, and the run made once more from
+        # scratch; an error posebench raises is an exit status, never a signal, and fails at once.
+        warnings.warn(f"torchrun: a rank died by signal {died.group(1)}; running once more.\n"
+                      + _rank_logs(logs), stacklevel=1)
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(logs, ignore_errors=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, _rank_logs(logs) + proc.stderr[-1500:]
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     epoch = next(r for r in log if r["event"] == "epoch")
