@@ -432,6 +432,7 @@ def _train(cfg: TrainConfig, out: Path, resume: Path | None, progress: bool,
         if cfg.plot:
             _plot(log_path, out, say)
         _append_jsonl(log_path, {"event": "end", "global_step": global_step, "rank_weight_digests": digests})
+    _barrier(world)  # no rank leaves before rank 0 has written everything (torchrun stops all at the first exit fault)
     return TrainResult(out, out / "best.pt", out / "last.pt", global_step, history)
 
 
