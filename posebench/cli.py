@@ -127,5 +127,7 @@ for _name in COMMAND_MODULES:
         main.add_command(_cmd)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover  (`python -m posebench.cli`: the console script's path)
+    from posebench.entry import main as _entry
+
+    _entry()

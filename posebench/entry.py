@@ -106,7 +106,29 @@ def main() -> None:
         print("interrupted", file=sys.stderr, flush=True)
         code = getattr(exc, "exit_code", 130)
     _quit_on_signal()  # shutting down: a signal now ends the process at once, quietly
+    if _opened_process_group():
+        _exit_skipping_teardown(code)
     sys.exit(code)
+
+
+def _opened_process_group() -> bool:
+    loop = sys.modules.get("posebench.training.loop")
+    return bool(getattr(loop, "OPENED_PROCESS_GROUP", False))
+
+
+def _exit_skipping_teardown(code: int | str | None) -> None:
+    """End a torchrun rank without the interpreter's teardown, where torch's lingering process
+    group threads can abort it (see ``posebench.training.loop.OPENED_PROCESS_GROUP``); every
+    file is already written atomically, and the output is flushed here."""
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0 if code is None else int(code))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -193,9 +193,9 @@ def test_torchrun_two_processes_disjoint_samples_identical_weights(tmp_path):
     data = make_300wlp_tree(tmp_path / "data", n=8, size=40)
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "posebench.cli", "train", "-m", "tiny-hopenet", "-d", "300w-lp", "--data-dir", str(data),
+           "-m", "posebench", "train", "-m", "tiny-hopenet", "-d", "300w-lp", "--data-dir", str(data),
            "--epochs", "1", "--batch-size", "4", "--input-size", "32", "--workers", "0", "--log-indices",
-           "--out", str(out)]
+           "--out", str(out)]  # -m posebench: the console script's path (docs: torchrun ... $(which posebench))
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")  # a crash shows its Python stack
     # run outside the checkout: `-m` puts the working folder first on sys.path, and the repository
     # root's posebench/ source folder lacks methods/ (the installed package is the one to test)
@@ -220,6 +220,10 @@ def test_torchrun_two_processes_disjoint_samples_identical_weights(tmp_path):
     end = next(r for r in log if r["event"] == "end")
     assert end["rank_weight_digests"][0] == end["rank_weight_digests"][1]
     assert (out / "last.pt").is_file()
+    # rank 0 alone reports, and its last line is out although ranks leave by os._exit (posebench.entry)
+    said = {f.parent.name: f.read_text() for f in logs.glob("*/attempt_*/*/stdout.log")}
+    assert said["0"].rstrip().splitlines()[-1].startswith("done: 2 steps; best weights"), said
+    assert "done:" not in said["1"], said
 
 
 def _rank_logs(folder: Path, tail: int = 2500) -> str:
@@ -266,3 +270,25 @@ def test_method_loader_reads_training_checkpoints(tmp_path):
                                      "config": {"alpha": 1.0}, "progress": [1, 0, 5], "rng": ckpt.rng_state()})
     got = read_state_dict(tmp_path / "best.pt")
     assert list(got) == ["w"] and torch.equal(got["w"], state["w"])
+
+
+@pytest.mark.parametrize("opened, argv, code, line", [
+    (True, ["run", "-m", "nope", "-d", "synthetic"], 2, "error: unknown method"),
+    (True, ["--version"], 0, "posebench, version"),
+    (False, ["--version"], 0, "posebench, version"),
+])
+def test_a_process_that_opened_a_process_group_exits_without_teardown(tmp_path, opened, argv, code, line):
+    """After a torchrun rank (posebench.training.loop.OPENED_PROCESS_GROUP), the console entry
+    point ends with os._exit: no atexit handler and no interpreter teardown (where torch's
+    lingering gloo threads can abort the process), yet the exit status and the output are kept."""
+    marker = tmp_path / "teardown-ran"
+    script = ("import atexit, sys\n"
+              f"atexit.register(lambda: open({str(marker)!r}, 'w').close())\n"
+              "import posebench.training.loop as loop\n"
+              f"loop.OPENED_PROCESS_GROUP = {opened}\n"
+              f"sys.argv = ['posebench'] + {argv!r}\n"
+              "from posebench.entry import main\n"
+              "main()\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == code and line in proc.stdout + proc.stderr, proc
+    assert marker.exists() is not opened

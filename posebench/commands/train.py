@@ -79,6 +79,8 @@ def train_cmd(model, dataset, data_dir, dataset_options, alpha, epochs, batch_si
         where = f"{last} is intact; continue with --resume {last}" if last.is_file() else "no checkpoint was written yet"
         click.echo(f"interrupted: {where}", err=True)
         raise SystemExit(130) from None
+    if res.rank != 0:
+        return  # rank 0 reports the run
     epochs = [r for r in res.history if r.get("event") == "epoch"]
     if res.best.is_file():
         best = f"best weights {res.best}"

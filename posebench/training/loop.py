@@ -76,6 +76,7 @@ class TrainResult:
     last: Path
     global_step: int
     history: list[dict[str, Any]]
+    rank: int = 0  # this process's rank under torchrun (only rank 0 writes and reports)
 
 
 def determining_config(cfg: TrainConfig, fingerprint: str, world: int) -> dict[str, Any]:
@@ -92,6 +93,7 @@ def determining_config(cfg: TrainConfig, fingerprint: str, world: int) -> dict[s
 
 
 def _dist() -> tuple[int, int, int]:
+    global OPENED_PROCESS_GROUP
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 1, 0, 0
@@ -99,6 +101,7 @@ def _dist() -> tuple[int, int, int]:
 
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        OPENED_PROCESS_GROUP = True
     return world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
 
 
@@ -171,6 +174,14 @@ def validate(cfg: TrainConfig, weights: Path, val_set, results_dir: Path) -> dic
     j = res.summary_json()
     return {k: j[k] for k in ("mae_yaw", "mae_pitch", "mae_roll", "mae", "n_evaluated", "n_failed")} | {
         "dataset": val_set.name, "protocol": val_set.protocol, "engine": cfg.val_engine}
+
+
+#: Set once this process has opened a torch.distributed process group. DDP keeps the group's
+#: native threads running after ``destroy_process_group`` (torch 2.14, gloo: measured here), and a
+#: process that then exits through the interpreter's teardown aborted about once in a hundred
+#: runs ("terminate called without an active exception"); :func:`posebench.entry.main` ends such
+#: a process with ``os._exit`` once every file is written and the output flushed.
+OPENED_PROCESS_GROUP = False
 
 
 def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: bool = False,
@@ -433,7 +444,7 @@ def _train(cfg: TrainConfig, out: Path, resume: Path | None, progress: bool,
             _plot(log_path, out, say)
         _append_jsonl(log_path, {"event": "end", "global_step": global_step, "rank_weight_digests": digests})
     _barrier(world)  # no rank leaves before rank 0 has written everything (torchrun stops all at the first exit fault)
-    return TrainResult(out, out / "best.pt", out / "last.pt", global_step, history)
+    return TrainResult(out, out / "best.pt", out / "last.pt", global_step, history, rank)
 
 
 def _plot(log_path: Path, out: Path, say: Callable[[str], None]) -> None:
