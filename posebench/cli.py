@@ -127,7 +127,5 @@ for _name in COMMAND_MODULES:
         main.add_command(_cmd)
 
 
-if __name__ == "__main__":  # pragma: no cover  (`python -m posebench.cli`: the console script's path)
-    from posebench.entry import main as _entry
-
-    _entry()
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
