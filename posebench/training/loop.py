@@ -92,6 +92,14 @@ def determining_config(cfg: TrainConfig, fingerprint: str, world: int) -> dict[s
     return d
 
 
+#: Set once this process has opened a torch.distributed process group. DDP keeps the group's
+#: native threads running after ``destroy_process_group`` (torch 2.14.1, gloo: measured here), and
+#: a rank exiting through the interpreter's teardown then aborted once in 419 two-process runs
+#: ("terminate called without an active exception"); :func:`posebench.entry.main` ends such a
+#: process with ``os._exit`` once every file is written and the output flushed.
+OPENED_PROCESS_GROUP = False
+
+
 def _dist() -> tuple[int, int, int]:
     global OPENED_PROCESS_GROUP
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -176,21 +184,13 @@ def validate(cfg: TrainConfig, weights: Path, val_set, results_dir: Path) -> dic
         "dataset": val_set.name, "protocol": val_set.protocol, "engine": cfg.val_engine}
 
 
-#: Set once this process has opened a torch.distributed process group. DDP keeps the group's
-#: native threads running after ``destroy_process_group`` (torch 2.14, gloo: measured here), and a
-#: process that then exits through the interpreter's teardown aborted about once in a hundred
-#: runs ("terminate called without an active exception"); :func:`posebench.entry.main` ends such
-#: a process with ``os._exit`` once every file is written and the output flushed.
-OPENED_PROCESS_GROUP = False
-
-
 def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: bool = False,
           echo: Callable[[str], None] = print) -> TrainResult:
     """Train ``cfg.model`` and write ``out/{last,best}.pt``, ``out/log.jsonl``, ``out/curves.png``.
 
     Under torchrun (``WORLD_SIZE`` > 1) each process calls this; the process group it opens is
-    closed again on every way out, an error included (a gloo group left to the interpreter's exit
-    can abort the process instead of letting it report the error)."""
+    closed again on every way out, an error included, and all ranks return together, once rank 0
+    has written its last file."""
     import torch.distributed as dist
 
     opened_here = not (dist.is_available() and dist.is_initialized())
