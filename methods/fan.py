@@ -67,11 +67,8 @@ def load_fan(path: Path):
     import torch
     from face_alignment.models import FAN
 
-    if path.is_dir():
-        existing_file(path, "FAN weights")  # a folder: says so, and what it holds
-    if not path.is_file():
-        raise WeightsError(f"FAN weights not found: place {FAN_FILE} (official: {FAN_URL}) in {path.parent}/ "
-                           f"or pass --option weights=PATH")
+    path = existing_file(path, "FAN weights", hint=f" (place {FAN_FILE}, official: {FAN_URL}, in {path.parent}/ "
+                                                   "or pass --option weights=PATH)")
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "state_dict" in state:

