@@ -73,15 +73,15 @@ def evaluate(method, dataset, results_dir: str | Path | None = None, progress: b
     prediction cache and run record of ``posebench run``; returns a
     :class:`~posebench.evaluation.runner.RunResult` (``.summary``, ``.samples``, ``.record``).
     ``results_dir`` defaults to ``$POSEBENCH_RESULTS`` or ``./posebench-results``."""
-    from posebench.commands.common import results_dir_default
     from posebench.evaluation.runner import evaluate as run
+    from posebench.paths import results_root
 
     if isinstance(method, str):
         method = create_method(method, method_options)
     if isinstance(dataset, str):
         dataset = create_dataset(dataset, dataset_options, data_dir=data_dir)
     dataset = dataset.subset(limit)
-    return run(method, dataset, Path(results_dir or results_dir_default()), progress=progress)
+    return run(method, dataset, Path(results_dir or results_root()), progress=progress)
 
 
 __all__ = ["Pose", "PosebenchError", "SampleFailure", "__version__", "create_dataset", "create_method",

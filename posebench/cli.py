@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import warnings
@@ -10,36 +9,27 @@ import warnings
 import click
 
 from posebench import __version__
+from posebench.commands import (
+    bench,
+    bench_hopenet,
+    bench_methods,
+    bench_pnp,
+    bench_whenet,
+    data,
+    export,
+    info,
+    run,
+    study,
+    train,
+    visual,
+)
+from posebench.commands.common import INTERRUPT_NOTE
 from posebench.errors import PosebenchError
+from posebench.interrupts import acknowledge
 
-# Each module defines click commands/groups and a ``COMMANDS`` list of them.
-COMMAND_MODULES = [
-    "posebench.commands.info",
-    "posebench.commands.run",
-    "posebench.commands.bench",
-    "posebench.commands.data",
-    "posebench.commands.bench_methods",
-    "posebench.commands.export",
-    "posebench.commands.bench_hopenet",
-    "posebench.commands.bench_whenet",
-    "posebench.commands.bench_pnp",
-    "posebench.commands.study",
-    "posebench.commands.train",
-    "posebench.commands.visual",
-]
-
-
-#: Key in ``click.Context.meta`` (shared by the whole command chain) of what a command says
-#: when it is interrupted; see :func:`on_interrupt`.
-INTERRUPT_NOTE = "posebench.interrupt_note"
-
-
-def on_interrupt(note: str) -> None:
-    """Set what the running command prints after ``interrupted:`` on Ctrl-C/SIGTERM: what it
-    kept and how to go on (true for that command; the default says only that it stopped)."""
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None:
-        ctx.meta[INTERRUPT_NOTE] = note
+# Each module defines click commands/groups and a ``COMMANDS`` list of them (imported by name, so
+# scripts/check_import_cycles.py sees these imports), in the order ``posebench --help`` lists them.
+COMMAND_MODULES = [info, run, bench, data, bench_methods, export, bench_hopenet, bench_whenet, bench_pnp, study, train, visual]
 
 
 def one_line(text: object) -> str:
@@ -104,8 +94,6 @@ class PosebenchGroup(click.Group):
                        + (f" in {where}" if where else "") + " (POSEBENCH_DEBUG=1 shows the traceback)", err=True)
             ctx.exit(1)
         except KeyboardInterrupt as exc:
-            from posebench.entry import acknowledge
-
             acknowledge()
             note = ctx.meta.get(INTERRUPT_NOTE, "stopped before finishing")
             click.echo(f"interrupted: {note}", err=True)
@@ -122,8 +110,8 @@ def main() -> None:
     """
 
 
-for _name in COMMAND_MODULES:
-    for _cmd in importlib.import_module(_name).COMMANDS:
+for _module in COMMAND_MODULES:
+    for _cmd in _module.COMMANDS:
         main.add_command(_cmd)
 
 

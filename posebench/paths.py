@@ -2,7 +2,9 @@
 
 * data root: ``$POSEBENCH_DATA``, else ``$XDG_DATA_HOME/posebench`` (``~/.local/share/posebench``);
   dataset NAME lives in ``<data root>/<NAME>``;
-* weights folder: ``$POSEBENCH_WEIGHTS``, else ``<data root>/weights``.
+* weights folder: ``$POSEBENCH_WEIGHTS``, else ``<data root>/weights``;
+* results folder (runs, the prediction cache, tables): ``$POSEBENCH_RESULTS``, else
+  ``./posebench-results``.
 """
 
 from __future__ import annotations
@@ -22,3 +24,8 @@ def data_root() -> Path:
 def weights_dir() -> Path:
     env = os.environ.get("POSEBENCH_WEIGHTS")
     return Path(env).expanduser() if env else data_root() / "weights"
+
+
+def results_root() -> Path:
+    """The results folder when none is given: ``$POSEBENCH_RESULTS``, else ``./posebench-results``."""
+    return Path(os.environ.get("POSEBENCH_RESULTS", "posebench-results"))

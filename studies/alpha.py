@@ -60,9 +60,9 @@ class AlphaStudy(Study):
     def runs_dir(self) -> Path:
         if self.runs:
             return Path(self.runs)
-        from posebench.commands.common import results_dir_default
+        from posebench.paths import results_root
 
-        return Path(results_dir_default()) / "training" / "alpha"
+        return results_root() / "training" / "alpha"
 
     def jobs(self) -> list[tuple[str, float | None]]:
         s = self._settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posebench.commands.common import load_dataset
+from posebench import create_dataset
 from posebench.datasets.biwi import load_biwi
 from posebench.errors import UsageError
 from posebench.method import Method
@@ -55,7 +55,7 @@ def test_groups_stay_together(tmp_path):
     with pytest.raises(UsageError):
         load_biwi(root, protocol="p2-test", groups="01+99")
     with pytest.raises(UsageError):
-        load_dataset("biwi", str(root), {"protocol": "p3"})
+        create_dataset("biwi", {"protocol": "p3"}, data_dir=str(root))
 
 
 class Oracle(Method):

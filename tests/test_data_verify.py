@@ -83,9 +83,9 @@ def test_prepare_biwi_from_mirror_tarball_and_verify(tmp_path):
     assert "problem: 2 sequence folders with pose files, expected 24" in res.output
     assert "problem: 02/frame_00004_pose.txt: no frame_00004_rgb.png" in res.output
     assert tgz.exists()  # the user's file is left alone
-    from posebench.commands.common import load_dataset
+    from posebench import create_dataset
 
-    assert len(load_dataset("biwi", None)) == 4
+    assert len(create_dataset("biwi")) == 4
 
 
 def test_prepare_official_name_with_wrong_size_is_refused_but_kept(tmp_path):
@@ -119,9 +119,9 @@ def test_prepare_300w_lp_from_zip(tmp_path):
     assert res.exit_code == 1 and "installed at" in res.output, res.output  # 2 labels, not the published counts
     assert "AFW: 1 labels (expected 5207)" in res.output
     assert "2 labels in all, 2 images; 2 of a sample of 2 labels parse" in res.output
-    from posebench.commands.common import load_dataset
+    from posebench import create_dataset
 
-    ds = load_dataset("300w-lp", None)
+    ds = create_dataset("300w-lp")
     assert sorted(s.id for s in ds) == ["AFW/AFW_134212_1_0", "AFW_Flip/AFW_Flip_134212_1_0"]
 
 

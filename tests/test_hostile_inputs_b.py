@@ -760,7 +760,7 @@ def test_ok_sigterm_raised_inside_an_at_fork_hook_is_not_lost():
     the command cleanly, without a traceback."""
     code = (
         "import os, signal, time\n"
-        "from posebench.entry import install_handlers, Terminated\n"
+        "from posebench.interrupts import install_handlers, Terminated\n"
         "install_handlers()\n"
         "os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGTERM) or time.sleep(0.01))\n"
         "try:\n"

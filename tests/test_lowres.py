@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from posebench import create_dataset
 from posebench.cli import main
-from posebench.commands.common import load_dataset
 from posebench.datasets.degrade import (
     downsample_image,
     downsampled_size,
@@ -49,14 +49,14 @@ def test_sizes_round_down_and_never_vanish():
 
 
 def test_option_versions_the_protocol_and_changes_the_fingerprint():
-    base = load_dataset("synthetic", None, {"n": "5"})
-    ds = load_dataset("synthetic", None, {"n": "5", "downsample": "10"})
+    base = create_dataset("synthetic", {"n": "5"})
+    ds = create_dataset("synthetic", {"n": "5", "downsample": "10"})
     assert ds.protocol == base.protocol + "+ds10-v1" and ds.settings["downsample"] == 10
     assert ds.fingerprint() != base.fingerprint()
     assert with_downsample(base, 1) is base
     assert all(s.meta["downsample"] == 10 for s in ds)
     with pytest.raises(UsageError):
-        load_dataset("synthetic", None, {"n": "5", "downsample": "0"})
+        create_dataset("synthetic", {"n": "5", "downsample": "0"})
 
 
 def test_runner_reads_degraded_images(tmp_path):
@@ -84,7 +84,7 @@ def test_runner_reads_degraded_images(tmp_path):
 
 
 def test_lowres_study_skips_with_reason_and_scores_failures(tmp_path):
-    ds = load_dataset("synthetic", None, {"n": "12"})
+    ds = create_dataset("synthetic", {"n": "12"})
     study = create_study("lowres", {"methods": "gt-landmarks,whenet,nosuch", "factors": "1,5",
                                     "gt-landmarks.face": "exact"})
     study.set_context(tmp_path, False)

@@ -105,7 +105,7 @@ def write_pose(mat: Path, yaw: float, pitch: float, roll: float) -> None:
 
 
 def test_sample_rules_keep_every_yaw_and_hopenets_pitch_roll(tmp_path):
-    from posebench.commands.common import load_dataset
+    from posebench import create_dataset
     from posebench.training.augment import parse_augment
     from posebench.training.data import TrainSet, select_samples
 
@@ -113,7 +113,7 @@ def test_sample_rules_keep_every_yaw_and_hopenets_pitch_roll(tmp_path):
     write_pose(data / "AFW" / "AFW_0.mat", 151.0, 10.0, 5.0)  # wide yaw: WHENet only
     write_pose(data / "AFW" / "AFW_1.mat", 20.0, 120.0, 5.0)  # pitch beyond 99: neither
     write_pose(data / "AFW" / "AFW_2.mat", 190.0, 0.0, -98.0)  # yaw 190 is -170
-    ds = load_dataset("300w-lp", str(data), {})
+    ds = create_dataset("300w-lp", {}, data_dir=str(data))
     if ds.excluded:  # pragma: no cover - the reader's protocol filter would hide what is tested here
         pytest.skip("the 300w-lp reader filters angles itself")
     hop = select_samples(ds, heads=HOPENET_BINS)
@@ -186,7 +186,7 @@ def test_whenet_resume_is_bit_for_bit_and_checks_the_model(whenet_run):
 def test_checkpoint_loads_into_the_whenet_method_with_the_training_networks_predictions(whenet_run):
     from PIL import Image
 
-    from posebench.commands.common import load_dataset
+    from posebench import create_dataset
     from posebench.fileio import file_digest
     from posebench.method import FaceInput, create_method
     from posebench.methods.whenet.preprocess import to_batch
@@ -196,7 +196,7 @@ def test_checkpoint_loads_into_the_whenet_method_with_the_training_networks_pred
     best = res.best
     method = create_method("whenet", {"weights": str(best), "engine": "torch", "threads": 1})
     assert method.settings()["weights"] == file_digest(best)  # the checkpoint's digest is in the cache key
-    ds = load_dataset("300w-lp", str(data), {})
+    ds = create_dataset("300w-lp", {}, data_dir=str(data))
     faces = [FaceInput.from_sample(s, np.asarray(Image.open(s.image_path).convert("RGB"))) for s in ds.samples]
     got = np.array([[p.yaw, p.pitch, p.roll] for p in method.estimate_batch(faces)])
     net = build("whenet")

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import click
 
+from posebench import create_dataset
 from posebench.commands.bench import bench
-from posebench.commands.common import load_dataset, show_progress
+from posebench.commands.common import show_progress
 from posebench.errors import DataError
 
 TOLERANCE_DEG = 1e-4
@@ -56,7 +57,7 @@ def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines
     from posebench.methods.hopenet.weights import DEFAULT_FILES
     from posebench.paths import weights_dir
 
-    dataset = load_dataset("aflw2000", str(data_dir or default_dir("aflw2000")))
+    dataset = create_dataset("aflw2000", data_dir=str(data_dir or default_dir("aflw2000")))
     samples = [s for s in dataset.samples if s.image_path is not None and s.box is not None]
     samples = [s for s in samples if _readable(s.image_path)]  # damaged images are not timed
     if limit:

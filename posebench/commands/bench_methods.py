@@ -19,8 +19,9 @@ from typing import Any
 
 import click
 
+from posebench import create_dataset
 from posebench.commands.bench import bench
-from posebench.commands.common import load_dataset, show_progress
+from posebench.commands.common import show_progress
 from posebench.errors import DataError, PosebenchError, SampleFailure
 
 
@@ -37,7 +38,7 @@ def _faces(data_dir: Path, limit: int | None):
     from posebench.imageio import read_image
     from posebench.method import FaceInput
 
-    ds = load_dataset("aflw2000", str(data_dir)).subset(limit)
+    ds = create_dataset("aflw2000", data_dir=str(data_dir)).subset(limit)
     faces = []
     for s in ds.samples:
         if s.image_path is None:

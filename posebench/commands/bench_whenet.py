@@ -19,8 +19,9 @@ from pathlib import Path
 
 import click
 
+from posebench import create_dataset
 from posebench.commands.bench import bench
-from posebench.commands.common import load_dataset, show_progress
+from posebench.commands.common import show_progress
 from posebench.errors import DataError
 
 TOLERANCE_DEG = 1e-3
@@ -73,7 +74,7 @@ def bench_whenet(data_dir: Path | None, weights: Path | None, batch_size: int, r
     from posebench.methods.whenet.nets import WHENetAngles, fold_batchnorm
 
     data_dir = data_dir or default_dir("aflw2000")
-    samples = [s for s in load_dataset("aflw2000", str(data_dir)).samples if s.image_path is not None]
+    samples = [s for s in create_dataset("aflw2000", data_dir=str(data_dir)).samples if s.image_path is not None]
     if limit:
         samples = samples[:limit]
     if not samples:

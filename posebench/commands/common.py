@@ -1,18 +1,14 @@
-"""Shared CLI plumbing: ``key=value`` options, dataset loading, results folder."""
+"""Shared CLI plumbing: ``key=value`` options, the results folder option, what an interrupt kept."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from posebench.datasets.base import Dataset
 from posebench.errors import UsageError
-
-DEFAULT_RESULTS = "posebench-results"
+from posebench.paths import results_root
 
 
 def parse_kv(pairs: tuple[str, ...], what: str = "--option") -> dict[str, str]:
@@ -25,21 +21,22 @@ def parse_kv(pairs: tuple[str, ...], what: str = "--option") -> dict[str, str]:
     return out
 
 
-def results_dir_default() -> str:
-    return os.environ.get("POSEBENCH_RESULTS", DEFAULT_RESULTS)
+#: Key in ``click.Context.meta`` (shared by the whole command chain) of what a command says
+#: when it is interrupted; see :func:`on_interrupt`.
+INTERRUPT_NOTE = "posebench.interrupt_note"
 
 
-def load_dataset(name: str, data_dir: str | None, options: dict[str, Any] | None = None) -> Dataset:
-    """Kept for old importers: ``posebench.registry.datasets.create(name, options, data_dir=...)``."""
-    from posebench.registry import datasets
-
-    return datasets.create(name, options, data_dir=data_dir)
+def on_interrupt(note: str) -> None:
+    """Set what the running command prints after ``interrupted:`` on Ctrl-C/SIGTERM: what it
+    kept and how to go on (true for that command; the default says only that it stopped)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[INTERRUPT_NOTE] = note
 
 
 def check_results_dir(results_dir: Path) -> None:
     """Fail now, in one line, when runs and the prediction cache cannot be written under
     ``results_dir``; say what an interrupt keeps."""
-    from posebench.cli import on_interrupt
     from posebench.fileio import writable_folder
 
     for sub in ("runs", "cache"):
@@ -52,7 +49,7 @@ def show_progress() -> bool:
 
 
 results_option = click.option(
-    "--results-dir", type=click.Path(file_okay=False, path_type=Path), default=results_dir_default,
+    "--results-dir", type=click.Path(file_okay=False, path_type=Path), default=results_root,
     show_default="$POSEBENCH_RESULTS or ./posebench-results",
     help="Folder for runs, the prediction cache and the leaderboard.",
 )

@@ -88,8 +88,8 @@ def download_cmd(name: str, root: Path | None, url: str | None, force: bool, kee
         raise ManualStepRequired(f"{source.name} cannot be downloaded automatically: follow the step above")
     try:
         dest = download(source, root, url=url, force=force, keep_archive=keep_archive, progress=show_progress())
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (posebench.entry.Terminated)
-        from posebench.entry import acknowledge
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (posebench.interrupts.Terminated)
+        from posebench.interrupts import acknowledge
 
         acknowledge()
         archive = getattr(exc, "posebench_archive", None)
@@ -119,7 +119,7 @@ def prepare_cmd(name: str, given: Path, root: Path | None, force: bool) -> None:
     arranges the folder as the reader expects (<root>/NAME) and verifies it. Your file is left untouched.
     """
     from posebench.acquire.install import prepare
-    from posebench.cli import on_interrupt
+    from posebench.commands.common import on_interrupt
 
     source = get_source(name)
     on_interrupt("nothing was installed (an existing copy is untouched; your file too); run the same command again")
@@ -142,7 +142,7 @@ def verify_cmd(name: str, root: Path | None) -> None:
 
 def _installed(source: Source, dest: Path) -> None:
     """Say where ``source`` was installed, then check it (an interrupt now leaves it installed)."""
-    from posebench.cli import on_interrupt
+    from posebench.commands.common import on_interrupt
 
     click.echo(f"{source.name}: installed at {dest}")
     on_interrupt(f"{source.name} is installed at {dest}; its check was interrupted: run "

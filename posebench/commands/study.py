@@ -41,7 +41,7 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
     the cached runner (-o methods=a,b; -o METHOD.KEY=VALUE for a method's option): lowres
     (Figure 8), afw-yaw (Figure 7), biwi-p2 (Table 3). `posebench studies` lists all. Angles in
     degrees; errors are MAE over the samples."""
-    from posebench.cli import on_interrupt
+    from posebench.commands.common import on_interrupt
     from posebench.fileio import shown, writable_folder
     from posebench.studies.run import draw, run_and_store, table_paths
 
@@ -96,13 +96,3 @@ def studies_cmd() -> None:
 
 
 COMMANDS = [study_cmd, plot_cmd, studies_cmd]
-
-
-def __getattr__(name: str):
-    """Old import paths (``from posebench.commands.study import create_study``): the study
-    runner now lives in :mod:`posebench.studies.run`."""
-    if name in ("create_study", "draw", "run_study", "table_paths", "stem_name"):
-        from posebench.studies import run
-
-        return getattr(run, name)
-    raise AttributeError(name)

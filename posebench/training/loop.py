@@ -140,9 +140,9 @@ def weights_digest(net: torch.nn.Module) -> str:
 
 
 def _load_dataset(name: str, data_dir: str | None, options: dict[str, str]):
-    from posebench.commands.common import load_dataset
+    from posebench.registry import datasets
 
-    return load_dataset(name, data_dir, options)
+    return datasets.create(name, options, data_dir=data_dir)
 
 
 def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
