@@ -203,7 +203,3 @@ class DlibMethod(Method):
             self.close()
         except Exception:
             pass
-
-
-#: The factory name of earlier releases (the class is registered itself).
-dlib_method = DlibMethod

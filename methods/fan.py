@@ -34,7 +34,7 @@ from posebench.detect import BOX_MODES, check_box_mode, detector_file, find_face
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.fileio import existing_file
 from posebench.imageio import to_rgb
-from posebench.landmarks import FAN_12_POINTS, parse_points  # noqa: F401  (FAN_12_POINTS: old import path)
+from posebench.landmarks import parse_points
 from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.options import Domain
 from posebench.pose import Pose
@@ -183,7 +183,3 @@ class FanMethod(Method):
             except SampleFailure as exc:
                 res.append(exc)
         return res
-
-
-#: The factory name of earlier releases (the class is registered itself).
-fan = FanMethod

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from posebench.errors import SampleFailure
-from posebench.landmarks import parse_points  # noqa: F401  (old import path)
+from posebench.landmarks import parse_points
 from posebench.method import FaceInput, Method
 from posebench.pose import Pose
 from posebench.registry import register_method
@@ -59,7 +59,3 @@ class GTLandmarks(Method):
         if face.landmarks is None:
             raise SampleFailure("no ground-truth landmarks for this sample")
         return self.fit.pose(face.landmarks, face.image_size, exact=face.model_3d)
-
-
-#: The factory name of earlier releases (the class is registered itself).
-gt_landmarks = GTLandmarks

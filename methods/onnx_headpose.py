@@ -302,7 +302,3 @@ class OnnxHeadPose(Method):
                 pose = Pose(float(yaw), float(pitch), float(roll))
                 out[i] = Estimate.of(pose, detector=source) if source else pose
         return out
-
-
-#: The factory name of earlier releases (the class is registered itself).
-onnx_headpose = OnnxHeadPose

@@ -307,14 +307,6 @@ def prepare_each(faces: Sequence[FaceInput], prepare) -> tuple[list, list, list[
     return out, items, where
 
 
-def bind_options(factory: Any, options: dict[str, Any], what: str) -> dict[str, Any]:
-    """Kept for old importers: see :func:`posebench.options.bind_options` (only the given keys)."""
-    from posebench.options import bind_options as bind
-
-    bound = bind(factory, options, what)
-    return {k: bound[k] for k in options}
-
-
 def create_method(name: str, options: dict[str, Any] | None = None) -> Method:
     """Instantiate a registered method with (string) options, validated and coerced
     (same as ``posebench.registry.methods.create(name, options)``)."""

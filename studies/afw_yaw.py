@@ -126,7 +126,3 @@ class AfwYawStudy(ImageStudy):
         out = save_figure(fig, stem)
         plt.close(fig)
         return out
-
-
-#: The factory name of earlier releases (the class is registered itself).
-afw_yaw = AfwYawStudy

@@ -149,7 +149,3 @@ class BiwiSplitsStudy(ImageStudy):
         out = save_figure(fig, stem)
         plt.close(fig)
         return out
-
-
-#: The factory name of earlier releases (the class is registered itself).
-biwi_p2 = BiwiSplitsStudy

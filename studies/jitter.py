@@ -154,7 +154,3 @@ def _slice(res, sl: slice):
     from posebench.pnp.batch import BatchResult
 
     return BatchResult(res.R[sl], res.ypr[sl], res.rvec[sl], res.tvec[sl], res.ok[sl], res.fallback[sl])
-
-
-#: The factory name of earlier releases (the class is registered itself).
-jitter = JitterStudy

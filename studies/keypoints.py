@@ -85,7 +85,3 @@ class KeypointsStudy(Study):
         out = save_figure(fig, stem)
         plt.close(fig)
         return out
-
-
-#: The factory name of earlier releases (the class is registered itself).
-keypoints = KeypointsStudy

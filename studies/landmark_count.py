@@ -206,7 +206,3 @@ class LandmarkCountStudy(ImageStudy):
         out = save_figure(fig, stem)
         plt.close(fig)
         return out
-
-
-#: The factory name of earlier releases (the class is registered itself).
-landmark_count = LandmarkCountStudy

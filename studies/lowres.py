@@ -185,7 +185,3 @@ class LowresStudy(ImageStudy):
         out = save_figure(fig, stem)
         plt.close(fig)
         return out
-
-
-#: The factory name of earlier releases (the class is registered itself).
-lowres = LowresStudy

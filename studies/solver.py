@@ -161,7 +161,3 @@ class SolverStudy(Study):
         out = save_figure(fig, stem)
         plt.close(fig)
         return out
-
-
-#: The factory name of earlier releases (the class is registered itself).
-solver_study = SolverStudy

@@ -109,7 +109,3 @@ class StretchStudy(Study):
         out = save_figure(fig, stem)
         plt.close(fig)
         return out
-
-
-#: The factory name of earlier releases (the class is registered itself).
-stretch_study = StretchStudy

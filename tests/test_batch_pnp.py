@@ -9,6 +9,7 @@ import pytest
 from posebench.datasets.synthetic import make_synthetic
 from posebench.facemodel import default_face
 from posebench.pnp import batch as bp
+from posebench.pnp import opencv_replica as replica
 from posebench.pose import FLIP_YZ, angle_between, euler_to_matrix
 from posebench.studies.base import SUBSETS, landmark_data, study_face
 from posebench.studies.jitter import unit_noise
@@ -112,16 +113,16 @@ def test_levenberg_marquardt_matches_cv2_started_from_the_same_guess():
     M = np.ascontiguousarray(np.broadcast_to(default_face()[idx], (len(pts), len(idx), 3)))
     f = np.full((len(pts), 2), 450.0)
     c = np.full((len(pts), 2), 225.0)
-    r0, t0, _ = bp._dlt_init((pts - c[:, None]) / f[:, None], M)
+    r0, t0, _ = replica._dlt_init((pts - c[:, None]) / f[:, None], M)
     ref = bp.solve_loop(pts, M, data.sizes, rvec0=r0, tvec0=t0)
-    if bp.OPENCV_LEVMARQ == 5:
-        r, t, _, settled = bp._levenberg_marquardt_cv5(r0, t0, M, pts, f, c)
+    if replica.OPENCV_LEVMARQ == 5:
+        r, t, _, settled = replica._levenberg_marquardt_cv5(r0, t0, M, pts, f, c)
         tol = 1e-3  # same algorithm: rounding-level agreement
     else:
-        r, t, iters = bp._levenberg_marquardt(r0, t0, M, pts, f, c)
-        settled, tol = iters < bp.SETTLED_ITERATIONS, 0.1
+        r, t, iters = replica._levenberg_marquardt(r0, t0, M, pts, f, c)
+        settled, tol = iters < replica.SETTLED_ITERATIONS, 0.1
     assert settled.mean() > 0.9
-    d = angle_between(FLIP_YZ @ bp.rodrigues(r[settled]), ref.R[settled])
+    d = angle_between(FLIP_YZ @ replica.rodrigues(r[settled]), ref.R[settled])
     assert d.max() < tol
     assert np.allclose(t[settled], ref.tvec[settled], rtol=1e-4, atol=1e-6)
 
@@ -158,11 +159,11 @@ def test_fewer_than_six_points_follow_cv2():
 def test_rodrigues_matches_cv2():
     rng = np.random.default_rng(3)
     r = np.concatenate([rng.normal(size=(50, 3)), rng.normal(size=(5, 3)) * 1e-10, np.zeros((1, 3))])
-    R = bp.rodrigues(r)
+    R = replica.rodrigues(r)
     for i in range(len(r)):
         assert np.allclose(R[i], cv2.Rodrigues(r[i])[0], atol=1e-12)
-    back = bp.rotation_to_rvec_fast(R[:50])
-    assert np.allclose(bp.rodrigues(back), R[:50], atol=1e-10)
+    back = replica.rotation_to_rvec_fast(R[:50])
+    assert np.allclose(replica.rodrigues(back), R[:50], atol=1e-10)
 
 
 def test_bad_input_is_reported():

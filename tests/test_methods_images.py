@@ -327,7 +327,8 @@ def test_fan_maps_heatmap_peaks_back_to_image_pixels(fan_plumbing_weights):
 
 
 def test_fan_points_option():
-    from posebench.methods.fan import FAN_12_POINTS, fan_points
+    from posebench.landmarks import FAN_12_POINTS
+    from posebench.methods.fan import fan_points
 
     assert len(FAN_12_POINTS) == 12 and len(set(FAN_12_POINTS)) == 12
     assert fan_points("68") is None and list(fan_points("12")) == list(FAN_12_POINTS)

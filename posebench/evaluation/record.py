@@ -91,8 +91,7 @@ class RunRecord:
     format: int = RUN_FORMAT
 
     def __getitem__(self, key: str) -> Any:
-        """``record["n_failed"]``: the JSON value of a field (for code written against the
-        untyped record of earlier releases)."""
+        """``record["n_failed"]``: the JSON value of a field (as :meth:`to_json` gives it)."""
         return self.to_json()[key]
 
     def to_json(self) -> dict[str, Any]:

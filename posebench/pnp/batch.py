@@ -13,8 +13,8 @@ Solvers:
   the result depends on where the model's origin sits), then the same Levenberg-Marquardt
   refinement of (Rodrigues vector, translation) on pixel residuals, at most 20 steps. OpenCV 5
   runs ``cv::LevMarq`` (lambda 1e-4 scaling the clamped diagonal, step-quality updates, geodesic
-  acceleration; :func:`_levenberg_marquardt_cv5`), OpenCV 3/4 the classic ``CvLevMarq``
-  (:func:`_levenberg_marquardt`); the one matching the installed OpenCV is used
+  acceleration), OpenCV 3/4 the classic ``CvLevMarq``, both replicated in
+  :mod:`posebench.pnp.opencv_replica`; the one matching the installed OpenCV is used
   (:data:`OPENCV_LEVMARQ`). Because it starts where OpenCV starts and takes the same steps, it
   lands in the same local minimum, flipped ones included, so agreement is checked against
   OpenCV's *own* result, not against the true pose (``tests/test_batch_pnp.py``; with OpenCV 5
@@ -48,24 +48,13 @@ import cv2
 import numpy as np
 
 from posebench.errors import UsageError
-from posebench.pnp.opencv_replica import (  # noqa: F401  (re-exported: the replica used to live here)
-    FLT_EPSILON,
+from posebench.pnp.opencv_replica import (
     MAX_ITER,
     MIN_DLT_CONDITIONING,
     OPENCV_LEVMARQ,
-    SETTLED_ITERATIONS,
-    _dlt_init,
     _iterative,
-    _left_jacobian,
-    _levenberg_marquardt,
-    _levenberg_marquardt_cv5,
-    _normal_equations,
     _planar_or_small,
-    _residuals,
-    _skew,
     rodrigues,
-    rotation_to_rvec,
-    rotation_to_rvec_fast,
 )
 from posebench.pnp.single import SOLVER_NAMES, SOLVERS, camera_matrix, weak_rotation
 from posebench.pose import FLIP_YZ, matrix_to_euler
@@ -78,7 +67,6 @@ BATCHED_SOLVERS = ("iterative", "weak")
 ENGINES = ("numba", "numpy")
 #: Problems per call of the compiled kernel (the progress bar moves once per call).
 KERNEL_CHUNK = 16384
-ALL_SOLVERS = SOLVER_NAMES  # deprecated alias of posebench.pnp.SOLVER_NAMES (kept for old importers)
 
 
 @dataclass

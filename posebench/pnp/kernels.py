@@ -24,7 +24,7 @@ LAMBDA0 = 1e-4
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _rodrigues(r0: float, r1: float, r2: float, R: np.ndarray) -> None:
-    """Rotation vector (radians) -> R (3 x 3, filled in place); as ``batch_pnp.rodrigues``."""
+    """Rotation vector (radians) -> R (3 x 3, filled in place); as ``posebench.pnp.opencv_replica.rodrigues``."""
     th2 = r0 * r0 + r1 * r1 + r2 * r2
     th = math.sqrt(th2)
     if th < 1e-8:
@@ -47,7 +47,7 @@ def _rodrigues(r0: float, r1: float, r2: float, R: np.ndarray) -> None:
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _left_jacobian(r0: float, r1: float, r2: float, J: np.ndarray) -> None:
-    """SO(3) left Jacobian of a rotation vector, into J (3 x 3); as ``batch_pnp._left_jacobian``."""
+    """SO(3) left Jacobian of a rotation vector, into J (3 x 3); as ``posebench.pnp.opencv_replica._left_jacobian``."""
     th2 = r0 * r0 + r1 * r1 + r2 * r2
     th = math.sqrt(th2)
     if th < 1e-6:
