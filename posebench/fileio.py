@@ -7,9 +7,10 @@ bytes (``surrogateescape``), so a name stored in a table or record is the name o
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import json
 import os
+import threading
 from pathlib import Path
 
 
@@ -93,21 +94,115 @@ def existing_file(path: str | os.PathLike, what: str, error: type[Exception] | N
     raise error(f"{what} not found: {shown(p)}{hint}")
 
 
-@functools.lru_cache(maxsize=1024)
-def _digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
+#: Format of the digest index file (:class:`DigestIndex`); another format is ignored and rewritten.
+INDEX_FORMAT = 1
+_BLOCK = 1 << 20
+
+
+def _sha256(path: str, progress: bool = False) -> str:
+    """SHA-256 (full hex) of the file's bytes, read in 1 MiB blocks (a byte progress bar on
+    stderr when ``progress``). Raises ``OSError`` when it cannot be read."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+        if not progress:
+            for block in iter(lambda: fh.read(_BLOCK), b""):
+                h.update(block)
+            return h.hexdigest()
+        from tqdm import tqdm
+
+        with tqdm(total=os.fstat(fh.fileno()).st_size, unit="B", unit_scale=True, desc=f"sha256 {Path(path).name}",
+                  leave=False) as bar:
+            for block in iter(lambda: fh.read(_BLOCK), b""):
+                h.update(block)
+                bar.update(len(block))
     return h.hexdigest()
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 (hex) of a file's bytes: what a cache key records for every file a prediction
-    depends on (weights, detector, predictor, face model, config).
+class DigestIndex:
+    """SHA-256 digests of files by absolute path, each valid while the file's stat tuple
+    ``(size, mtime_ns, ctime_ns, inode, device)`` is unchanged: any write to a file changes its
+    ``ctime`` (which, unlike ``mtime``, ``touch`` or ``cp -p`` cannot set back), so changed
+    content is always hashed again, and an unchanged file is never read twice.
 
-    Memoised per process on ``(path, size, mtime_ns, inode)``, so a file read by every sample is
-    hashed once; a file replaced in place (same name, other bytes) is hashed again.
-    Raises ``OSError`` when the file cannot be read."""
-    st = os.stat(path)
-    return _digest(os.fspath(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    ``path`` is the JSON file that keeps the index between runs (None: this process only); a
+    damaged or unreadable one is ignored (everything is hashed) and rewritten by :meth:`save`.
+    :func:`file_digest` uses the one shared index (:func:`digest_index`).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path is not None else None
+        self.entries: dict[str, list] = {}
+        self.hashed = 0  # files read and hashed by this index (the rest came from the index)
+        self.bytes_hashed = 0
+        self._dirty = False
+        self._lock = threading.Lock()
+        if self.path is not None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if isinstance(data, dict) and data.get("format") == INDEX_FORMAT and isinstance(data.get("files"), dict):
+                    self.entries = {k: v for k, v in data["files"].items()
+                                    if isinstance(v, list) and len(v) == 6 and isinstance(v[5], str)}
+            except (OSError, ValueError):
+                self.entries = {}
+
+    def digest(self, file: str | os.PathLike, progress: bool = False) -> str:
+        """SHA-256 (full hex) of ``file``'s bytes, from the index when its stat tuple is
+        unchanged. Raises ``OSError`` when the file cannot be read."""
+        p = os.path.abspath(os.fspath(file))
+        st = os.stat(p)
+        key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+        entry = self.entries.get(p)
+        if entry is not None and entry[:5] == key:
+            return entry[5]
+        d = _sha256(p, progress)
+        with self._lock:
+            self.entries[p] = key + [d]
+            self.hashed += 1
+            self.bytes_hashed += st.st_size
+            self._dirty = True
+        return d
+
+    def save(self) -> None:
+        """Write the index (atomically) if anything was added; a failure to write is ignored
+        (the index is only a shortcut)."""
+        if self.path is None or not self._dirty:
+            return
+        with self._lock:
+            try:
+                write_atomic(self.path, json.dumps({"format": INDEX_FORMAT, "files": self.entries}, separators=(",", ":")))
+                self._dirty = False
+            except OSError:
+                pass
+
+
+_INDEXES: dict[Path, DigestIndex] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def digest_index() -> DigestIndex:
+    """The one persistent digest index, ``<data root>/cache/file-digests.json`` (see
+    :mod:`posebench.paths`), loaded once per process (per data root)."""
+    from posebench.paths import data_root
+
+    path = data_root() / "cache" / "file-digests.json"
+    with _INDEXES_LOCK:
+        index = _INDEXES.get(path)
+        if index is None:
+            index = _INDEXES[path] = DigestIndex(path)
+    return index
+
+
+def file_digest(path: str | os.PathLike, progress: bool = False) -> str:
+    """SHA-256 (full hex) of a file's bytes: the one file digest of posebench. A cache key records
+    it (truncated there) for every file a prediction depends on (weights, detector, predictor,
+    face model, config) and every dataset image; a download is checked with it against its
+    published SHA-256.
+
+    Remembered in the shared :func:`digest_index` (by path and stat tuple, across runs), so a
+    large file is hashed once and a file replaced in place (same name, other bytes) is hashed
+    again. ``progress``: a byte progress bar while hashing. Raises ``OSError`` when the file
+    cannot be read."""
+    index = digest_index()
+    digest = index.digest(path, progress)
+    index.save()
+    return digest

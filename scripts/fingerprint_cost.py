@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from posebench.content import DigestIndex
+from posebench.fileio import DigestIndex
 from posebench.registry import datasets
 
 

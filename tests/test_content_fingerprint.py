@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from posebench.content import DigestIndex
 from posebench.datasets.aflw2000 import load_aflw2000
 from posebench.datasets.synthetic import make_synthetic
+from posebench.fileio import DigestIndex
 from posebench.imageio import read_image
 
 FSANET_DIR = "models/fsanet"
@@ -100,3 +101,64 @@ def test_replaced_image_is_predicted_afresh_not_from_the_cache(two_images, tmp_p
     assert again.record["from_cache"] == 0
     assert again.record["summary"]["mae"] == pytest.approx(fresh.record["summary"]["mae"], abs=1e-9)
     assert again.record["summary"]["mae"] != pytest.approx(first.record["summary"]["mae"], abs=1e-3)
+
+
+# -- one file digest, one persistent index ------------------------------------------------------
+
+def _rewrite_in_place_keep_mtime(path, data: bytes) -> None:
+    """Other bytes of the same size in the same file (same inode), its mtime set back."""
+    st = path.stat()
+    assert len(data) == st.st_size
+    with open(path, "r+b") as fh:
+        fh.write(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (st.st_ino, st.st_mtime_ns)
+
+
+def test_file_digest_is_the_full_sha256_kept_in_the_one_index_under_the_data_root(tmp_path):
+    import hashlib
+    import json
+
+    from posebench.fileio import digest_index, file_digest
+
+    f = tmp_path / "weights.bin"
+    f.write_bytes(b"a" * 4096)
+    want = hashlib.sha256(b"a" * 4096).hexdigest()
+    assert file_digest(f) == want
+    index_file = Path(os.environ["POSEBENCH_DATA"]) / "cache" / "file-digests.json"
+    assert digest_index().path == index_file
+    assert json.loads(index_file.read_text())["files"][str(f.resolve())][5] == want
+    fresh = DigestIndex(index_file)  # the next process: answered from the index, nothing read
+    assert fresh.digest(f) == want and fresh.hashed == 0
+
+
+def test_a_file_rewritten_in_place_with_its_mtime_set_back_is_hashed_again(tmp_path):
+    """The digest memo used to key on (path, size, mtime, inode) (and Hopenet's weights cache on
+    path, mtime, size): such a rewrite was answered with the old digest, and so the old key."""
+    import hashlib
+
+    from posebench.fileio import file_digest
+
+    f = tmp_path / "detector.onnx"
+    f.write_bytes(b"a" * 4096)
+    first = file_digest(f)
+    _rewrite_in_place_keep_mtime(f, b"b" * 4096)
+    assert file_digest(f) == hashlib.sha256(b"b" * 4096).hexdigest() != first
+
+
+def test_downloads_weights_and_dataset_images_share_the_one_digest(tmp_path, two_images):
+    import hashlib
+
+    from posebench.acquire.download import ChecksumError, check_file
+    from posebench.fileio import digest_index, file_digest
+
+    f = tmp_path / "model.onnx"
+    f.write_bytes(b"onnx" * 100)
+    check_file(f, None, hashlib.sha256(b"onnx" * 100).hexdigest().upper(), remove_bad=False)  # published, full hex
+    assert str(f.resolve()) in digest_index().entries  # checked once: a later cache key reads it from the index
+    with pytest.raises(ChecksumError):
+        check_file(f, None, "0" * 64, remove_bad=False)
+    data, _ = two_images
+    load_aflw2000(data).fingerprint()  # no index given: the shared one
+    img = sorted(data.glob("*.png"))[0]
+    assert digest_index().entries[str(img.resolve())][5] == file_digest(img) == hashlib.sha256(img.read_bytes()).hexdigest()

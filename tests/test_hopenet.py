@@ -21,7 +21,7 @@ from posebench.errors import SampleFailure, WeightsError
 from posebench.method import FaceInput, create_method
 from posebench.methods.hopenet import nets
 from posebench.methods.hopenet.reference import original_loop
-from posebench.methods.hopenet.weights import file_sha256, read_state_dict
+from posebench.methods.hopenet.weights import read_state_dict
 from posebench.paths import weights_dir
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -204,9 +204,11 @@ def test_wrong_layout_is_reported_in_one_line(tmp_path):
 
 
 def test_weights_hash_is_cached_on_disk_and_keys_the_run(tmp_path, seeded_pkl):
-    digest = file_sha256(seeded_pkl)
+    from posebench.fileio import file_digest
+
+    digest = file_digest(seeded_pkl)
     assert digest == hashlib.sha256(seeded_pkl.read_bytes()).hexdigest()
-    cache = Path(os.environ["POSEBENCH_DATA"]) / "cache" / "weights-sha256.json"
+    cache = Path(os.environ["POSEBENCH_DATA"]) / "cache" / "file-digests.json"  # the one digest index
     assert digest in cache.read_text()
     other = tmp_path / "other.pkl"
     torch.save(nets.seeded_weights("hopenet", seed=1), other)

@@ -198,11 +198,11 @@ def unreadable(monkeypatch):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    import posebench.content
+    import posebench.fileio
     import posebench.imageio
 
     monkeypatch.setattr(posebench.imageio, "open", fake_open, raising=False)
-    monkeypatch.setattr(posebench.content, "open", fake_open, raising=False)
+    monkeypatch.setattr(posebench.fileio, "open", fake_open, raising=False)
     return marked
 
 

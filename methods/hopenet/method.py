@@ -26,6 +26,7 @@ import torch
 
 from posebench.crop import check_box
 from posebench.errors import SampleFailure, UsageError
+from posebench.fileio import file_digest
 from posebench.imageio import to_rgb
 from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.pose import Pose
@@ -33,7 +34,7 @@ from posebench.pose import Pose
 from . import NEEDS, nets
 from .engine import ENGINES, cpu_threads, make_engine, onnx_cache_path
 from .preprocess import face_crop, to_batch
-from .weights import VARIANTS, default_variant, file_sha256, load_into, read_state_dict, resolve_weights
+from .weights import VARIANTS, default_variant, load_into, read_state_dict, resolve_weights
 
 
 def detector_crop_box(box, width: int, height: int):
@@ -87,7 +88,7 @@ class HopenetBase(Method):
     @property
     def weights_hash(self) -> str:
         if self._hash is None:
-            self._hash = file_sha256(self.weights_path)
+            self._hash = file_digest(self.weights_path)
         return self._hash
 
     def prepare(self, face: FaceInput) -> np.ndarray:

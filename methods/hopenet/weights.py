@@ -1,4 +1,4 @@
-"""Finding, hashing and safely loading Hopenet checkpoints.
+"""Finding and safely loading Hopenet checkpoints (their digest: :func:`posebench.fileio.file_digest`).
 
 The official files (``hopenet_alpha1.pkl``, ``hopenet_alpha2.pkl``, ``hopenet_robust_alpha1.pkl``)
 are PyTorch pickles of a plain state dict. They are read with ``torch.load(...,
@@ -13,10 +13,7 @@ Look-up: ``weights=PATH`` when given, else ``<weights folder>/<file>`` where the
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import threading
 from pathlib import Path
 from typing import Mapping
 
@@ -25,7 +22,7 @@ from torch import nn
 
 from posebench.errors import WeightsError
 from posebench.fileio import existing_file
-from posebench.paths import data_root, weights_dir
+from posebench.paths import weights_dir
 
 OFFICIAL_SOURCE = "https://github.com/natanielruiz/deep-head-pose (README, 'Pre-trained models': Google Drive links)"
 
@@ -162,47 +159,3 @@ def check_checkpoint(path: str | os.PathLike, arch: str = "hopenet") -> dict[str
     state = read_state_dict(path)
     load_into(nets.build(arch), state, path)
     return state
-
-
-_HASH_LOCK = threading.Lock()
-_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _hash_cache_file() -> Path:
-    return data_root() / "cache" / "weights-sha256.json"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 (hex) of a file, remembered by (absolute path, mtime, size) in memory and in
-    ``<data root>/cache/weights-sha256.json`` so that a large checkpoint is hashed once."""
-    p = Path(path).resolve()
-    st = p.stat()
-    key = (str(p), st.st_mtime_ns, st.st_size)
-    with _HASH_LOCK:
-        if key in _HASHES:
-            return _HASHES[key]
-    disk_key = f"{key[0]}|{key[1]}|{key[2]}"
-    cache = _hash_cache_file()
-    table: dict[str, str] = {}
-    try:
-        table = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        table = {}
-    digest = table.get(disk_key) if isinstance(table, dict) else None
-    if not isinstance(digest, str):
-        h = hashlib.sha256()
-        with p.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        digest = h.hexdigest()
-        table = table if isinstance(table, dict) else {}
-        table[disk_key] = digest
-        try:
-            from posebench.fileio import write_atomic
-
-            write_atomic(cache, json.dumps(table, indent=1, sort_keys=True) + "\n")
-        except OSError:
-            pass  # a read-only data root only costs a re-hash next time
-    with _HASH_LOCK:
-        _HASHES[key] = digest
-    return digest

@@ -32,10 +32,10 @@ WHENET_SHA256 = "8f8bcf924447f7126666cf2c725a633ec2b9ae06afa4699064d3242a02401f5
 def _verify_whenet(report: Report) -> None:
     """The published SHA-256 (the installed file stands for the authors' weights; weights of your
     own go through ``-o weights=PATH``), then every layer mapped."""
-    from posebench.acquire.download import sha256_of
     from posebench.acquire.verify import verify_whenet_h5
+    from posebench.fileio import file_digest
 
-    digest = sha256_of(report.path)
+    digest = file_digest(report.path)
     if digest != WHENET_SHA256:
         report.problems.append(f"{report.path.name}: SHA-256 {digest[:16]}..., expected the published "
                                f"{WHENET_SHA256[:16]}... (your own weights: -o weights=PATH instead)")

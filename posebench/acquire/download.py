@@ -7,7 +7,6 @@ and checksum checks is renamed to ``dest``; a file failing them is deleted.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from posebench.errors import DataError, PosebenchError, UsageError
+from posebench.fileio import file_digest
 
 CHUNK = 1 << 20
 USER_AGENT = "posebench-data/1"
@@ -33,18 +33,6 @@ class ChecksumError(DataError):
     """A downloaded or given file does not have the published size or SHA-256."""
 
 
-def sha256_of(path: Path, progress: bool = False) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    size = Path(path).stat().st_size
-    with open(path, "rb") as fh, tqdm(total=size, unit="B", unit_scale=True, desc=f"sha256 {Path(path).name}",
-                                       disable=not progress, leave=False) as bar:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-            bar.update(len(chunk))
-    return h.hexdigest()
-
-
 def check_file(path: Path, size: int | None, sha256: str | None, *, progress: bool = False,
                remove_bad: bool = True) -> None:
     """Raise :class:`ChecksumError` (after deleting the file when ``remove_bad``) on a mismatch."""
@@ -54,7 +42,7 @@ def check_file(path: Path, size: int | None, sha256: str | None, *, progress: bo
     if size is not None and actual != size:
         problem = f"{path.name}: size {actual} bytes, expected {size}"
     elif sha256 is not None:
-        digest = sha256_of(path, progress)
+        digest = file_digest(path, progress)
         if digest != sha256.lower():
             problem = f"{path.name}: SHA-256 {digest[:16]}..., expected {sha256[:16]}..."
     if problem:

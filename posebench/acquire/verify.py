@@ -52,12 +52,12 @@ def verify_whenet_h5(report: Report) -> None:
 
 def verify_onnx(report: Report, sha256: str | None = None) -> None:
     """An ONNX model file (e.g. YuNet): the published SHA-256 where known, and that it parses."""
-    from posebench.acquire.download import sha256_of
+    from posebench.fileio import file_digest
 
     path = report.path
     report.facts.append(f"{path.name}: {path.stat().st_size} bytes")
     if sha256 is not None:
-        digest = sha256_of(path)
+        digest = file_digest(path)
         if digest != sha256.lower():
             report.problems.append(f"{path.name}: SHA-256 {digest[:16]}..., expected {sha256[:16]}...")
             return

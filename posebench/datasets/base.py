@@ -12,7 +12,7 @@ import numpy as np
 from posebench.crop import Box
 
 if TYPE_CHECKING:
-    from posebench.content import DigestIndex
+    from posebench.fileio import DigestIndex
 from posebench.pose import Pose
 
 
@@ -76,12 +76,13 @@ class Dataset:
         """Content hash (16 hex chars) of everything a method may read: every sample's id, pose,
         landmarks, box, sparse points, exact 3D face and image size (exact float bytes), and the
         SHA-256 of every image file's *bytes* (an image replaced by other content of the same
-        name and size changes it). ``digests`` remembers image digests across runs
-        (:class:`posebench.content.DigestIndex`); without one every image is hashed. An image
-        that cannot be read enters as its error (the sample then fails when read)."""
-        from posebench.content import DigestIndex
+        name and size changes it). ``digests`` remembers image digests
+        (:class:`posebench.fileio.DigestIndex`); without one, the shared index of
+        :func:`posebench.fileio.file_digest` (kept across runs, saved here). An image that cannot
+        be read enters as its error (the sample then fails when read)."""
+        from posebench.fileio import digest_index
 
-        index = digests if digests is not None else DigestIndex()
+        index = digests if digests is not None else digest_index()
         h = hashlib.sha256()
         h.update(f"{self.name}|{self.protocol}|{sorted(self.settings.items())}".encode())
         for s in self.samples:
@@ -97,6 +98,8 @@ class Dataset:
                     h.update(b"img:" + index.digest(s.image_path).encode())
                 except OSError as exc:
                     h.update(f"img-unreadable:{exc.errno}".encode())
+        if digests is None:
+            index.save()
         return h.hexdigest()[:16]
 
 

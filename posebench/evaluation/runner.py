@@ -24,13 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from posebench.content import DigestIndex
 from posebench.datasets.base import Dataset, Sample
 from posebench.datasets.degrade import sample_image
 from posebench.errors import SampleFailure, UsageError
 from posebench.evaluation.cache import PredictionCache, cache_key
 from posebench.evaluation.environment import environment
-from posebench.evaluation.record import RUN_FORMAT, RunRecord, write_record  # noqa: F401  (RUN_FORMAT re-exported)
+from posebench.evaluation.record import RunRecord, write_record
 from posebench.fileio import write_atomic
 from posebench.method import FaceInput, Method, info_of
 from posebench.metrics import Summary, nearest_equivalent, per_sample_errors, summarize, summarize_by_yaw_bin
@@ -101,9 +100,7 @@ def evaluate(
             raise UsageError(f"{what} {type(obj).__name__} has no usable name ({name!r}): set `name` on the class "
                              f"(letters, digits, ._+-) or create it with posebench.create_{what}")
     results_dir = Path(results_dir)
-    digests = DigestIndex(results_dir / "cache" / "file-digests.json")
-    fingerprint = dataset.fingerprint(digests)  # every sample and image's bytes: once per run
-    digests.save()
+    fingerprint = dataset.fingerprint()  # every sample and image's bytes (the shared digest index): once per run
     key = run_key(method, dataset, fingerprint)
     cache = PredictionCache(results_dir / "cache" / f"{method.name}__{dataset.name}__{key}.jsonl")
     done = cache.load()
