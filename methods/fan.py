@@ -7,8 +7,9 @@ The network is ``face_alignment.models.FAN(4)`` with the library's 2D weights
 ``weights=PATH``) and fails with a one-line instruction when it is absent. The library's own face
 detector (S3FD, more weights to download) is not used: the face box comes from the ``box`` option
 (:mod:`posebench.detect`) and is turned into FAN's centre/scale as face-alignment does (centre of
-the box moved up by 0.12 of its height, scale = (w + h) / reference, reference 195 for dlib
-boxes, 165 for YuNet boxes). ``box=auto`` (default) uses the protocol's box where the sample has
+the box moved up by 0.12 of its height, scale = (w + h) / reference, where the reference is the
+detector's declared calibration, ``reference_scale`` in :mod:`posebench.detect`: 195 for dlib
+boxes, 165 for YuNet boxes, 195 for a detector that declares none). ``box=auto`` (default) uses the protocol's box where the sample has
 one, else the default detector's (a bare photo). For the protocol's box (AFLW2000: Hopenet's loose crop, which already sits
 higher on the face) the centre is the box centre and the reference is 195 x 1.76, the loose box's
 average growth over the tight point box, so FAN sees about the face size it was trained on.
@@ -24,13 +25,12 @@ Options: ``points=12`` (default, :data:`posebench.landmarks.FAN_12_POINTS`; why 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from posebench.detect import BOX_MODES, check_box_mode, detector_file, find_face, make_detector
+from posebench.detect import BOX_MODES
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.fileio import existing_file
 from posebench.imageio import to_rgb
@@ -45,7 +45,9 @@ from .landmark_pose import LANDMARK_DOMAINS, LandmarkPose
 FAN_FILE = "2DFAN4-11f355bf06.pth.tar"
 FAN_URL = "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar"
 
-REFERENCE_SCALE = {"": 195.0 * 1.76, "gt": 195.0 * 1.76, "dlib-hog": 195.0, "dlib-cnn": 195.0, "yunet": 165.0}
+#: The reference scale of a protocol box (Hopenet's loose crop: 1.76 x the tight point box); a
+#: detector's box uses the detector's own (``reference_scale``, :mod:`posebench.detect`).
+PROTOCOL_REFERENCE_SCALE = 195.0 * 1.76
 CENTER_Y_OFFSET = 0.12
 CROP = 256
 
@@ -95,32 +97,24 @@ class FanMethod(Method):
     def __init__(self, points: str = "12", box: str = "auto", detector_model: str = "", weights: str = "",
                  flip: bool = True, setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
                  face: str = "default", threads: int = 0):
-        check_box_mode(box)
         if threads < 0:
             raise UsageError("threads must be >= 0")
         super().__init__()
+        self.box, self.detector_model = box, detector_model
+        self.faces = self.use_face_source(box, detector_model)
         self.fit = LandmarkPose(face, solver, focal, fan_points(points), setup=setup, guard=guard)
         self.path = Path(weights) if weights else default_weights_path()
         self.net = load_fan(self.path)
         self.reads("weights", self.path)
-        det = detector_file(box, detector_model) if box not in ("gt", "dlib-hog") else None
-        if det is not None:
-            self.reads("detector", det)
-        self.box, self.flip, self.threads = box, bool(flip), int(threads)
-        self.detector_model = detector_model
-        self.detector = make_detector(box, detector_model or None) if box not in ("gt", "auto") else None
+        self.flip, self.threads = bool(flip), int(threads)
 
     def setup(self) -> str:
         return self.fit.describe()
 
     @property
     def weights_hash(self) -> str | None:
-        """Digest of the FAN weights and the face model (the files' digests are in settings too)."""
-        from posebench.fileio import file_digest
-
-        h = hashlib.sha256(file_digest(self.path).encode())
-        h.update((self.fit.model_hash or "exact").encode())
-        return h.hexdigest()[:16]
+        """Digest of the 3D face model (the FAN weights file's digest is in the settings' files)."""
+        return self.fit.model_hash
 
     def _center_scale(self, box, source: str = "") -> tuple[np.ndarray, float]:
         """FAN's centre and scale for a box from ``source`` (``""`` = protocol box, else a detector)."""
@@ -129,7 +123,8 @@ class FanMethod(Method):
         center = np.array([x0 + w / 2.0, y0 + h / 2.0])
         if source:
             center[1] -= h * CENTER_Y_OFFSET
-        return center, (w + h) / REFERENCE_SCALE[source]
+        reference = self.faces.reference_scale(source) if source else PROTOCOL_REFERENCE_SCALE
+        return center, (w + h) / reference
 
     def landmarks_batch(self, faces: Sequence[FaceInput]) -> list[np.ndarray | SampleFailure]:
         """68 x 2 landmarks (image pixels) per face, or the failure."""
@@ -140,7 +135,7 @@ class FanMethod(Method):
             if f.image is None:
                 raise SampleFailure("no image")
             img = to_rgb(f.image)
-            box, source = find_face(img, self.box, self.face_detector, f.box, f.box_source)
+            box, source = self.faces.find(img, f.box, f.box_source)
             center, scale = self._center_scale(box, source)
             if not scale > 0:
                 raise SampleFailure("empty face box")

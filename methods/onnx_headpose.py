@@ -31,7 +31,6 @@ runs by the tests).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from posebench.crop import Box, check_box, crop_box, enlarge_box, landmark_box
-from posebench.detect import BOX_MODES, check_box_mode, detector_file, find_face, make_detector
+from posebench.detect import BOX_MODES
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.fileio import existing_file
 from posebench.imageio import to_rgb
@@ -172,18 +171,13 @@ class OnnxHeadPose(Method):
                  detector_model: str = "", threads: int = 0):
         super().__init__()
         self.cfg = load_config(config)
-        check_box_mode(box)
+        self.box, self.detector_model = box, detector_model
+        self.faces = self.use_face_source(box, detector_model)
         self.paths = resolve_models(self.cfg, models, model_dir)
         self.reads("config", self.cfg["_path"])
         for i, p in enumerate(self.paths):
             self.reads(f"model{i}", p)
-        det = detector_file(box, detector_model) if box not in ("gt", "dlib-hog") else None
-        if det is not None:
-            self.reads("detector", det)
         names = [m.strip() for m in (models or ",".join(self.cfg.get("default_models", []))).split(",") if m.strip()]
-        self.box = box
-        self.detector_model = detector_model
-        self.detector = make_detector(box, detector_model or None) if box not in ("gt", "auto") else None
         n_threads = int(threads) or min(4, os.cpu_count() or 1)
         self.sessions = [_session(p, n_threads) for p in self.paths]
         inp, out = self.cfg["input"], self.cfg["output"]
@@ -221,16 +215,6 @@ class OnnxHeadPose(Method):
                 raise WeightsError(f"{path}: output {self.out_name!r} has shape {list(out.shape)}; expected "
                                    "(yaw, pitch, roll) per face, as the config describes")
 
-    @property
-    def weights_hash(self) -> str | None:
-        from posebench.fileio import file_digest
-
-        h = hashlib.sha256()
-        for p in self.paths:
-            h.update(file_digest(p).encode())
-        h.update(json.dumps({k: v for k, v in self.cfg.items() if k != "_path"}, sort_keys=True).encode())
-        return h.hexdigest()[:16]
-
     # -- preprocessing -----------------------------------------------------------------------
     def crop_box(self, face: FaceInput, image: np.ndarray) -> Box:
         """The crop box in pixels: the reference box (see the module doc) enlarged by ``crop.margin``
@@ -248,7 +232,7 @@ class OnnxHeadPose(Method):
         elif protocol and reference in ("points", "landmarks") and face.landmarks is not None:
             ref = landmark_box(face.landmarks)
         else:
-            ref, source = find_face(image, self.box, self.face_detector, face.box, face.box_source)
+            ref, source = self.faces.find(image, face.box, face.box_source)
         ref = check_box(ref, (image.shape[1], image.shape[0]), f"{reference} reference box")
         margin = float(crop.get("margin", 0.0))
         if crop.get("integer", False):

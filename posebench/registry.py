@@ -1,10 +1,10 @@
-"""Name -> plugin registries for methods, datasets and studies (timm-style), and the one path that
-creates a plugin from options.
+"""Name -> plugin registries for methods, datasets, studies and face detectors (timm-style), and
+the one path that creates a plugin from options.
 
 Built-in plugins register themselves when their package is imported (``posebench.methods``,
-``posebench.datasets``, ``posebench.studies``); third-party plugins expose a module (which
+``posebench.datasets``, ``posebench.studies``, ``posebench.detect``); third-party plugins expose a module (which
 registers itself on import) or a factory through an entry point in the groups
-``posebench.methods``, ``posebench.datasets`` or ``posebench.studies``.
+``posebench.methods``, ``posebench.datasets``, ``posebench.studies`` or ``posebench.detectors``.
 
 Example::
 
@@ -284,9 +284,12 @@ methods = Registry("method", "posebench.methods", "posebench.methods", shape=("e
 datasets = Registry("dataset", "posebench.datasets", "posebench.datasets", reserved=_data_root_tenants,
                     shape=("samples", "subset", "protocol"))
 studies = Registry("study", "posebench.studies", "posebench.studies", shape=("run", "plot"))
+#: Face detectors for image methods (``-o box=NAME``; see :mod:`posebench.detect`).
+detectors = Registry("detector", "posebench.detect", "posebench.detectors", shape=("detect",))
 #: Loaded together (see :meth:`Registry._load`).
-REGISTRIES = [methods, datasets, studies]
+REGISTRIES = [methods, datasets, studies, detectors]
 
 register_method = methods.register
 register_dataset = datasets.register
 register_study = studies.register
+register_detector = detectors.register

@@ -214,7 +214,8 @@ def test_weights_hash_is_cached_on_disk_and_keys_the_run(tmp_path, seeded_pkl):
     torch.save(nets.seeded_weights("hopenet", seed=1), other)
     a = create_method("hopenet", {"weights": str(seeded_pkl), "engine": "torch"}).settings()
     b = create_method("hopenet", {"weights": str(other), "engine": "torch"}).settings()
-    assert a["weights"] == digest and b["weights"] != a["weights"]
+    # the weights file's digest is keyed once, in files (not repeated as "weights")
+    assert a["files"] == {"weights": digest[:16]} and a["weights"] is None and b["files"] != a["files"]
 
 
 # --- variants -----------------------------------------------------------------------------

@@ -63,11 +63,6 @@ class HopenetBase(Method):
 
     def __init__(self, weights: str = "", variant: str = "", batch_size: int = 16, threads: int = 0,
                  engine: str = "onnxruntime", box: str = "auto", detector_model: str = ""):
-        from posebench.detect import check_box_mode, make_detector
-
-        check_box_mode(box)
-        self.box, self.detector_model = box, detector_model
-        self.detector = make_detector(box, detector_model or None) if box not in ("gt", "auto") else None
         variant = variant or default_variant(self.arch)
         if variant not in VARIANTS[self.arch]:
             raise UsageError(f"variant must be one of {', '.join(VARIANTS[self.arch])} for {self.name}, got {variant!r}")
@@ -76,6 +71,8 @@ class HopenetBase(Method):
         if batch_size < 1:
             raise UsageError(f"batch_size must be >= 1, got {batch_size}")
         super().__init__()
+        self.box, self.detector_model = box, detector_model
+        self.faces = self.use_face_source(box, detector_model)
         self.net, self.weights_path = load_network(self.arch, weights or None, variant)
         self.reads("weights", self.weights_path)
         self.threads = int(threads) if threads and threads > 0 else cpu_threads()
@@ -96,15 +93,13 @@ class HopenetBase(Method):
         return self._prepare(face)[0]
 
     def _prepare(self, face: FaceInput) -> tuple[np.ndarray, str]:
-        from posebench.detect import find_face
-
         if face.image is None:
             raise SampleFailure("no image")
         image = face.image
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             image = to_rgb(image)
         h, w = image.shape[:2]
-        box, source = find_face(image, self.box, self.face_detector, face.box, face.box_source)
+        box, source = self.faces.find(image, face.box, face.box_source)
         if source:
             box = detector_crop_box(box, w, h)
         return face_crop(image, check_box(box, (w, h))), source

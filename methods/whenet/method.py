@@ -71,11 +71,6 @@ class WHENetMethod(Method):
 
     def __init__(self, weights: str = "", crop: str = "loose68", batch_size: int = 32, threads: int = 0,
                  engine: str = "onnxruntime", box: str = "auto", detector_model: str = ""):
-        from posebench.detect import check_box_mode, make_detector
-
-        check_box_mode(box)
-        self.box, self.detector_model = box, detector_model
-        self.detector = make_detector(box, detector_model or None) if box not in ("gt", "auto") else None
         if crop not in CROPS:
             raise UsageError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
         if engine not in ENGINES:
@@ -85,6 +80,8 @@ class WHENetMethod(Method):
         from posebench.methods.hopenet.engine import cpu_threads
 
         super().__init__()
+        self.box, self.detector_model = box, detector_model
+        self.faces = self.use_face_source(box, detector_model)
         self.weights_path = resolve_weights(weights or None)
         self.reads("weights", self.weights_path)
         self._hash = file_digest(self.weights_path)
@@ -114,12 +111,10 @@ class WHENetMethod(Method):
     def _crop_box(self, face: FaceInput, image: np.ndarray) -> tuple[tuple[int, int, int, int], str]:
         """:meth:`crop_box` and the detector that found the face (``""``: the sample's own
         landmarks or box)."""
-        from posebench.detect import find_face
-
         h, w = image.shape[:2]
         bare = face.box is None and face.landmarks is None and face.points is None
         if self.box != "gt" and (self.box != "auto" or bare or face.box_source):
-            box, source = find_face(image, self.box, self.face_detector, face.box, face.box_source)
+            box, source = self.faces.find(image, face.box, face.box_source)
             return sliced_box(detector_reference(self.crop, box, w, h), w, h), source
         ref = crop_reference(self.crop, face.box, face.landmarks, face.points, w, h)
         return sliced_box(ref, w, h), ""

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from posebench.commands.common import parse_kv, results_option, show_progress
-from posebench.detect import DETECTORS
+from posebench.detect import BUILTIN_DETECTORS
 
 detector_options = [
-    click.option("--detector", type=click.Choice(DETECTORS), default="dlib-hog", show_default=True,
-                 help="Face detector for images without a label beside them."),
+    click.option("--detector", default="dlib-hog", show_default=True, metavar="NAME",
+                 help=f"Face detector for images without a label beside them ({', '.join(BUILTIN_DETECTORS)} "
+                      "or any registered detector)."),
     click.option("--detector-model", type=click.Path(dir_okay=False), default=None,
                  help="Detector file (YuNet ONNX, dlib CNN weights)."),
 ]

@@ -4,7 +4,7 @@ An image ``NAME.jpg`` with an AFLW2000-3D / 300W-LP label ``NAME.mat`` beside it
 label's 68 landmarks, sparse points and the protocol box (Hopenet's loose crop, as the
 ``aflw2000`` dataset builds it), so ``gt-landmarks`` can run and image methods see the
 benchmark's box. Any other image gets the face a detector finds (:mod:`posebench.detect`;
-``dlib-hog`` by default, ``yunet`` with ``--detector-model PATH``): the largest detection.
+``dlib-hog`` by default, or any registered detector, ``--detector-model PATH`` its file): the largest detection.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from posebench.crop import Box, landmark_box, loose_box_hopenet
-from posebench.detect import FaceDetector, choose_face, make_detector
+from posebench.detect import FaceDetector, check_box_mode, choose_face, make_detector
 from posebench.errors import SampleFailure, UsageError
 from posebench.method import FaceInput, Method
 from posebench.pose import Pose
@@ -59,6 +59,8 @@ class FaceFinder:
 
     def __init__(self, method: Method, detector: str = "dlib-hog", detector_model: str | None = None,
                  use_labels: bool = True):
+        if detector != "auto":  # an unknown name is a one-line error now, not at the first image
+            check_box_mode(detector, detectors_only=True)
         self.method = method
         self.use_labels = use_labels
         self.detector_name = detector
