@@ -14,8 +14,6 @@ guard did, ...); the runner counts that information in the run record.
 
 from __future__ import annotations
 
-import functools
-import inspect
 from abc import ABC
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from posebench.crop import Box
+from posebench.declared import DeclaresOptions, recorded_value
 from posebench.errors import SampleFailure, UsageError
-from posebench.options import as_declared
 from posebench.pose import Pose
 
 if TYPE_CHECKING:
@@ -80,7 +78,7 @@ def info_of(pose: Any) -> dict[str, Any]:
     return dict(getattr(pose, "info", {}) or {})
 
 
-class Method(ABC):
+class Method(DeclaresOptions, ABC):
     """Base class of estimators. Subclasses set ``name`` and ``needs`` and implement
     :meth:`estimate_batch` (or :meth:`estimate_one`).
 
@@ -93,6 +91,7 @@ class Method(ABC):
     :meth:`reads`. Nothing else is needed for a correct cache key.
     """
 
+    _options_base = True
     name: ClassVar[str] = ""
     needs: ClassVar[frozenset[str]] = frozenset()
     version: ClassVar[str] = "1"  # bump when predictions change, to invalidate caches
@@ -105,55 +104,22 @@ class Method(ABC):
     def __init__(self, **options: Any):
         self.options = {**getattr(self, "options", {}), **options}
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get("__init__")
-        if init is None or getattr(init, "_records_options", False):
-            return
-
-        @functools.wraps(init)
-        def recording_init(self, *args: Any, **kw: Any) -> None:
-            outer = not self.__dict__.get("_in_init", False)
-            self.__dict__["_in_init"] = True
-            try:
-                init(self, *args, **kw)
-            finally:
-                if outer:
-                    self.__dict__["_in_init"] = False
-            if outer:
-                bound = inspect.signature(init).bind(self, *args, **kw)
-                bound.apply_defaults()
-                params = inspect.signature(init).parameters
-                declared = {k: v for k, v in bound.arguments.items()
-                            if k != "self" and params[k].kind not in (params[k].VAR_KEYWORD, params[k].VAR_POSITIONAL)}
-                defaults = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
-                self.record_options(declared, defaults)
-
-        recording_init._records_options = True  # type: ignore[attr-defined]
-        cls.__init__ = recording_init  # type: ignore[method-assign]
-
     def record_options(self, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
         """Record the declared options ``values`` (called by the framework after creation).
 
         Run-time-only options are dropped; a value naming an existing file is recorded by its
-        name and its content digest is added to the files read. ``defaults`` (option ->
-        default) decide which options the display :meth:`label` shows."""
-        from posebench.fileio import file_digest
-
+        name and its content digest is added to the files read
+        (:func:`posebench.declared.recorded_value`). ``defaults`` (option -> default) decide
+        which options the display :meth:`label` shows."""
         opts = dict(getattr(self, "options", {}))
         files = dict(self.__dict__.get("_files", {}))
         for key, value in values.items():
             if key in self.runtime_options:
                 opts.pop(key, None)
                 continue
-            value = as_declared(value, (defaults or {}).get(key))  # Frontal(yaw=5) is keyed as -o yaw=5
-            if isinstance(value, (str, Path)) and str(value) and _is_file(value):
-                files[f"option:{key}"] = Path(value)
-                file_digest(value)  # fail now, not later, if it cannot be read
-                value = Path(value).name
-            elif isinstance(value, Path):
-                value = str(value)
-            opts[key] = value
+            opts[key], path = recorded_value(value, (defaults or {}).get(key))  # Frontal(yaw=5) is keyed as -o yaw=5
+            if path is not None:
+                files[f"option:{key}"] = path
         self.options = opts
         self.__dict__["_files"] = files
         if defaults is not None:
@@ -344,10 +310,3 @@ def create_method(name: str, options: dict[str, Any] | None = None) -> Method:
     from posebench.registry import methods
 
     return methods.create(name, options)
-
-
-def _is_file(value: str | Path) -> bool:
-    try:
-        return Path(value).is_file()
-    except (OSError, ValueError):
-        return False

@@ -16,7 +16,6 @@ rather than guessing values off a picture.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +58,9 @@ class AfwYawStudy(ImageStudy):
                  **method_options: Any):
         self.thresholds = parse_list(thresholds, "thresholds", float)
         self.specs = split_method_options(methods, method_options)
-        super().__init__(methods=methods, thresholds=thresholds, **method_options)
+        super().__init__()
 
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         from posebench.evaluation.runner import evaluate
 
         rows: list[dict[str, Any]] = []

@@ -8,7 +8,6 @@ paper's experiment; with ``limit``/``max_steps``/``input_size`` it is a quick ch
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -38,6 +37,8 @@ class AlphaStudy(Study):
     name = "alpha"
     figure = "Table 5"
     summary_keys = ("model", "alpha")
+    #: where the runs are kept and how many loader processes read the images: no result depends on them
+    runtime_options = frozenset({"runs", "workers"})
 
     def __init__(self, train_data: str = "", train_dataset: str = "300w-lp", model: str = "hopenet",
                  alphas: str = "4,2,1,0.1,0.01,0", regression: bool = True, epochs: int = 25, batch_size: int = 128,
@@ -46,10 +47,7 @@ class AlphaStudy(Study):
                  engine: str = "onnxruntime", runs: str = ""):
         if model not in ("hopenet", "hopenet-alexnet"):
             raise UsageError(f"alpha: model must be hopenet or hopenet-alexnet, got {model!r}")
-        super().__init__(train_dataset=train_dataset, model=model, alphas=alphas, regression=bool(regression),
-                         epochs=epochs, batch_size=batch_size, lr=lr, init=Path(init).name if init else "",
-                         augment=augment, input_size=input_size, limit=limit, max_steps=max_steps, seed=seed,
-                         engine=engine)
+        super().__init__()
         self.alpha_values = parse_list(alphas, "alphas", float)
         self.train_data = train_data
         self.init = init
@@ -69,7 +67,7 @@ class AlphaStudy(Study):
         out: list[tuple[str, float | None]] = [(s["model"], a) for a in self.alpha_values]
         return out + ([("resnet50-regression", None)] if s["regression"] else [])
 
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         from posebench.training.loop import TrainConfig, train, validate
 
         s = self._settings
@@ -94,8 +92,7 @@ class AlphaStudy(Study):
                          "paper_yaw": paper[0] if paper else None, "paper_pitch": paper[1] if paper else None,
                          "paper_roll": paper[2] if paper else None, "paper_mae": paper[3] if paper else None,
                          "weights": str(res.best)})
-            if progress:
-                progress(1)
+            self.advance(1)
         table = pd.DataFrame(rows)
         for k in ("epochs", "input_size", "augment", "limit", "max_steps", "train_dataset"):
             table[k] = s[k]

@@ -8,6 +8,7 @@ image-left before image-right).
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from posebench.datasets.base import Dataset
+from posebench.declared import DeclaresOptions, recorded_value
 from posebench.errors import DataError, UsageError
 from posebench.facemodel import default_face, face_label, resolve_face  # noqa: F401  (face_label re-exported)
 from posebench.landmarks import SUBSETS, parse_subsets  # noqa: F401  (re-exported for the studies)
@@ -151,51 +153,159 @@ def error_row(result: BatchResult, truth: np.ndarray) -> dict[str, float]:
     }
 
 
-class Study(ABC):
-    """A named experiment: ``run(dataset) -> table``, ``plot(table, path_stem) -> files``."""
+#: Result columns (what a study measured) wherever they appear; see :func:`is_result_column`.
+RESULT_COLUMNS = (*ERROR_COLUMNS, "n", "n_failed", "n_evaluated", "n_common", "n_cv2_fallback",
+                  "seconds", "seconds_per_face", "from_cache")
+#: A column whose name starts with one of these holds a result (``mae_common``, ``err_yaw``, ...).
+RESULT_PREFIXES = ("mae", "err_", "frac_")
+#: What the runner calls, and the only ``run`` signature a study may have (the contract test checks it).
+RUN_SIGNATURE = "run(self, dataset) -> DataFrame"
 
+
+def is_result_column(name: str, extra: tuple[str, ...] = ()) -> bool:
+    """Whether a table column holds a result rather than a condition: it is one of
+    :data:`RESULT_COLUMNS` or ``extra`` (a study's :attr:`Study.result_columns`), or its name
+    starts with one of :data:`RESULT_PREFIXES`. Every other column is a condition: what the
+    study varied (``subset``, ``jitter_px``, ``factor``) or held fixed (``solver``, ``face``)."""
+    return name in RESULT_COLUMNS or name in extra or str(name).startswith(RESULT_PREFIXES)
+
+
+class Study(DeclaresOptions, ABC):
+    """A named experiment: ``run(dataset) -> table``, ``plot(table, stem) -> files``.
+
+    Options are declared once, as the keyword parameters of the class's ``__init__`` (as for
+    :class:`posebench.method.Method`, :mod:`posebench.declared`): the framework records each one
+    with its value in :meth:`settings` (the stored record's ``settings``), except those in
+    :attr:`runtime_options`; an option naming an existing file is recorded by the file's name and
+    its content digest goes into :meth:`file_digests` (the record's ``files``). ``**kwargs`` of
+    ``__init__`` (the image studies' ``METHOD.KEY=VALUE``) are recorded too.
+
+    ``run`` takes the dataset only (:data:`RUN_SIGNATURE`); what the runner provides besides is
+    set on the study before it runs: :attr:`results_dir` (where caches and runs go),
+    :attr:`progress` (whether to draw progress bars) and :attr:`on_progress` (the runner's
+    progress bar over :meth:`work` units; :meth:`advance` counts on it).
+    """
+
+    _options_base = True
+    records_extra_options = True
     name: str = ""
     figure: str = ""  # e.g. "Figure 3" of the paper, or "" when beyond the paper
     #: Options that make this study cheap to run in the contract tests (tests/test_contracts.py).
     example_options: dict[str, Any] = {}
+    #: Options that never change a result (kept out of the record).
+    runtime_options: frozenset[str] = frozenset()
+    #: This study's own result columns beyond :data:`RESULT_COLUMNS` (see :func:`is_result_column`).
+    result_columns: tuple[str, ...] = ()
+    #: Condition columns :meth:`summary` shows first, in this order (the other conditions follow).
+    summary_keys: tuple[str, ...] = ()
+    #: Set by the runner (:func:`posebench.studies.run.run_and_store`) before :meth:`run`.
+    results_dir: Path = Path("posebench-results")
+    progress: bool = False
+    on_progress: Callable[[int], None] | None = None
 
     def __init__(self, **settings: Any):
-        self._settings = dict(settings)
+        """``settings``: options recorded as given (a study may also pass them itself)."""
+        self._settings = {**self.__dict__.get("_settings", {}), **settings}
+
+    def record_options(self, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
+        """Record the declared options ``values`` (called by the framework after creation):
+        as :meth:`posebench.method.Method.record_options` (:func:`posebench.declared.recorded_value`)."""
+        opts = dict(self.__dict__.get("_settings", {}))
+        files = dict(self.__dict__.get("_files", {}))
+        for key, value in values.items():
+            if key in self.runtime_options:
+                opts.pop(key, None)
+                continue
+            opts[key], path = recorded_value(value, (defaults or {}).get(key))
+            if path is not None:
+                files[f"option:{key}"] = path
+        self.__dict__["_settings"] = opts
+        self.__dict__["_files"] = files
 
     def settings(self) -> dict[str, Any]:
-        return dict(self._settings)
+        """The recorded options: ``{option: value}``, a file option by the file's name."""
+        return dict(self.__dict__.get("_settings", {}))
+
+    def reads(self, label: str, path: str | Path) -> None:
+        """Declare a file the results depend on that no option names; its digest is recorded."""
+        self.__dict__.setdefault("_files", {})[label] = Path(path)
+
+    def file_digests(self) -> dict[str, str]:
+        """``{label: SHA-256 (first 16 hex)}`` of every file the study reads (``option:KEY``
+        for a file named by an option)."""
+        from posebench.fileio import file_digest
+
+        return {k: file_digest(p)[:16] for k, p in sorted(self.__dict__.get("_files", {}).items())}
+
+    def set_context(self, results_dir: Path, progress: bool, on_progress: Callable[[int], None] | None = None) -> None:
+        """What the runner provides besides the dataset (see the class docstring)."""
+        self.results_dir, self.progress, self.on_progress = Path(results_dir), bool(progress), on_progress
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` finished :meth:`work` units on the runner's progress bar (none: no-op)."""
+        if self.on_progress is not None:
+            self.on_progress(n)
 
     def work(self, data: LandmarkData) -> int:
         """Number of PnP problems :meth:`run` will solve (for the progress bar)."""
         return 0
 
     @abstractmethod
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         """The tidy table of results (one row per condition; settings as constant columns)."""
 
     @abstractmethod
     def plot(self, table: pd.DataFrame, stem: Path, title: str = "") -> list[Path]:
         """Draw ``table`` to ``stem``.png and ``stem``.pdf; return the files written."""
 
-    #: Columns that name a condition; :meth:`summary` shows them (those in the table) first.
-    summary_keys: tuple[str, ...] = ()
+    def condition_columns(self, table: pd.DataFrame) -> list[str]:
+        """The table's condition columns (every column that is not a result,
+        :func:`is_result_column`): :attr:`summary_keys` first, then in table order."""
+        conds = [c for c in table.columns if not is_result_column(c, self.result_columns)]
+        return [k for k in self.summary_keys if k in conds] + [c for c in conds if c not in self.summary_keys]
 
     def summary(self, table: pd.DataFrame) -> str:
-        """A short text table for the terminal. The default: the condition columns
-        (:attr:`summary_keys`, or else every non-numeric column that varies) and the error
-        columns the table has (``mae_*``, ``frac_over_30``), floats to 3 decimals."""
-        keys = [k for k in self.summary_keys if k in table.columns]
-        if not keys:
-            keys = [c for c in table.columns if table[c].dtype == object and table[c].nunique() > 1]
-        errs = [c for c in ERROR_COLUMNS if c in table.columns]
-        cols = keys + [c for c in errs if c not in keys]
-        shown = table[cols] if cols else table
-        return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+        """A short text table for the terminal. The default keeps every condition column
+        (:meth:`condition_columns`, numeric or not): those that vary label the rows, those that
+        are the same in every row are one line above the table (``solver: iterative, ...``);
+        then every result column; floats to 3 decimals."""
+        conds = self.condition_columns(table)
+        varying = [c for c in conds if table[c].astype(str).nunique() > 1]
+        fixed = [c for c in conds if c not in varying]
+        results = [c for c in table.columns if c not in conds]
+        shown = table[varying + results] if varying + results else table
+        text = shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+        if fixed and len(table):
+            text = ", ".join(f"{c}: {_shown_value(table[c].iloc[0])}" for c in fixed) + "\n" + text
+        return text
 
     def with_settings(self, table: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
         for k in keys:
             table[k] = self._settings[k]
         return table
+
+
+def _shown_value(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) and not float(v).is_integer() else str(v)
+
+
+def run_signature_problem(study: Any) -> str:
+    """``""`` when a study's (class or object) ``run`` is :data:`RUN_SIGNATURE`, else the
+    one-line reason (the contract test asserts it is empty for every registered study)."""
+    cls = study if isinstance(study, type) else type(study)
+    run = getattr(cls, "run", None)
+    if not callable(run):
+        return f"{cls.__name__} has no run method; a study defines {RUN_SIGNATURE}"
+    try:
+        params = list(inspect.signature(run).parameters.values())
+    except (TypeError, ValueError):
+        return f"{cls.__name__}.run has no readable signature; a study defines {RUN_SIGNATURE}"
+    rest = params[1:]
+    ok = len(rest) == 1 and rest[0].kind in (rest[0].POSITIONAL_ONLY, rest[0].POSITIONAL_OR_KEYWORD)
+    if ok:
+        return ""
+    return (f"{cls.__name__}.run{inspect.signature(run)}: a study defines {RUN_SIGNATURE}; the runner sets "
+            "results_dir, progress and on_progress on the study (see posebench.studies.base.Study)")
 
 
 ANGLE_STYLE = {

@@ -15,7 +15,6 @@ itself when its id has none (so the study runs on any dataset, e.g. the embedded
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +47,9 @@ class BiwiSplitsStudy(ImageStudy):
         self.seeds = parse_list(seeds, "seeds", int)
         self.specs = split_method_options(methods, method_options)
         self.test_fraction, self.groups = float(test_fraction), groups
-        super().__init__(methods=methods, seeds=seeds, test_fraction=float(test_fraction), groups=groups,
-                         **method_options)
+        super().__init__()
 
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         from posebench.evaluation.runner import evaluate
 
         rows: list[dict[str, Any]] = []

@@ -124,11 +124,6 @@ class ImageStudy(Study):
     """A study that evaluates methods on images through the runner (needs a results folder)."""
 
     kind = "images"
-    results_dir: Path = Path("posebench-results")
-    progress: bool = False
-
-    def set_context(self, results_dir: Path, progress: bool) -> None:
-        self.results_dir, self.progress = Path(results_dir), bool(progress)
 
     def plot(self, table: pd.DataFrame, stem: Path, title: str = "") -> list[Path]:  # pragma: no cover
         raise NotImplementedError

@@ -8,7 +8,6 @@ sees the same noise on its points)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,6 @@ from .base import (
     LandmarkData,
     Study,
     error_row,
-    face_label,
     landmark_data,
     parse_subsets,
     save_figure,
@@ -84,9 +82,7 @@ class JitterStudy(Study):
             raise UsageError(f"option step={step!r}: max_jitter / step gives more than 10000 jitter levels")
         if noise not in ("uniform", "gaussian"):
             raise UsageError(f"noise must be 'uniform' or 'gaussian', got {noise!r}")
-        super().__init__(subsets=subsets, max_jitter=float(max_jitter), step=float(step), repeats=int(repeats),
-                         seed=int(seed), noise=noise, solver=solver, focal=float(focal), face=face_label(face),
-                         face_units=face_units, backend=backend)
+        super().__init__()
         self.subsets = parse_subsets(subsets)
         self.levels = np.round(np.arange(0.0, float(max_jitter) + 1e-9, float(step)), 6)
         self.face_spec = face
@@ -94,7 +90,7 @@ class JitterStudy(Study):
     def work(self, data: LandmarkData) -> int:
         return len(self.subsets) * len(self.levels) * self._settings["repeats"] * len(data.ids)
 
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         s = self._settings
         data = landmark_data(dataset)
         face = study_face(self.face_spec, data, s["face_units"])
@@ -110,7 +106,7 @@ class JitterStudy(Study):
             if model.ndim == 3:
                 model = np.concatenate([model] * (len(self.levels) * s["repeats"]))
             sizes = np.concatenate([data.sizes] * (len(self.levels) * s["repeats"]))
-            res = solve(pts, model, sizes, s["solver"], s["focal"], s["backend"], progress)
+            res = solve(pts, model, sizes, s["solver"], s["focal"], s["backend"], self.on_progress)
             j = 0
             for J in self.levels:
                 for k in range(s["repeats"]):

@@ -4,7 +4,6 @@ used, with a fixed mean face. Subsets: :data:`studies.base.SUBSETS`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -19,7 +18,6 @@ from .base import (
     LandmarkData,
     Study,
     error_row,
-    face_label,
     landmark_data,
     parse_subsets,
     save_figure,
@@ -37,26 +35,25 @@ class KeypointsStudy(Study):
     name = "keypoints"
     figure = "Figure 3"
     example_options = {"subsets": "6,68", "backend": "cv2"}
-    summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "subset")
+    summary_keys = CONDITION_COLUMNS
 
     def __init__(self, subsets: str = "6,12,21,68", solver: str = "iterative", focal: float = 1.0,
                  face: str = "default", face_units: str = "mm", backend: str = "batched"):
-        super().__init__(subsets=subsets, solver=solver, focal=float(focal), face=face_label(face),
-                         face_units=face_units, backend=backend)
+        super().__init__()
         self.subsets = parse_subsets(subsets)
         self.face_spec = face
 
     def work(self, data: LandmarkData) -> int:
         return len(self.subsets) * len(data.ids)
 
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         s = self._settings
         data = landmark_data(dataset)
         face = study_face(self.face_spec, data, s["face_units"])
         rows = []
         for name in self.subsets:
             idx = list(SUBSETS[name])
-            res = solve(data.uv[:, idx], face[..., idx, :], data.sizes, s["solver"], s["focal"], s["backend"], progress)
+            res = solve(data.uv[:, idx], face[..., idx, :], data.sizes, s["solver"], s["focal"], s["backend"], self.on_progress)
             rows.append({"subset": name, "n_points": len(idx), **error_row(res, data.truth),
                          "n_cv2_fallback": int(res.fallback.sum())})
         return self.with_settings(pd.DataFrame(rows), SETTING_KEYS)

@@ -17,7 +17,6 @@ and lands on flipped solutions for many faces), posebench's mean face (``face=PA
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,6 @@ from .base import (
     LANDMARK_DOMAINS,
     SUBSETS,
     error_row,
-    face_label,
     landmark_data,
     parse_subsets,
     save_figure,
@@ -116,10 +114,9 @@ class LandmarkCountStudy(ImageStudy):
         for s in self.specs:
             s.options.pop("solver", None)  # the study solves; the method's own solver is unused
         self.face_spec = face
-        super().__init__(detectors=detectors, subsets=subsets, solver=solver, focal=float(focal),
-                         face=face_label(face), face_units=face_units, backend=backend, **method_options)
+        super().__init__()
 
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         st = self._settings
         data = landmark_data(dataset)
         face = study_face(self.face_spec, data, st["face_units"])

@@ -23,7 +23,6 @@ with the reason in the table. Note that
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +63,10 @@ class LowresStudy(ImageStudy):
 
             raise UsageError(f"factors must be whole numbers >= 1, got {factors!r}")
         self.specs = split_method_options(methods, method_options)
-        super().__init__(methods=methods, factors=factors, penalty=float(penalty), **method_options)
+        super().__init__()
         self.penalty = float(penalty)
 
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         from posebench.datasets.degrade import with_downsample
         from posebench.evaluation.runner import evaluate
 
@@ -83,8 +82,7 @@ class LowresStudy(ImageStudy):
                 res = evaluate(s.method, ds, self.results_dir, progress=self.progress)
                 tables[s.name] = per_face(res.samples)
                 records[s.name] = res
-                if progress:
-                    progress(len(ds))
+                self.advance(len(ds))
             common = None
             for t in tables.values():
                 ok = set(t.index[t["failure"] == ""])

@@ -2,7 +2,8 @@
 wrappers around these).
 
 A stored study is ``<results>/tables/<study>-<dataset>[-<tag>].csv`` (the tidy table, settings
-and seed as columns) and a ``.json`` record beside it (study options, dataset, fingerprint,
+and seed as columns) and a ``.json`` record beside it (study options as recorded by
+:class:`~posebench.studies.base.Study`, digests of the files they name, dataset, fingerprint,
 timing, versions); its figure is ``<results>/figures/<same stem>.png`` and ``.pdf``.
 
 Example::
@@ -46,17 +47,19 @@ def table_paths(results_dir: Path, name: str, dataset: str, tag: str = "") -> tu
 
 def run_study(study, dataset, progress: bool, notify: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, float]:
     """Run with a tqdm bar over the study's PnP problems; returns ``(table, seconds)``.
-    ``notify`` receives one-line notices (e.g. a first-use kernel compile)."""
+    The study's ``run(dataset)`` is called with the dataset alone; the bar reaches it as
+    ``study.on_progress`` (:class:`~posebench.studies.base.Study`). ``notify`` receives one-line
+    notices (e.g. a first-use kernel compile). :class:`PluginError` (before any work) for a
+    ``run`` that cannot be called so."""
     from tqdm import tqdm
 
     from posebench.studies.base import landmark_data
 
+    check_run_signature(study, dataset)
     if getattr(study, "kind", "landmarks") == "images":  # runs methods through the cached runner (own bars)
         t0 = time.perf_counter()
         table = study.run(dataset)
-        if not isinstance(table, pd.DataFrame):
-            raise UsageError(f"study {study.name!r} returned {type(table).__name__}, not a pandas DataFrame")
-        return table, time.perf_counter() - t0
+        return _table_of(study, table), time.perf_counter() - t0
     try:
         total = study.work(landmark_data(dataset))
     except DataError:
@@ -64,10 +67,34 @@ def run_study(study, dataset, progress: bool, notify: Callable[[str], None] | No
     compile_pnp_kernel(study, notify)
     t0 = time.perf_counter()
     with tqdm(total=total or None, unit="pose", disable=not progress, desc=study.name, smoothing=0.1) as bar:
-        table = study.run(dataset, progress=bar.update)
+        study.on_progress = bar.update
+        try:
+            table = study.run(dataset)
+        finally:
+            study.on_progress = None
+    return _table_of(study, table), time.perf_counter() - t0
+
+
+def check_run_signature(study, dataset) -> None:
+    """:class:`PluginError` naming the study when its ``run`` cannot be called as ``run(dataset)``
+    (the only signature the runner uses: :data:`posebench.studies.base.RUN_SIGNATURE`)."""
+    import inspect
+
+    from posebench.errors import PluginError
+    from posebench.studies.base import run_signature_problem
+
+    try:
+        inspect.signature(study.run).bind(dataset)
+    except TypeError:
+        raise PluginError(f"study {study.name!r}: {run_signature_problem(study)}") from None
+    except ValueError:  # no readable signature: let the call itself tell
+        pass
+
+
+def _table_of(study, table) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise UsageError(f"study {study.name!r} returned {type(table).__name__}, not a pandas DataFrame")
-    return table, time.perf_counter() - t0
+    return table
 
 
 def compile_pnp_kernel(study, notify: Callable[[str], None] | None = None) -> None:
@@ -97,6 +124,9 @@ def store(study, table: pd.DataFrame, dataset, dataset_name: str, seconds: float
         "n_samples": len(dataset), "seconds": round(seconds, 3), "posebench": __version__,
         "environment": environment(),
     }
+    files = study.file_digests() if hasattr(study, "file_digests") else {}
+    if files:  # the bytes of every file an option names (face=u_base.txt ...)
+        record["files"] = files
     if str(study.settings().get("backend", "")).startswith("batched"):
         from posebench.pnp.batch import default_engine, default_workers
 
@@ -117,7 +147,7 @@ def run_and_store(name: str, dataset_name: str, results_dir: Path, options: Mapp
     csv_path, _ = table_paths(results_dir, name, dataset_name, tag)  # checks the tag before the work
     writable_folder(csv_path.parent, "tables folder")  # ... and that the table can be written
     dataset = datasets.create(dataset_name, dataset_options, data_dir=data_dir).subset(limit)
-    if hasattr(study, "set_context"):  # image studies: where the runner caches, whether to draw bars
+    if hasattr(study, "set_context"):  # where the runner caches, whether to draw bars
         study.set_context(results_dir, progress)
     table, seconds = run_study(study, dataset, progress, notify)
     paths = store(study, table, dataset, dataset_name, seconds, results_dir, tag)

@@ -15,7 +15,6 @@ micrometres for u_base). The paper's Table 1 "Ground truth landmarks" is MAE 8.6
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,7 +33,6 @@ from .base import (
     LandmarkData,
     Study,
     error_row,
-    face_label,
     landmark_data,
     parse_list,
     parse_subsets,
@@ -67,13 +65,12 @@ class SolverStudy(Study):
     name = "solver"
     figure = ""
     example_options = {"solvers": "sqpnp,weak", "focals": "1", "origins": "centroid", "units": "mm", "backend": "cv2"}
-    summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "n_points")
+    summary_keys = CONDITION_COLUMNS
 
     def __init__(self, solvers: str = "iterative,sqpnp,epnp,weak", focals: str = "0.5,1,2,10",
                  origins: str = "stored,centroid,behind100", units: str = "mm,stored", points: str = "68",
                  face: str = "default", backend: str = "batched"):
-        super().__init__(solvers=solvers, focals=focals, origins=origins, units=units, points=points,
-                         face=face_label(face), backend=backend)
+        super().__init__()
         self.solvers = parse_list(solvers, "solvers")
         self.focals = parse_list(focals, "focals", float)
         self.origins = parse_list(origins, "origins")
@@ -92,7 +89,7 @@ class SolverStudy(Study):
     def work(self, data: LandmarkData) -> int:
         return len(self._grid()) * len(self.origins) * len(self.units) * len(data.ids)
 
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         s = self._settings
         data = landmark_data(dataset)
         idx = list(SUBSETS[self.subset])
@@ -104,7 +101,7 @@ class SolverStudy(Study):
                 model = place_origin(face, origin, per_mm)[..., idx, :]
                 for solver, focal in self._grid():
                     res = solve(data.uv[:, idx], model, data.sizes, solver, 1.0 if solver == "weak" else focal,
-                                s["backend"], progress)
+                                s["backend"], self.on_progress)
                     camera = "weak perspective" if solver == "weak" else f"f = {focal:g} x width"
                     rows.append({"solver": solver, "focal": focal, "camera": camera, "origin": origin, "units": units,
                                  "n_points": len(idx), **error_row(res, data.truth),

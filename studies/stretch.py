@@ -5,7 +5,6 @@ ground-truth 2D landmarks. Stretch 0 is the unstretched face."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,6 @@ from .base import (
     LandmarkData,
     Study,
     error_row,
-    face_label,
     landmark_data,
     parse_subsets,
     save_figure,
@@ -54,7 +52,7 @@ class StretchStudy(Study):
     name = "stretch"
     figure = "Figure 5"
     example_options = {"max_stretch": 0.2, "backend": "cv2"}
-    summary_keys = tuple(k for k in CONDITION_COLUMNS if k != "n_points")
+    summary_keys = CONDITION_COLUMNS
 
     def __init__(self, max_stretch: float = 0.4, step: float = 0.1, points: str = "68", solver: str = "iterative",
                  focal: float = 1.0, face: str = "default", face_units: str = "mm", backend: str = "batched"):
@@ -62,8 +60,7 @@ class StretchStudy(Study):
             raise UsageError("stretch: need 0 <= max_stretch < 1 and step > 0")
         if max_stretch / step > 10_000:
             raise UsageError(f"option step={step!r}: max_stretch / step gives more than 10000 stretch levels")
-        super().__init__(max_stretch=float(max_stretch), step=float(step), points=points, solver=solver,
-                         focal=float(focal), face=face_label(face), face_units=face_units, backend=backend)
+        super().__init__()
         self.subset = parse_subsets(points)[0]
         n = int(round(max_stretch / step))
         self.levels = np.round(np.arange(-n, n + 1) * float(step), 6)
@@ -72,7 +69,7 @@ class StretchStudy(Study):
     def work(self, data: LandmarkData) -> int:
         return len(AXES) * len(self.levels) * len(data.ids)
 
-    def run(self, dataset: Dataset, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def run(self, dataset: Dataset) -> pd.DataFrame:
         s = self._settings
         data = landmark_data(dataset)
         face = study_face(self.face_spec, data, s["face_units"])
@@ -81,7 +78,7 @@ class StretchStudy(Study):
         for axis in AXES:
             for a in self.levels:
                 model = stretch(face, axis, float(a))[..., idx, :]
-                res = solve(data.uv[:, idx], model, data.sizes, s["solver"], s["focal"], s["backend"], progress)
+                res = solve(data.uv[:, idx], model, data.sizes, s["solver"], s["focal"], s["backend"], self.on_progress)
                 rows.append({"axis": axis, "stretch": float(a), "stretch_pct": float(round(100 * a, 6)),
                              "n_points": len(idx), **error_row(res, data.truth)})
         return self.with_settings(pd.DataFrame(rows), SETTING_KEYS)

@@ -175,6 +175,37 @@ def test_study_runs_summarises_plots_and_redraws(name, tmp_path):
     assert files and all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in files)
 
 
+def _study_class(name: str) -> type:
+    from posebench.lazy import LazyClass
+
+    factory = studies.get(name).factory
+    if isinstance(factory, LazyClass):
+        return factory.load()
+    if inspect.isclass(factory):
+        return factory
+    return type(studies.create(name, getattr(factory, "example_options", None) or {}))
+
+
+@pytest.mark.parametrize("name", studies.names())
+def test_study_run_takes_the_dataset_alone(name):
+    from posebench.studies.base import run_signature_problem
+
+    assert run_signature_problem(_study_class(name)) == ""
+
+
+@pytest.mark.parametrize("name", studies.names())
+def test_study_records_every_declared_option(name):
+    from posebench.options import option_parameters
+
+    cls = _study_class(name)
+    opts = getattr(cls, "example_options", None)
+    if opts is None:  # alpha: its options are checked without building it (creation reads no data, though)
+        opts = {}
+    study = studies.create(name, opts)
+    declared = set(option_parameters(studies.get(name).factory)) - set(getattr(study, "runtime_options", ()))
+    assert declared and declared <= set(study.settings()), sorted(declared - set(study.settings()))
+
+
 # -- the cache key follows file contents ------------------------------------------------------------
 
 def test_face_file_with_other_bytes_is_a_cache_miss(tmp_path, u_base):
@@ -329,13 +360,13 @@ class Count(Study):
     name = "count"
 
     def __init__(self, split: float = 0.0):
-        super().__init__(split=split)
+        super().__init__()
+        self.split = split
 
-    def run(self, dataset, progress=None):
+    def run(self, dataset):
         yaws = [s.pose.yaw for s in dataset]
         return pd.DataFrame({"side": ["left", "right"],
-                             "n": [sum(y < self._settings["split"] for y in yaws),
-                                   sum(y >= self._settings["split"] for y in yaws)]})
+                             "n": [sum(y < self.split for y in yaws), sum(y >= self.split for y in yaws)]})
 
     def plot(self, table, stem, title=""):
         from posebench.studies.base import save_figure

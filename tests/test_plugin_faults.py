@@ -75,10 +75,10 @@ class Sweep(Study):
     name = ""
 
     def __init__(self, label: str | None = None):
-        super().__init__(label=label)
+        super().__init__()
         self.label = label
 
-    def run(self, dataset, progress=None):
+    def run(self, dataset):
         return pd.DataFrame({"x": [1, 2], "y": [3, 4]})
 
     def plot(self, table, stem, title=""):
