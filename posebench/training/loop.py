@@ -9,9 +9,13 @@ Only rank 0 writes (checkpoints, log, plot, validation).
 
 Determinism: the data order is a function of (seed, epoch); a sample's augmentation of (seed,
 epoch, index) (:mod:`.data`); the initial weights of ``seed`` (or the ``--init`` file); dropout
-draws from torch's generator, which checkpoints carry. A resumed run skips the batches its
-checkpoint had consumed, so ``N`` steps straight and ``N/2`` + resume + ``N/2`` end with
-identical weights on the same machine and software.
+draws from torch's generator, which checkpoints carry, captured after everything that draws from
+it before the checkpoint (at an epoch's end: after validation, which builds the method). A resumed
+run skips the batches its checkpoint had consumed, so ``N`` steps straight and ``N/2`` + resume +
+``N/2`` end with identical weights on the same machine and software, with or without validation.
+
+The loop names no model: what differs by model (network, groups, ``--init``, BatchNorm modes,
+bins, preprocessing, loss, validating method) is the model's :class:`.spec.TrainSpec`.
 """
 
 from __future__ import annotations
