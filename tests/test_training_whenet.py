@@ -280,3 +280,32 @@ def test_bench_train_times_whenet_against_its_plain_loop():
     assert [r.split()[1] for r in rows][:2] == ["plain", "channels-last"]
     assert rows[0].rstrip().endswith("1.00x plain")
     assert all(float(r.split()[2]) > 0 for r in rows)
+
+
+def _state_digest(state: dict) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in state.items():
+        h.update(k.encode())
+        h.update(v.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def test_resume_with_validation_is_bit_for_bit(tmp_path, aflw_sample):
+    """1 epoch + ``--resume`` to 2 with ``--val-dataset`` ends as 2 epochs straight: the same
+    weights and the same generator states in ``last.pt``. Validation builds the method (its random
+    init draws torch's generator), so the state a checkpoint carries is taken after validation;
+    taken before it (posebench <= this fix), the resumed run's generator differed from the
+    straight run's, and a network with dropout (hopenet-alexnet) ended with other weights."""
+    data = make_300wlp_tree(tmp_path / "data", n=2, size=48)
+    val = dict(val_dataset="aflw2000", val_dir=str(aflw_sample), val_limit=1, val_engine="torch")
+    straight = train(whenet_cfg(data, epochs=2, batch_size=2, **val), tmp_path / "a", echo=lambda _m: None)
+    train(whenet_cfg(data, epochs=1, batch_size=2, **val), tmp_path / "b", echo=lambda _m: None)
+    resumed = train(whenet_cfg(data, epochs=2, batch_size=2, **val), tmp_path / "b", resume=tmp_path / "b" / "last.pt",
+                    echo=lambda _m: None)
+    assert straight.global_step == resumed.global_step == 2 and "val" in resumed.history[-1]
+    a, b = (torch.load(r.last, weights_only=True) for r in (straight, resumed))
+    assert _state_digest(a["model"]) == _state_digest(b["model"])
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])  # validation drew from it in both runs
+    assert a["rng"]["python"] == b["rng"]["python"] and torch.equal(a["rng"]["numpy"][1], b["rng"]["numpy"][1])

@@ -3,7 +3,9 @@
 
 Modules: :mod:`.bins` (angle bins and decoding), :mod:`.loss` (multi-loss and regression loss),
 :mod:`.augment` (loose crop, flip, blur, low-resolution schemes), :mod:`.data` (a torch dataset
-over posebench samples), :mod:`.models` (networks, initialisation, optimizer groups, BatchNorm
-modes), :mod:`.checkpoint` (atomic, resumable checkpoints), :mod:`.loop` (the training loop,
-single process or ``torchrun`` DDP), :mod:`.bench` (training throughput). See ``docs/training.md``.
+over posebench samples), :mod:`.models` (what the families share: BatchNorm modes, optimizer
+groups, loading ``--init``), :mod:`.spec` (a model family's :class:`~.spec.TrainSpec` and the
+registry; :mod:`.spec_hopenet`, :mod:`.spec_whenet`), :mod:`.checkpoint` (atomic, resumable
+checkpoints), :mod:`.loop` (the training loop over a spec, single process or ``torchrun`` DDP),
+:mod:`.bench` (training throughput). See ``docs/training.md``.
 """

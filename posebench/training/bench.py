@@ -8,9 +8,7 @@ from typing import Iterator
 
 import torch
 
-from .bins import head_bins
-from .loss import multi_loss, regression_loss
-from .models import build, param_groups, set_train_mode
+from .spec import Targets, spec_for
 
 VARIANTS = (("plain", False, False), ("channels-last", True, False), ("amp", False, True),
             ("channels-last+amp", True, True))
@@ -19,28 +17,30 @@ VARIANTS = (("plain", False, False), ("channels-last", True, False), ("amp", Fal
 def time_steps(model: str, input_size: int, batch: int, iters: int, warmup: int, channels_last: bool,
                amp: bool, device: torch.device) -> float:
     """Images per second of ``iters`` training steps after ``warmup`` untimed ones."""
+    spec = spec_for(model)
     torch.manual_seed(0)
-    net = build(model).to(device)
-    groups = param_groups(net, model, 1e-5)
+    net = spec.build(model).to(device)
+    groups = spec.param_groups(net, model, 1e-5)
     for p in groups[0]["params"]:
         p.requires_grad_(False)
     if channels_last:
         net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam([{k: v for k, v in g.items() if k != "name"} for g in groups], lr=1e-5)
-    set_train_mode(net, "original")
+    spec.set_train_mode(net, "original")
     x = torch.randn(batch, 3, input_size, input_size, device=device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    heads = head_bins(model)
+    heads = spec.heads(model)
     angles = (torch.rand(batch, 3, device=device) * 180 - 90)
     bins = torch.stack([((angles[:, j] - h.low) // h.width).long() for j, h in enumerate(heads)], dim=1)
     dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+    targets = Targets(bins, angles, 1.0, heads)
 
     def step() -> None:
         with torch.autocast(device.type, dtype=dtype, enabled=amp):
             out = net(x)
-        res = multi_loss(out, bins, angles, 1.0, heads) if getattr(net, "binned", True) else regression_loss(out, angles)
+        res = spec.loss(model, out, targets)
         opt.zero_grad(set_to_none=True)
         scaler.scale(res.total).backward()
         scaler.step(opt)

@@ -94,12 +94,10 @@ HOPENET_BINS: tuple[Bins, Bins, Bins] = (Bins(NUM_BINS, ANGLE_MIN),) * 3
 
 
 def head_bins(model: str) -> tuple[Bins, Bins, Bins]:
-    """The (yaw, pitch, roll) bins of a binned network: Hopenet's 66 for every angle, or
-    WHENet's 120 circular yaw bins and 66 pitch/roll bins (taken from the method's own
+    """The (yaw, pitch, roll) bins of ``model``, as its training spec gives them
+    (:meth:`posebench.training.spec.TrainSpec.heads`): Hopenet's 66 for every angle, or WHENet's
+    120 circular yaw bins and 66 pitch/roll bins (taken from the method's own
     :mod:`posebench.methods.whenet.nets`, so training and decoding cannot disagree)."""
-    if model == "whenet":
-        from posebench.methods.whenet import nets
+    from .spec import spec_for
 
-        pr = Bins(nets.PR_BINS, nets.PR_MIN, nets.BIN_WIDTH)
-        return (Bins(nets.YAW_BINS, nets.YAW_MIN, nets.BIN_WIDTH, wrap=True), pr, pr)
-    return HOPENET_BINS
+    return spec_for(model).heads(model)

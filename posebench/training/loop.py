@@ -9,9 +9,13 @@ Only rank 0 writes (checkpoints, log, plot, validation).
 
 Determinism: the data order is a function of (seed, epoch); a sample's augmentation of (seed,
 epoch, index) (:mod:`.data`); the initial weights of ``seed`` (or the ``--init`` file); dropout
-draws from torch's generator, which checkpoints carry. A resumed run skips the batches its
-checkpoint had consumed, so ``N`` steps straight and ``N/2`` + resume + ``N/2`` end with
-identical weights on the same machine and software.
+draws from torch's generator, which checkpoints carry, captured after everything that draws from
+it before the checkpoint (at an epoch's end: after validation, which builds the method). A resumed
+run skips the batches its checkpoint had consumed, so ``N`` steps straight and ``N/2`` + resume +
+``N/2`` end with identical weights on the same machine and software, with or without validation.
+
+The loop names no model: what differs by model (network, groups, ``--init``, BatchNorm modes,
+bins, preprocessing, loss, validating method) is the model's :class:`.spec.TrainSpec`.
 """
 
 from __future__ import annotations
@@ -30,11 +34,11 @@ from posebench.errors import UsageError
 from posebench.fileio import existing_file
 
 from . import checkpoint as ckpt
-from .augment import parse_augment
-from .bins import head_bins
-from .data import TrainSet, select_samples
-from .loss import multi_loss, regression_loss
-from .models import BN_MODES, MODELS, build, initialise, param_groups, set_train_mode
+from .augment import Augment, parse_augment
+from .data import Selection, TrainSet, select_samples
+from .loss import LossParts
+from .models import BN_MODES, initialise
+from .spec import Targets, TrainSpec, spec_for
 
 
 @dataclass
@@ -169,13 +173,15 @@ def _trim_log(path: Path, global_step: int) -> None:
 
 
 def validate(cfg: TrainConfig, weights: Path, val_set, results_dir: Path) -> dict[str, Any]:
-    """Evaluate a weights file through the method's normal code path (``posebench run``)."""
+    """Evaluate a weights file through the method's normal code path (``posebench run``): the
+    method the model's spec names (:meth:`.spec.TrainSpec.validation_method`)."""
     from posebench.evaluation.runner import evaluate
     from posebench.method import create_method
 
     threads = torch.get_num_threads()
     try:
-        method = create_method(cfg.model, {"weights": str(weights), "engine": cfg.val_engine})
+        method = create_method(spec_for(cfg.model).validation_method(cfg.model) or cfg.model,
+                               {"weights": str(weights), "engine": cfg.val_engine})
         res = evaluate(method, val_set, results_dir, progress=False)
     finally:
         torch.set_num_threads(threads)  # the method sets its own; training must not change
@@ -201,250 +207,381 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
             dist.destroy_process_group()
 
 
+@dataclass
+class _Run:
+    """What the steps of one training process share: the set-up (filled once, in order) and the
+    progress (``global_step``, ``best_mae``; ``sums``/``n_batches`` of the current epoch)."""
+
+    cfg: TrainConfig
+    spec: TrainSpec
+    augment: Augment
+    out: Path
+    world: int
+    rank: int
+    device: torch.device
+    say: Callable[[str], None]
+    selection: Selection | None = None
+    val_set: Any = None
+    config: dict[str, Any] = field(default_factory=dict)
+    net: Any = None
+    model: Any = None  # the network, or its DDP wrapper
+    init_msg: str = ""
+    optimizer: Any = None
+    scheduler: Any = None
+    scaler: Any = None
+    trainset: Any = None
+    sampler: Any = None
+    steps_per_epoch: int = 0
+    start_epoch: int = 0
+    start_step: int = 0
+    global_step: int = 0
+    best_mae: float = float("inf")
+    resumed_sums: dict[str, float] = field(default_factory=dict)
+    sums: dict[str, float] = field(default_factory=dict)
+    n_batches: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    current: Any = None  # the current epoch's _Epoch
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def per_rank(self) -> int:
+        return self.cfg.batch_size // self.world
+
+    @property
+    def log_path(self) -> Path:
+        return self.out / "log.jsonl"
+
+
 def _train(cfg: TrainConfig, out: Path, resume: Path | None, progress: bool,
            echo: Callable[[str], None]) -> TrainResult:
-    if cfg.model not in MODELS:
-        raise UsageError(f"--model must be one of {', '.join(MODELS)}, got {cfg.model!r}")
+    run = _setup(cfg, Path(out), resume, echo)
+    _data(run)
+    _model(run)
+    _optimiser(run)
+    if resume is not None:
+        _restore(run, resume)
+    _parallel(run, resume)
+    _loader(run, resume)
+    for epoch in range(run.start_epoch, cfg.epochs):
+        t_epoch = time.perf_counter()
+        if _train_epoch(run, epoch, progress):
+            run.say(f"stopped at global step {run.global_step} (--max-steps); resume with --resume {run.out / 'last.pt'}")
+            break
+        _end_epoch(run, epoch, t_epoch)
+        if cfg.max_steps is not None and run.global_step >= cfg.max_steps:
+            run.say(f"stopped at global step {run.global_step} (--max-steps) at the end of epoch {epoch + 1}")
+            break
+    _finish(run)
+    return TrainResult(run.out, run.out / "best.pt", run.out / "last.pt", run.global_step, run.history, run.rank)
+
+
+def _setup(cfg: TrainConfig, out: Path, resume: Path | None, echo: Callable[[str], None]) -> _Run:
+    """Check the options, join the process group, pick the device; refuse an ``out`` holding a run."""
+    spec = spec_for(cfg.model)
     if cfg.bn not in BN_MODES:
         raise UsageError(f"--bn must be one of {', '.join(BN_MODES)}, got {cfg.bn!r}")
     augment = parse_augment(cfg.augment)
     if cfg.init:
         existing_file(cfg.init, "--init file")
-    if cfg.val_dataset and cfg.model == "tiny-hopenet":
-        raise UsageError("validation needs a posebench method: tiny-hopenet has none (drop --val-dataset)")
+    if cfg.val_dataset and spec.validation_method(cfg.model) is None:
+        raise UsageError(f"validation needs a posebench method: {cfg.model} has none (drop --val-dataset)")
     world, rank, local_rank = _dist()
     if cfg.batch_size % world:
         raise UsageError(f"--batch-size {cfg.batch_size} does not divide over {world} processes")
-    per_rank = cfg.batch_size // world
     device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    main = rank == 0
-    say = echo if main else (lambda _m: None)
-    out = Path(out)
     if resume is None and any((out / f).exists() for f in ("last.pt", "best.pt", "log.jsonl")):
         raise UsageError(f"--out {out} already holds a training run: continue it with --resume {out / 'last.pt'}, "
                          "or choose another --out (nothing was changed)")
-    _barrier(world)  # every rank looks before rank 0 writes there (DDP's set-up also waits, but later)
+    return _Run(cfg, spec, augment, out, world, rank, device, echo if rank == 0 else (lambda _m: None))
 
-    heads = head_bins(cfg.model)
+
+def _data(run: _Run) -> None:
+    """Data step: the training samples (those the spec's bins can label), the validation set,
+    the determining config; ``out`` is created only once the data has loaded."""
+    cfg, out = run.cfg, run.out
+    _barrier(run.world)  # every rank looks before rank 0 writes there (DDP's set-up also waits, but later)
     dataset = _load_dataset(cfg.dataset, cfg.data_dir, cfg.dataset_options).subset(cfg.limit)
-    selection = select_samples(dataset, cfg.check_images, heads)
+    run.selection = selection = select_samples(dataset, cfg.check_images, run.spec.heads(cfg.model))
     if not selection.samples:
         raise UsageError(f"no usable training sample in {dataset.root or cfg.dataset}: {selection.summary()} "
                          "(training needs images with 68 landmarks for the crop, e.g. 300w-lp or aflw2000)")
-    val_set = None
     if cfg.val_dataset:
-        val_set = _load_dataset(cfg.val_dataset, cfg.val_dir, cfg.val_options).subset(cfg.val_limit)
-        if val_set.n_with_images == 0:
-            raise UsageError(f"--val-dataset {cfg.val_dataset}: none of its {len(val_set)} samples has an image "
+        run.val_set = _load_dataset(cfg.val_dataset, cfg.val_dir, cfg.val_options).subset(cfg.val_limit)
+        if run.val_set.n_with_images == 0:
+            raise UsageError(f"--val-dataset {cfg.val_dataset}: none of its {len(run.val_set)} samples has an image "
                              f"(a labels-only folder?); the networks validate on images")
-    if main:
+    if run.main:
         out.mkdir(parents=True, exist_ok=True)
-    say(f"data: {cfg.dataset} at {dataset.root}: {selection.summary()}"
-        + (f"; {dataset.excluded} more outside the dataset protocol's range filter" if dataset.excluded else ""))
-    if main and selection.skipped:
+    run.say(f"data: {cfg.dataset} at {dataset.root}: {selection.summary()}"
+            + (f"; {dataset.excluded} more outside the dataset protocol's range filter" if dataset.excluded else ""))
+    if run.main and selection.skipped:
         (out / "skipped.txt").write_text("".join(f"{sid}\t{why}\n" for sid, why in selection.skipped))
-        say(f"  skipped files listed in {out / 'skipped.txt'}")
-    config = determining_config(cfg, dataset.fingerprint(), world)
+        run.say(f"  skipped files listed in {out / 'skipped.txt'}")
+    run.config = determining_config(cfg, dataset.fingerprint(), run.world)
 
+
+def _model(run: _Run) -> None:
+    """Model step: the spec's network from ``seed`` (the same on every rank) and ``--init``."""
+    cfg = run.cfg
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    net = build(cfg.model)
-    init_msg = initialise(net, cfg.model, cfg.init)
-    say(f"model: {cfg.model}; {init_msg}")
-    groups = param_groups(net, cfg.model, cfg.lr)
+    run.net = run.spec.build(cfg.model)
+    run.init_msg = initialise(run.net, cfg.model, cfg.init)
+    run.say(f"model: {cfg.model}; {run.init_msg}")
+
+
+def _optimiser(run: _Run) -> None:
+    """Optimiser groups step: the spec's three groups (the first, rate 0, gets no gradients),
+    Adam (0.9, 0.999, eps 1e-8), a constant rate, the AMP gradient scaler."""
+    cfg, net = run.cfg, run.net
+    groups = run.spec.param_groups(net, cfg.model, cfg.lr)
     for p in groups[0]["params"]:  # rate 0 in the original: same weights, no wasted gradients
         p.requires_grad_(False)
-    net.to(device)
+    net.to(run.device)
     if cfg.channels_last:
         net.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam([{k: v for k, v in g.items() if k != "name"} for g in groups],
-                                 lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _e: 1.0)  # constant, as the paper
-    use_amp = bool(cfg.amp)
-    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp and device.type == "cuda")
+    run.optimizer = torch.optim.Adam([{k: v for k, v in g.items() if k != "name"} for g in groups],
+                                     lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+    run.scheduler = torch.optim.lr_scheduler.LambdaLR(run.optimizer, lambda _e: 1.0)  # constant, as the paper
+    run.scaler = torch.amp.GradScaler(run.device.type, enabled=cfg.amp and run.device.type == "cuda")
 
-    start_epoch, start_step, global_step = 0, 0, 0
-    resumed_sums: dict[str, float] = {}
-    best_mae = float("inf")
-    if resume is not None:
-        state = ckpt.load(resume)
-        if state.get("arch") != cfg.model:
-            raise UsageError(f"--resume {Path(resume).name} is a {state.get('arch')} checkpoint, not {cfg.model}")
-        ckpt.check_resume(state["config"], config, Path(resume))
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        ranks = state.get("rng_ranks") or [state["rng"]]
-        ckpt.set_rng_state(ranks[rank] if rank < len(ranks) else state["rng"])
-        start_epoch, start_step, global_step = (int(v) for v in state["progress"][:3])
-        best_mae = float(state.get("best_mae", float("inf")))
-        resumed_sums = {k: float(v) for k, v in state.get("epoch_sums", {}).items()}
-        say(f"resumed from {resume}: epoch {start_epoch + 1}, step {start_step} of it, global step {global_step}")
-        if main:
-            _trim_log(out / "log.jsonl", global_step)
 
-    if world > 1 and resume is None:
-        torch.manual_seed(cfg.seed + 1000003 * rank)  # each rank its own dropout masks
-    model = net
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
+def _restore(run: _Run, resume: Path) -> None:
+    """Resume: weights, optimiser, scheduler, scaler, this rank's RNG states and the sampler
+    position of a checkpoint made with the same determining config."""
+    cfg = run.cfg
+    state = ckpt.load(resume)
+    if state.get("arch") != cfg.model:
+        raise UsageError(f"--resume {Path(resume).name} is a {state.get('arch')} checkpoint, not {cfg.model}")
+    ckpt.check_resume(state["config"], run.config, Path(resume))
+    run.net.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    if "scaler" in state:
+        run.scaler.load_state_dict(state["scaler"])
+    ranks = state.get("rng_ranks") or [state["rng"]]
+    ckpt.set_rng_state(ranks[run.rank] if run.rank < len(ranks) else state["rng"])
+    run.start_epoch, run.start_step, run.global_step = (int(v) for v in state["progress"][:3])
+    run.best_mae = float(state.get("best_mae", float("inf")))
+    run.resumed_sums = {k: float(v) for k, v in state.get("epoch_sums", {}).items()}
+    run.say(f"resumed from {resume}: epoch {run.start_epoch + 1}, step {run.start_step} of it, global step {run.global_step}")
+    if run.main:
+        _trim_log(run.log_path, run.global_step)
 
-        model = DDP(net, device_ids=[local_rank] if device.type == "cuda" else None)
 
-    trainset = TrainSet(selection.samples, cfg.input_size, augment, cfg.seed, heads,
-                        preprocess="whenet" if cfg.model == "whenet" else "hopenet")
-    sampler = _SkipSampler(torch.utils.data.DistributedSampler(trainset, num_replicas=world, rank=rank,
-                                                               shuffle=True, seed=cfg.seed, drop_last=False))
-    steps_per_epoch = -(-len(sampler.inner) // per_rank)
-    log_path = out / "log.jsonl"
-    if main:
-        _append_jsonl(log_path, {"event": "start", "global_step": global_step, "config": config, "init": init_msg,
-                                 "data": selection.summary(), "world_size": world, "device": str(device),
-                                 "resumed_from": str(resume) if resume else None, "time": time.time()})
-    say(f"training: {len(trainset)} samples, {steps_per_epoch} steps/epoch of {cfg.batch_size} "
-        f"({world} process{'es' if world > 1 else ''}, {per_rank} each) on {device}; alpha {cfg.alpha}, lr {cfg.lr}, "
-        f"augment {augment.describe()}, bn {cfg.bn}, input {cfg.input_size}px ({trainset.preprocess} preprocessing)")
-    if cfg.model == "whenet" and cfg.input_size != 224:
-        say(f"  note: the whenet method reads 224 px crops; validation and `posebench run` of this run's weights "
-            f"use 224 px, not the {cfg.input_size} px trained here")
+def _parallel(run: _Run, resume: Path | None) -> None:
+    """Under torchrun: each rank its own dropout seed (a fresh run) and the DDP wrapper."""
+    run.model = run.net
+    if run.world <= 1:
+        return
+    if resume is None:
+        torch.manual_seed(run.cfg.seed + 1000003 * run.rank)  # each rank its own dropout masks
+    from torch.nn.parallel import DistributedDataParallel as DDP
 
-    def state_dict(epoch: int, step: int, full: bool, metrics: dict | None = None,
-                   rngs: list | None = None) -> dict[str, Any]:
-        obj: dict[str, Any] = {"posebench_checkpoint": ckpt.FORMAT, "arch": cfg.model, "config": config,
-                               "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-                               "progress": [epoch, step, global_step], "best_mae": best_mae}
-        if metrics:
-            obj["metrics"] = metrics
-        if full and step:  # mid-epoch: the epoch's loss sums so far, for its mean in the log
-            obj["epoch_sums"] = {**sums, "_batches": float(n_batches)}
-        if full:
-            obj.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), rng=(rngs or [[ckpt.rng_state()]])[0][0],
-                       rng_ranks=[r[0] for r in rngs] if rngs else [ckpt.rng_state()])
-            if scaler.is_enabled():
-                obj["scaler"] = scaler.state_dict()
-        return obj
+    run.model = DDP(run.net, device_ids=[run.device.index] if run.device.type == "cuda" else None)
 
-    history: list[dict[str, Any]] = []
-    binned = getattr(net, "binned", True)
+
+def _loader(run: _Run, resume: Path | None) -> None:
+    """The augmented training set in the spec's preprocessing, the rank's sampler, the start record."""
+    cfg, world = run.cfg, run.world
+    run.trainset = TrainSet(run.selection.samples, cfg.input_size, run.augment, cfg.seed, run.spec.heads(cfg.model),
+                            preprocess=run.spec.preprocess)
+    run.sampler = _SkipSampler(torch.utils.data.DistributedSampler(run.trainset, num_replicas=world, rank=run.rank,
+                                                                   shuffle=True, seed=cfg.seed, drop_last=False))
+    run.steps_per_epoch = -(-len(run.sampler.inner) // run.per_rank)
+    if run.main:
+        _append_jsonl(run.log_path, {"event": "start", "global_step": run.global_step, "config": run.config,
+                                     "init": run.init_msg, "data": run.selection.summary(), "world_size": world,
+                                     "device": str(run.device), "resumed_from": str(resume) if resume else None,
+                                     "time": time.time()})
+    run.say(f"training: {len(run.trainset)} samples, {run.steps_per_epoch} steps/epoch of {cfg.batch_size} "
+            f"({world} process{'es' if world > 1 else ''}, {run.per_rank} each) on {run.device}; alpha {cfg.alpha}, "
+            f"lr {cfg.lr}, augment {run.augment.describe()}, bn {cfg.bn}, input {cfg.input_size}px "
+            f"({run.trainset.preprocess} preprocessing)")
+    for line in run.spec.notes(cfg.model, cfg.input_size):
+        run.say(line)
+
+
+@dataclass
+class _Epoch:
+    """One epoch's running account (this rank's)."""
+
+    index: int
+    step: int
+    failed: list[int] = field(default_factory=list)
+    seen: list[int] = field(default_factory=list)
+    t_last: float = field(default_factory=time.perf_counter)
+    images_since: int = 0
+    bar: Any = None
+
+
+def _train_epoch(run: _Run, epoch: int, progress: bool) -> bool:
+    """Train one epoch (from the resumed step in the first); True when ``--max-steps`` stopped
+    it mid-epoch (a resumable ``last.pt`` is then written)."""
+    cfg = run.cfg
+    first = epoch == run.start_epoch
+    ep = _Epoch(epoch, run.start_step if first else 0)
+    run.trainset.set_epoch(epoch)
+    run.sampler.set_epoch(epoch, ep.step * run.per_rank)
+    # its own generator: creating the iterator must not draw from torch's global one (dropout's)
+    loader = torch.utils.data.DataLoader(run.trainset, batch_size=run.per_rank, sampler=run.sampler,
+                                         num_workers=cfg.workers, drop_last=False,
+                                         generator=torch.Generator().manual_seed(cfg.seed + epoch))
+    run.spec.set_train_mode(run.net, cfg.bn)
+    run.sums = dict(run.resumed_sums) if first else {}
+    run.n_batches = int(run.sums.pop("_batches", 0))
+    ep.bar = _bar(progress and run.main, run.steps_per_epoch, ep.step, f"epoch {epoch + 1}/{cfg.epochs}")
+    run.current = ep
     stop = False
-    for epoch in range(start_epoch, cfg.epochs):
-        skip = start_step * per_rank if epoch == start_epoch else 0
-        step_in_epoch = start_step if epoch == start_epoch else 0
-        trainset.set_epoch(epoch)
-        sampler.set_epoch(epoch, skip)
-        # its own generator: creating the iterator must not draw from torch's global one (dropout's)
-        loader = torch.utils.data.DataLoader(trainset, batch_size=per_rank, sampler=sampler,
-                                             num_workers=cfg.workers, drop_last=False,
-                                             generator=torch.Generator().manual_seed(cfg.seed + epoch))
-        set_train_mode(net, cfg.bn)
-        sums: dict[str, float] = dict(resumed_sums) if epoch == start_epoch else {}
-        n_batches = int(sums.pop("_batches", 0))
-        failed, seen = [], []
-        t_epoch = time.perf_counter()
-        bar = _bar(progress and main, steps_per_epoch, step_in_epoch, f"epoch {epoch + 1}/{cfg.epochs}")
-        t_last, imgs_since = time.perf_counter(), 0
-        for images, bins, angles, index, bad in loader:
-            images = images.to(device, non_blocking=True)
-            if cfg.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            bins, angles = bins.to(device), angles.to(device)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                output = model(images)
-            res = multi_loss(output, bins, angles, cfg.alpha, heads) if binned else regression_loss(output, angles)
-            if not _all_finite(res.total.detach(), world):
-                if not (use_amp and device.type == "cuda"):  # fp16's scaler skips such steps by design
-                    last = out / "last.pt"
-                    raise UsageError(f"the loss is not finite at global step {global_step + 1} (epoch {epoch + 1}): "
-                                     "stopped; check --init and --lr"
-                                     + (f"; {last} holds the last complete checkpoint" if last.is_file() else ""))
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(res.total).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            global_step += 1
-            step_in_epoch += 1
-            n_batches += 1
-            for k, v in res.parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            failed += [int(i) for i in bad if int(i) >= 0]
-            if cfg.log_indices:
-                seen += [int(i) for i in index]
-            imgs_since += len(images) * world
-            now = time.perf_counter()
-            ips = imgs_since / max(now - t_last, 1e-9)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{res.parts['loss']:.3f}", img_s=f"{ips:.1f}")
-            if main and (global_step % max(cfg.log_every, 1) == 0 or step_in_epoch == steps_per_epoch):
-                _append_jsonl(log_path, {"event": "step", "epoch": epoch + 1, "step": step_in_epoch,
-                                         "global_step": global_step, "lr": optimizer.param_groups[1]["lr"],
-                                         **res.parts, "images_per_s": round(ips, 2)})
-                t_last, imgs_since = now, 0
-            end_of_epoch = step_in_epoch >= steps_per_epoch
-            stop = cfg.max_steps is not None and global_step >= cfg.max_steps and not end_of_epoch
-            if stop or (cfg.save_every and global_step % cfg.save_every == 0 and not end_of_epoch):
-                rngs = _gather_lists([ckpt.rng_state()], world)  # every rank's generators
-                if main:
-                    ckpt.save(out / "last.pt", state_dict(epoch, step_in_epoch, True, rngs=rngs))
-            if stop:
-                break
-        if bar is not None:
-            bar.close()
+    for batch in loader:
+        res = _step(run, ep, batch)
+        _log_step(run, ep, res, len(batch[0]))
+        end_of_epoch = ep.step >= run.steps_per_epoch
+        stop = cfg.max_steps is not None and run.global_step >= cfg.max_steps and not end_of_epoch
+        if stop or (cfg.save_every and run.global_step % cfg.save_every == 0 and not end_of_epoch):
+            rngs = _gather_lists([ckpt.rng_state()], run.world)  # every rank's generators
+            if run.main:
+                ckpt.save(run.out / "last.pt", _checkpoint(run, epoch, ep.step, True, rngs=rngs))
         if stop:
-            say(f"stopped at global step {global_step} (--max-steps); resume with --resume {out / 'last.pt'}")
             break
-        scheduler.step()
-        record: dict[str, Any] = {"event": "epoch", "epoch": epoch + 1, "global_step": global_step,
-                                  "seconds": round(time.perf_counter() - t_epoch, 3)}
-        record.update({f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()})
-        failed = _gather(failed, world)
-        if failed:
-            names = sorted({selection.samples[i].id for i in failed})
-            record["unreadable_images"] = names
-            say(f"  {len(names)} image(s) could not be decoded this epoch and were replaced: {', '.join(names[:5])}")
-        if cfg.log_indices:
-            record["rank_indices"] = _gather_lists(seen, world)
-        metrics = None
-        _sync_buffers(net, world)
-        rngs = _gather_lists([ckpt.rng_state()], world)
-        if main:
-            weights = out / "latest.pt"
-            ckpt.save(weights, state_dict(epoch + 1, 0, False))
-            if val_set is not None:
-                metrics = validate(cfg, weights, val_set, out / "validation")
-                record["val"] = metrics
-                say(f"  validation on {val_set.name} ({metrics['n_evaluated']} faces): MAE yaw {metrics['mae_yaw']:.3f} "
-                    f"pitch {metrics['mae_pitch']:.3f} roll {metrics['mae_roll']:.3f} mean {metrics['mae']:.3f}")
-            if metrics is None or metrics["mae"] <= best_mae:  # without validation the last epoch is best
-                best_mae = metrics["mae"] if metrics else best_mae
-                if metrics is None:
-                    ckpt.link_atomic(weights, out / "best.pt")  # same bytes as latest.pt, no second write
-                else:
-                    ckpt.save(out / "best.pt", state_dict(epoch + 1, 0, False, metrics))
-                record["best"] = True
-            ckpt.save(out / "last.pt", state_dict(epoch + 1, 0, True, rngs=rngs))
-            _append_jsonl(log_path, record)
-            say(f"epoch {epoch + 1}: loss {record.get('train_loss', float('nan')):.4f} ({record['seconds']:.1f} s); "
-                f"checkpoint {out / 'last.pt'}")
-            if cfg.plot and time.perf_counter() - t_epoch > 60:  # long epochs: keep the figure current
-                _plot(log_path, out, say)
-        history.append(record)
-        _barrier(world)
-        if cfg.max_steps is not None and global_step >= cfg.max_steps:
-            say(f"stopped at global step {global_step} (--max-steps) at the end of epoch {epoch + 1}")
-            break
-    _sync_buffers(net, world)
-    digests = _gather_lists([weights_digest(net)], world)
-    if main:
-        if cfg.plot:
-            _plot(log_path, out, say)
-        _append_jsonl(log_path, {"event": "end", "global_step": global_step, "rank_weight_digests": digests})
-    _barrier(world)  # no rank leaves before rank 0 has written everything (torchrun stops all at the first exit fault)
-    return TrainResult(out, out / "best.pt", out / "last.pt", global_step, history, rank)
+    if ep.bar is not None:
+        ep.bar.close()
+    return stop
+
+
+def _step(run: _Run, ep: _Epoch, batch) -> LossParts:
+    """Step: forward (autocast under ``--amp``), the spec's loss, backward, Adam; the loss must be
+    finite on every rank (fp16's scaler skips such steps by design)."""
+    cfg, device = run.cfg, run.device
+    images, bins, angles, index, bad = batch
+    images = images.to(device, non_blocking=True)
+    if cfg.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    bins, angles = bins.to(device), angles.to(device)
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    with torch.autocast(device.type, dtype=amp_dtype, enabled=bool(cfg.amp)):
+        output = run.model(images)
+    res = run.spec.loss(cfg.model, output, Targets(bins, angles, cfg.alpha, run.trainset.heads))
+    if not _all_finite(res.total.detach(), run.world) and not (cfg.amp and device.type == "cuda"):
+        last = run.out / "last.pt"
+        raise UsageError(f"the loss is not finite at global step {run.global_step + 1} (epoch {ep.index + 1}): "
+                         "stopped; check --init and --lr"
+                         + (f"; {last} holds the last complete checkpoint" if last.is_file() else ""))
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(res.total).backward()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.global_step += 1
+    ep.step += 1
+    run.n_batches += 1
+    for k, v in res.parts.items():
+        run.sums[k] = run.sums.get(k, 0.0) + v
+    ep.failed += [int(i) for i in bad if int(i) >= 0]
+    if cfg.log_indices:
+        ep.seen += [int(i) for i in index]
+    return res
+
+
+def _log_step(run: _Run, ep: _Epoch, res: LossParts, n_images: int) -> None:
+    """Log step: the progress bar, and a ``step`` record every ``--log-every`` steps and at the epoch's end."""
+    ep.images_since += n_images * run.world
+    now = time.perf_counter()
+    ips = ep.images_since / max(now - ep.t_last, 1e-9)
+    if ep.bar is not None:
+        ep.bar.update(1)
+        ep.bar.set_postfix(loss=f"{res.parts['loss']:.3f}", img_s=f"{ips:.1f}")
+    if run.main and (run.global_step % max(run.cfg.log_every, 1) == 0 or ep.step == run.steps_per_epoch):
+        _append_jsonl(run.log_path, {"event": "step", "epoch": ep.index + 1, "step": ep.step,
+                                     "global_step": run.global_step, "lr": run.optimizer.param_groups[1]["lr"],
+                                     **res.parts, "images_per_s": round(ips, 2)})
+        ep.t_last, ep.images_since = now, 0
+
+
+def _checkpoint(run: _Run, epoch: int, step: int, full: bool, metrics: dict | None = None,
+                rngs: list | None = None) -> dict[str, Any]:
+    """Checkpoint step: the dict :func:`.checkpoint.save` writes; ``full``: resumable (optimiser,
+    scheduler, scaler, every rank's RNG states ``rngs``, mid-epoch the epoch's loss sums so far)."""
+    obj: dict[str, Any] = {"posebench_checkpoint": ckpt.FORMAT, "arch": run.cfg.model, "config": run.config,
+                           "model": {k: v.detach().cpu() for k, v in run.net.state_dict().items()},
+                           "progress": [epoch, step, run.global_step], "best_mae": run.best_mae}
+    if metrics:
+        obj["metrics"] = metrics
+    if full and step:  # mid-epoch: the epoch's loss sums so far, for its mean in the log
+        obj["epoch_sums"] = {**run.sums, "_batches": float(run.n_batches)}
+    if full:
+        obj.update(optimizer=run.optimizer.state_dict(), scheduler=run.scheduler.state_dict(),
+                   rng=(rngs or [[ckpt.rng_state()]])[0][0], rng_ranks=[r[0] for r in rngs] if rngs else [ckpt.rng_state()])
+        if run.scaler.is_enabled():
+            obj["scaler"] = run.scaler.state_dict()
+    return obj
+
+
+def _end_epoch(run: _Run, epoch: int, t_epoch: float) -> None:
+    """The epoch's end: its record (mean losses, unreadable images), validation, the checkpoints
+    (``latest.pt``, ``best.pt``, resumable ``last.pt``), the log line. Every rank's RNG state is
+    captured after validation, the last thing before ``last.pt`` that may draw from it: a resumed
+    run starts the next epoch from the state the straight run has there."""
+    cfg = run.cfg
+    run.scheduler.step()
+    record: dict[str, Any] = {"event": "epoch", "epoch": epoch + 1, "global_step": run.global_step,
+                              "seconds": round(time.perf_counter() - t_epoch, 3)}
+    record.update({f"train_{k}": v / max(run.n_batches, 1) for k, v in run.sums.items()})
+    failed = _gather(run.current.failed, run.world)
+    if failed:
+        names = sorted({run.selection.samples[i].id for i in failed})
+        record["unreadable_images"] = names
+        run.say(f"  {len(names)} image(s) could not be decoded this epoch and were replaced: {', '.join(names[:5])}")
+    if cfg.log_indices:
+        record["rank_indices"] = _gather_lists(run.current.seen, run.world)
+    _sync_buffers(run.net, run.world)
+    if run.main:
+        _validate_and_keep_best(run, epoch, record)
+    rngs = _gather_lists([ckpt.rng_state()], run.world)  # after validation, which draws torch's generator
+    if run.main:
+        ckpt.save(run.out / "last.pt", _checkpoint(run, epoch + 1, 0, True, rngs=rngs))
+        _append_jsonl(run.log_path, record)
+        run.say(f"epoch {epoch + 1}: loss {record.get('train_loss', float('nan')):.4f} ({record['seconds']:.1f} s); "
+                f"checkpoint {run.out / 'last.pt'}")
+        if cfg.plot and time.perf_counter() - t_epoch > 60:  # long epochs: keep the figure current
+            _plot(run.log_path, run.out, run.say)
+    run.history.append(record)
+    _barrier(run.world)
+
+
+def _validate_and_keep_best(run: _Run, epoch: int, record: dict[str, Any]) -> None:
+    """Validate step (rank 0): ``latest.pt`` through the spec's method; ``best.pt`` when its MAE is
+    the best so far (without validation every epoch is, and ``best.pt`` is a link to ``latest.pt``)."""
+    weights = run.out / "latest.pt"
+    ckpt.save(weights, _checkpoint(run, epoch + 1, 0, False))
+    metrics = None
+    if run.val_set is not None:
+        metrics = validate(run.cfg, weights, run.val_set, run.out / "validation")
+        record["val"] = metrics
+        run.say(f"  validation on {run.val_set.name} ({metrics['n_evaluated']} faces): MAE yaw {metrics['mae_yaw']:.3f} "
+                f"pitch {metrics['mae_pitch']:.3f} roll {metrics['mae_roll']:.3f} mean {metrics['mae']:.3f}")
+    if metrics is None or metrics["mae"] <= run.best_mae:  # without validation the last epoch is best
+        run.best_mae = metrics["mae"] if metrics else run.best_mae
+        if metrics is None:
+            ckpt.link_atomic(weights, run.out / "best.pt")  # same bytes as latest.pt, no second write
+        else:
+            ckpt.save(run.out / "best.pt", _checkpoint(run, epoch + 1, 0, False, metrics))
+        record["best"] = True
+
+
+def _finish(run: _Run) -> None:
+    """The end: every rank's weight digest in the log's ``end`` record, the plot; no rank leaves
+    before rank 0 has written everything (torchrun stops all at the first exit fault)."""
+    _sync_buffers(run.net, run.world)
+    digests = _gather_lists([weights_digest(run.net)], run.world)
+    if run.main:
+        if run.cfg.plot:
+            _plot(run.log_path, run.out, run.say)
+        _append_jsonl(run.log_path, {"event": "end", "global_step": run.global_step, "rank_weight_digests": digests})
+    _barrier(run.world)
 
 
 def _plot(log_path: Path, out: Path, say: Callable[[str], None]) -> None:
