@@ -93,11 +93,17 @@ class Bins:
 HOPENET_BINS: tuple[Bins, Bins, Bins] = (Bins(NUM_BINS, ANGLE_MIN),) * 3
 
 
-def head_bins(model: str) -> tuple[Bins, Bins, Bins]:
-    """The (yaw, pitch, roll) bins of ``model``, as its training spec gives them
-    (:meth:`posebench.training.spec.TrainSpec.heads`): Hopenet's 66 for every angle, or WHENet's
-    120 circular yaw bins and 66 pitch/roll bins (taken from the method's own
-    :mod:`posebench.methods.whenet.nets`, so training and decoding cannot disagree)."""
-    from .spec import spec_for
+def whenet_bins() -> tuple[Bins, Bins, Bins]:
+    """WHENet's 120 circular yaw bins and 66 pitch/roll bins, from the method's own constants
+    (:mod:`posebench.methods.whenet.nets`), so training and decoding cannot disagree."""
+    from posebench.methods.whenet import nets
 
-    return spec_for(model).heads(model)
+    pr = Bins(nets.PR_BINS, nets.PR_MIN, nets.BIN_WIDTH)
+    return (Bins(nets.YAW_BINS, nets.YAW_MIN, nets.BIN_WIDTH, wrap=True), pr, pr)
+
+
+def head_bins(model: str) -> tuple[Bins, Bins, Bins]:
+    """The (yaw, pitch, roll) bins of a built-in network: WHENet's (:func:`whenet_bins`) or
+    Hopenet's 66 for every angle. The loop asks the model's spec instead
+    (:meth:`posebench.training.spec.TrainSpec.heads`), which gives these."""
+    return whenet_bins() if model == "whenet" else HOPENET_BINS

@@ -41,10 +41,10 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
-from posebench.errors import UsageError, WeightsError
+from posebench.errors import WeightsError
 from posebench.fileio import existing_file
 
-BN_MODES = ("original", "train", "frozen")
+from .batchnorm import BN_MODES, frozen_bn_names, set_train_mode  # noqa: F401 - the families' BatchNorm modes, here too
 
 
 def build(model: str) -> nn.Module:
@@ -71,34 +71,6 @@ def three_groups(net: nn.Module, stem: list, trunk: list, heads: list, lr: float
     if missing:  # pragma: no cover - a new architecture must say where each parameter goes
         raise RuntimeError(f"parameters in no optimizer group: {missing[:3]}")
     return groups
-
-
-def frozen_bn_names(net: nn.Module) -> list[str]:
-    """Names of the BatchNorms the original put in eval mode (inside ``layer1``-``layer4``, with
-    ``bn`` in their name relative to the layer)."""
-    out = []
-    for i in (1, 2, 3, 4):
-        layer = getattr(net, f"layer{i}", None)
-        if layer is None:
-            continue
-        for name, m in layer.named_modules():
-            if "bn" in name and isinstance(m, nn.modules.batchnorm._BatchNorm):
-                out.append(f"layer{i}.{name}")
-    return out
-
-
-def set_train_mode(net: nn.Module, bn: str = "original") -> None:
-    """Training mode with the BatchNorm handling ``bn`` (see the module docstring)."""
-    if bn not in BN_MODES:
-        raise UsageError(f"--bn must be one of {', '.join(BN_MODES)}, got {bn!r}")
-    net.train()
-    if bn == "train":
-        return
-    modules = dict(net.named_modules())
-    names = frozen_bn_names(net) if bn == "original" else [
-        n for n, m in modules.items() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for n in names:
-        modules[n].eval()
 
 
 def initialise(net: nn.Module, model: str, init: str | Path | None) -> str:

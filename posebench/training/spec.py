@@ -22,9 +22,9 @@ from torch import nn
 
 from posebench.errors import UsageError
 
+from .batchnorm import set_train_mode
 from .bins import HOPENET_BINS, Bins
 from .loss import LossParts
-from .models import set_train_mode
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class TrainSpec:
         raise NotImplementedError
 
     def set_train_mode(self, net: nn.Module, bn: str) -> None:
-        """Training mode with the BatchNorm handling ``bn`` (:data:`.models.BN_MODES`)."""
+        """Training mode with the BatchNorm handling ``bn`` (:data:`.batchnorm.BN_MODES`)."""
         set_train_mode(net, bn)
 
     def loss(self, model: str, output: Any, targets: Targets) -> LossParts:

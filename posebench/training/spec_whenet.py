@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import nn
 
-from .bins import Bins
+from .bins import Bins, whenet_bins
 from .loss import LossParts, multi_loss
 from .models import load_state, three_groups
 from .spec import Targets, TrainSpec, register
@@ -22,15 +22,6 @@ WHENET_BN_MOMENTUM = 0.01
 #: The method's input size (px): a run at another ``--input-size`` is validated at this one.
 METHOD_INPUT = 224
 HINT = "timm's ImageNet tf_efficientnet_b0 state dict, or WHENet.h5"
-
-
-def whenet_bins() -> tuple[Bins, Bins, Bins]:
-    """WHENet's 120 circular yaw bins and 66 pitch/roll bins, from the method's own constants
-    (:mod:`posebench.methods.whenet.nets`), so training and decoding cannot disagree."""
-    from posebench.methods.whenet import nets
-
-    pr = Bins(nets.PR_BINS, nets.PR_MIN, nets.BIN_WIDTH)
-    return (Bins(nets.YAW_BINS, nets.YAW_MIN, nets.BIN_WIDTH, wrap=True), pr, pr)
 
 
 def _add_prefix(state: dict, own: dict, prefix: str) -> dict:
