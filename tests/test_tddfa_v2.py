@@ -191,7 +191,10 @@ def test_param_reader_reads_the_authors_file(param_pkl):
 
     mean, std = read_param_stats(param_pkl)
     assert mean.dtype == std.dtype == np.float32 and mean.shape == std.shape == (62,)
-    with open(param_pkl, "rb") as fh:  # the published file, read by pickle itself for comparison
+    import hashlib
+
+    assert hashlib.sha256(param_pkl.read_bytes()).hexdigest() == PARAM_SHA256  # the published file: safe for pickle itself
+    with open(param_pkl, "rb") as fh:
         plain = pickle.load(fh)
     assert np.array_equal(mean, plain["mean"]) and np.array_equal(std, plain["std"])
 
