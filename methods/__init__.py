@@ -9,5 +9,6 @@ from . import (
     gt_landmarks,  # noqa: F401
     hopenet,  # noqa: F401
     onnx_headpose,  # noqa: F401
+    tddfa_v2,  # noqa: F401
     whenet,  # noqa: F401
 )

@@ -22,6 +22,7 @@ from posebench.registry import methods as registry
 YUNET = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
 FSANET = SHARED / "models" / "fsanet"
 WHENET = SHARED / "models" / "whenet" / "WHENet.h5"
+TDDFA = SHARED / "models" / "3ddfa_v2" / "mb05_120x120.pth"
 IMAGE_METHODS = sorted(e.name for e in registry.entries() if "image" in e.needs)
 
 
@@ -49,6 +50,10 @@ def _method(name: str, tmp_path: Path):
         if not WHENET.is_file():
             pytest.skip(f"WHENet weights not found: {WHENET}")
         return create_method(name, {"weights": str(WHENET)})
+    if name == "3ddfa-v2":
+        if not TDDFA.is_file():
+            pytest.skip(f"3DDFA_V2 weights not found: {TDDFA}")
+        return create_method(name, {"weights": str(TDDFA)})
     if name == "fan":
         import torch
         from face_alignment.models import FAN
@@ -78,13 +83,13 @@ def test_every_image_method_takes_a_bare_photo(name, aflw_sample, tmp_path):
     assert pose.info["detector"] in ("dlib-hog", "yunet", "dlib-cnn")
 
 
-@pytest.mark.parametrize("name", ["dlib", "onnx-headpose", "whenet"])
+@pytest.mark.parametrize("name", ["dlib", "onnx-headpose", "whenet", "3ddfa-v2"])
 def test_bare_photos_score_like_the_run(name, aflw_sample, tmp_path, monkeypatch):
     """On the 37 in-protocol sample images, without any box: dlib (HOG, its own detector) and
     FSA-Net and WHENet (default detector = YuNet when installed) stay within the runs' bound (< 6 deg)."""
     from posebench.registry import datasets
 
-    if name in ("onnx-headpose", "whenet"):
+    if name in ("onnx-headpose", "whenet", "3ddfa-v2"):
         _with_yunet(monkeypatch)
     m = _method(name, tmp_path)
     ds = datasets.create("aflw2000", data_dir=str(aflw_sample))

@@ -49,6 +49,51 @@ def _verify_yunet(report: Report) -> None:
     verify_onnx(report, YUNET_SHA256)
 
 
+TDDFA_REPO = "https://github.com/cleardusk/3DDFA_V2"
+TDDFA_COMMIT = "1b6c67601abffc1e9f248b291708aef0e43b55ae"  # 1b6c676, the commit ../shared's copies come from
+TDDFA_RAW = f"https://raw.githubusercontent.com/cleardusk/3DDFA_V2/{TDDFA_COMMIT}"
+TDDFA_LICENCE = ("MIT, Copyright (c) 2020 Jianzhu Guo, CBSR, with FaceBoxes notices of 2017 and 2019 (LICENSE in the "
+                 "authors' repository; keep the notice with any copy); trained on 300W-LP")
+TDDFA_MB05_SHA256 = "f93ed7f1c4c0382b16d7c18480a5f67473c1917a47475a9823924f38aeb27280"
+TDDFA_PARAM_SHA256 = "090d7150f77cb66c29ddae21e4508fbde59123dcd1dea7facc24a7ed06d1c795"
+
+
+def _verify_tddfa_weights(report: Report) -> None:
+    """``torch.load(weights_only=True)`` and every tensor of the 3DDFA_V2 network it names."""
+    from posebench.errors import WeightsError
+    from posebench.methods.tddfa_v2.weights import load_tddfa
+
+    report.facts.append(f"{report.path.name}: {report.path.stat().st_size} bytes")
+    try:
+        net, arch = load_tddfa(report.path)
+    except WeightsError as exc:
+        report.problems.append(str(exc))
+        return
+    report.facts.append(f"3DDFA_V2 {arch}: {len(net.state_dict())} tensors, loadable with weights_only=True, every one fits")
+
+
+def _verify_tddfa_params(report: Report) -> None:
+    """Read by the restricted unpickler: exactly the two float arrays of 62."""
+    from posebench.errors import WeightsError
+    from posebench.methods.tddfa_v2.weights import read_param_stats
+
+    try:
+        read_param_stats(report.path)
+    except WeightsError as exc:
+        report.problems.append(str(exc))
+        return
+    report.facts.append(f"{report.path.name}: 'mean' and 'std', 62 floats each (read without running pickled code)")
+
+
+def _tddfa(name: str, path: str, what: str, size: int | None, sha256: str | None, note: str, verify) -> Source:
+    filename = path.rsplit("/", 1)[-1]
+    return Source(
+        name=name, kind="weights", title=f"3DDFA_V2 {what} (Guo et al., ECCV 2020)", homepage=TDDFA_REPO, filename=filename,
+        url=f"{TDDFA_RAW}/{path}", url_note=f"raw file of the authors' repository at commit {TDDFA_COMMIT[:7]}",
+        licence=TDDFA_LICENCE, target=f"3ddfa_v2/{filename}", verify=verify, size=size, sha256=sha256, checksum_note=note,
+        manual=f"If the link is down: download {path} from {TDDFA_REPO}, then `posebench data prepare {name} --from {filename}`.")
+
+
 def _hopenet(name: str, filename: str, drive_id: str, what: str) -> Source:
     return Source(
         name=name,
@@ -107,6 +152,15 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         manual="If the link is down: get yunet_n_dynamic.onnx from the repository's onnx/ folder, then "
                "`posebench data prepare yunet --from yunet_n_dynamic.onnx`.",
     ),
+    _tddfa("3ddfa-v2-mb05", "weights/mb05_120x120.pth", "MobileNet-V1 width 0.5, 120x120 (the default of `3ddfa-v2`)",
+           3752462, TDDFA_MB05_SHA256, "size and SHA-256 of the file at 1b6c676; also checked by loading every tensor",
+           _verify_tddfa_weights),
+    _tddfa("3ddfa-v2-mb1", "weights/mb1_120x120.pth", "MobileNet-V1 width 1.0, 120x120 (-o weights=.../mb1_120x120.pth)",
+           None, None, "checksum unknown: not measured here (its git blob id at 1b6c676 is bb78e0cd616fa578febb725b4be3a3ddd546f6b4); "
+           "checked by loading every tensor with weights_only=True", _verify_tddfa_weights),
+    _tddfa("3ddfa-v2-param-stats", "configs/param_mean_std_62d_120x120.pkl",
+           "de-normalisation of the 62 outputs (param_mean_std pickle; needed by every 3DDFA_V2 model)", 713, TDDFA_PARAM_SHA256,
+           "size and SHA-256 of the file at 1b6c676; read by a restricted unpickler (numpy arrays only)", _verify_tddfa_params),
     _hopenet("hopenet-alpha1", "hopenet_alpha1.pkl", "1EJPu2sOAwrfuamTitTkw2xJ2ipmMsmD3", "300W-LP, alpha 1"),
     _hopenet("hopenet-alpha2", "hopenet_alpha2.pkl", "16OZdRULgUpceMKZV6U9PNFiigfjezsCY",
              "300W-LP, alpha 2 (the paper's AFLW2000 model)"),
