@@ -107,12 +107,8 @@ class TDDFAV2Method(Method):
 
     def __init__(self, weights: str = "", param_stats: str = "", roi: str = "auto", engine: str = "onnxruntime",
                  batch_size: int = 64, threads: int = 0, box: str = "auto", detector_model: str = ""):
-        from posebench.detect import check_box_mode, make_detector
         from posebench.methods.hopenet.engine import cpu_threads
 
-        check_box_mode(box)
-        self.box, self.detector_model = box, detector_model
-        self.detector = make_detector(box, detector_model or None) if box not in ("gt", "auto") else None
         if roi not in ROIS:
             raise UsageError(f"roi must be one of {', '.join(ROIS)}, got {roi!r}")
         if engine not in ENGINES:
@@ -120,6 +116,8 @@ class TDDFAV2Method(Method):
         if batch_size < 1:
             raise UsageError(f"batch_size must be >= 1, got {batch_size}")
         super().__init__()
+        self.box, self.detector_model = box, detector_model
+        self.faces = self.use_face_source(box, detector_model)
         self.weights_path = resolve_weights(weights or None)
         self.param_path = resolve_param_stats(param_stats or None, self.weights_path)
         self.reads("weights", self.weights_path)
@@ -156,9 +154,7 @@ class TDDFAV2Method(Method):
             if not has68:
                 raise SampleFailure("roi=landmarks needs the face's 68 landmarks")
             return roi_from_landmarks(lm), ""
-        from posebench.detect import find_face  # the face box: the lead swaps in the face source here
-
-        box, source = find_face(image, self.box, self.face_detector, face.box, face.box_source)
+        box, source = self.faces.find(image, face.box, face.box_source)
         return roi_from_box(box), source
 
     def _prepare(self, face: FaceInput) -> tuple[np.ndarray, str]:
