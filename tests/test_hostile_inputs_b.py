@@ -213,11 +213,13 @@ def test_fail_bad_boxes_every_image_method():
     """dlib (box=gt), hopenet's prepare, onnx-headpose (FSA-Net integer crop, where the models are
     shared) and FAN's box step all refuse a broken box per sample."""
     from posebench.detect import locate_face
+    from posebench.facesource import FaceSource
     from posebench.methods.hopenet.method import HopenetBase
 
     img = np.full((120, 160, 3), 90, np.uint8)
     hopenet = object.__new__(HopenetBase)  # its box step only: no network needed
-    hopenet.box, hopenet.detector, hopenet.detector_model = "gt", None, ""
+    hopenet.box, hopenet.detector_model = "gt", ""
+    hopenet.faces = FaceSource("gt")
     dlib = methods.create("dlib", {"box": "gt"})
     out = dlib.estimate_batch(_faces(img))
     assert all(isinstance(o, SampleFailure) for o in out), out
