@@ -24,13 +24,13 @@ install_handlers()  # at import: the console script imports this module first
 
 def main() -> None:
     install_handlers()
-    for stream in (sys.stdout, sys.stderr):  # file names are printed byte for byte (PEP 383)
-        try:
-            stream.reconfigure(errors="surrogateescape")
-        except (AttributeError, ValueError):
-            pass
     code: int | str | None = 0
-    try:
+    try:  # an interrupt from here on is one line, the streams' set-up included
+        for stream in (sys.stdout, sys.stderr):  # file names are printed byte for byte (PEP 383)
+            try:
+                stream.reconfigure(errors="surrogateescape")
+            except (AttributeError, ValueError):
+                pass
         from posebench.cli import main as cli
 
         cli(prog_name="posebench")
