@@ -50,7 +50,7 @@ def _verify_yunet(report: Report) -> None:
 
 
 TDDFA_REPO = "https://github.com/cleardusk/3DDFA_V2"
-TDDFA_COMMIT = "1b6c67601abffc1e9f248b291708aef0e43b55ae"  # 1b6c676, the commit ../shared's copies come from
+TDDFA_COMMIT = "1b6c67601abffc1e9f248b291708aef0e43b55ae"  # 1b6c676: the authors' published files posebench was checked against
 TDDFA_RAW = f"https://raw.githubusercontent.com/cleardusk/3DDFA_V2/{TDDFA_COMMIT}"
 TDDFA_LICENCE = ("MIT, Copyright (c) 2020 Jianzhu Guo, CBSR, with FaceBoxes notices of 2017 and 2019 (LICENSE in the "
                  "authors' repository; keep the notice with any copy); trained on 300W-LP")
