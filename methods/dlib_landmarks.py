@@ -156,8 +156,9 @@ class DlibMethod(Method):
             import multiprocessing as mp
 
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                             initargs=(self.landmarker, os.getpid()))
+            from posebench.lifecycle import worker_pool
+
+            self._pool = worker_pool(self.workers, ctx, _init_worker, (self.landmarker, os.getpid()))
         chunk = max(1, len(jobs) // (4 * self.workers))
         return list(self._pool.map(_worker_landmarks, jobs, chunksize=chunk))
 

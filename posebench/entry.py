@@ -42,9 +42,18 @@ def main() -> None:
         print("interrupted", file=sys.stderr, flush=True)
         code = getattr(exc, "exit_code", 130)
     quit_on_signal()  # shutting down: a signal now ends the process at once, quietly
+    _stop_worker_pools()
     if _opened_process_group():
         _exit_skipping_teardown(code)
     sys.exit(code)
+
+
+def _stop_worker_pools() -> None:
+    """End the workers of every pool the command started, so an interrupted run does not wait for
+    their queued work at interpreter shutdown (:func:`posebench.lifecycle.stop_pools`)."""
+    lifecycle = sys.modules.get("posebench.lifecycle")
+    if lifecycle is not None:
+        lifecycle.stop_pools()
 
 
 def _opened_process_group() -> bool:

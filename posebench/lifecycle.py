@@ -7,6 +7,11 @@ worker's parent is still the process that created the pool, and ends the worker 
 not. (Linux's ``prctl(PR_SET_PDEATHSIG)`` is not used: it fires when the *thread* that forked
 the worker ends, which would kill the workers of a pool first used from a short-lived thread.)
 Workers also ignore Ctrl-C: the parent handles it and shuts the pool down.
+
+A pool made with :func:`worker_pool` is also tracked, so that :func:`stop_pools` can end its
+workers at once when the command stops (the console entry point calls it before exiting): without
+it, an interrupted run waits at exit for every queued task to finish (the standard library joins
+a ``ProcessPoolExecutor``'s workers at interpreter shutdown and does not cancel queued work).
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import os
 import signal
 import threading
 import time
+import weakref
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Callable
 
 POLL_SECONDS = 0.25
 
@@ -33,3 +41,44 @@ def die_with_parent(parent_pid: int) -> None:
     if os.getppid() != parent_pid:  # the parent died while this worker started
         os._exit(1)
     threading.Thread(target=_watch, args=(parent_pid,), name="posebench-parent-watch", daemon=True).start()
+
+
+_POOLS: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+
+
+def worker_pool(workers: int, context: Any, initializer: Callable[..., None] = die_with_parent,
+                initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A ``ProcessPoolExecutor`` of ``workers`` processes (``context``: a multiprocessing context)
+    whose ``initializer(*initargs)`` must call :func:`die_with_parent` (the default is that
+    function itself, then pass ``initargs=(os.getpid(),)``); tracked for :func:`stop_pools`."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs)
+    _POOLS.add(pool)
+    return pool
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """End ``pool`` now: queued tasks are cancelled and its workers killed, without waiting for the
+    running ones (their results are not wanted any more)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # concurrent.futures internals
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        try:
+            proc.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    for proc in processes:
+        try:
+            proc.join(timeout=2.0)
+        except (OSError, ValueError, AssertionError, AttributeError):
+            pass
+
+
+def stop_pools() -> None:
+    """:func:`stop_pool` every pool :func:`worker_pool` made that is still alive."""
+    for pool in list(_POOLS):
+        stop_pool(pool)
+        _POOLS.discard(pool)

@@ -105,10 +105,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         if _POOL is not None:
             _POOL[1].shutdown(cancel_futures=True)
         ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        from posebench.lifecycle import die_with_parent
+        from posebench.lifecycle import die_with_parent, worker_pool
 
-        _POOL = (workers, ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
-                                              initargs=(os.getpid(),)))
+        _POOL = (workers, worker_pool(workers, ctx, die_with_parent, (os.getpid(),)))
     return _POOL[1]
 
 
