@@ -11,8 +11,8 @@
   (``+ds5-v1``). Two runs of one folder with the same identity are an error (ambiguous), and so is
   a run in one folder only. Every
   column but ``seconds`` is compared as text, so every digit of every prediction and error must agree.
-* ``leaderboard.md``: the table rows with the ``ms/face`` column (a timing) removed, found by its
-  header, and run keys (in run and gallery links) masked.
+* ``leaderboard.md``: each section's table rows (sections paired by heading), with the ``ms/face``
+  column (a timing) removed, found by its header, and run keys (in run and gallery links) masked.
 * ``figures/*.png``: byte for byte (PDFs embed a creation date and are not compared).
 Prints one line per file and exits 1 if anything differs.
 """
@@ -71,9 +71,17 @@ _RUN_KEY = re.compile(r"__[0-9a-f]{20}\b")
 _RUN_LINK_TEXT = re.compile(r"\[[0-9a-f]{8}\]\(runs/")
 
 
-def _leaderboard_rows(path: Path) -> list[str]:
-    rows, drop = [], None
+def leaderboard_sections(path: Path) -> dict[str, list[str]]:
+    """``{section heading: its table rows}`` of a leaderboard: the ``ms/face`` column (a timing,
+    found by its header) dropped and run keys masked. Sections are keyed by their heading (the
+    dataset content: name, size, folder, fingerprint), so their order does not matter; rows
+    within a section keep theirs."""
+    sections: dict[str, list[str]] = {}
+    rows, drop = sections.setdefault("", []), None
     for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            rows = sections.setdefault(line, [])
+            continue
         if not line.startswith("| "):
             continue
         cells = line.split(" | ")
@@ -84,7 +92,7 @@ def _leaderboard_rows(path: Path) -> list[str]:
             cells = cells[:drop] + cells[drop + 1:]
         row = _RUN_LINK_TEXT.sub("[KEY](runs/", " | ".join(cells))
         rows.append(_RUN_KEY.sub("__KEY", row))
-    return rows
+    return sections
 
 
 def _study_table(path: Path) -> pd.DataFrame:
@@ -124,9 +132,15 @@ def main(old: str, new: str) -> int:
     for key in sorted(ib.keys() - ia.keys()):
         print(f"EXTRA      run {_label_of(key)} (only in {b})")
         bad += 1
-    same = _leaderboard_rows(a / "leaderboard.md") == _leaderboard_rows(b / "leaderboard.md")
-    print(f"{'same' if same else 'DIFFERENT'}  leaderboard.md rows (ms/face column and run keys excluded)")
-    bad += not same
+    la, lb = leaderboard_sections(a / "leaderboard.md"), leaderboard_sections(b / "leaderboard.md")
+    for heading in sorted(la.keys() | lb.keys()):
+        if la.get(heading) != lb.get(heading):
+            print(f"DIFFERENT  leaderboard.md section {heading or '(before the first heading)'!r}")
+            bad += 1
+    n_rows = sum(len(v) for v in la.values())
+    same = la == lb
+    print(f"{'same' if same else 'DIFFERENT'}  leaderboard.md: {len(la)} sections, {n_rows} rows (ms/face column "
+          "and run keys excluded)")
     for p in sorted(a.glob("figures/*.png")):
         q = b / "figures" / p.name
         same = q.is_file() and p.read_bytes() == q.read_bytes()

@@ -44,7 +44,7 @@ def write_folder(folder: Path, keys: tuple[str, str], degraded: list[float], tab
     (folder / "tables").mkdir(parents=True, exist_ok=True)
     (folder / "tables" / "lowres-aflw2000.csv").write_text(f"method,factor,mae,run,seconds_per_face\ndlib,5,1.5,{table_run},0.1\n")
     (folder / "leaderboard.md").write_text(
-        LEADERBOARD_HEAD + f"| dlib [gallery](galleries/dlib__aflw2000__{board_key}/index.html) | best | p | 1.50 | 3.1 | "
+        "## d: 37 samples\n\n" + LEADERBOARD_HEAD + f"| dlib [gallery](galleries/dlib__aflw2000__{board_key}/index.html) | best | p | 1.50 | 3.1 | "
         f"[{board_key[-8:]}](runs/dlib__aflw2000__{board_key}.json) |\n")
     return folder
 
@@ -70,8 +70,22 @@ def test_runs_whose_keys_sort_the_other_way_still_pair(compare, tmp_path, capsys
                        table_run="dlib__aflw2000__0000eeee000000000000.json", board_key="0000eeee000000000000")
     assert compare.main(str(old), str(new)) == 0, capsys.readouterr().out
     out = capsys.readouterr().out
-    assert "same  tables/lowres-aflw2000.csv" in out and "same  leaderboard.md rows" in out
+    assert "same  tables/lowres-aflw2000.csv" in out and "same  leaderboard.md: " in out
     assert out.strip().endswith("0 difference(s)")
+
+
+def test_leaderboard_sections_are_paired_by_heading_not_by_place(compare, tmp_path, capsys):
+    """Sections of equal size once followed the run files' order (run keys): the same sections in
+    another order are the same leaderboard; rows within a section keep their order."""
+    one = "## a: 37 samples (f 1)\n\n" + LEADERBOARD_HEAD + "| x | best | p | 1.00 | 3.0 | r |\n| y | best | p | 2.00 | 3.0 | r |\n"
+    two = "## a: 37 samples (f 2)\n\n" + LEADERBOARD_HEAD + "| z | best | p+ds5-v1 | 3.00 | 9.9 | r |\n"
+    board = compare.leaderboard_sections
+    (tmp_path / "a.md").write_text(one + "\n" + two)
+    (tmp_path / "b.md").write_text(two + "\n" + one)
+    assert board(tmp_path / "a.md") == board(tmp_path / "b.md")
+    swapped = "## a: 37 samples (f 1)\n\n" + LEADERBOARD_HEAD + "| y | best | p | 2.00 | 3.0 | r |\n| x | best | p | 1.00 | 3.0 | r |\n"
+    (tmp_path / "c.md").write_text(swapped + "\n" + two)  # the same rows in another order within a section
+    assert board(tmp_path / "a.md") != board(tmp_path / "c.md")
 
 
 def test_a_changed_result_in_a_table_or_leaderboard_row_is_still_found(compare, tmp_path, capsys):
@@ -83,7 +97,7 @@ def test_a_changed_result_in_a_table_or_leaderboard_row_is_still_found(compare, 
     (new / "leaderboard.md").write_text(board.replace("| 1.50 |", "| 1.51 |"))
     assert compare.main(str(old), str(new)) == 1
     out = capsys.readouterr().out
-    assert "DIFFERENT  tables/lowres-aflw2000.csv" in out and "DIFFERENT  leaderboard.md rows" in out
+    assert "DIFFERENT  tables/lowres-aflw2000.csv" in out and "DIFFERENT  leaderboard.md section '## d: 37 samples'" in out
     assert out.strip().endswith("2 difference(s)")
 
 
