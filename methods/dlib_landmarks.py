@@ -135,7 +135,7 @@ class DlibMethod(Method):
         self.workers = int(workers) or (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
-    def setup(self) -> str:
+    def describe(self) -> str:
         return self.fit.describe()
 
     @property

@@ -108,12 +108,12 @@ class FanMethod(Method):
         self.reads("weights", self.path)
         self.flip, self.threads = bool(flip), int(threads)
 
-    def setup(self) -> str:
+    def describe(self) -> str:
         return self.fit.describe()
 
     @property
     def weights_hash(self) -> str | None:
-        """Digest of the 3D face model (the FAN weights file's digest is in the settings' files)."""
+        """Digest of the 3D face model (the FAN weights file's digest is in the identity's ``files``)."""
         return self.fit.model_hash
 
     def _center_scale(self, box, source: str = "") -> tuple[np.ndarray, float]:

@@ -44,7 +44,7 @@ class GTLandmarks(Method):
         self.fit = LandmarkPose(face=face, solver=solver, focal=focal, indices=parse_points(points), setup=setup,
                                 guard=guard)
 
-    def setup(self) -> str:
+    def describe(self) -> str:
         return self.fit.describe()
 
     @property

@@ -23,7 +23,7 @@ The set-ups (:data:`SETUPS`, measured and argued in ``docs/methods.md``):
   iterative, focal = image width, principal point at the centre, no guard (behind-camera
   solutions are returned and counted in the run record).
 
-Every set-up is named in the run record (``Method.setup()``) and the leaderboard.
+Every set-up is named in the run record (``Method.describe()``) and the leaderboard.
 """
 
 from __future__ import annotations

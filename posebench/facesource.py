@@ -17,7 +17,7 @@ calibration).
 
 A method builds its face source with :meth:`posebench.method.Method.use_face_source`; the
 framework then puts the source's name, its detector's options and the digest of every file the
-detector reads into the method's cache key (:meth:`posebench.method.Method.settings`), so no
+detector reads into the method's cache key (:meth:`posebench.method.Method.identity`), so no
 method can leave them out.
 """
 
@@ -107,7 +107,7 @@ class FaceSource:
         found = dict(declared(self._bound(name))) if callable(declared) else {}
         return {("detector" if label == "model" else f"detector {label}"): Path(p) for label, p in found.items()}
 
-    def settings(self) -> dict[str, Any]:
+    def identity(self) -> dict[str, Any]:
         """The face source in the cache key: ``box``, the ``detector`` a run may use and its
         options (a file option by its file name; the bytes are in :meth:`files`)."""
         name = self._keyed_detector()

@@ -86,7 +86,7 @@ class Method(DeclaresOptions, ABC):
     the registered factory). The framework records every declared option with its value in
     :attr:`options` (the cache key), except the run-time-only ones in :attr:`runtime_options`.
     An option whose value names an existing file is recorded by the file's name, and the
-    file's content digest (:func:`posebench.fileio.file_digest`) goes into :meth:`settings`;
+    file's content digest (:func:`posebench.fileio.file_digest`) goes into :meth:`identity`;
     files a method finds by itself (default weights, a shipped config) are declared with
     :meth:`reads`. Nothing else is needed for a correct cache key.
     """
@@ -127,13 +127,13 @@ class Method(DeclaresOptions, ABC):
 
     def reads(self, label: str, path: str | Path) -> None:
         """Declare a file the predictions depend on (weights, detector, config, face model);
-        its content digest becomes part of :meth:`settings` (and so of the cache key)."""
+        its content digest becomes part of :meth:`identity` (and so of the cache key)."""
         self.__dict__.setdefault("_files", {})[label] = Path(path)
 
     def use_face_source(self, box: str = "auto", detector_model: str = "", upsample: int | None = None):
         """This method's :class:`posebench.facesource.FaceSource` (``box``, ``detector_model``,
         ``upsample`` as the method's options of those names): how it finds the face. Built once
-        in ``__init__``; the framework keys it (:meth:`settings`: its name and detector options,
+        in ``__init__``; the framework keys it (:meth:`identity`: its name and detector options,
         :meth:`file_digests`: the detector's files). Raises :class:`UsageError` for an unknown
         ``box`` and :class:`WeightsError` for an unusable detector file."""
         from posebench.facesource import FaceSource
@@ -173,11 +173,12 @@ class Method(DeclaresOptions, ABC):
     def weights_hash(self) -> str | None:
         """Content hash of what the predictions depend on that is no file (e.g. the 3D face
         model's array), or None. A hash that is a read file's digest is not repeated in
-        :meth:`settings` (the file's digest is there)."""
+        :meth:`identity` (the file's digest is there)."""
         return None
 
-    def setup(self) -> str:
-        """The set-up in words, named in every run record and leaderboard row. The landmark
+    def describe(self) -> str:
+        """The set-up in one line of words (stored as the run record's ``setup`` field and the
+        identity's ``setup`` key), named in every leaderboard row. The landmark
         pipelines override it (``best: weak perspective`` vs the paper's ``paper: iterative, ...``);
         for a method with a ``box`` option it says where the face box comes from (``protocol
         box``: the dataset's box, or a detector on a bare photo, cropped as the authors crop;
@@ -187,10 +188,11 @@ class Method(DeclaresOptions, ABC):
             return "default"
         return "protocol box" if box in ("auto", "gt") else f"{box} detector box"
 
-    def settings(self) -> dict[str, Any]:
-        """Everything that determines the predictions (cache key and run record): name,
+    def identity(self) -> dict[str, Any]:
+        """The method's identity: everything that determines the predictions, hashed into the
+        cache key (:func:`posebench.evaluation.runner.run_key`) and copied into the run record: name,
         version, recorded options, weights hash (:attr:`weights_hash`, None when it is a read
-        file's digest), set-up (:meth:`setup`), the face source (``faces``: box mode, detector
+        file's digest), set-up (:meth:`describe`), the face source (``faces``: box mode, detector
         and its options; see :meth:`use_face_source`) and the digest of every file read, each
         once (``files``). An object not created by the registry (built by hand) also names its
         class (module and qualified name), so two hand-built classes sharing a ``name`` never
@@ -200,11 +202,11 @@ class Method(DeclaresOptions, ABC):
         if weights is not None and weights in table.values():
             weights = None  # the same bytes are in ``files``
         out = {"method": self.name, "version": self.version, "options": self.options, "weights": weights,
-               "setup": self.setup()}
+               "setup": self.describe()}
         if self.__dict__.get("_registered_as") != self.name:
             out["class"] = f"{type(self).__module__}.{type(self).__qualname__}"
         if self.face_source is not None:
-            out["faces"] = self.face_source.settings()
+            out["faces"] = self.face_source.identity()
         if table:
             out["files"] = {k: v[:16] for k, v in table.items()}
         return out

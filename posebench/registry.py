@@ -258,7 +258,7 @@ class Registry:
                                   "to the registered name, which names its cache and files: make `name` a plain "
                                   "class attribute")
         try:
-            vars(obj)["_registered_as"] = name  # see Method.settings: a hand-built object is keyed by its class too
+            vars(obj)["_registered_as"] = name  # see Method.identity: a hand-built object is keyed by its class too
         except TypeError:
             pass
         hook = getattr(obj, "record_options", None)
@@ -280,7 +280,7 @@ def _data_root_tenants() -> set[str]:
     return {"weights"}
 
 
-methods = Registry("method", "posebench.methods", "posebench.methods", shape=("estimate_batch", "settings"))
+methods = Registry("method", "posebench.methods", "posebench.methods", shape=("estimate_batch", "identity"))
 datasets = Registry("dataset", "posebench.datasets", "posebench.datasets", reserved=_data_root_tenants,
                     shape=("samples", "subset", "protocol"))
 studies = Registry("study", "posebench.studies", "posebench.studies", shape=("run", "plot"))

@@ -63,14 +63,14 @@ class AlphaStudy(Study):
         return results_root() / "training" / "alpha"
 
     def jobs(self) -> list[tuple[str, float | None]]:
-        s = self._settings
+        s = self._options
         out: list[tuple[str, float | None]] = [(s["model"], a) for a in self.alpha_values]
         return out + ([("resnet50-regression", None)] if s["regression"] else [])
 
     def run(self, dataset: Dataset) -> pd.DataFrame:
         from posebench.training.loop import TrainConfig, train, validate
 
-        s = self._settings
+        s = self._options
         rows = []
         for model, alpha in self.jobs():
             tag = f"{model}-alpha{alpha:g}" if alpha is not None else model

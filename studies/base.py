@@ -175,7 +175,7 @@ class Study(DeclaresOptions, ABC):
 
     Options are declared once, as the keyword parameters of the class's ``__init__`` (as for
     :class:`posebench.method.Method`, :mod:`posebench.declared`): the framework records each one
-    with its value in :meth:`settings` (the stored record's ``settings``), except those in
+    with its value in :meth:`options` (the stored record's ``settings``), except those in
     :attr:`runtime_options`; an option naming an existing file is recorded by the file's name and
     its content digest goes into :meth:`file_digests` (the record's ``files``). ``**kwargs`` of
     ``__init__`` (the image studies' ``METHOD.KEY=VALUE``) are recorded too.
@@ -203,14 +203,14 @@ class Study(DeclaresOptions, ABC):
     progress: bool = False
     on_progress: Callable[[int], None] | None = None
 
-    def __init__(self, **settings: Any):
-        """``settings``: options recorded as given (a study may also pass them itself)."""
-        self._settings = {**self.__dict__.get("_settings", {}), **settings}
+    def __init__(self, **options: Any):
+        """``options``: options recorded as given (a study may also pass them itself)."""
+        self._options = {**self.__dict__.get("_options", {}), **options}
 
     def record_options(self, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
         """Record the declared options ``values`` (called by the framework after creation):
         as :meth:`posebench.method.Method.record_options` (:func:`posebench.declared.recorded_value`)."""
-        opts = dict(self.__dict__.get("_settings", {}))
+        opts = dict(self.__dict__.get("_options", {}))
         files = dict(self.__dict__.get("_files", {}))
         for key, value in values.items():
             if key in self.runtime_options:
@@ -219,12 +219,13 @@ class Study(DeclaresOptions, ABC):
             opts[key], path = recorded_value(value, (defaults or {}).get(key))
             if path is not None:
                 files[f"option:{key}"] = path
-        self.__dict__["_settings"] = opts
+        self.__dict__["_options"] = opts
         self.__dict__["_files"] = files
 
-    def settings(self) -> dict[str, Any]:
-        """The recorded options: ``{option: value}``, a file option by the file's name."""
-        return dict(self.__dict__.get("_settings", {}))
+    def options(self) -> dict[str, Any]:
+        """The recorded options: ``{option: value}``, a file option by the file's name (stored as
+        the table record's ``settings``; the file's bytes are in :meth:`file_digests`)."""
+        return dict(self.__dict__.get("_options", {}))
 
     def reads(self, label: str, path: str | Path) -> None:
         """Declare a file the results depend on that no option names; its digest is recorded."""
@@ -252,7 +253,7 @@ class Study(DeclaresOptions, ABC):
 
     @abstractmethod
     def run(self, dataset: Dataset) -> pd.DataFrame:
-        """The tidy table of results (one row per condition; settings as constant columns)."""
+        """The tidy table of results (one row per condition; options as constant columns)."""
 
     @abstractmethod
     def plot(self, table: pd.DataFrame, stem: Path, title: str = "") -> list[Path]:
@@ -279,9 +280,9 @@ class Study(DeclaresOptions, ABC):
             text = ", ".join(f"{c}: {_shown_value(table[c].iloc[0])}" for c in fixed) + "\n" + text
         return text
 
-    def with_settings(self, table: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
+    def with_options(self, table: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
         for k in keys:
-            table[k] = self._settings[k]
+            table[k] = self._options[k]
         return table
 
 
@@ -316,7 +317,7 @@ ANGLE_STYLE = {
 }
 
 
-def settings_line(table: pd.DataFrame) -> str:
+def options_line(table: pd.DataFrame) -> str:
     """"face: u_base.txt, solver: iterative, focal 1 x width" from a table's setting columns."""
     parts = []
     if "face" in table:

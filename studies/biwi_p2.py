@@ -59,8 +59,8 @@ class BiwiSplitsStudy(ImageStudy):
             per_split = [MethodSpec(s.name, {k: v.replace("{seed}", str(seed)) for k, v in s.options.items()})
                          for s in self.specs]
             for s in build_methods(per_split):
-                base = {"method": s.name, "seed": seed, "test_subjects": " ".join(ds.settings["test_subjects"]),
-                        "train_subjects": " ".join(ds.settings["train_subjects"])}
+                base = {"method": s.name, "seed": seed, "test_subjects": " ".join(ds.parameters["test_subjects"]),
+                        "train_subjects": " ".join(ds.parameters["train_subjects"])}
                 if s.skipped:
                     rows.append({**base, "skipped": s.skipped})
                     continue
@@ -94,17 +94,17 @@ class BiwiSplitsStudy(ImageStudy):
 
             ds = load_biwi(dataset.root, protocol="p2-test", seed=seed, test_fraction=self.test_fraction,
                            groups=self.groups)
-            return with_downsample(ds, int(dataset.settings.get(META_KEY, 1)))
+            return with_downsample(ds, int(dataset.parameters.get(META_KEY, 1)))
         from posebench.datasets.biwi_split import parse_groups, split_units
 
         recording = {s.id: s.id.split("/")[0] if "/" in s.id else s.id for s in dataset.samples}
         folders = sorted(set(recording.values()))
         train, test = split_units(parse_groups(self.groups, folders), seed, self.test_fraction)
         keep = set(test)
-        settings = {**dataset.settings, "protocol": "p2-test", "seed": int(seed), "test_fraction": self.test_fraction,
+        parameters = {**dataset.parameters, "protocol": "p2-test", "seed": int(seed), "test_fraction": self.test_fraction,
                     "groups": self.groups, "test_subjects": test, "train_subjects": train}
         return Dataset(dataset.name, f"{dataset.protocol}+p2-test-s{int(seed)}-v1",
-                       [s for s in dataset.samples if recording[s.id] in keep], dataset.root, settings)
+                       [s for s in dataset.samples if recording[s.id] in keep], dataset.root, parameters)
 
     def summary(self, table: pd.DataFrame) -> str:
         ran = table[table["skipped"].astype(object).fillna("") == ""]

@@ -25,14 +25,14 @@ from .base import (
     Study,
     error_row,
     landmark_data,
+    options_line,
     parse_subsets,
     save_figure,
-    settings_line,
     solve,
     study_face,
 )
 
-SETTING_KEYS = ("noise", "solver", "focal", "face", "face_units", "backend")
+OPTION_COLUMNS = ("noise", "solver", "focal", "face", "face_units", "backend")
 SUBSET_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
 
 
@@ -88,10 +88,10 @@ class JitterStudy(Study):
         self.face_spec = face
 
     def work(self, data: LandmarkData) -> int:
-        return len(self.subsets) * len(self.levels) * self._settings["repeats"] * len(data.ids)
+        return len(self.subsets) * len(self.levels) * self._options["repeats"] * len(data.ids)
 
     def run(self, dataset: Dataset) -> pd.DataFrame:
-        s = self._settings
+        s = self._options
         data = landmark_data(dataset)
         face = study_face(self.face_spec, data, s["face_units"])
         B = len(data.ids)
@@ -115,7 +115,7 @@ class JitterStudy(Study):
                                  "seed": s["seed"], **error_row(part, data.truth),
                                  "n_cv2_fallback": int(part.fallback.sum())})
                     j += 1
-        return self.with_settings(pd.DataFrame(rows), SETTING_KEYS)
+        return self.with_options(pd.DataFrame(rows), OPTION_COLUMNS)
 
     def plot(self, table: pd.DataFrame, stem: Path, title: str = "") -> list[Path]:
         import matplotlib
@@ -140,7 +140,7 @@ class JitterStudy(Study):
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(title=f"mean, 95% CI\nover {reps} seeds", loc="center left", bbox_to_anchor=(1.02, 0.5))
-        ax.set_title(title or "Pose error against landmark jitter (Figure 4)\n" + settings_line(table), fontsize=10)
+        ax.set_title(title or "Pose error against landmark jitter (Figure 4)\n" + options_line(table), fontsize=10)
         out = save_figure(fig, stem)
         plt.close(fig)
         return out

@@ -19,14 +19,14 @@ from .base import (
     Study,
     error_row,
     landmark_data,
+    options_line,
     parse_subsets,
     save_figure,
-    settings_line,
     solve,
     study_face,
 )
 
-SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
+OPTION_COLUMNS = ("solver", "focal", "face", "face_units", "backend")
 
 
 @register_study("keypoints", "Figure 3: MAE against the number of ground-truth landmarks used", paper={"figure": 3},
@@ -47,7 +47,7 @@ class KeypointsStudy(Study):
         return len(self.subsets) * len(data.ids)
 
     def run(self, dataset: Dataset) -> pd.DataFrame:
-        s = self._settings
+        s = self._options
         data = landmark_data(dataset)
         face = study_face(self.face_spec, data, s["face_units"])
         rows = []
@@ -56,7 +56,7 @@ class KeypointsStudy(Study):
             res = solve(data.uv[:, idx], face[..., idx, :], data.sizes, s["solver"], s["focal"], s["backend"], self.on_progress)
             rows.append({"subset": name, "n_points": len(idx), **error_row(res, data.truth),
                          "n_cv2_fallback": int(res.fallback.sum())})
-        return self.with_settings(pd.DataFrame(rows), SETTING_KEYS)
+        return self.with_options(pd.DataFrame(rows), OPTION_COLUMNS)
 
     def plot(self, table: pd.DataFrame, stem: Path, title: str = "") -> list[Path]:
         import matplotlib
@@ -78,7 +78,7 @@ class KeypointsStudy(Study):
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(title="angle", loc="center left", bbox_to_anchor=(1.02, 0.5))
-        ax.set_title(title or "Pose error against number of landmarks (Figure 3)\n" + settings_line(table), fontsize=10)
+        ax.set_title(title or "Pose error against number of landmarks (Figure 3)\n" + options_line(table), fontsize=10)
         out = save_figure(fig, stem)
         plt.close(fig)
         return out

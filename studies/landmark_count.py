@@ -3,7 +3,7 @@ where its weights are present) against the landmark subset used, next to the sam
 ground-truth landmarks (the Figure 3 curve) on the same faces.
 
 Each landmark detector runs once per image (detected 68 points cached per sample under
-``<results>/cache/``, keyed by the detector's settings and the dataset's fingerprint, so a
+``<results>/cache/``, keyed by the detector's identity and the dataset's fingerprint, so a
 re-run or another subset list costs no detection); each subset of :data:`studies.base.SUBSETS`
 is then solved for all faces with the study's solver and 3D face. Rows per (source, subset):
 MAE per angle over the faces the detector handled (``n``), detector failures (``n_failed``).
@@ -50,7 +50,7 @@ def detected_landmarks(method, dataset: Dataset, results_dir: Path, progress: bo
     from posebench.errors import SampleFailure
     from posebench.evaluation.cache import PredictionCache, cache_key
 
-    key = cache_key({"landmarks": method.settings(), "dataset": dataset.fingerprint(), "protocol": dataset.protocol})
+    key = cache_key({"landmarks": method.identity(), "dataset": dataset.fingerprint(), "protocol": dataset.protocol})
     cache = PredictionCache(Path(results_dir) / "cache" / f"landmarks-{method.name}__{dataset.name}__{key}.jsonl",
                             width=68 * 2)
     done = cache.load()
@@ -117,7 +117,7 @@ class LandmarkCountStudy(ImageStudy):
         super().__init__()
 
     def run(self, dataset: Dataset) -> pd.DataFrame:
-        st = self._settings
+        st = self._options
         data = landmark_data(dataset)
         face = study_face(self.face_spec, data, st["face_units"])
         specs = build_methods(self.specs)

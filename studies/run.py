@@ -1,7 +1,7 @@
 """Running a study as a library: create, run, store, draw (``posebench study``/``plot`` are thin
 wrappers around these).
 
-A stored study is ``<results>/tables/<study>-<dataset>[-<tag>].csv`` (the tidy table, settings
+A stored study is ``<results>/tables/<study>-<dataset>[-<tag>].csv`` (the tidy table, options
 and seed as columns) and a ``.json`` record beside it (study options as recorded by
 :class:`~posebench.studies.base.Study`, digests of the files they name, dataset, fingerprint,
 timing, versions); its figure is ``<results>/figures/<same stem>.png`` and ``.pdf``.
@@ -100,8 +100,8 @@ def _table_of(study, table) -> pd.DataFrame:
 def compile_pnp_kernel(study, notify: Callable[[str], None] | None = None) -> None:
     """Compile the batched PnP kernel before timing when a study needs it and numba has not
     cached it yet (the first use after installing), saying so through ``notify``."""
-    settings = study.settings()
-    if settings.get("solver", "iterative") != "iterative" or not str(settings.get("backend", "")).startswith("batched"):
+    options = study.options()
+    if options.get("solver", "iterative") != "iterative" or not str(options.get("backend", "")).startswith("batched"):
         return
     from posebench.pnp.batch import default_engine, kernel_cached, warm_up
 
@@ -119,15 +119,15 @@ def store(study, table: pd.DataFrame, dataset, dataset_name: str, seconds: float
 
     csv_path, json_path = table_paths(results_dir, study.name, dataset_name, tag)
     record: dict[str, Any] = {
-        "study": study.name, "tag": tag, "settings": study.settings(), "dataset": dataset_name,
-        "protocol": dataset.protocol, "dataset_settings": dataset.settings, "fingerprint": dataset.fingerprint(),
+        "study": study.name, "tag": tag, "settings": study.options(), "dataset": dataset_name,
+        "protocol": dataset.protocol, "dataset_settings": dataset.parameters, "fingerprint": dataset.fingerprint(),
         "n_samples": len(dataset), "seconds": round(seconds, 3), "posebench": __version__,
         "environment": environment(),
     }
     files = study.file_digests() if hasattr(study, "file_digests") else {}
     if files:  # the bytes of every file an option names (face=u_base.txt ...)
         record["files"] = files
-    if str(study.settings().get("backend", "")).startswith("batched"):
+    if str(study.options().get("backend", "")).startswith("batched"):
         from posebench.pnp.batch import default_engine, default_workers
 
         record["pnp_engine"] = {"engine": default_engine(), "workers": default_workers()}
@@ -156,14 +156,14 @@ def run_and_store(name: str, dataset_name: str, results_dir: Path, options: Mapp
 
 def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: str = "") -> list[Path]:
     """Draw a stored table to ``<results>/figures/<stem>.png`` and ``.pdf`` with the study's
-    own :meth:`~posebench.studies.base.Study.plot`, re-created from the stored settings."""
+    own :meth:`~posebench.studies.base.Study.plot`, re-created from the options stored in its record (``settings``)."""
     csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
     if not csv_path.is_file():
         raise DataError(f"no table {csv_path}: run `posebench study {name} --dataset {dataset_name}` first")
     try:
         table = pd.read_csv(csv_path)
-        settings = json.loads(json_path.read_text())["settings"] if json_path.is_file() else {}
-        if not isinstance(settings, dict):
+        options = json.loads(json_path.read_text())["settings"] if json_path.is_file() else {}
+        if not isinstance(options, dict):
             raise ValueError("settings is not an object")
     except (ValueError, OSError, KeyError, TypeError) as exc:
         raise DataError(f"cannot read {csv_path}: {exc}") from None
@@ -173,7 +173,7 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
     # a path option (face) may not exist here; the figure is drawn from the table alone
     # stored values as they were (None stays None); anything but a scalar goes back as text
     study = create_study(name, {k: (v if v is None or isinstance(v, (bool, int, float, str)) else str(v))
-                                for k, v in settings.items() if k in accepted and k != "face"})
+                                for k, v in options.items() if k in accepted and k != "face"})
     stem = Path(results_dir) / "figures" / stem_name(name, dataset_name, tag)
     writable_folder(stem.parent, "figures folder")
     stem.parent.mkdir(parents=True, exist_ok=True)  # a plugin's plot may save straight to f"{stem}.png"

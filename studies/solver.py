@@ -90,7 +90,7 @@ class SolverStudy(Study):
         return len(self._grid()) * len(self.origins) * len(self.units) * len(data.ids)
 
     def run(self, dataset: Dataset) -> pd.DataFrame:
-        s = self._settings
+        s = self._options
         data = landmark_data(dataset)
         idx = list(SUBSETS[self.subset])
         rows = []

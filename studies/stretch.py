@@ -24,14 +24,14 @@ from .base import (
     Study,
     error_row,
     landmark_data,
+    options_line,
     parse_subsets,
     save_figure,
-    settings_line,
     solve,
     study_face,
 )
 
-SETTING_KEYS = ("solver", "focal", "face", "face_units", "backend")
+OPTION_COLUMNS = ("solver", "focal", "face", "face_units", "backend")
 AXES = {"width": 0, "height": 1}
 
 
@@ -70,7 +70,7 @@ class StretchStudy(Study):
         return len(AXES) * len(self.levels) * len(data.ids)
 
     def run(self, dataset: Dataset) -> pd.DataFrame:
-        s = self._settings
+        s = self._options
         data = landmark_data(dataset)
         face = study_face(self.face_spec, data, s["face_units"])
         idx = list(SUBSETS[self.subset])
@@ -81,7 +81,7 @@ class StretchStudy(Study):
                 res = solve(data.uv[:, idx], model, data.sizes, s["solver"], s["focal"], s["backend"], self.on_progress)
                 rows.append({"axis": axis, "stretch": float(a), "stretch_pct": float(round(100 * a, 6)),
                              "n_points": len(idx), **error_row(res, data.truth)})
-        return self.with_settings(pd.DataFrame(rows), SETTING_KEYS)
+        return self.with_options(pd.DataFrame(rows), OPTION_COLUMNS)
 
     def plot(self, table: pd.DataFrame, stem: Path, title: str = "") -> list[Path]:
         import matplotlib
@@ -102,7 +102,7 @@ class StretchStudy(Study):
         axes[0].set_ylabel("mean absolute error (degrees)")
         axes[0].set_ylim(bottom=0)
         axes[1].legend(title="angle", loc="center left", bbox_to_anchor=(1.02, 0.5))
-        fig.suptitle(title or "Pose error against mean-face stretch (Figure 5)\n" + settings_line(table), fontsize=10, y=1.05)
+        fig.suptitle(title or "Pose error against mean-face stretch (Figure 5)\n" + options_line(table), fontsize=10, y=1.05)
         out = save_figure(fig, stem)
         plt.close(fig)
         return out

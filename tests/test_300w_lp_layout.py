@@ -79,7 +79,7 @@ def test_only_official_label_files_are_samples_and_pts_3d_is_used(release):
     assert np.array_equal(by[f"IBUG/{NAME}"].landmarks, pts3d) and by[f"IBUG/{NAME}"].meta["landmarks"] == "pts_3d"
     # no landmarks/IBUG_Flip in the release: the flipped sample keeps its own pt2d
     assert np.array_equal(by[f"IBUG_Flip/{NAME}"].landmarks, mat["pt2d"].T)
-    assert ds.settings["landmark_sources"] == {"pts_3d": 1, "pt2d": 1}
+    assert ds.parameters["landmark_sources"] == {"pts_3d": 1, "pt2d": 1}
     # the box stays Hopenet's crop around pt2d
     assert by[f"IBUG/{NAME}"].box == by[f"IBUG_Flip/{NAME}"].box
     old = load_300w_lp(root, landmarks="pt2d")

@@ -77,7 +77,7 @@ def test_split_list_checksum_in_protocol(tmp_path):
     ds = load_aflw(root, split=str(lst))
     sha = hashlib.sha256(lst.read_bytes()).hexdigest()
     assert sorted(s.id for s in ds) == ["10", "11", "13"]
-    assert ds.settings["split_sha256"] == sha and ds.protocol == f"aflw-list{sha[:12]}-v1"
+    assert ds.parameters["split_sha256"] == sha and ds.protocol == f"aflw-list{sha[:12]}-v1"
     lst.write_text("99\n")
     with pytest.raises(DataError, match="not in aflw.sqlite"):
         load_aflw(root, split=str(lst))

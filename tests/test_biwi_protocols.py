@@ -37,12 +37,12 @@ def test_split_same_seed_same_lists_disjoint_and_complete(tmp_path):
     a = load_biwi(root, protocol="p2-test", seed=1)
     b = load_biwi(root, protocol="p2-test", seed=1)
     tr = load_biwi(root, protocol="p2-train", seed=1)
-    assert a.settings["test_subjects"] == b.settings["test_subjects"] and [s.id for s in a] == [s.id for s in b]
-    test, train = set(a.settings["test_subjects"]), set(a.settings["train_subjects"])
+    assert a.parameters["test_subjects"] == b.parameters["test_subjects"] and [s.id for s in a] == [s.id for s in b]
+    test, train = set(a.parameters["test_subjects"]), set(a.parameters["train_subjects"])
     assert not test & train and test | train == {f"{k:02d}" for k in range(1, 11)} and len(test) == 3
     assert {s.meta["subject"] for s in a} == test and {s.meta["subject"] for s in tr} == train
     assert a.protocol == "biwi-p2-test-s1-v1" and a.fingerprint() != tr.fingerprint()
-    others = {tuple(load_biwi(root, protocol="p2-test", seed=s).settings["test_subjects"]) for s in range(6)}
+    others = {tuple(load_biwi(root, protocol="p2-test", seed=s).parameters["test_subjects"]) for s in range(6)}
     assert len(others) > 1  # seeds draw different splits
 
 
@@ -50,7 +50,7 @@ def test_groups_stay_together(tmp_path):
     root = write_biwi(tmp_path / "b")
     for seed in range(8):
         ds = load_biwi(root, protocol="p2-test", seed=seed, groups="01+02,03+07")
-        t = set(ds.settings["test_subjects"])
+        t = set(ds.parameters["test_subjects"])
         assert ({"01", "02"} <= t or not {"01", "02"} & t) and ({"03", "07"} <= t or not {"03", "07"} & t)
     with pytest.raises(UsageError):
         load_biwi(root, protocol="p2-test", groups="01+99")

@@ -185,9 +185,9 @@ def test_other_bytes_in_any_file_a_prediction_reads_change_the_key(name, box, ma
     m, deps = _make(name, box, made, monkeypatch)
     ds = make_synthetic(n=2)
     k0 = run_key(m, ds)
-    files = m.settings().get("files", {})  # each file digested once per record, under one label
+    files = m.identity().get("files", {})  # each file digested once per record, under one label
     assert len(set(files.values())) == len(files) and not any(k.startswith("option:") for k in files), files
-    assert m.settings()["weights"] is None or m.settings()["weights"][:16] not in files.values()
+    assert m.identity()["weights"] is None or m.identity()["weights"][:16] not in files.values()
     assert ("detector" in files) == (box in ("auto", "yunet", "dlib-cnn")), files
     for path in deps:
         changed, restored = _changed_and_restored(path, lambda: run_key(m, ds))
@@ -207,7 +207,7 @@ def test_detector_default_file_with_other_bytes_is_another_key(name, box, made, 
     det = deps[-1]
     changed, restored = _changed_and_restored(det, lambda: run_key(m, ds))
     assert changed != k0 and restored == k0
-    assert m.settings()["faces"]["detector"] == box
+    assert m.identity()["faces"]["detector"] == box
 
 
 # -- the plugin detector works with every image method --------------------------------------------
@@ -237,7 +237,7 @@ def test_plugin_detector_works_with_every_image_method(name, made, monkeypatch, 
         same = hog.estimate_batch(as_hog)[0]
         assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((same.yaw, same.pitch, same.roll), abs=1e-6)
     # its options and file are in the key
-    s = m.settings()
+    s = m.identity()
     assert s["faces"] == {"box": "fixed-box", "detector": "fixed-box", "options": {"model": "table.bin", "grow": 0.0}}
     ds = make_synthetic(n=2)
     k0 = run_key(m, ds)

@@ -204,7 +204,7 @@ def test_study_records_every_declared_option(name):
         opts = {}
     study = studies.create(name, opts)
     declared = set(option_parameters(studies.get(name).factory)) - set(getattr(study, "runtime_options", ()))
-    assert declared and declared <= set(study.settings()), sorted(declared - set(study.settings()))
+    assert declared and declared <= set(study.options()), sorted(declared - set(study.options()))
 
 
 # -- the cache key follows file contents ------------------------------------------------------------

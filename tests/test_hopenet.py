@@ -212,8 +212,8 @@ def test_weights_hash_is_cached_on_disk_and_keys_the_run(tmp_path, seeded_pkl):
     assert digest in cache.read_text()
     other = tmp_path / "other.pkl"
     torch.save(nets.seeded_weights("hopenet", seed=1), other)
-    a = create_method("hopenet", {"weights": str(seeded_pkl), "engine": "torch"}).settings()
-    b = create_method("hopenet", {"weights": str(other), "engine": "torch"}).settings()
+    a = create_method("hopenet", {"weights": str(seeded_pkl), "engine": "torch"}).identity()
+    b = create_method("hopenet", {"weights": str(other), "engine": "torch"}).identity()
     # the weights file's digest is keyed once, in files (not repeated as "weights")
     assert a["files"] == {"weights": digest[:16]} and a["weights"] is None and b["files"] != a["files"]
 
@@ -268,7 +268,7 @@ def test_onnxruntime_engine_agrees_with_torch_and_reuses_its_cached_export(seede
     faces = [FaceInput(rng.integers(0, 256, (200, 230, 3), dtype=np.uint8), (230, 200), (20.0, 10.0, 190.0, 195.0))
              for _ in range(3)]
     fast = create_method("hopenet", {"weights": str(seeded_pkl), "batch_size": "2"})  # default engine
-    assert fast.settings()["options"]["engine"] == "onnxruntime"
+    assert fast.identity()["options"]["engine"] == "onnxruntime"
     cached = list((Path(os.environ["POSEBENCH_DATA"]) / "cache" / "onnx").glob("hopenet-*.onnx"))
     assert len(cached) == 1 and fast.weights_hash[:20] in cached[0].name
     torch_m = create_method("hopenet", {"weights": str(seeded_pkl), "engine": "torch"})

@@ -24,7 +24,7 @@ class TruthDetector:
     def __init__(self, truth: dict[str, np.ndarray], fail_id: str):
         self.truth, self.fail_id, self.calls = truth, fail_id, 0
 
-    def settings(self):
+    def identity(self):
         return {"method": "truth-detector"}
 
     def landmarks(self, image, box=None):

@@ -120,3 +120,25 @@ def test_damaged_sample_tables_are_skipped(tmp_path, capsys, data):
     assert read_samples(p) is None
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("posebench: warning: skipped per-sample table run.csv")
+
+
+def test_group_and_row_order_follow_the_runs_not_their_keys(tmp_path):
+    """Sections (dataset contents) and rows are ordered by what the runs are, never by run key or
+    file name: runs listed in the opposite order give the same leaderboard order, the undegraded
+    protocol first and then its +dsF variants by factor (the lowres runs share folder and size)."""
+    from posebench.datasets.degrade import with_downsample
+    from posebench.evaluation.leaderboard import run_groups
+
+    ds = make_synthetic(n=6, seed=1)
+    runs = []
+    for factor in (10, 1, 5):
+        for opts in ({"solver": "sqpnp"}, {}):
+            out = evaluate(methods.create("gt-landmarks", opts), with_downsample(ds, factor), tmp_path, progress=False)
+            runs.append((read_record(out.paths["record"]), out.paths["record"]))
+
+    def shown(order):
+        return [(fp, [r.label for r, _ in group]) for (_, fp), group in run_groups(order)]
+
+    assert shown(runs) == shown(runs[::-1]) == shown(sorted(runs, key=lambda rp: rp[1].name, reverse=True))
+    protocols = [group[0][0].protocol for _, group in run_groups(runs)]
+    assert protocols == [ds.protocol, f"{ds.protocol}+ds5-v1", f"{ds.protocol}+ds10-v1"]

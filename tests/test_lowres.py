@@ -51,7 +51,7 @@ def test_sizes_round_down_and_never_vanish():
 def test_option_versions_the_protocol_and_changes_the_fingerprint():
     base = create_dataset("synthetic", {"n": "5"})
     ds = create_dataset("synthetic", {"n": "5", "downsample": "10"})
-    assert ds.protocol == base.protocol + "+ds10-v1" and ds.settings["downsample"] == 10
+    assert ds.protocol == base.protocol + "+ds10-v1" and ds.parameters["downsample"] == 10
     assert ds.fingerprint() != base.fingerprint()
     assert with_downsample(base, 1) is base
     assert all(s.meta["downsample"] == 10 for s in ds)

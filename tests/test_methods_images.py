@@ -174,7 +174,7 @@ def test_dlib_pose_on_real_images_and_worker_pool_gives_the_same_result(real_fac
 
 
 def test_dlib_workers_option_does_not_change_the_cache_key():
-    assert make("dlib", workers=1).settings() == make("dlib", workers=3).settings()
+    assert make("dlib", workers=1).identity() == make("dlib", workers=3).identity()
 
 
 # -- onnx-headpose / FSA-Net --------------------------------------------------------------------

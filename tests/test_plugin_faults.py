@@ -1,7 +1,7 @@
 """Faults a third-party author hit through the plugin API (a fresh user's report), each pinned by
 kind: names and cache keys, a dataset rule reaching outside its archive, an interrupted
 extraction, lazily registered classes that cannot load, registry load order, plugin warnings,
-studies drawn from stored settings, and the leaderboard's common-sample table."""
+studies drawn from stored options, and the leaderboard's common-sample table."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def test_options_are_recorded_from_the_signature_and_file_options_digested(tmp_p
     face = tmp_path / "face.txt"
     face.write_text("1 2 3\n")
     s = _Sweep(scale=2, face=str(face))
-    assert s.settings() == {"levels": "1,2", "scale": 2.0, "face": "face.txt"}  # int -> float; runtime option out
+    assert s.options() == {"levels": "1,2", "scale": 2.0, "face": "face.txt"}  # int -> float; runtime option out
     first = s.file_digests()
     assert list(first) == ["option:face"]
     face.write_text("1 2 4\n")
@@ -102,7 +102,7 @@ def test_stored_record_holds_the_options_and_the_digest_of_a_face_file(tmp_path,
 
 def test_image_study_records_its_per_method_options():
     s = studies.create("lowres", {"methods": "gt-landmarks", "factors": "1", "gt-landmarks.solver": "weak"})
-    assert s.settings() == {"methods": "gt-landmarks", "factors": "1", "penalty": 90.0, "gt-landmarks.solver": "weak"}
+    assert s.options() == {"methods": "gt-landmarks", "factors": "1", "penalty": 90.0, "gt-landmarks.solver": "weak"}
 
 
 def test_default_summary_keeps_numeric_and_fixed_conditions():

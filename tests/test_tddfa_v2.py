@@ -127,9 +127,9 @@ def test_run_on_the_sample_gives_the_reference_mae_and_records_both_files(mb05, 
     s = res.summary
     assert [s.mae_yaw, s.mae_pitch, s.mae_roll, s.mae] == pytest.approx([want[k] for k in ("yaw", "pitch", "roll", "mean")], abs=1e-4)
     assert [round(v, 2) for v in (s.mae_yaw, s.mae_pitch, s.mae_roll, s.mae)] == [2.31, 3.52, 1.37, 2.40]
-    files = m.settings()["files"]
+    files = m.identity()["files"]
     assert files["param_mean_std"] == PARAM_SHA256[:16] and files["weights"] == MB05_SHA256[:16]
-    assert m.arch == "mobilenet05" and m.setup().startswith("landmark ROI")
+    assert m.arch == "mobilenet05" and m.describe().startswith("landmark ROI")
 
 
 def test_roi_auto_takes_landmarks_else_the_box_and_landmarks_rule_needs_them(methods, mb05, reference_faces):

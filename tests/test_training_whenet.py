@@ -196,7 +196,7 @@ def test_checkpoint_loads_into_the_whenet_method_with_the_training_networks_pred
     best = res.best
     method = create_method("whenet", {"weights": str(best), "engine": "torch", "threads": 1})
     # the checkpoint's digest is in the cache key, once (in files)
-    assert method.settings()["files"]["weights"] == file_digest(best)[:16] and method.settings()["weights"] is None
+    assert method.identity()["files"]["weights"] == file_digest(best)[:16] and method.identity()["weights"] is None
     ds = create_dataset("300w-lp", {}, data_dir=str(data))
     faces = [FaceInput.from_sample(s, np.asarray(Image.open(s.image_path).convert("RGB"))) for s in ds.samples]
     got = np.array([[p.yaw, p.pitch, p.roll] for p in method.estimate_batch(faces)])

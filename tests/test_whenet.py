@@ -84,7 +84,7 @@ def test_protocol_crop_box_run_record_and_weights_digest(methods, reference_face
     m = methods["torch"]
     face = FaceInput(images[s.id], s.image_size, s.box, s.landmarks, None, s.id, s.points)
     assert list(m.crop_box(face, images[s.id])) == ref["images"][s.id]["protocol"]["box"]
-    assert m.settings()["options"]["crop"] == "protocol"
+    assert m.identity()["options"]["crop"] == "protocol"
     assert m.weights_hash == "8f8bcf924447f7126666cf2c725a633ec2b9ae06afa4699064d3242a02401f59"
 
 

@@ -135,7 +135,7 @@ class TDDFAV2Method(Method):
     def weights_hash(self) -> str:
         return self._hash
 
-    def setup(self) -> str:
+    def describe(self) -> str:
         """Which ROI rule and face box, e.g. ``landmark ROI (the face's 68 landmarks; else box ROI of
         the sample's box, a detector on a bare photo)``."""
         where = {"auto": "the sample's box, a detector on a bare photo", "gt": "the sample's box"}.get(

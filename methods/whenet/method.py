@@ -96,7 +96,7 @@ class WHENetMethod(Method):
     def weights_hash(self) -> str:
         return self._hash
 
-    def setup(self) -> str:
+    def describe(self) -> str:
         """The crop rule and where the face comes from, e.g. ``loose68 crop (sample's landmarks or
         box; detector on a bare photo)`` or ``loose68 crop of the yunet detector box``."""
         if self.box in ("auto", "gt"):

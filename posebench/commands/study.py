@@ -1,7 +1,7 @@
 """``posebench study``, ``posebench plot`` and ``posebench studies``.
 
-A study run writes ``<results>/tables/<study>-<dataset>.csv`` (tidy table, settings and seed as
-columns) and a ``.json`` record next to it (settings, dataset fingerprint, timing, versions);
+A study run writes ``<results>/tables/<study>-<dataset>.csv`` (tidy table, options and seed as
+columns) and a ``.json`` record next to it (options, dataset fingerprint, timing, versions);
 ``posebench plot`` draws that table to ``<results>/figures/<study>-<dataset>.png`` and ``.pdf``.
 """
 

@@ -85,7 +85,7 @@ def gallery_cmd(run_key, method_name, dataset_name, worst, by, data_dir, results
               help="Report folder (default: <results-dir>/report).")
 def report_cmd(results_dir, out_dir) -> None:
     """Write a self-contained HTML report of a results folder: the leaderboard, each study's table
-    and figure, each run's settings and per-|yaw|-bin errors, and the galleries."""
+    and figure, each run's options and per-|yaw|-bin errors, and the galleries."""
     from posebench.visual.report import make_report
 
     info = make_report(results_dir, out_dir)

@@ -15,7 +15,7 @@ The test split (Table 4): the authors' loader says "test: 1,966" faces, but thei
 not in their repository (natanielruiz/deep-head-pose at f7bbb99 has no list; the maintainer sent
 lists by e-mail, issue #1). posebench therefore takes the list as data: ``split=PATH``, a text
 file with one entry per line, a ``face_id`` or an image ``filepath`` (all faces of that image);
-its SHA-256 goes into the protocol name (``aflw-list<sha12>-v1``) and the dataset settings,
+its SHA-256 goes into the protocol name (``aflw-list<sha12>-v1``) and the dataset parameters,
 so every number names the exact list it was computed on. ``split=all`` (default) keeps every
 face. ``filter=99`` drops faces with any angle beyond +-99 degrees (Hopenet's bin range).
 ``Sample.box`` is AFLW's ``FaceRect``.
@@ -87,12 +87,12 @@ def load_aflw(data_dir: str | Path, split: str = "all", filter: str = "none") ->
     except sqlite3.Error as exc:
         raise DataError(f"{db}: not a readable AFLW database ({exc})") from None
     wanted: set[str] | None = None
-    settings: dict = {"split": "all", "filter": str(filter)}
+    parameters: dict = {"split": "all", "filter": str(filter)}
     protocol = "aflw-all-v1"
     if split != "all":
         entries, sha = read_split(split)
         wanted = set(entries)
-        settings = {"split": Path(split).name, "split_sha256": sha, "split_entries": len(entries), "filter": str(filter)}
+        parameters = {"split": Path(split).name, "split_sha256": sha, "split_entries": len(entries), "filter": str(filter)}
         protocol = f"aflw-list{sha[:12]}-v1"
     if str(filter) == "99":
         protocol += "-f99"
@@ -117,7 +117,7 @@ def load_aflw(data_dir: str | Path, split: str = "all", filter: str = "none") ->
     if wanted is not None and wanted - matched:
         missing = sorted(wanted - matched)
         raise DataError(f"{len(missing)} entries of the split list are not in {db.name}, e.g. {missing[:3]}")
-    return Dataset("aflw", protocol, samples, root, settings, excluded, [])
+    return Dataset("aflw", protocol, samples, root, parameters, excluded, [])
 
 
 def find_folder(extracted: Path) -> Path:

@@ -44,14 +44,16 @@ class Dataset:
     """A named, protocol-versioned list of samples.
 
     ``protocol`` names the exact evaluation rules (filtering, crop) and changes whenever they
-    change, so cached predictions are never reused across protocols.
+    change, so cached predictions are never reused across protocols. ``parameters`` are what the
+    loader was asked for (split, filter, seed, downsample ...), JSON values; they enter
+    :meth:`fingerprint` and are stored as the run record's ``dataset_settings``.
     """
 
     name: str
     protocol: str
     samples: list[Sample]
     root: Path | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
     excluded: int = 0  # samples dropped by the protocol's filter
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (id, reason) of unusable labels
 
@@ -65,7 +67,7 @@ class Dataset:
         if limit is None or limit >= len(self.samples):
             return self
         return Dataset(
-            self.name, self.protocol, self.samples[:limit], self.root, dict(self.settings), self.excluded, []
+            self.name, self.protocol, self.samples[:limit], self.root, dict(self.parameters), self.excluded, []
         )
 
     @property
@@ -84,7 +86,7 @@ class Dataset:
 
         index = digests if digests is not None else digest_index()
         h = hashlib.sha256()
-        h.update(f"{self.name}|{self.protocol}|{sorted(self.settings.items())}".encode())
+        h.update(f"{self.name}|{self.protocol}|{sorted(self.parameters.items())}".encode())
         for s in self.samples:
             h.update(b"\x00id:" + s.id.encode())
             h.update(np.asarray(s.pose.as_array(), np.float64).tobytes())

@@ -95,10 +95,10 @@ def load_biwi(data_dir: str | Path, protocol: str = "p1", seed: int = 0, test_fr
     train, test = split_units(units, seed, float(test_fraction))
     part = test if protocol == "p2-test" else train
     keep = [s for s in samples if s.meta["subject"] in part]
-    settings = {"protocol": protocol, "seed": int(seed), "test_fraction": float(test_fraction),
+    parameters = {"protocol": protocol, "seed": int(seed), "test_fraction": float(test_fraction),
                 "groups": str(groups), "train_subjects": train, "test_subjects": test}
     name = f"biwi-{protocol}-s{int(seed)}-v1"
-    return Dataset("biwi", name, keep, root, settings, len(samples) - len(keep),
+    return Dataset("biwi", name, keep, root, parameters, len(samples) - len(keep),
                    [iv for iv in invalid if iv[0].split("/")[0] in part])
 
 

@@ -13,7 +13,7 @@
   so that no person is on both sides (a split by *subject*); without it each folder is its own
   unit. The split: sorted units, ``numpy.random.default_rng(seed).permutation``, the first
   ``round(test_fraction * n_units)`` units are the test part. The train and test folder lists are
-  in the dataset settings, hence in every run record and study table. Peers (Gu et al., the
+  in the dataset parameters, hence in every run record and study table. Peers (Gu et al., the
   Hopenet authors) used unseeded random splits and did not publish their lists, so their splits
   cannot be re-drawn; posebench's are exactly reproducible from (seed, test_fraction, groups).
 """

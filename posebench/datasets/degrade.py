@@ -16,7 +16,7 @@ degrades the whole image, so that detector-based methods (dlib) see the degraded
 AFLW2000-3D images are 450x450 around one face, so the face loses the same factor of
 resolution either way (x15: a 30x30 image).
 
-The option changes the dataset's protocol (``<protocol>+ds<F>-v1``) and settings, so cached
+The option changes the dataset's protocol (``<protocol>+ds<F>-v1``) and parameters, so cached
 predictions are never shared between factors. ``downsample=1`` leaves the dataset untouched.
 """
 
@@ -88,7 +88,7 @@ def with_downsample(dataset: Dataset, factor: int | str) -> Dataset:
         return dataset
     samples = [dataclasses.replace(s, meta={**s.meta, META_KEY: f}) for s in dataset.samples]
     return Dataset(dataset.name, f"{dataset.protocol}+ds{f}-{VERSION}", samples, dataset.root,
-                   {**dataset.settings, META_KEY: f}, dataset.excluded, list(dataset.invalid))
+                   {**dataset.parameters, META_KEY: f}, dataset.excluded, list(dataset.invalid))
 
 
 def sample_image(sample: Sample) -> np.ndarray:

@@ -65,9 +65,9 @@ def make_synthetic(
                 model_3d=face,
             )
         )
-    settings = {"n": n, "seed": seed, "yaw": list(ranges["yaw"]), "pitch": list(ranges["pitch"]),
+    parameters = {"n": n, "seed": seed, "yaw": list(ranges["yaw"]), "pitch": list(ranges["pitch"]),
                 "roll": list(ranges["roll"]), "shape_scale": shape_scale, "size": size, "distance": distance}
-    return Dataset("synthetic", PROTOCOL, samples, None, settings)
+    return Dataset("synthetic", PROTOCOL, samples, None, parameters)
 
 
 @register_dataset(

@@ -13,7 +13,7 @@ landmarks (the fitted face's 68 vertices projected), which is what a 3D mean fac
 ``landmarks=auto`` (default) the reader uses ``pts_3d`` where that file exists and ``pt2d``
 elsewhere (the release has no ``landmarks/*_Flip`` folders, so flipped samples keep ``pt2d``);
 ``landmarks=pt2d`` always uses ``pt2d`` (the earlier behaviour). Each sample's ``meta["landmarks"]``
-and the dataset settings (``landmark_sources``: counts) say which was used. On the IBUG sample
+and the dataset parameters (``landmark_sources``: counts) say which was used. On the IBUG sample
 the two differ by up to 49 px on the jaw and a weak-perspective fit of the Basel mean face
 gives yaw -41.8 from points rebuilt from the 3DMM parameters vs -28.0 from ``pt2d`` (label
 -44.0): ``docs/inputs.md``. An unusable ``_pts.mat`` is a recorded label failure naming it.
@@ -153,10 +153,10 @@ def load_300w_lp(data_dir: str | Path, filter: str = "none", subsets: str | None
                 points=pts,
             )
         )
-    settings = {"filter": str(filter), "subsets": subsets or "all", "landmarks": landmarks,
+    parameters = {"filter": str(filter), "subsets": subsets or "all", "landmarks": landmarks,
                 "landmark_sources": sources}
     return Dataset("300w-lp", "300w-lp-v2" + ("-f99" if str(filter) == "99" else ""), samples, root,
-                   settings, excluded, invalid)
+                   parameters, excluded, invalid)
 
 
 def find_folder(extracted: Path) -> Path:

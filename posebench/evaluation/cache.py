@@ -1,4 +1,4 @@
-"""Per-sample prediction cache: one append-only JSON-lines file per (method settings, dataset).
+"""Per-sample prediction cache: one append-only JSON-lines file per (method identity, dataset).
 
 Each line is ``{"id", "pred": [yaw, pitch, roll] | null, "fail": reason | null, "sec"}``. Lines
 are flushed and fsynced chunk by chunk, so a run killed half-way keeps what it finished; a

@@ -56,14 +56,23 @@ def method_label(rec: RunRecord) -> str:
 
 def run_groups(runs: list[tuple[RunRecord, Path]]) -> list[tuple[tuple[str, str], list[tuple[RunRecord, Path]]]]:
     """Runs grouped by dataset *content* (name, fingerprint: the same reader on another folder is
-    another group), largest dataset first within a name, each group sorted by MAE (NaN last).
+    another group), largest dataset first within a name, then by data folder, then by protocol
+    (shortest first: the undegraded protocol before its ``+dsF`` variants), then fingerprint; each
+    group sorted by MAE (NaN last), then label. The order never depends on run keys or file
+    names, so re-made results list the same rows in the same order.
     Shared by the markdown leaderboard and the HTML report (:mod:`posebench.visual.report`)."""
     groups: dict[tuple[str, str], list[tuple[RunRecord, Path]]] = {}
     for r, p in runs:
         groups.setdefault((r.dataset, r.fingerprint), []).append((r, p))
     for group in groups.values():
-        group.sort(key=lambda rp: (rp[0].summary.mae != rp[0].summary.mae, _nan0(rp[0].summary.mae)))
-    return sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1][0][0].n_samples))
+        group.sort(key=lambda rp: (rp[0].summary.mae != rp[0].summary.mae, _nan0(rp[0].summary.mae), rp[0].label))
+
+    def order(kv: tuple[tuple[str, str], list[tuple[RunRecord, Path]]]) -> tuple:
+        (name, fp), group = kv
+        first = group[0][0]
+        return name, -first.n_samples, Path(first.data_root).name, len(first.protocol), first.protocol, fp
+
+    return sorted(groups.items(), key=order)
 
 
 def _fmt(v, nd=2) -> str:

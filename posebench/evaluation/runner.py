@@ -1,6 +1,7 @@
 """Evaluate a method on a dataset: cached per-sample predictions, then per-sample errors and summary.
 
-The cache key covers the method's settings (name, version, options, weights hash), the dataset's
+The cache key covers the method's identity (:meth:`posebench.method.Method.identity`: name, version,
+options, face source, file digests), the dataset's
 content fingerprint and its protocol, so any change re-runs exactly what it must. Failures (no
 face, bad landmarks, unreadable image, missing image, unusable label) are recorded per sample
 with their reason and counted; they never stop the run.
@@ -77,7 +78,7 @@ def _face_input(sample: Sample, method: Method) -> FaceInput:
 
 def run_key(method: Method, dataset: Dataset, fingerprint: str | None = None) -> str:
     fp = fingerprint or dataset.fingerprint()
-    return cache_key({"method": method.settings(), "dataset": fp, "protocol": dataset.protocol})
+    return cache_key({"method": method.identity(), "dataset": fp, "protocol": dataset.protocol})
 
 
 def evaluate(
@@ -212,21 +213,21 @@ def build_record(method: Method, dataset: Dataset, key: str, fingerprint: str, t
     replaced = behind & ok["pnp"].str.contains("->", regex=False) if len(ok) else behind
     pnp = Counter(ok.loc[ok["pnp"] != "", "pnp"]) if len(ok) else Counter()
     detectors = Counter(ok["detector"].replace("", "protocol box")) if len(ok) and "image" in method.needs else Counter()
-    settings = method.settings()
+    identity = method.identity()
     return RunRecord(
         key=key,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         method=method.name, label=method.label(), method_version=str(method.version),
-        options=dict(settings["options"]), weights=settings["weights"], files=dict(settings.get("files", {})),
+        options=dict(identity["options"]), weights=identity["weights"], files=dict(identity.get("files", {})),
         needs=sorted(method.needs),
         dataset=dataset.name, protocol=dataset.protocol, data_root=str(dataset.root or ""), fingerprint=fingerprint,
-        dataset_settings=dict(dataset.settings), excluded_by_protocol=int(dataset.excluded),
+        dataset_settings=dict(dataset.parameters), excluded_by_protocol=int(dataset.excluded),
         samples_without_image=sum(1 for s in dataset.samples if s.image_path is None),
         n_samples=int(len(table)), n_evaluated=int(summary.n), n_failed=int(len(table) - summary.n),
         failures=dict(fails.most_common()), summary=summary, by_yaw_bin=bins,
         seconds_per_sample=float(ok["seconds"].mean()) if len(ok) else None,
         from_cache=int(n_cached), wall_seconds_this_call=round(wall, 3),
-        setup=str(settings.get("setup") or ""),
+        setup=str(identity.get("setup") or ""),
         behind_camera=int((behind & ~replaced).sum()), behind_camera_replaced=int(replaced.sum()),
         pnp={str(k): int(v) for k, v in pnp.most_common()},
         detectors={str(k): int(v) for k, v in detectors.most_common()},

@@ -257,7 +257,7 @@ class _Run:
 
 def _train(cfg: TrainConfig, out: Path, resume: Path | None, progress: bool,
            echo: Callable[[str], None]) -> TrainResult:
-    run = _setup(cfg, Path(out), resume, echo)
+    run = _prepare(cfg, Path(out), resume, echo)
     _data(run)
     _model(run)
     _optimiser(run)
@@ -278,7 +278,7 @@ def _train(cfg: TrainConfig, out: Path, resume: Path | None, progress: bool,
     return TrainResult(run.out, run.out / "best.pt", run.out / "last.pt", run.global_step, run.history, run.rank)
 
 
-def _setup(cfg: TrainConfig, out: Path, resume: Path | None, echo: Callable[[str], None]) -> _Run:
+def _prepare(cfg: TrainConfig, out: Path, resume: Path | None, echo: Callable[[str], None]) -> _Run:
     """Check the options, join the process group, pick the device; refuse an ``out`` holding a run."""
     spec = spec_for(cfg.model)
     if cfg.bn not in BN_MODES:

@@ -102,7 +102,7 @@ def dataset_of(run: StoredRun, data_dir: str | Path | None = None, results_dir: 
     options = {k: str(v) for k, v in rec.dataset_settings.items()}
     try:
         return datasets.create(rec.dataset, options, data_dir=str(root) if root else None)
-    except UsageError:  # settings that are not options (e.g. a split's subject lists)
+    except UsageError:  # parameters that are not options (e.g. a split's subject lists)
         return datasets.create(rec.dataset, {}, data_dir=str(root) if root else None)
 
 
@@ -228,9 +228,9 @@ def _html(run: StoredRun, label: str, ok: pd.DataFrame, failed: pd.DataFrame, by
         f"<td>{r['err_mean']:.2f}</td><td>{r['geodesic']:.2f}</td></tr>" for _, r in ok.iterrows())
     fails = "".join(f"<tr><td>{e(str(r['id']))}</td><td>{e(str(r['failure']))}</td></tr>"
                     for _, r in failed.head(100).iterrows())
-    settings = e(json.dumps({"method": record.method, "label": record.label, "method_version": record.method_version,
-                             "options": record.options, "weights": record.weights, "files": record.files},
-                            indent=1, default=str))
+    method_json = e(json.dumps({"method": record.method, "label": record.label, "method_version": record.method_version,
+                                "options": record.options, "weights": record.weights, "files": record.files},
+                               indent=1, default=str))
     canvas = ("<p>No image files in this run's dataset (labels only): faces are drawn on a grey canvas "
               "with their ground-truth landmarks.</p>" if no_images else "")
     return f"""<!doctype html>
@@ -249,7 +249,7 @@ green downward, red to the side. Angles yaw / pitch / roll in degrees (AFLW2000-
 <th>err mean</th><th>geodesic</th></tr>{rows}</table>
 <h2>Failed samples ({len(failed)})</h2>
 {('<table><tr><th>id</th><th>reason</th></tr>' + fails + '</table>') if len(failed) else '<p>None.</p>'}
-<h2>Method settings</h2><pre>{settings}</pre>
+<h2>Method</h2><pre>{method_json}</pre>
 <p>Made by <code>posebench gallery {e(record.key)}</code>.</p>
 </body></html>
 """

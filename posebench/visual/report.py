@@ -3,7 +3,7 @@
 ``<out>/index.html`` holds the leaderboard (one table per dataset content, as
 :mod:`posebench.evaluation.leaderboard`), each study's table and figure (``tables/*.json`` with
 their CSV and ``figures/<stem>.png``) and links to one page per run (``runs/<stem>.html``: the
-method's and dataset's settings, the summary, the per-|yaw|-bin errors, the failures, the
+method's identity and the dataset's parameters, the summary, the per-|yaw|-bin errors, the failures, the
 environment) and to each run's worst-case gallery (``posebench gallery``). Every image and CSV
 the pages show is copied into the folder, and every link is relative, so the folder can be
 zipped, mailed or served as it is. Nothing is fetched from the network (no scripts, no fonts).
@@ -108,7 +108,7 @@ def _run_page(r: RunRecord, path: Path, out: Path) -> str:
     method = {"method": r.method, "label": r.label, "setup": r.setup, "method_version": r.method_version, "options": r.options,
               "weights": r.weights, "files": r.files, "needs": r.needs}
     dataset = {"name": r.dataset, "protocol": r.protocol, "root": r.data_root, "fingerprint": r.fingerprint,
-               "settings": r.dataset_settings, "excluded_by_protocol": r.excluded_by_protocol,
+               "parameters": r.dataset_settings, "excluded_by_protocol": r.excluded_by_protocol,
                "samples_without_image": r.samples_without_image}
     body = f"""<h1>{e(r.label)} on {e(r.dataset)}</h1>
 <p>Run <code>{e(stem)}</code>, made {e(r.created)}. {' · '.join(links)}</p>
@@ -121,7 +121,7 @@ def _run_page(r: RunRecord, path: Path, out: Path) -> str:
 {_table(['|yaw| bin', 'n', 'yaw', 'pitch', 'roll', 'MAE', 'geodesic'], bins) if bins else '<p>No bins.</p>'}
 <h2>Failures</h2>
 {_table(['reason', 'count'], fails) if fails else '<p>None.</p>'}
-<h2>Method settings</h2><pre>{e(json.dumps(method, indent=2, default=str))}</pre>
+<h2>Method</h2><pre>{e(json.dumps(method, indent=2, default=str))}</pre>
 <h2>Dataset</h2><pre>{e(json.dumps(dataset, indent=2, default=str))}</pre>
 <h2>Environment</h2><pre>{e(json.dumps(r.environment, indent=2, default=str))}</pre>"""
     return _page(f"{r.label} on {r.dataset}", body, "../")
@@ -150,10 +150,10 @@ def _studies(results_dir: Path, out: Path) -> str:
         if fig.is_file():
             _copy(fig, out / "figures" / fig.name)
             img = f"<p><img class=\"fig\" src=\"figures/{e(fig.name)}\" alt=\"{e(stem)} figure\"></p>"
-        settings = ", ".join(f"{k}={v}" for k, v in (rec.get("settings") or {}).items())
+        options = ", ".join(f"{k}={v}" for k, v in (rec.get("settings") or {}).items())
         parts.append(f"<h3 id=\"study-{e(stem)}\">{e(stem)}</h3><p class=\"note\">study <code>{e(str(rec.get('study')))}</code> "
                      f"on {e(str(rec.get('dataset')))} ({rec.get('n_samples', '?')} samples, fingerprint "
-                     f"<code>{e(str(rec.get('fingerprint')))}</code>); settings: <code>{e(settings)}</code>; "
+                     f"<code>{e(str(rec.get('fingerprint')))}</code>); options: <code>{e(options)}</code>; "
                      f"{_f(rec.get('seconds'), 1)} s</p>{img}<div class=\"scroll\">{html_table}</div>{note}")
     return "\n".join(parts) or "<p>No studies in this results folder (<code>posebench study</code>).</p>"
 
