@@ -173,7 +173,7 @@ def test_prepare_afw_finds_anno_and_verifies_counts(tmp_path):
     """AFW's own source (posebench.datasets.afw): the folder holding anno.mat is found inside the
     archive, the copy is checked by the reader (images, faces) against the published 205 / 468,
     and `posebench run -d afw` then finds it without --data-dir."""
-    from test_afw import write_afw
+    from data_fixtures import write_afw
 
     src = write_afw(tmp_path / "release" / "testimages")  # 4 images, 5 faces
     zpath = tmp_path / "AFW.zip"

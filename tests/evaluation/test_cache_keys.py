@@ -72,7 +72,7 @@ def made(tmp_path_factory) -> dict[str, Path]:
     for arch in HOPENET_FAMILY:
         out[arch] = folder / f"{arch}.pkl"
         torch.save(nets.seeded_weights(arch, seed=0), out[arch])
-    from test_whenet import write_keras_h5
+    from whenet_fixtures import write_keras_h5
 
     from posebench.methods.whenet.nets import WHENet
 
