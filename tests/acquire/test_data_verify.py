@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io as sio
 from click.testing import CliRunner
+from image_damage import build_tree, mark_unreadable
 
 from data_fixtures import make_aflw2000_folder, write_jpg
 from posebench.acquire.catalogue import get_source
@@ -99,7 +101,6 @@ def test_prepare_official_name_with_wrong_size_is_refused_but_kept(tmp_path):
 
 
 def test_prepare_300w_lp_from_zip(tmp_path):
-    import scipy.io as sio
 
     from data_fixtures import write_aflw2000_mat
 
@@ -197,3 +198,30 @@ def test_prepare_afw_finds_anno_and_verifies_counts(tmp_path):
 def test_prepare_from_missing_file_is_one_line(tmp_path, name):
     res = CliRunner().invoke(main, ["data", "prepare", name, "--from", str(tmp_path / "nope.zip")])
     assert res.exit_code == 1 and res.output.count("\n") == 1 and "does not exist" in res.output
+
+
+@pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
+def test_data_verify_names_every_damaged_image(reader, damaged_images, tmp_path, unreadable, monkeypatch):
+    import posebench.acquire.source as source
+
+    cs, mat = damaged_images
+    root = tmp_path / reader
+    ids = build_tree(root, reader, cs, mat)
+    mark_unreadable(unreadable, root, ids, reader)
+    monkeypatch.setattr(source, "IMAGE_SAMPLE", 1000)  # decode every image, not a spread of 5
+    res = CliRunner().invoke(main, ["data", "verify", reader, "--root", str(root)])
+    if res.exception and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1].startswith("error:")
+    problems = [line for line in res.output.splitlines() if line.startswith("problem:")]
+    for name, (_, data, (kind, _)) in cs.items():
+        if kind != "fail" or data is None:
+            continue
+        stem = Path(ids[name]).name
+        hit = any(stem in line for line in problems)
+        assert hit, f"{name} ({stem}) not reported by verify: {problems}"
+    for name, (ext, _, (kind, _)) in cs.items():
+        if kind == "same":
+            file = {"aflw2000": Path(ids[name]).name + ext, "300w-lp": Path(ids[name]).name + ".jpg",
+                    "biwi": Path(ids[name]).name + "_rgb.png"}[reader]
+            assert not any(f"{file}:" in line for line in problems), (name, problems)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.io as sio
+from image_damage import MeanColour, build_tree, check_table, mark_unreadable
 
 from conftest import shared_path
 from posebench.crop import landmark_box, loose_box_hopenet
@@ -13,7 +14,9 @@ from posebench.datasets.biwi import biwi_to_canonical, load_biwi
 from posebench.datasets.synthetic import make_synthetic
 from posebench.datasets.w300lp import load_300w_lp
 from posebench.errors import DataError
+from posebench.evaluation.runner import evaluate
 from posebench.pose import Pose, euler_to_matrix
+from posebench.registry import datasets
 
 
 def test_aflw2000_labels_protocol_count(aflw_labels):
@@ -139,3 +142,15 @@ def test_pose_from_pose_para_matches_reader(aflw_labels):
     ds = load_aflw2000(aflw_labels)
     m = sio.loadmat(str(aflw_labels / f"{ds.samples[0].id}.mat"))
     assert ds.samples[0].pose == Pose.from_pose_para(m["Pose_Para"])
+
+
+@pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
+def test_damaged_images_in_every_reader(reader, damaged_images, tmp_path, unreadable):
+    cs, mat = damaged_images
+    root = tmp_path / reader
+    ids = build_tree(root, reader, cs, mat)
+    mark_unreadable(unreadable, root, ids, reader)
+    ds = datasets.create(reader, data_dir=str(root))
+    res = evaluate(MeanColour(), ds, tmp_path / "res", progress=False)
+    check_table(res.samples, ids, cs, reader, tol=1e-9)
+    assert sum(b["n"] for b in res.record["by_yaw_bin"].values()) == res.record["n_evaluated"]

