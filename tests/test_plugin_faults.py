@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from plugin_fixtures import install_plugin
 
 import posebench
+from plugin_fixtures import install_plugin
 from posebench.cli import main
 from posebench.errors import DataError, UsageError
 from posebench.registry import Registry, datasets, methods

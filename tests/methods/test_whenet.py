@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from whenet_fixtures import write_keras_h5
 
 from conftest import REPO, shared_path
 from posebench.errors import SampleFailure, WeightsError
 from posebench.method import FaceInput, create_method
+from whenet_fixtures import write_keras_h5
 
 REFERENCE = REPO / "tests" / "data" / "whenet_keras_reference.json"
 TOLERANCE_DEG = 1e-3
