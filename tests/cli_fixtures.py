@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from click.testing import CliRunner, Result
+
+from posebench.cli import main
+
+
+def run_cli(*args: str) -> Result:
+    """``posebench ARGS`` in-process, its exceptions caught into the result (as a user sees them)."""
+    return CliRunner().invoke(main, list(args))
+
 
 def one_line_error(res, code: int | None = None) -> str:
     """The single error line of a CliRunner result (no traceback)."""

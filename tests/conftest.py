@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("POSEBENCH_SHARED", REPO.parent / "shared"))
 
 #: Helper modules whose fixtures every test folder may use.
-pytest_plugins = ["image_damage"]
+pytest_plugins = ["image_damage", "plugin_fixtures"]
 
 
 def shared_path(*parts: str) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli_fixtures import one_line_error
+from cli_fixtures import one_line_error, run_cli
 from data_fixtures import (
     make_aflw2000_folder,
 )
@@ -20,6 +20,8 @@ from posebench.acquire.archive import UnsafeArchiveError, safe_extract
 from posebench.acquire.catalogue import get_source
 from posebench.acquire.layout import find_dataset_folder
 from posebench.cli import main
+from posebench.errors import DataError
+from posebench.registry import datasets
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -171,3 +173,24 @@ def test_leftovers_of_killed_processes_are_cleaned(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+def test_dataset_rule_outside_the_archive_is_refused_and_moves_nothing(faulty_plugin, monkeypatch):
+    victim = faulty_plugin / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("mine")
+    monkeypatch.setenv("FAULT_VICTIM", str(victim))
+    z = faulty_plugin / "pkg" / "g.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("g/poses.csv", "x")
+    src = datasets.get("grabby").source
+    from posebench.acquire.layout import find_dataset_folder
+
+    with pytest.raises(DataError, match="not inside"):
+        find_dataset_folder(src, faulty_plugin / "pkg")
+    res = run_cli("data", "prepare", "grabby", "--from", str(z))
+    assert res.exit_code == 1 and "refused" in res.output
+    assert (victim / "precious.txt").read_text() == "mine"
+    res = run_cli("data", "prepare", "raising", "--from", str(z))
+    assert res.exit_code == 1 and "the folder rule of raising failed: ZeroDivisionError" in res.output
+    assert "Traceback" not in res.output

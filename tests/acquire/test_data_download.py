@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import io
 import os
 import threading
 import zipfile
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli_fixtures import one_line_error
+from cli_fixtures import one_line_error, run_cli
 from data_fixtures import (
     FileServer,
     make_aflw2000_folder,
@@ -230,3 +231,35 @@ def test_part_file_from_another_url_is_not_resumed(tmp_path):
         fetch(srv.url("/f.bin"), dest, progress=False)
         assert srv.requests == [("/f.bin", None)]  # started over, no Range
     assert dest.read_bytes() == blob
+
+
+def test_interrupted_extraction_keeps_the_complete_download(tmp_path, monkeypatch):
+    import posebench.acquire.install as install
+    from data_fixtures import FileServer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(install, "install_archive", interrupted)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("AFW/anno.mat", b"x")
+    with FileServer({"/AFW.zip": buf.getvalue()}) as srv:
+        res = run_cli("data", "download", "afw", "--url", srv.url("/AFW.zip"))
+    kept = Path(os.environ["POSEBENCH_DATA"]) / ".downloads" / "AFW.zip"
+    assert res.exit_code == 130 and kept.is_file()
+    assert f"kept at {kept}" in res.output and f"posebench data prepare afw --from {kept}" in res.output
+
+
+def test_interrupted_extraction_hint_keeps_root(tmp_path, monkeypatch):
+    import posebench.acquire.install as install
+    from data_fixtures import FileServer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(install, "install_archive", interrupted)
+    root = tmp_path / "elsewhere"
+    with FileServer({"/AFW.zip": b"PK\x05\x06" + b"\x00" * 18}) as srv:
+        res = run_cli("data", "download", "afw", "--root", str(root), "--url", srv.url("/AFW.zip"))
+    assert res.exit_code == 130 and f"posebench data prepare afw --root {root.resolve()} --from" in res.output

@@ -12,6 +12,7 @@ import pytest
 import scipy.io as sio
 from click.testing import CliRunner
 
+from cli_fixtures import run_cli
 from data_fixtures import make_aflw2000_folder, write_jpg
 from image_damage import build_tree, mark_unreadable
 from posebench.acquire.catalogue import get_source
@@ -225,3 +226,39 @@ def test_data_verify_names_every_damaged_image(reader, damaged_images, tmp_path,
             file = {"aflw2000": Path(ids[name]).name + ext, "300w-lp": Path(ids[name]).name + ".jpg",
                     "biwi": Path(ids[name]).name + "_rgb.png"}[reader]
             assert not any(f"{file}:" in line for line in problems), (name, problems)
+
+
+def test_prepare_from_a_link_to_a_folder_installs_it(tmp_path):
+    from data_fixtures import make_aflw2000_folder
+
+    real = tmp_path / "real"
+    make_aflw2000_folder(real, images=False)
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    res = run_cli("data", "prepare", "aflw2000", "--from", str(link))
+    assert "installed at" in res.output and "not a folder" not in res.output, res.output
+
+
+def test_interrupt_during_the_check_says_the_copy_is_installed(tmp_path, monkeypatch):
+    import posebench.acquire.verify as verify
+    from data_fixtures import make_aflw2000_folder
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify, "verify_source", interrupted)
+    src = tmp_path / "src"
+    make_aflw2000_folder(src, images=False)
+    res = run_cli("data", "prepare", "aflw2000", "--from", str(src))
+    assert res.exit_code == 130 and "aflw2000 is installed at" in res.output
+    assert "posebench data verify aflw2000" in res.output and "nothing was installed" not in res.output
+
+
+def test_an_installed_whenet_file_must_be_the_published_bytes(tmp_path):
+    from posebench.acquire.catalogue import get_source
+    from posebench.acquire.verify import verify_source
+
+    (tmp_path / "whenet").mkdir()
+    (tmp_path / "whenet" / "WHENet.h5").write_bytes(b"\x89HDF\r\n\x1a\nnot the authors' file")
+    rep = verify_source(get_source("whenet"), tmp_path)
+    assert rep.problems and "expected the published 8f8bcf924447f712" in rep.problems[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli_fixtures import one_line_error
+from cli_fixtures import one_line_error, run_cli
 from data_fixtures import (
     make_aflw2000_folder,
 )
@@ -187,3 +187,12 @@ def test_names_that_are_not_utf8_are_kept_byte_for_byte(tmp_path):
 
     rec = read_record(next((results / "runs").glob("*.json")))
     assert os.fsencode(rec.data_root).endswith(b"aflw\xe9")
+
+
+def test_a_plugin_bug_at_run_time_is_one_line(faulty_plugin_2, monkeypatch):
+    res = run_cli("run", "-m", "boom", "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(faulty_plugin_2 / "r"))
+    assert res.exit_code == 1 and "error: unexpected ValueError: a plugin bug in" in res.output
+    assert "POSEBENCH_DEBUG=1" in res.output and "Traceback" not in res.output
+    monkeypatch.setenv("POSEBENCH_DEBUG", "1")
+    res = run_cli("run", "-m", "boom", "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(faulty_plugin_2 / "r"))
+    assert isinstance(res.exception, ValueError)  # the traceback, on request

@@ -10,6 +10,7 @@ in one file (below) works with every image method and its options and file are k
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import cv2
 import numpy as np
 import pytest
 
+import posebench
+from cli_fixtures import run_cli
 from conftest import SHARED
 from image_damage import MeanColour, build_tree, case_of, encode
 from posebench.crop import Box
@@ -262,7 +265,6 @@ def test_detector_calibration_is_declared_on_the_detector():
 
 @pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
 def test_same_size_replacement_is_never_served_from_the_cache(reader, damaged_images, tmp_path):
-    import os
 
     cs, mat = damaged_images
     small = {"png8": cs["png8"], "png8_gray": cs["png8_gray"]}
@@ -288,3 +290,35 @@ def test_same_size_replacement_is_never_served_from_the_cache(reader, damaged_im
     f = fresh.samples.set_index("id").loc[ids["png8"], "pred_yaw"]
     ok = again.record["from_cache"] == 0 and a == pytest.approx(f) and first.record["key"] != again.record["key"]
     assert ok, (again.record["from_cache"], a, f)
+
+
+def test_registered_name_names_the_cache_not_the_class_attribute(faulty_plugin):
+    res_dir = str(faulty_plugin / "res")
+    a = run_cli("run", "-m", "frontal-a", "-d", "synthetic", "--dataset-option", "n=20", "--results-dir", res_dir)
+    b = run_cli("run", "-m", "frontal-b", "-d", "synthetic", "--dataset-option", "n=20", "--results-dir", res_dir)
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    assert "(0 from cache)" in b.output  # FrontalB's `name` is "frontal" too: its predictions are its own
+    runs = sorted(p.name.split("__")[0] for p in (faulty_plugin / "res" / "runs").glob("*.json"))
+    assert runs == ["frontal-a", "frontal-b"]
+
+
+def test_hand_built_method_is_keyed_like_the_registry_one(faulty_plugin, tmp_path):
+    methods.names()
+    cls = methods.get("frontal-a").factory
+    ds = posebench.create_dataset("synthetic", n=10)
+    by_hand = posebench.evaluate(cls(yaw=5), ds, results_dir=tmp_path / "r")
+    assert by_hand.record.options == {"yaw": 5.0}  # coerced to the declared float, as `-o yaw=5` is
+    again = posebench.evaluate(cls(yaw=5.0), ds, results_dir=tmp_path / "r")
+    assert again.record.key == by_hand.record.key and again.record.from_cache == 10
+    registry = posebench.evaluate("frontal-a", ds, results_dir=tmp_path / "r", method_options={"yaw": 5})
+    assert registry.record.options == {"yaw": 5.0} and registry.record.method == "frontal-a"
+
+
+def test_hand_built_classes_sharing_a_name_do_not_share_predictions(faulty_plugin, tmp_path):
+    methods.names()
+    a_cls, b_cls = methods.get("frontal-a").factory, methods.get("frontal-b").factory
+    ds = posebench.create_dataset("synthetic", n=5)
+    a = posebench.evaluate(a_cls(), ds, results_dir=tmp_path / "r")
+    b = posebench.evaluate(b_cls(), ds, results_dir=tmp_path / "r")
+    assert a.record.key != b.record.key and b.record.from_cache == 0
+    assert b.summary.yaw != a.summary.yaw  # FrontalB answers yaw + 30

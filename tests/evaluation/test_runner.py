@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 import scipy.io as sio
 
+import posebench
 from posebench.datasets.aflw2000 import load_aflw2000
 from posebench.datasets.synthetic import make_synthetic
-from posebench.errors import SampleFailure
+from posebench.errors import SampleFailure, UsageError
 from posebench.evaluation.cache import PredictionCache
 from posebench.evaluation.runner import evaluate
 from posebench.method import FaceInput, Method, create_method
@@ -153,3 +154,17 @@ def test_invalid_labels_count_as_failures(tmp_path):
     rec = json.loads(res.paths["record"].read_text())
     assert rec["environment"]["packages"]["numpy"] and rec["options"]["solver"] == "auto" and rec["label"] == "gt-landmarks"
     assert rec["setup"] == "best: weak perspective" and rec["behind_camera"] == 0
+
+
+def test_a_nameless_hand_built_method_is_refused(tmp_path):
+    from posebench.method import Method
+    from posebench.pose import Pose
+
+    class Nameless(Method):
+        needs = frozenset({"landmarks"})
+
+        def estimate_one(self, face):
+            return Pose(0.0, 0.0, 0.0)
+
+    with pytest.raises(UsageError, match="has no usable name"):
+        posebench.evaluate(Nameless(), posebench.create_dataset("synthetic", n=3), results_dir=tmp_path)
