@@ -108,7 +108,7 @@ class MeanColour(Method):
     it receives (a CRC of the RGB array as yaw, the mean colours as pitch and roll): two samples
     get the same pose only when every pixel is the same."""
 
-    name = "hostile-mean-colour"
+    name = "pixel-fingerprint"
     needs = frozenset({"image"})
 
     def estimate_one(self, face: FaceInput) -> Pose:

@@ -1,4 +1,6 @@
-"""Safe extraction: members escaping the target are refused before anything is written."""
+"""Safe extraction: members escaping the target (or nested thousands deep) are refused before anything
+is written, a dataset's folder rule may not point outside the archive, and the leftovers of killed
+processes are cleaned."""
 
 from __future__ import annotations
 
