@@ -157,15 +157,6 @@ def _perspective(face, truth, size=450):
     return uv, np.full((len(truth), 2), float(size))
 
 
-def _ortho_mat(path: Path, face: np.ndarray, ypr) -> None:
-    R = euler_to_matrix(*ypr)
-    c = face - face.mean(axis=0)
-    X = (R @ c.T).T * (150.0 / np.abs(c).max())
-    pt3d = np.stack([225 + X[:, 0], 225 - X[:, 1], X[:, 2]])
-    pose = np.array([np.radians(ypr[1]), np.radians(ypr[0]), np.radians(ypr[2]), 0, 0, 0, 1.0])[None]
-    sio.savemat(path, {"Pose_Para": pose, "pt3d_68": pt3d, "pt2d": pt3d[:2, :21]})
-
-
 YAWS = (-99.0, -95.0, -91.0, -90.0, -89.0, 85.0, 90.0, 91.0, 95.0, 99.0)
 
 

@@ -63,14 +63,28 @@ def test_lazy_class_that_cannot_be_read_statically_falls_back_to_the_real_signat
     assert list(sig.parameters) == ["scale"] and sig.parameters["scale"].default == math.pi
 
 
-@pytest.mark.parametrize("name,words", [("lazy-missing", "faultplug has no Nope"),
-                                        ("lazy-typo", "no module faultplgu"),
-                                        ("lazy-noparent", "no module nopkg.mod"),
-                                        ("lazy-wrongneeds", "registered with needs ['image'] but")])
-def test_lazy_class_faults_are_one_line(faulty_plugin, name, words):
-    res = run_cli("run", "-m", name, "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(faulty_plugin / "r"))
-    assert res.exit_code != 0 and "Traceback" not in res.output
-    assert res.output.strip().splitlines()[-1].startswith("error:") and words in res.output
+#: (the plugin fixture, ``posebench run`` arguments, words in the error, exit code (None: any but 0))
+SYNTHETIC_3 = ("-d", "synthetic", "--dataset-option", "n=3")
+PLUGIN_RUN_FAULTS = {
+    "lazy-missing-class": ("faulty_plugin", ("-m", "lazy-missing", *SYNTHETIC_3), "faultplug has no Nope", None),
+    "lazy-misspelt-module": ("faulty_plugin", ("-m", "lazy-typo", *SYNTHETIC_3), "no module faultplgu", None),
+    "lazy-missing-package": ("faulty_plugin", ("-m", "lazy-noparent", *SYNTHETIC_3), "no module nopkg.mod", None),
+    "lazy-other-needs": ("faulty_plugin", ("-m", "lazy-wrongneeds", *SYNTHETIC_3), "registered with needs ['image'] but", None),
+    "read-only-name": ("faulty_plugin_2", ("-m", "pb-prop", *SYNTHETIC_3), "cannot be set to the registered name", 1),
+    "dataset-factory-returns-none": ("faulty_plugin_2", ("-m", "gt-landmarks", "-d", "pb-none"), "not a dataset", 1),
+}
+
+
+@pytest.mark.parametrize("case", list(PLUGIN_RUN_FAULTS))
+def test_a_plugin_fault_at_run_is_one_line_naming_it(request, case):
+    """A lazily registered class that cannot load, a name that cannot be set, a dataset factory
+    that returns None: ``posebench run`` stops with one error line, no traceback."""
+    fixture, args, words, code = PLUGIN_RUN_FAULTS[case]
+    root = request.getfixturevalue(fixture)
+    res = run_cli("run", *args, "--results-dir", str(root / "r"))
+    assert res.exit_code != 0 and (code is None or res.exit_code == code), res.output
+    assert "Traceback" not in res.output and res.output.strip().splitlines()[-1].startswith("error:"), res.output
+    assert words in res.output, res.output
 
 
 def test_dataset_names_that_would_leave_or_shadow_the_data_root_are_refused():
@@ -93,11 +107,6 @@ def test_plugin_warnings_are_one_line(tmp_path, monkeypatch):
     assert "self._load()" not in res.stderr
 
 
-def test_a_name_that_cannot_be_set_is_refused(faulty_plugin_2):
-    res = run_cli("run", "-m", "pb-prop", "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(faulty_plugin_2 / "r"))
-    assert res.exit_code == 1 and "cannot be set to the registered name" in res.output
-
-
 def test_a_none_default_option_is_coerced_by_its_annotation(faulty_plugin_2):
     methods.names()
     assert methods.bind("scaled", {"scale": "5"}) == {"scale": 5.0}
@@ -111,11 +120,6 @@ def test_a_none_default_option_is_coerced_by_its_annotation(faulty_plugin_2):
 
 def test_an_entry_point_may_name_a_registered_class_under_another_name(faulty_plugin_2):
     assert "scaled-alias" in methods.names() and "scaled" in methods.names()
-
-
-def test_a_dataset_factory_returning_none_is_one_line(faulty_plugin_2):
-    res = run_cli("run", "-m", "gt-landmarks", "-d", "pb-none", "--results-dir", str(faulty_plugin_2 / "r"))
-    assert res.exit_code == 1 and "not a dataset" in res.output and "Traceback" not in res.output
 
 
 def test_system_exit_in_a_lazy_plugin_is_one_line(tmp_path, monkeypatch):

@@ -196,7 +196,7 @@ def test_redirect_loop_is_one_line_error():
     assert "redirect" in one_line_error(res, 1)
 
 
-def _aflw_zip(tmp_path: Path) -> bytes:
+def _labels_only_aflw_zip(tmp_path: Path) -> bytes:
     src = tmp_path / "zsrc" / "AFLW2000"
     make_aflw2000_folder(src, images=False)
     z = tmp_path / "a.zip"
@@ -209,7 +209,7 @@ def _aflw_zip(tmp_path: Path) -> bytes:
 def test_bad_download_is_never_reused(tmp_path):
     root = tmp_path / "data"
     runner = CliRunner()
-    with FileServer({"/bad.zip": b"<html>not a zip</html>", "/good.zip": _aflw_zip(tmp_path)}) as srv:
+    with FileServer({"/bad.zip": b"<html>not a zip</html>", "/good.zip": _labels_only_aflw_zip(tmp_path)}) as srv:
         res = runner.invoke(main, ["data", "download", "aflw2000", "--root", str(root), "--url", srv.url("/bad.zip")])
         assert "not a zip or tar archive" in one_line_error(res, 1)
         assert not list((root / ".downloads").iterdir())  # the bad bytes are gone
@@ -233,7 +233,8 @@ def test_part_file_from_another_url_is_not_resumed(tmp_path):
     assert dest.read_bytes() == blob
 
 
-def test_interrupted_extraction_keeps_the_complete_download(tmp_path, monkeypatch):
+@pytest.mark.parametrize("root", [None, "elsewhere"])
+def test_interrupted_extraction_keeps_the_complete_download_and_says_how_to_install_it(tmp_path, monkeypatch, root):
     import posebench.acquire.install as install
     from data_fixtures import FileServer
 
@@ -244,22 +245,10 @@ def test_interrupted_extraction_keeps_the_complete_download(tmp_path, monkeypatc
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("AFW/anno.mat", b"x")
+    where = ["--root", str(tmp_path / root)] if root else []
     with FileServer({"/AFW.zip": buf.getvalue()}) as srv:
-        res = run_cli("data", "download", "afw", "--url", srv.url("/AFW.zip"))
-    kept = Path(os.environ["POSEBENCH_DATA"]) / ".downloads" / "AFW.zip"
-    assert res.exit_code == 130 and kept.is_file()
-    assert f"kept at {kept}" in res.output and f"posebench data prepare afw --from {kept}" in res.output
-
-
-def test_interrupted_extraction_hint_keeps_root(tmp_path, monkeypatch):
-    import posebench.acquire.install as install
-    from data_fixtures import FileServer
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(install, "install_archive", interrupted)
-    root = tmp_path / "elsewhere"
-    with FileServer({"/AFW.zip": b"PK\x05\x06" + b"\x00" * 18}) as srv:
-        res = run_cli("data", "download", "afw", "--root", str(root), "--url", srv.url("/AFW.zip"))
-    assert res.exit_code == 130 and f"posebench data prepare afw --root {root.resolve()} --from" in res.output
+        res = run_cli("data", "download", "afw", *where, "--url", srv.url("/AFW.zip"))
+    kept = ((tmp_path / root).resolve() if root else Path(os.environ["POSEBENCH_DATA"])) / ".downloads" / "AFW.zip"
+    hint = f"posebench data prepare afw --root {(tmp_path / root).resolve()} --from" if root else f"posebench data prepare afw --from {kept}"
+    assert res.exit_code == 130 and kept.is_file(), res.output
+    assert f"kept at {kept}" in res.output and hint in res.output, res.output
