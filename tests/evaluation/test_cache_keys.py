@@ -259,6 +259,8 @@ def test_detector_calibration_is_declared_on_the_detector():
     assert [src.reference_scale(n) for n in ("dlib-hog", "dlib-cnn", "yunet", "fixed-box")] == [195.0, 195.0, 165.0, 195.0]
 
 
+# -- the dataset's content: an image replaced behind the same name, size and mtime ----------------
+
 @pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
 def test_same_size_replacement_is_never_served_from_the_cache(reader, damaged_images, tmp_path):
 
@@ -287,6 +289,8 @@ def test_same_size_replacement_is_never_served_from_the_cache(reader, damaged_im
     ok = again.record["from_cache"] == 0 and a == pytest.approx(f) and first.record["key"] != again.record["key"]
     assert ok, (again.record["from_cache"], a, f)
 
+
+# -- the registered name, not a class attribute, names the predictions ----------------------------
 
 def test_registered_name_names_the_cache_not_the_class_attribute(faulty_plugin):
     res_dir = str(faulty_plugin / "res")
@@ -319,6 +323,8 @@ def test_hand_built_classes_sharing_a_name_do_not_share_predictions(faulty_plugi
     assert a.record.key != b.record.key and b.record.from_cache == 0
     assert b.summary.yaw != a.summary.yaw  # FrontalB answers yaw + 30
 
+
+# -- every declared option of every registered method; files named by options --------------------
 
 def _other_values(name: str):
     """(option, another value) for each declared option whose value can be changed here."""
