@@ -102,7 +102,6 @@ def test_prepare_official_name_with_wrong_size_is_refused_but_kept(tmp_path):
 
 
 def test_prepare_300w_lp_from_zip(tmp_path):
-
     from data_fixtures import write_aflw2000_mat
 
     top = tmp_path / "300W_LP"

@@ -215,7 +215,6 @@ def test_other_bytes_in_any_file_a_prediction_reads_change_the_key(name, box, ma
 
 @pytest.mark.parametrize("name", IMAGE_METHODS)
 def test_plugin_detector_works_with_every_image_method(name, made, monkeypatch, tmp_path, aflw_sample):
-
     assert "fixed-box" in detectors.names()
     sample = datasets.create("aflw2000", data_dir=aflw_sample).samples[0]
     monkeypatch.setattr(FixedBox, "box", sample.box)  # a real face, so that every method answers
@@ -263,7 +262,6 @@ def test_detector_calibration_is_declared_on_the_detector():
 
 @pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
 def test_same_size_replacement_is_never_served_from_the_cache(reader, damaged_images, tmp_path):
-
     cs, mat = damaged_images
     small = {"png8": cs["png8"], "png8_gray": cs["png8_gray"]}
     root = tmp_path / reader

@@ -276,7 +276,6 @@ def test_onnx_headpose_missing_model_and_bad_config(tmp_path):
 # -- fan ---------------------------------------------------------------------------------------
 
 def test_fan_without_weights_says_which_file_to_place_where():
-
     with pytest.raises(WeightsError) as exc:
         create_method("fan", {})
     msg = str(exc.value)
