@@ -131,4 +131,4 @@ def alpha(train_data: str = "", train_dataset: str = "300w-lp", model: str = "ho
                       regression_init, augment, input_size, limit, max_steps, workers, seed, engine, runs)
 
 
-alpha.example_options = None  # no cheap synthetic run: it trains networks on images (tests/test_training.py)
+alpha.example_options = None  # no cheap synthetic run: it trains networks on images (tests/training/test_training.py)

@@ -10,6 +10,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("POSEBENCH_SHARED", REPO.parent / "shared"))
 
+#: Helper modules whose fixtures every test folder may use.
+pytest_plugins = ["image_damage", "plugin_fixtures"]
+
 
 def shared_path(*parts: str) -> Path:
     """A path inside the shared reference data; skips the test when it is absent."""

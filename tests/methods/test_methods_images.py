@@ -8,19 +8,29 @@ check plumbing (shapes, geometry, failure handling), never accuracy.
 from __future__ import annotations
 
 import functools
+import json
+import os
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+import scipy.io as sio
+from click.testing import CliRunner
+from test_crop import BAD_BOXES
 
-from conftest import SHARED
+from conftest import SHARED, shared_path
+from image_damage import METHOD_CASES, SRC, build_tree, check_table, mark_unreadable
+from posebench.cli import main
 from posebench.crop import landmark_box
 from posebench.detect import choose_face, iou, make_detector
 from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.evaluation.runner import evaluate
 from posebench.imageio import read_image
 from posebench.method import FaceInput, create_method
 from posebench.metrics import angle_errors
+from posebench.registry import datasets, methods
 from posebench.registry import methods as registry
 
 YUNET = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
@@ -58,7 +68,6 @@ def _write_fan_weights(torch_home: Path) -> Path:
 @pytest.fixture
 def fan_plumbing_weights() -> Path:
     """PLUMBING ONLY: random FAN weights under $TORCH_HOME (predictions are meaningless)."""
-    import os
 
     return _write_fan_weights(Path(os.environ["TORCH_HOME"]))
 
@@ -196,7 +205,6 @@ def test_fsanet_mae_on_real_images(models, real_faces):
 
 def test_fsanet_sign_convention_matters(real_faces, tmp_path):
     """Flipping one sign in the config must ruin that angle: the shipped signs are checked."""
-    import json
 
     from posebench.methods.onnx_headpose import CONFIG_DIR
 
@@ -218,8 +226,6 @@ def test_fsanet_reproduces_its_authors_aflw2000_preprocessing(aflw_sample, real_
     size, int again, cut at 0 and at width-1/height-1, cv2.resize to 64 on the BGR image. Written
     out here independently; posebench's crop boxes and predictions must equal it. A face without
     points falls back to its 68 landmarks."""
-    import cv2
-    import scipy.io as sio
 
     faces, _ = real_faces
     m = make("onnx-headpose")
@@ -270,8 +276,6 @@ def test_onnx_headpose_missing_model_and_bad_config(tmp_path):
 # -- fan ---------------------------------------------------------------------------------------
 
 def test_fan_without_weights_says_which_file_to_place_where():
-    import os
-
     with pytest.raises(WeightsError) as exc:
         create_method("fan", {})
     msg = str(exc.value)
@@ -281,9 +285,7 @@ def test_fan_without_weights_says_which_file_to_place_where():
 
 
 def test_fan_cli_error_is_one_line(aflw_sample):
-    from click.testing import CliRunner
 
-    from posebench.cli import main
 
     res = CliRunner().invoke(main, ["run", "--method", "fan", "--dataset", "aflw2000", "--data-dir", str(aflw_sample)])
     assert res.exit_code == 1
@@ -400,9 +402,7 @@ def test_truncated_jpeg_is_recorded_by_the_runner(name, aflw_sample, tmp_path, w
 
 
 def test_bench_methods_prints_ms_per_face_and_a_ratio(aflw_sample):
-    from click.testing import CliRunner
 
-    from posebench.cli import main
 
     if not FSANET.is_dir():
         pytest.skip(f"FSA-Net models not found: {FSANET}")
@@ -412,3 +412,151 @@ def test_bench_methods_prints_ms_per_face_and_a_ratio(aflw_sample):
     assert "onnx-headpose fsanet 1x1+var (batch 64)" in res.output
     assert "batch 64 vs batch 1:" in res.output
     assert "fan: skipped (FAN weights not found" in res.output
+
+
+def _make_method(name: str, tmp_path: Path):
+    opts: dict[str, str] = {}
+    if name == "onnx-headpose":
+        d = SHARED / "models" / "fsanet"
+        if not d.is_dir():
+            pytest.skip(f"FSA-Net models not found: {d}")
+        opts = {"model_dir": str(d)}
+    elif name == "fan":
+        import os
+
+        import torch
+        from face_alignment.models import FAN
+
+        from posebench.methods.fan import FAN_FILE
+
+        torch.manual_seed(0)
+        path = Path(os.environ["TORCH_HOME"]) / "hub" / "checkpoints" / FAN_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(FAN(4).state_dict(), path)  # plumbing weights: predictions mean nothing
+        opts = {"flip": "false", "box": "gt"}
+    elif name == "dlib":
+        opts = {"box": "gt"}
+    else:  # the Hopenet family: seeded weights of the right architecture (plumbing)
+        import torch
+
+        from posebench.methods.hopenet import nets
+
+        arch = {"hopenet": "hopenet", "hopenet-alexnet": "hopenet-alexnet",
+                "resnet50-regression": "resnet50-regression"}.get(name)
+        if arch is None:
+            pytest.skip(f"no weights recipe for third-party method {name}")
+        w = tmp_path / f"{name}.pkl"
+        torch.save(nets.seeded_weights(arch, seed=0), w)
+        opts = {"weights": str(w), "engine": "torch"}
+    try:
+        return create_method(name, opts)
+    except WeightsError as exc:
+        pytest.skip(f"{name}: {exc}")
+
+
+#: Image methods fast enough to run over every damaged file here; the networks (Hopenet family,
+#: FAN) receive exactly the same arrays from the runner (the reader sweep pins them bit for bit)
+#: and are run on arrays of every depth and layout below.
+FAST_IMAGE_METHODS = [m for m in IMAGE_METHODS if m in ("dlib", "onnx-headpose")]
+
+
+HEAVY = ("fan", "hopenet", "hopenet-alexnet", "resnet50-regression")
+
+
+@pytest.mark.parametrize("name", FAST_IMAGE_METHODS)
+def test_damaged_images_through_every_image_method(name, damaged_images, tmp_path, unreadable):
+    cs, mat = damaged_images
+    cs = {k: v for k, v in cs.items() if k in METHOD_CASES}
+    root = tmp_path / "aflw"
+    ids = build_tree(root, "aflw2000", cs, mat)
+    mark_unreadable(unreadable, root, ids, "aflw2000")
+    m = _make_method(name, tmp_path)
+    res = evaluate(m, datasets.create("aflw2000", data_dir=str(root)), tmp_path / "res", progress=False)
+    check_table(res.samples, ids, cs, name)
+
+
+@pytest.mark.parametrize("name", IMAGE_METHODS)
+def test_arrays_of_every_depth_and_layout_through_every_image_method(name, damaged_images, tmp_path):
+    """The public estimate() path: 16-bit arrays give the 8-bit prediction; depths and layouts
+    with no faithful 8-bit reading are refused (SampleFailure), never guessed."""
+    from posebench.imageio import decode_image
+
+    cs, mat = damaged_images
+    rgb = decode_image(cs["jpg"][1])
+    gray = rgb[..., 0] // 3 + rgb[..., 1] // 3 + rgb[..., 2] // 3
+    m = _make_method(name, tmp_path)
+    from posebench.datasets.aflw2000 import load_aflw2000
+
+    s = next(x for x in load_aflw2000(shared_path("data", "AFLW2000-sample")) if x.id == SRC)
+    box = s.box
+
+    def face(img):
+        return FaceInput(img, (450, 450), box, s.landmarks, None, SRC, s.points)
+
+    good = {"rgb8": rgb, "rgb16": rgb.astype(np.uint16) * 257, "gray8": np.ascontiguousarray(gray),
+            "gray16": gray.astype(np.uint16) * 257, "gray_alpha8": np.dstack([gray, gray])}
+    pairs = (("rgb16", "rgb8"), ("gray16", "gray8"), ("gray_alpha8", "gray8"))
+    if name in HEAVY:
+        # slow networks: no forward pass here. The Hopenet family's network input of a 16-bit
+        # array must equal the 8-bit one's bit for bit (then so must the prediction); FAN converts
+        # with the same to_rgb before anything else. Refused arrays never reach a network.
+        if hasattr(m, "prepare"):
+            same_input = np.array_equal(m.prepare(face(good["rgb16"])), m.prepare(face(good["rgb8"])))
+            assert same_input
+        good, pairs = {}, ()
+    bad = {"float32_unit": rgb.astype(np.float32) / 255, "float64": rgb.astype(np.float64), "int16": rgb.astype(np.int16),
+           "bool": rgb > 128, "uint32": rgb.astype(np.uint32), "five_channels": np.dstack([rgb, rgb[..., :2]]),
+           "empty": np.zeros((0, 0, 3), np.uint8), "one_dimensional": rgb.ravel()}
+    out = m.estimate_batch([face(a) for a in [*good.values(), *bad.values()]])
+    res = dict(zip([*good, *bad], out))
+
+    def same(a, b):
+        if isinstance(a, SampleFailure) or isinstance(b, SampleFailure):
+            return isinstance(a, SampleFailure) and isinstance(b, SampleFailure) and a.reason == b.reason
+        return np.allclose(a.as_array(), b.as_array(), atol=1e-4)
+
+    wrong = []
+    for k, ref in pairs:
+        ok = same(res[k], res[ref])
+        if not ok:
+            wrong.append(f"{k}: {res[k]} vs {ref}: {res[ref]}")
+    for k in bad:
+        ok = isinstance(res[k], SampleFailure)
+        if not ok:
+            wrong.append(f"{k}: a prediction from an image posebench cannot read faithfully: {res[k]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def _faces(img, boxes=BAD_BOXES, landmarks=None, points=None):
+    return [FaceInput(img, (img.shape[1], img.shape[0]), box=b if len(b) == 4 else None, landmarks=landmarks,
+                      points=points, id=k) for k, b in boxes.items()]
+
+
+def test_every_image_method_refuses_a_broken_box_per_sample():
+    """dlib (box=gt), hopenet's prepare, onnx-headpose (FSA-Net integer crop, where the models are
+    shared) and FAN's box step all refuse a broken box per sample."""
+    from posebench.detect import locate_face
+    from posebench.facesource import FaceSource
+    from posebench.methods.hopenet.method import HopenetBase
+
+    img = np.full((120, 160, 3), 90, np.uint8)
+    hopenet = object.__new__(HopenetBase)  # its box step only: no network needed
+    hopenet.box, hopenet.detector_model = "gt", ""
+    hopenet.faces = FaceSource("gt")
+    dlib = methods.create("dlib", {"box": "gt"})
+    out = dlib.estimate_batch(_faces(img))
+    assert all(isinstance(o, SampleFailure) for o in out), out
+    for face in _faces(img):
+        with pytest.raises(SampleFailure):
+            hopenet.prepare(face)
+        with pytest.raises(SampleFailure):  # FAN's (and every detector user's) box step
+            locate_face(img, "gt", None, face.box)
+    fsanet = SHARED / "models" / "fsanet"
+    if fsanet.is_dir():
+        onnx = methods.create("onnx-headpose", {"model_dir": str(fsanet), "threads": "1"})
+        bad_points = {"nan": np.full((21, 2), np.nan), "1e8": np.full((21, 2), 1e8), "all-minus-1": -np.ones((21, 2)),
+                      "inf": np.full((21, 2), np.inf)}
+        faces = _faces(img) + [FaceInput(img, (160, 120), box=(10, 10, 90, 90), points=p, id=k)
+                               for k, p in bad_points.items()]
+        out = onnx.estimate_batch(faces)
+        assert all(isinstance(o, SampleFailure) for o in out), out

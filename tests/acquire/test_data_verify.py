@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io as sio
 from click.testing import CliRunner
 
+from cli_fixtures import run_cli
 from data_fixtures import make_aflw2000_folder, write_jpg
+from image_damage import build_tree, mark_unreadable
 from posebench.acquire.catalogue import get_source
 from posebench.acquire.verify import verify_source
 from posebench.cli import main
@@ -99,8 +102,6 @@ def test_prepare_official_name_with_wrong_size_is_refused_but_kept(tmp_path):
 
 
 def test_prepare_300w_lp_from_zip(tmp_path):
-    import scipy.io as sio
-
     from data_fixtures import write_aflw2000_mat
 
     top = tmp_path / "300W_LP"
@@ -173,7 +174,7 @@ def test_prepare_afw_finds_anno_and_verifies_counts(tmp_path):
     """AFW's own source (posebench.datasets.afw): the folder holding anno.mat is found inside the
     archive, the copy is checked by the reader (images, faces) against the published 205 / 468,
     and `posebench run -d afw` then finds it without --data-dir."""
-    from test_afw import write_afw
+    from data_fixtures import write_afw
 
     src = write_afw(tmp_path / "release" / "testimages")  # 4 images, 5 faces
     zpath = tmp_path / "AFW.zip"
@@ -197,3 +198,66 @@ def test_prepare_afw_finds_anno_and_verifies_counts(tmp_path):
 def test_prepare_from_missing_file_is_one_line(tmp_path, name):
     res = CliRunner().invoke(main, ["data", "prepare", name, "--from", str(tmp_path / "nope.zip")])
     assert res.exit_code == 1 and res.output.count("\n") == 1 and "does not exist" in res.output
+
+
+@pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
+def test_data_verify_names_every_damaged_image(reader, damaged_images, tmp_path, unreadable, monkeypatch):
+    import posebench.acquire.source as source
+
+    cs, mat = damaged_images
+    root = tmp_path / reader
+    ids = build_tree(root, reader, cs, mat)
+    mark_unreadable(unreadable, root, ids, reader)
+    monkeypatch.setattr(source, "IMAGE_SAMPLE", 1000)  # decode every image, not a spread of 5
+    res = CliRunner().invoke(main, ["data", "verify", reader, "--root", str(root)])
+    if res.exception and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1].startswith("error:")
+    problems = [line for line in res.output.splitlines() if line.startswith("problem:")]
+    for name, (_, data, (kind, _)) in cs.items():
+        if kind != "fail" or data is None:
+            continue
+        stem = Path(ids[name]).name
+        hit = any(stem in line for line in problems)
+        assert hit, f"{name} ({stem}) not reported by verify: {problems}"
+    for name, (ext, _, (kind, _)) in cs.items():
+        if kind == "same":
+            file = {"aflw2000": Path(ids[name]).name + ext, "300w-lp": Path(ids[name]).name + ".jpg",
+                    "biwi": Path(ids[name]).name + "_rgb.png"}[reader]
+            assert not any(f"{file}:" in line for line in problems), (name, problems)
+
+
+def test_prepare_from_a_link_to_a_folder_installs_it(tmp_path):
+    from data_fixtures import make_aflw2000_folder
+
+    real = tmp_path / "real"
+    make_aflw2000_folder(real, images=False)
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    res = run_cli("data", "prepare", "aflw2000", "--from", str(link))
+    assert "installed at" in res.output and "not a folder" not in res.output, res.output
+
+
+def test_interrupt_during_the_check_says_the_copy_is_installed(tmp_path, monkeypatch):
+    import posebench.acquire.verify as verify
+    from data_fixtures import make_aflw2000_folder
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify, "verify_source", interrupted)
+    src = tmp_path / "src"
+    make_aflw2000_folder(src, images=False)
+    res = run_cli("data", "prepare", "aflw2000", "--from", str(src))
+    assert res.exit_code == 130 and "aflw2000 is installed at" in res.output
+    assert "posebench data verify aflw2000" in res.output and "nothing was installed" not in res.output
+
+
+def test_an_installed_whenet_file_must_be_the_published_bytes(tmp_path):
+    from posebench.acquire.catalogue import get_source
+    from posebench.acquire.verify import verify_source
+
+    (tmp_path / "whenet").mkdir()
+    (tmp_path / "whenet" / "WHENet.h5").write_bytes(b"\x89HDF\r\n\x1a\nnot the authors' file")
+    rep = verify_source(get_source("whenet"), tmp_path)
+    assert rep.problems and "expected the published 8f8bcf924447f712" in rep.problems[0]

@@ -1,17 +1,29 @@
-"""Safe extraction: members escaping the target are refused before anything is written."""
+"""Safe extraction: members escaping the target (or nested thousands deep) are refused before anything
+is written, a dataset's folder rule may not point outside the archive, and the leftovers of killed
+processes are cleaned."""
 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from cli_fixtures import one_line_error, run_cli
+from data_fixtures import (
+    make_aflw2000_folder,
+)
 from posebench.acquire.archive import UnsafeArchiveError, safe_extract
 from posebench.acquire.catalogue import get_source
 from posebench.acquire.layout import find_dataset_folder
+from posebench.cli import main
+from posebench.errors import DataError
+from posebench.registry import datasets
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -119,3 +131,68 @@ def test_layout_finds_each_readers_folder(tmp_path):
         (hp / subj).mkdir(parents=True)
         (hp / subj / "frame_00003_pose.txt").write_text("")
     assert find_dataset_folder(get_source("biwi"), tmp_path / "c") == hp
+
+
+@pytest.mark.parametrize("kind", ["zip-deep", "tar-deep", "zip-long-name"])
+def test_deep_archive_is_refused_in_one_line(tmp_path, kind):
+    import io
+    import tarfile
+
+    deep = "a/" * 2000 + "f.mat" if kind != "zip-long-name" else "b" * 3000 + "/f.mat"
+    if kind.startswith("zip"):
+        arch = tmp_path / "deep.zip"
+        with zipfile.ZipFile(arch, "w") as zf:
+            zf.writestr(deep, b"x")
+    else:
+        arch = tmp_path / "deep.tar"
+        with tarfile.open(arch, "w", format=tarfile.PAX_FORMAT) as tf:
+            info = tarfile.TarInfo(deep)
+            info.size = 1
+            tf.addfile(info, io.BytesIO(b"x"))
+    res = CliRunner().invoke(main, ["data", "prepare", "aflw2000", "--from", str(arch), "--root", str(tmp_path / "d")])
+    assert "refused member" in one_line_error(res, 1)
+    assert not [p for p in (tmp_path / "d").iterdir() if p.name.startswith(".extract")]
+
+
+def test_leftovers_of_killed_processes_are_cleaned(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        root = tmp_path / "data"
+        (root / ".downloads").mkdir(parents=True)
+        gone = [root / f".extract-AFLW2000-3D.zip-{dead.pid}-abc123", root / f".copy-aflw2000-{dead.pid}",
+                root / f".aflw2000.old-{dead.pid}", root / ".downloads" / f".x.pkl.tmp{dead.pid}"]
+        kept = [root / f".extract-AFLW2000-3D.zip-{live.pid}-abc123", root / ".user-folder"]
+        for p in gone + kept:
+            p.mkdir() if not p.name.startswith(".x") else p.write_bytes(b"")
+        (gone[0] / "big.bin").write_bytes(b"\0" * 1000)
+        src = tmp_path / "src"
+        make_aflw2000_folder(src, images=False)
+        res = CliRunner().invoke(main, ["data", "download", "aflw2000", "--root", str(root), "--url", "notaurl"])
+        assert res.exit_code == 2  # even a refused call cleans up first
+        assert not any(p.exists() for p in gone) and all(p.exists() for p in kept)
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_dataset_rule_outside_the_archive_is_refused_and_moves_nothing(faulty_plugin, monkeypatch):
+    victim = faulty_plugin / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("mine")
+    monkeypatch.setenv("FAULT_VICTIM", str(victim))
+    z = faulty_plugin / "pkg" / "g.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("g/poses.csv", "x")
+    src = datasets.get("grabby").source
+    from posebench.acquire.layout import find_dataset_folder
+
+    with pytest.raises(DataError, match="not inside"):
+        find_dataset_folder(src, faulty_plugin / "pkg")
+    res = run_cli("data", "prepare", "grabby", "--from", str(z))
+    assert res.exit_code == 1 and "refused" in res.output
+    assert (victim / "precious.txt").read_text() == "mine"
+    res = run_cli("data", "prepare", "raising", "--from", str(z))
+    assert res.exit_code == 1 and "the folder rule of raising failed: ZeroDivisionError" in res.output
+    assert "Traceback" not in res.output

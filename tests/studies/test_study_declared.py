@@ -20,7 +20,7 @@ from posebench.registry import studies
 from posebench.studies.base import Study, is_result_column, run_signature_problem
 from posebench.studies.run import run_and_store, run_study
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_study_example() -> str:

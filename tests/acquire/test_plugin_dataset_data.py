@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from plugin_fixtures import install_plugin
 
 from data_fixtures import FileServer
+from plugin_fixtures import install_plugin
 from posebench.acquire.catalogue import get_source, sources
 from posebench.acquire.source import Source
 from posebench.cli import main

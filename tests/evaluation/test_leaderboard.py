@@ -9,6 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+import posebench
 from posebench.cli import main
 from posebench.datasets.synthetic import make_synthetic
 from posebench.evaluation.leaderboard import render
@@ -142,3 +143,19 @@ def test_group_and_row_order_follow_the_runs_not_their_keys(tmp_path):
     assert shown(runs) == shown(runs[::-1]) == shown(sorted(runs, key=lambda rp: rp[1].name, reverse=True))
     protocols = [group[0][0].protocol for _, group in run_groups(runs)]
     assert protocols == [ds.protocol, f"{ds.protocol}+ds5-v1", f"{ds.protocol}+ds10-v1"]
+
+
+def test_leaderboard_common_table_keeps_every_run_of_a_shared_label(tmp_path, u_base):
+    from posebench.evaluation.leaderboard import write_leaderboard
+
+    ds = posebench.create_dataset("synthetic", n=10)
+    for folder, extra in (("a", ""), ("b", "\n")):  # same file name and numbers, other bytes: another key
+        (tmp_path / folder).mkdir()
+        face = tmp_path / folder / "face.txt"
+        face.write_text(u_base.read_text() + extra)
+        posebench.evaluate("gt-landmarks", ds, results_dir=tmp_path / "r", method_options={"face": str(face)})
+    posebench.evaluate("gt-landmarks", ds, results_dir=tmp_path / "r")
+    text, _ = write_leaderboard(tmp_path / "r")
+    common = text[text.index("every method above handled"):]
+    rows = [ln for ln in common.splitlines() if ln.startswith("| gt-landmarks (face=face.txt) [")]
+    assert len(rows) >= 2  # both runs of the shared label, each tagged with its run key

@@ -70,13 +70,13 @@ def test_a_spec_registered_in_one_place_trains_without_loop_edits(tmp_path):
     """A new family is one subclass and one ``register`` call: here a rotation-free test family
     whose loss is plain MSE on the expectation of each head (no bins in the loss)."""
     import torch
-    from training_fixtures import make_300wlp_tree
 
     from posebench.training import spec as S
     from posebench.training.loop import TrainConfig, train
     from posebench.training.loss import LossParts
     from posebench.training.models import three_groups
     from posebench.training.spec_hopenet import TinyHopenet
+    from training_fixtures import make_300wlp_tree
 
     class MSEOnly(S.TrainSpec):
         models = ("test-mse-tiny",)

@@ -23,6 +23,7 @@ from posebench.methods.hopenet import nets
 from posebench.methods.hopenet.reference import original_loop
 from posebench.methods.hopenet.weights import read_state_dict
 from posebench.paths import weights_dir
+from posebench.registry import datasets
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
@@ -288,7 +289,6 @@ def test_onnxruntime_engine_agrees_with_torch_and_reuses_its_cached_export(seede
 
 def test_plumbing_on_real_images_matches_the_original_loop(aflw_sample, seeded_pkl, tmp_path):
     from posebench.evaluation.runner import evaluate
-    from posebench.registry import datasets
 
     ds = datasets.create("aflw2000", data_dir=str(aflw_sample)).subset(4)
     method = create_method("hopenet", {"weights": str(seeded_pkl), "batch_size": "3", "engine": "torch"})
@@ -322,7 +322,6 @@ def test_unusable_boxes_are_sample_failures(seeded_pkl):
 
 def test_truncated_jpeg_is_recorded_by_the_runner(aflw_sample, seeded_pkl, tmp_path):
     from posebench.evaluation.runner import evaluate
-    from posebench.registry import datasets
 
     folder = tmp_path / "aflw"
     folder.mkdir()
@@ -338,3 +337,73 @@ def test_truncated_jpeg_is_recorded_by_the_runner(aflw_sample, seeded_pkl, tmp_p
     assert rows.loc[ids[0], "failure"] == ""
     assert "truncated" in rows.loc[ids[1], "failure"]
     assert res.record["n_failed"] == 1
+
+
+def _tiny_binned_net():
+    import torch
+    from torch import nn
+
+    class Tiny(nn.Module):
+        binned = True
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.pool = nn.AdaptiveAvgPool2d(4)
+            self.fc = nn.ModuleList([nn.Linear(48, 66) for _ in range(3)])
+
+        def forward(self, x):
+            f = self.pool(x).flatten(1)
+            return [fc(f) for fc in self.fc]
+
+    return Tiny().eval()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "text", "flipped-byte", "other-network", "folder"])
+def test_damaged_onnx_export_cache_is_rebuilt(tmp_path, damage):
+    import torch
+
+    from posebench.methods.hopenet.engine import OnnxEngine
+
+    net, x = _tiny_binned_net(), torch.rand(2, 3, 224, 224)
+    cache = tmp_path / "cache" / "onnx" / "tiny.onnx"
+    ref = OnnxEngine(net, 1, cache)(x)
+    good = cache.read_bytes()
+    if damage == "truncated":
+        cache.write_bytes(good[: len(good) // 2])
+    elif damage == "text":
+        cache.write_text("not onnx")
+    elif damage == "flipped-byte":  # still parses: only the digest tells
+        b = bytearray(good)
+        b[-40] ^= 0xFF
+        cache.write_bytes(bytes(b))
+    elif damage == "other-network":
+        other = _tiny_binned_net()
+        with torch.no_grad():
+            for p in other.parameters():
+                p.add_(1.0)
+        OnnxEngine(other, 1, tmp_path / "o.onnx")
+        cache.write_bytes((tmp_path / "o.onnx").read_bytes())
+    else:
+        cache.unlink()
+        cache.mkdir()
+    got = OnnxEngine(net, 1, cache)(x)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    if damage != "folder":
+        assert cache.read_bytes() == good  # rebuilt in place
+
+
+def test_verify_and_run_share_one_checkpoint_check(tmp_path):
+    import torch
+
+    from posebench.methods.hopenet import nets
+    from posebench.methods.hopenet.method import load_network
+
+    state = {k: v for k, v in nets.build("hopenet").state_dict().items() if not k.endswith("num_batches_tracked")}
+    state["extra.weight"] = torch.zeros(1)
+    path = tmp_path / "hopenet_alpha1.pkl"
+    torch.save(state, path)
+    res = CliRunner().invoke(main, ["data", "verify", "hopenet-alpha1", "--root", str(tmp_path)])
+    assert res.exit_code == 1 and "1 unexpected keys (first: extra.weight)" in res.output, res.output
+    with pytest.raises(WeightsError, match="1 unexpected keys"):
+        load_network("hopenet", path)

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from training_fixtures import make_300wlp_tree
 
 from posebench.errors import UsageError
 from posebench.pose import Pose
@@ -23,6 +22,7 @@ from posebench.training import augment as A
 from posebench.training.bins import NUM_BINS, angle_bins, expectation_degrees
 from posebench.training.loop import TrainConfig, train
 from posebench.training.loss import multi_loss
+from training_fixtures import make_300wlp_tree
 
 
 def test_bins_follow_np_digitize_of_the_original_edges():

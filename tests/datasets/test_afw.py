@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.io as sio
-from PIL import Image
 
+from data_fixtures import write_afw
 from posebench.datasets.afw import hopenet_afw_box, load_afw
 from posebench.errors import DataError
 from posebench.method import Method
@@ -15,27 +14,6 @@ from posebench.pose import Pose
 from posebench.registry import Entry, methods
 from posebench.studies.afw_yaw import snap_yaw, yaw_accuracy
 from posebench.studies.run import create_study
-
-# (image value, AFW yaw labels of its faces); the test method answers yaw = value - 100
-IMAGES = [(100, [0.0]), (145, [-45.0, -45.0]), (10, [90.0]), (175, [-75.0])]
-
-
-def write_afw(root, images=IMAGES):
-    root.mkdir(parents=True, exist_ok=True)
-    anno = np.empty((len(images), 4), dtype=object)
-    for i, (value, yaws) in enumerate(images):
-        name = f"{1000 + i}.jpg"
-        Image.fromarray(np.full((120, 160, 3), value, np.uint8)).save(root / name, quality=100)
-        boxes = np.empty((1, len(yaws)), dtype=object)
-        poses = np.empty((1, len(yaws)), dtype=object)
-        lms = np.empty((1, len(yaws)), dtype=object)
-        for j, y in enumerate(yaws):
-            boxes[0, j] = np.array([[40.0 + j, 30.0], [100.0 + j, 90.0]])
-            poses[0, j] = np.array([[y, 0.0, 0.0]])
-            lms[0, j] = np.zeros((6, 2))
-        anno[i] = [name, boxes, poses, lms]
-    sio.savemat(root / "anno.mat", {"anno": anno})
-    return root
 
 
 class PixelYaw(Method):

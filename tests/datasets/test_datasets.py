@@ -7,13 +7,16 @@ import pytest
 import scipy.io as sio
 
 from conftest import shared_path
+from image_damage import MeanColour, build_tree, check_table, mark_unreadable
 from posebench.crop import landmark_box, loose_box_hopenet
 from posebench.datasets.aflw2000 import load_aflw2000
 from posebench.datasets.biwi import biwi_to_canonical, load_biwi
 from posebench.datasets.synthetic import make_synthetic
 from posebench.datasets.w300lp import load_300w_lp
 from posebench.errors import DataError
+from posebench.evaluation.runner import evaluate
 from posebench.pose import Pose, euler_to_matrix
+from posebench.registry import datasets
 
 
 def test_aflw2000_labels_protocol_count(aflw_labels):
@@ -139,3 +142,33 @@ def test_pose_from_pose_para_matches_reader(aflw_labels):
     ds = load_aflw2000(aflw_labels)
     m = sio.loadmat(str(aflw_labels / f"{ds.samples[0].id}.mat"))
     assert ds.samples[0].pose == Pose.from_pose_para(m["Pose_Para"])
+
+
+@pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
+def test_damaged_images_in_every_reader(reader, damaged_images, tmp_path, unreadable):
+    cs, mat = damaged_images
+    root = tmp_path / reader
+    ids = build_tree(root, reader, cs, mat)
+    mark_unreadable(unreadable, root, ids, reader)
+    ds = datasets.create(reader, data_dir=str(root))
+    res = evaluate(MeanColour(), ds, tmp_path / "res", progress=False)
+    check_table(res.samples, ids, cs, reader, tol=1e-9)
+    assert sum(b["n"] for b in res.record["by_yaw_bin"].values()) == res.record["n_evaluated"]
+
+
+def test_biwi_reflection_huge_and_unreadable_pose_files_are_recorded(tmp_path):
+    from posebench.datasets.biwi import load_biwi
+
+    d = tmp_path / "01"
+    d.mkdir()
+    good = np.eye(3)
+    rows = {"good": good, "reflection": np.diag([1.0, 1.0, -1.0]), "huge": np.eye(3) * 1e8}
+    for i, (name, R) in enumerate(rows.items()):
+        (d / f"frame_{i:05d}_pose.txt").write_text("\n".join(" ".join(str(v) for v in r) for r in R) + "\n1 2 3\n")
+    (d / "frame_00003_pose.txt").write_bytes(b"\xff\xfe\x00garbage")
+    (d / "frame_00004_pose.txt").mkdir()
+    ds = load_biwi(tmp_path)
+    reasons = dict(ds.invalid)
+    assert [s.id for s in ds.samples] == ["01/frame_00000"]
+    assert "reflection" in reasons["01/frame_00001"] and "orthonormal" in reasons["01/frame_00002"]
+    assert "unreadable" in reasons["01/frame_00003"] and "unreadable" in reasons["01/frame_00004"]

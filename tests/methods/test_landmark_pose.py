@@ -8,10 +8,11 @@ import pytest
 from posebench.datasets.synthetic import make_synthetic
 from posebench.errors import SampleFailure, UsageError
 from posebench.facemodel import default_face, load_face, stretch_face
-from posebench.method import create_method
+from posebench.method import FaceInput, create_method
 from posebench.metrics import angle_errors
 from posebench.pnp import camera_matrix, project, solve_pnp
 from posebench.pose import Pose
+from posebench.registry import methods
 
 
 @pytest.mark.parametrize("solver", ["iterative", "sqpnp", "epnp"])
@@ -148,3 +149,13 @@ def test_mean_face_has_the_basel_origin(u_base):
     s = S.sum() / (a**2).sum()
     t = mf - s * R @ mu
     assert np.linalg.norm(t) < 1.0 and np.linalg.norm(mf) > 80.0
+
+
+@pytest.mark.parametrize("name, lm", [
+    ("nan", np.full((68, 2), np.nan)), ("inf", np.full((68, 2), np.inf)), ("1e8", np.full((68, 2), 1e8)),
+    ("all-minus-1", -np.ones((68, 2))), ("one-point", np.full((68, 2), 50.0)), ("2x0", np.zeros((0, 2))),
+])
+def test_broken_landmarks_are_a_sample_failure_of_the_batch(name, lm):
+    m = methods.create("gt-landmarks", {})
+    out = m.estimate_batch([FaceInput(None, (450, 450), landmarks=lm)])
+    assert isinstance(out[0], SampleFailure), out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli_fixtures import one_line_error, run_cli
+from data_fixtures import (
+    make_aflw2000_folder,
+)
 from posebench import __version__
 from posebench.cli import main
 
@@ -117,3 +122,77 @@ def test_a_folder_where_a_file_belongs_is_one_line_naming_its_files(tmp_path, ar
     assert r.exit_code in (1, 2) and len(lines) == 1, r.output
     assert lines[0].startswith("error: ") and "is a folder, not a file" in lines[0] and "best.pt" in lines[0], lines
     assert not (tmp_path / "results" / "runs").exists()
+
+
+@pytest.fixture
+def blocker(tmp_path):
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    return f
+
+
+OUTPUT_CASES = {
+    "run-under-file": lambda b: ["run", "-m", "gt-landmarks", "-d", "synthetic", "--results-dir", str(b / "r")],
+    "demo-under-file": lambda b: ["demo", "-n", "3", "--results-dir", str(b / "r")],
+    "study-under-file": lambda b: ["study", "jitter", "--results-dir", str(b / "r")],
+    "plot-under-file": lambda b: ["plot", "jitter", "--results-dir", str(b / "r")],
+    "leaderboard-o-under-file": lambda b: ["leaderboard", "--results-dir", str(b.parent), "-o", str(b / "l.md")],
+    "export-o-under-file": lambda b: ["export", "hopenet", "-o", str(b / "x" / "m.onnx")],
+    "data-root-under-file": lambda b: ["data", "prepare", "aflw2000", "--from", str(b), "--root", str(b / "d")],
+    "runs-is-a-file": lambda b: ["run", "-m", "gt-landmarks", "-d", "synthetic", "--results-dir", str(b.parent / "rr")],
+    "cache-is-a-file": lambda b: ["run", "-m", "gt-landmarks", "-d", "synthetic", "--results-dir", str(b.parent / "rc")],
+    "tables-is-a-file": lambda b: ["study", "jitter", "--results-dir", str(b.parent / "rt")],
+}
+
+
+@pytest.mark.parametrize("case", list(OUTPUT_CASES))
+def test_unusable_output_location_is_one_line_error(blocker, case):
+    for sub, name in (("rr", "runs"), ("rc", "cache"), ("rt", "tables")):
+        (blocker.parent / sub).mkdir()
+        (blocker.parent / sub / name).write_text("x")
+    res = CliRunner().invoke(main, OUTPUT_CASES[case](blocker))
+    line = one_line_error(res)
+    assert str(blocker.parent) in line or "not a zip" in line, line
+
+
+def test_read_only_results_folder_is_one_line_error(tmp_path, monkeypatch):
+    """Root ignores chmod, so the refusal a read-only folder gives is simulated."""
+    real = Path.write_bytes
+
+    def refuse(self, data):
+        if self.name.startswith(".write-test"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    res = CliRunner().invoke(main, ["run", "-m", "gt-landmarks", "-d", "synthetic", "--results-dir", str(tmp_path)])
+    assert "Permission denied" in one_line_error(res, 1)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_names_that_are_not_utf8_are_kept_byte_for_byte(tmp_path):
+    raw = os.fsencode(tmp_path) + b"/res\xff\xfe"
+    results = Path(os.fsdecode(raw))
+    data = Path(os.fsdecode(os.fsencode(tmp_path) + b"/aflw\xe9"))
+    make_aflw2000_folder(data, images=False)
+    runner = CliRunner()
+    res = runner.invoke(main, ["run", "-m", "gt-landmarks", "-d", "aflw2000", "--data-dir", str(data),
+                               "--results-dir", str(results)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["leaderboard", "--results-dir", str(results)])
+    assert res.exit_code == 0, res.output
+    board = (results / "leaderboard.md").read_bytes()
+    assert b"res\xff\xfe" in board and b"aflw\xe9" in board
+    from posebench.evaluation.record import read_record
+
+    rec = read_record(next((results / "runs").glob("*.json")))
+    assert os.fsencode(rec.data_root).endswith(b"aflw\xe9")
+
+
+def test_a_plugin_bug_at_run_time_is_one_line(faulty_plugin_2, monkeypatch):
+    res = run_cli("run", "-m", "boom", "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(faulty_plugin_2 / "r"))
+    assert res.exit_code == 1 and "error: unexpected ValueError: a plugin bug in" in res.output
+    assert "POSEBENCH_DEBUG=1" in res.output and "Traceback" not in res.output
+    monkeypatch.setenv("POSEBENCH_DEBUG", "1")
+    res = run_cli("run", "-m", "boom", "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(faulty_plugin_2 / "r"))
+    assert isinstance(res.exception, ValueError)  # the traceback, on request
