@@ -140,7 +140,8 @@ def main() -> int:
                         ld.relative_bounding_box.height],
                 "keypoints": [[k.x, k.y] for k in ld.relative_keypoints],
                 "roi": [rect.x_center, rect.y_center, rect.width, rect.height, rect.rotation],
-                "landmarks": [[round(p.x, 6), round(p.y, 6), round(p.z, 6)] for p in full.landmark], "matrix": M.tolist(), "angles": angles_of(M[:3, :3])}
+                "landmarks": [[round(p.x, 6), round(p.y, 6), round(p.z, 6)] for p in full.landmark],
+                "matrix": M.tolist(), "angles": angles_of(M[:3, :3])}
 
     variants = {"468": False, "attention": True}
     out = {"source": f"scripts/mediapipe_reference.py: the mediapipe package {mp.__version__} (FaceLandmarkFrontCpu + "
