@@ -235,3 +235,26 @@ def test_missing_default_files_say_how_to_get_them(monkeypatch, tmp_path):
 
     with pytest.raises(WeightsError, match="posebench data download mediapipe-face-landmark"):
         resolve_model("", "468")
+
+
+@needs_models
+@pytest.mark.parametrize("opts, want", [
+    ({}, (34, 3, [3.03, 3.78, 1.56, 2.79])),
+    ({"pose": "fit"}, (34, 3, [2.97, 3.66, 1.51, 2.71])),
+    ({"box": "gt"}, (20, 17, [2.88, 3.78, 1.31, 2.66])),
+    ({"box": "gt", "pose": "fit"}, (20, 17, [4.25, 1.85, 1.34, 2.48])),
+])
+def test_run_on_the_sample_gives_the_documented_mae(opts, want, tmp_path, monkeypatch):
+    """The table of docs/mediapipe.md (``posebench run -m mediapipe -d aflw2000`` on the 37 in-protocol images)."""
+    _litert()
+    from posebench.evaluation.runner import evaluate
+    from posebench.method import create_method
+    from posebench.registry import datasets
+
+    monkeypatch.setenv("POSEBENCH_DATA", str(tmp_path / "data"))
+    m = create_method("mediapipe", {"model": str(MODELS / "face_landmark.tflite"),
+                                    "detector_model": str(MODELS / "face_detection_short_range.tflite"), **opts})
+    res = evaluate(m, datasets.create("aflw2000", data_dir=str(IMAGES)), tmp_path / "r", progress=False)
+    s = res.summary
+    assert (res.record.n_evaluated, res.record.n_failed) == want[:2]
+    assert [round(v, 2) for v in (s.mae_yaw, s.mae_pitch, s.mae_roll, s.mae)] == want[2]
