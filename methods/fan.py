@@ -53,10 +53,14 @@ CROP = 256
 
 
 def default_weights_path() -> Path:
-    """Where face-alignment keeps its 2D FAN weights: ``$TORCH_HOME/hub/checkpoints/<file>``."""
+    """The 2D FAN weights: ``<weights folder>/fan/<file>`` when ``posebench data download fan`` put
+    them there, else where face-alignment keeps them: ``$TORCH_HOME/hub/checkpoints/<file>``."""
     import torch.hub
 
-    return Path(torch.hub.get_dir()) / "checkpoints" / FAN_FILE
+    from posebench.paths import weights_dir
+
+    ours = weights_dir() / "fan" / FAN_FILE
+    return ours if ours.is_file() else Path(torch.hub.get_dir()) / "checkpoints" / FAN_FILE
 
 
 def fan_points(points: str) -> np.ndarray | None:

@@ -139,6 +139,44 @@ def _mediapipe(name: str, filename: str, what: str, size: int, sha256: str, url:
                f"`posebench data prepare {name} --from {filename}`.")
 
 
+FSANET_REPO = "https://github.com/omasaht/headpose-fsanet-pytorch"
+
+
+def _verify_fsanet(sha256: str):
+    def verify(report: Report) -> None:
+        from posebench.acquire.verify import verify_onnx
+
+        verify_onnx(report, sha256)
+
+    return verify
+
+
+def _fsanet(name: str, filename: str, what: str, size: int, sha256: str) -> Source:
+    return Source(
+        name=name, kind="weights", title=f"FSA-Net head pose model, {what} (Yang et al., CVPR 2019), ONNX", homepage=FSANET_REPO,
+        filename=filename, url=f"https://raw.githubusercontent.com/omasaht/headpose-fsanet-pytorch/master/pretrained/{filename}",
+        url_note="raw file of the repository's pretrained/ folder (branch master); not downloaded from the machine that wrote this",
+        licence="MIT (omasaht/headpose-fsanet-pytorch; keep the notice with any copy); trained on 300W-LP",
+        target=f"fsanet/{filename}", verify=_verify_fsanet(sha256), size=size, sha256=sha256,
+        checksum_note="size and SHA-256 of the copy posebench's FSA-Net figures were measured with (onnx-headpose reads "
+                      "<weights folder>/fsanet/)",
+        manual=f"If the link is down: download pretrained/{filename} from {FSANET_REPO}, then "
+               f"`posebench data prepare {name} --from {filename}`.")
+
+
+def _verify_fan(report: Report) -> None:
+    from posebench.errors import WeightsError
+    from posebench.methods.fan import load_fan
+
+    report.facts.append(f"{report.path.name}: {report.path.stat().st_size} bytes")
+    try:
+        net = load_fan(report.path)
+    except WeightsError as exc:
+        report.problems.append(str(exc))
+        return
+    report.facts.append(f"face-alignment FAN(4): {len(net.state_dict())} tensors, loadable with weights_only=True")
+
+
 def _hopenet(name: str, filename: str, drive_id: str, what: str) -> Source:
     return Source(
         name=name,
@@ -217,6 +255,20 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
                "(facial transformation matrix)", 117675, "55ca7c4c7bf195673b9d12a1b5d49d4b9c82b5ade8fed4b565496590866e359d",
                url="https://raw.githubusercontent.com/google-ai-edge/mediapipe/v0.10.21/mediapipe/modules/face_geometry/data/"
                    "geometry_pipeline_metadata_landmarks.pbtxt", verify=_verify_geometry),
+    _fsanet("fsanet-1x1", "fsanet-1x1-iter-688590.onnx", "1x1 scoring (one of the two `onnx-headpose` averages)", 1247488,
+            "d85e90cb4b9d3a87e81bbfdcfcd130cbe0e175407042e439a570aa396c44eda6"),
+    _fsanet("fsanet-var", "fsanet-var-iter-688590.onnx", "variance scoring (one of the two `onnx-headpose` averages)", 1246963,
+            "2877b1db98e3dc66468e90df8db4a21059facd1c3f107af91c6d4fe6476a03e1"),
+    Source(
+        name="fan", kind="weights", title="face-alignment 2D FAN (4 stacks) landmark weights (Bulat & Tzimiropoulos, ICCV 2017)",
+        homepage="https://github.com/1adrianb/face-alignment", filename="2DFAN4-11f355bf06.pth.tar",
+        url="https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar",
+        url_note="the URL face-alignment itself downloads from; not reachable from the machine that wrote this",
+        licence="released with 1adrianb/face-alignment (BSD-3-Clause), whose code downloads them; trained on 300W-LP",
+        target="fan/2DFAN4-11f355bf06.pth.tar", verify=_verify_fan,
+        checksum_note="checksum unknown: not measured here; checked by loading every tensor into FAN(4) with weights_only=True",
+        manual="If the link is down: copy 2DFAN4-11f355bf06.pth.tar from $TORCH_HOME/hub/checkpoints of a machine where "
+               "face-alignment ran, then `posebench data prepare fan --from 2DFAN4-11f355bf06.pth.tar`."),
     _hopenet("hopenet-alpha1", "hopenet_alpha1.pkl", "1EJPu2sOAwrfuamTitTkw2xJ2ipmMsmD3", "300W-LP, alpha 1"),
     _hopenet("hopenet-alpha2", "hopenet_alpha2.pkl", "16OZdRULgUpceMKZV6U9PNFiigfjezsCY",
              "300W-LP, alpha 2 (the paper's AFLW2000 model)"),
