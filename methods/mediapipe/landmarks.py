@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from posebench.blazeface import Detection
+from posebench.detect import NO_FACE
 from posebench.errors import SampleFailure, WeightsError
 from posebench.litert import RotatedRect, TFLiteModel, rotated_rect_to_tensor
 
@@ -114,8 +115,8 @@ class FaceMesh:
                                f"(input {self.model.input_shape}, outputs {self.model.output_shapes})")
 
     def landmarks(self, image: np.ndarray, roi: NormRect) -> tuple[np.ndarray, float]:
-        """(468, 3) normalised landmarks and the face-presence score; :class:`SampleFailure` when the
-        model's face flag is below 0.5 (MediaPipe then outputs no face)."""
+        """(468, 3) normalised landmarks and the face-presence score; :class:`SampleFailure`
+        ``no face found`` when the model's face flag is below 0.5 (MediaPipe then outputs no face)."""
         h, w = image.shape[:2]
         x = rotated_rect_to_tensor(image, roi.pixels(w, h), INPUT_SIZE, INPUT_SIZE, (0.0, 1.0), border="replicate")
         outs = self.model(x[None])
@@ -124,5 +125,5 @@ class FaceMesh:
         with np.errstate(over="ignore"):
             presence = float(np.float32(1) / (np.float32(1) + np.exp(-np.float32(flag.ravel()[0]))))
         if not presence >= PRESENCE_THRESHOLD:
-            raise SampleFailure(f"no face found (MediaPipe's face-presence score {presence:.2f} < {PRESENCE_THRESHOLD})")
+            raise SampleFailure(NO_FACE)  # as MediaPipe: no landmarks, and one failure reason for every such face
         return project(raw.ravel(), roi), presence
