@@ -33,7 +33,6 @@ import numpy as np
 from posebench.detect import BOX_MODES
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.fileio import existing_file
-from posebench.imageio import to_rgb
 from posebench.landmarks import parse_points
 from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.options import Domain
@@ -136,9 +135,7 @@ class FanMethod(Method):
         from face_alignment.utils import crop, flip, get_preds_fromhm
 
         def prepare(f: FaceInput):
-            if f.image is None:
-                raise SampleFailure("no image")
-            img = to_rgb(f.image)
+            img = f.rgb()
             box, source = self.faces.find(img, f.box, f.box_source)
             center, scale = self._center_scale(box, source)
             if not scale > 0:

@@ -105,11 +105,7 @@ class MediaPipeMethod(Method):
         return roi_from_box(box, w, h), source
 
     def estimate_one(self, face: FaceInput) -> Pose:
-        if face.image is None:
-            raise SampleFailure("no image")
-        image = face.image
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            image = to_rgb(image)
+        image = face.rgb()
         h, w = image.shape[:2]
         roi, source = self.roi_of(face, image)
         landmarks, presence = self.mesh.landmarks(image, roi)
