@@ -99,17 +99,20 @@ class TFLiteModel:
 
 
 INTER_BITS = 5  # OpenCV's sub-pixel bits for warps (INTER_TAB_SIZE = 32)
-REMAP_BITS = 15  # OpenCV's fixed-point bits of the bilinear weights (INTER_REMAP_COEF_BITS)
 
 
 def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, width: int, height: int, border: str = "replicate") -> np.ndarray:
     """``cv::warpPerspective(INTER_LINEAR)`` of a uint8 HxWxC image as OpenCV computed it up to
     4.10, the version MediaPipe's wheels are built with: each destination pixel's source point
     ``inv(matrix) @ (x, y, 1)`` in double, rounded to 1/32 pixel (``saturate_cast<int>`` of
-    ``32 * X / W``), then fixed-point bilinear weights in units of 2^-15 and
-    ``(sum + 2^14) >> 15``. (OpenCV 4.11 and later interpolate in float instead, which moves
-    values by a grey level and MediaPipe's detections by up to a pixel; hence this port.)
-    ``border``: ``replicate`` (clamped coordinates) or ``zero`` (``BORDER_CONSTANT``, 0)."""
+    ``32 * X / W``), then OpenCV's fixed-point bilinear ``remap`` (weights in units of 2^-15,
+    ``(sum + 2^14) >> 15``), which ``cv2.remap`` still runs when given the integer maps
+    (``CV_16SC2`` coordinates + ``CV_16UC1`` sub-pixel index) that 4.10's warp built itself.
+    (OpenCV 4.11 and later warp in float instead, which moves values by a grey level and
+    MediaPipe's detections by up to a pixel; hence this port.) ``border``: ``replicate`` or
+    ``zero`` (``BORDER_CONSTANT``, 0)."""
+    import cv2
+
     inv = np.linalg.inv(np.asarray(matrix, np.float64))
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
     X0 = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
@@ -120,26 +123,11 @@ def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, width: int, heigh
     lim = (float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max))
     X = np.rint(np.clip(X0 * scale, *lim)).astype(np.int64)
     Y = np.rint(np.clip(Y0 * scale, *lim)).astype(np.int64)
-    sx = np.clip(X >> INTER_BITS, -32768, 32767)
-    sy = np.clip(Y >> INTER_BITS, -32768, 32767)
-    fx, fy = X & ((1 << INTER_BITS) - 1), Y & ((1 << INTER_BITS) - 1)
-    one = 1 << INTER_BITS
-    unit = 1 << (REMAP_BITS - 2 * INTER_BITS)
-    img = np.asarray(image)
-    h, w = img.shape[:2]
-    acc = np.zeros((height, width) + img.shape[2:], np.int64)
-    for dy, wy in ((0, one - fy), (1, fy)):
-        for dx, wx in ((0, one - fx), (1, fx)):
-            px, py = sx + dx, sy + dy
-            if border == "replicate":
-                vals = img[np.clip(py, 0, h - 1), np.clip(px, 0, w - 1)].astype(np.int64)
-            else:
-                inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
-                vals = img[np.clip(py, 0, h - 1), np.clip(px, 0, w - 1)].astype(np.int64)
-                vals[~inside] = 0
-            weight = wy * wx * unit
-            acc += vals * (weight[..., None] if img.ndim == 3 else weight)
-    return ((acc + (1 << (REMAP_BITS - 1))) >> REMAP_BITS).astype(np.uint8)
+    xy = np.stack([np.clip(X >> INTER_BITS, -32768, 32767), np.clip(Y >> INTER_BITS, -32768, 32767)], axis=-1).astype(np.int16)
+    mask = (1 << INTER_BITS) - 1
+    alpha = ((Y & mask) * (1 << INTER_BITS) + (X & mask)).astype(np.uint16)
+    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    return cv2.remap(np.ascontiguousarray(image), xy, alpha, cv2.INTER_LINEAR, borderMode=mode, borderValue=0)
 
 
 def rotated_rect_to_tensor(image: np.ndarray, rect: RotatedRect, width: int, height: int,
