@@ -258,3 +258,22 @@ def test_run_on_the_sample_gives_the_documented_mae(opts, want, tmp_path, monkey
     s = res.summary
     assert (res.record.n_evaluated, res.record.n_failed) == want[:2]
     assert [round(v, 2) for v in (s.mae_yaw, s.mae_pitch, s.mae_roll, s.mae)] == want[2]
+
+
+@needs_models
+def test_68_point_mapping_is_what_its_script_derives(method):
+    """map68.json is reproduced by scripts/mediapipe_68_mapping.py's derivation, and the mapped
+    points lie within 0.15 inter-ocular distances (median over the frontal sample faces) of AFLW2000-3D's."""
+    import importlib.util
+
+    _litert()
+    from posebench.methods.mediapipe.method import map68
+
+    spec = importlib.util.spec_from_file_location("map68_script", ROOT / "scripts" / "mediapipe_68_mapping.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    idx, err, used = mod.derive(IMAGES, MODELS)
+    stored = json.loads((ROOT / "methods" / "mediapipe" / "map68.json").read_text())
+    assert stored["indices"] == idx == map68().tolist() and stored["images"] == used and len(used) == 30
+    assert len(set(idx)) == 68 and max(err) < 0.15 and round(float(np.mean(err)), 3) == 0.048
+    assert method.landmarks68_of(_image("image00040")).shape == (68, 2)

@@ -18,6 +18,9 @@ AFLW2000-3D convention; ``info``: detector, ``pnp`` (fit), face-presence score.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 import numpy as np
 
 from posebench.detect import choose_face
@@ -30,6 +33,16 @@ from . import NEEDS, POSES, VARIANTS
 from .geometry import pose_transform, read_metadata
 from .landmarks import FaceMesh, NormRect, roi_from_box, roi_from_detection, to_pixels
 from .weights import resolve_metadata, resolve_model
+
+
+@lru_cache(maxsize=1)
+def map68() -> np.ndarray:
+    """(68,) indices into the 468 landmarks of the iBUG 68 points (``map68.json``, measured by
+    ``scripts/mediapipe_68_mapping.py``: nearest landmark to AFLW2000-3D's points on frontal faces)."""
+    from importlib.resources import files
+
+    data = json.loads(files("posebench.methods.mediapipe").joinpath("map68.json").read_text())
+    return np.asarray(data["indices"], int)
 
 
 class MediaPipeMethod(Method):
@@ -123,6 +136,11 @@ class MediaPipeMethod(Method):
         res = solve_pnp_guarded(to_pixels(landmarks, w, h), self.meta.canonical.T.astype(float), (w, h), self.solver,
                                 self.focal, self.guard)
         return Estimate.of(res.pose, pnp=res.note or "ok", behind_camera=bool(res.behind_camera), **info)
+
+    def landmarks68_of(self, image: np.ndarray, box=None) -> np.ndarray:
+        """(68, 2) image pixels: the landmarks of :meth:`landmarks_of` at :func:`map68`'s indices,
+        in the iBUG 68-point order (a measured correspondence: see ``scripts/mediapipe_68_mapping.py``)."""
+        return self.landmarks_of(image, box)[map68()]
 
     def landmarks_of(self, image: np.ndarray, box=None) -> np.ndarray:
         """(468, 2) image pixels of MediaPipe's landmarks of the face in an RGB image (``box``: the
