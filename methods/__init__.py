@@ -8,6 +8,7 @@ from . import (
     fan,  # noqa: F401
     gt_landmarks,  # noqa: F401
     hopenet,  # noqa: F401
+    mediapipe,  # noqa: F401
     onnx_headpose,  # noqa: F401
     tddfa_v2,  # noqa: F401
     whenet,  # noqa: F401

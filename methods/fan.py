@@ -33,7 +33,6 @@ import numpy as np
 from posebench.detect import BOX_MODES
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.fileio import existing_file
-from posebench.imageio import to_rgb
 from posebench.landmarks import parse_points
 from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.options import Domain
@@ -53,10 +52,14 @@ CROP = 256
 
 
 def default_weights_path() -> Path:
-    """Where face-alignment keeps its 2D FAN weights: ``$TORCH_HOME/hub/checkpoints/<file>``."""
+    """The 2D FAN weights: ``<weights folder>/fan/<file>`` when ``posebench data download fan`` put
+    them there, else where face-alignment keeps them: ``$TORCH_HOME/hub/checkpoints/<file>``."""
     import torch.hub
 
-    return Path(torch.hub.get_dir()) / "checkpoints" / FAN_FILE
+    from posebench.paths import weights_dir
+
+    ours = weights_dir() / "fan" / FAN_FILE
+    return ours if ours.is_file() else Path(torch.hub.get_dir()) / "checkpoints" / FAN_FILE
 
 
 def fan_points(points: str) -> np.ndarray | None:
@@ -132,9 +135,7 @@ class FanMethod(Method):
         from face_alignment.utils import crop, flip, get_preds_fromhm
 
         def prepare(f: FaceInput):
-            if f.image is None:
-                raise SampleFailure("no image")
-            img = to_rgb(f.image)
+            img = f.rgb()
             box, source = self.faces.find(img, f.box, f.box_source)
             center, scale = self._center_scale(box, source)
             if not scale > 0:

@@ -42,7 +42,6 @@ from posebench.crop import Box, check_box, crop_box, enlarge_box, landmark_box
 from posebench.detect import BOX_MODES
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.fileio import existing_file
-from posebench.imageio import to_rgb
 from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.options import Domain
 from posebench.pose import Pose
@@ -246,9 +245,7 @@ class OnnxHeadPose(Method):
     def _preprocess(self, face: FaceInput) -> tuple[np.ndarray, str]:
         import cv2
 
-        if face.image is None:
-            raise SampleFailure("no image")
-        img = to_rgb(face.image)
+        img = face.rgb()
         h, w = img.shape[:2]
         (x0, y0, x1, y1), source = self.crop_box_and_source(face, img)
         x0, y0, x1, y1 = check_box((x0, y0, x1, y1), (w, h), "crop box")

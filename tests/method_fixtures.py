@@ -13,7 +13,9 @@ from posebench.registry import methods
 #: How to make a built-in method here when it needs files from ../shared.
 SHARED_OPTIONS = {"onnx-headpose": {"model_dir": str(SHARED / "models" / "fsanet")},
                   "whenet": {"weights": str(SHARED / "models" / "whenet" / "WHENet.h5")},
-                  "3ddfa-v2": {"weights": str(SHARED / "models" / "3ddfa_v2" / "mb05_120x120.pth")}}
+                  "3ddfa-v2": {"weights": str(SHARED / "models" / "3ddfa_v2" / "mb05_120x120.pth")},
+                  "mediapipe": {"model": str(SHARED / "models" / "mediapipe" / "face_landmark.tflite"),
+                                "detector_model": str(SHARED / "models" / "mediapipe" / "face_detection_short_range.tflite")}}
 
 
 def make_method(name: str, **extra) -> Method:

@@ -23,6 +23,7 @@ YUNET = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
 FSANET = SHARED / "models" / "fsanet"
 WHENET = SHARED / "models" / "whenet" / "WHENet.h5"
 TDDFA = SHARED / "models" / "3ddfa_v2" / "mb05_120x120.pth"
+MEDIAPIPE = SHARED / "models" / "mediapipe"
 IMAGE_METHODS = sorted(e.name for e in registry.entries() if "image" in e.needs)
 
 
@@ -54,6 +55,12 @@ def _method(name: str, tmp_path: Path):
         if not TDDFA.is_file():
             pytest.skip(f"3DDFA_V2 weights not found: {TDDFA}")
         return create_method(name, {"weights": str(TDDFA)})
+    if name == "mediapipe":
+        if not (MEDIAPIPE / "face_landmark.tflite").is_file():
+            pytest.skip(f"MediaPipe models not found: {MEDIAPIPE}")
+        pytest.importorskip("ai_edge_litert", reason="LiteRT (ai-edge-litert) not installed")
+        return create_method(name, {"model": str(MEDIAPIPE / "face_landmark.tflite"),
+                                    "detector_model": str(MEDIAPIPE / "face_detection_short_range.tflite")})
     if name == "fan":
         import torch
         from face_alignment.models import FAN
@@ -80,10 +87,10 @@ def test_every_image_method_takes_a_bare_photo(name, aflw_sample, tmp_path):
     m = _method(name, tmp_path)
     pose = m.estimate(_photo(aflw_sample))
     assert isinstance(pose, Estimate) and pose.is_finite()
-    assert pose.info["detector"] in ("dlib-hog", "yunet", "dlib-cnn")
+    assert pose.info["detector"] in ("dlib-hog", "yunet", "dlib-cnn", "mediapipe")
 
 
-@pytest.mark.parametrize("name", ["dlib", "onnx-headpose", "whenet", "3ddfa-v2"])
+@pytest.mark.parametrize("name", ["dlib", "onnx-headpose", "whenet", "3ddfa-v2", "mediapipe"])
 def test_bare_photos_score_like_the_run(name, aflw_sample, tmp_path, monkeypatch):
     """On the 37 in-protocol sample images, without any box: dlib (HOG, its own detector) and
     FSA-Net and WHENet (default detector = YuNet when installed) stay within the runs' bound (< 6 deg)."""

@@ -126,30 +126,36 @@ def write_cached_export(cache: Path, model: bytes) -> None:
         pass
 
 
+def cached_session(export, threads: int, cache: Path | None = None):
+    """An onnxruntime CPU session (``threads`` intra-op threads, one inter-op, errors-only log) of
+    the model ``export()`` returns as ONNX bytes. With ``cache`` the export is stored there with
+    its SHA-256 (:func:`write_cached_export`) and reused by later runs with the same weights; a
+    cached file that is damaged, replaced or refused by onnxruntime is exported again and
+    overwritten. Shared by every method that exports its torch network (Hopenet, WHENet, 3DDFA_V2)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    model = read_cached_export(cache) if cache is not None else None
+    if model is not None:
+        try:
+            return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        except Exception:  # noqa: BLE001 - any refusal of a cached file: rebuild it
+            pass
+    model = export()
+    if cache is not None:
+        write_cached_export(cache, model)
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
 class OnnxEngine:
-    """onnxruntime on the exported network. With ``cache`` the export (a few seconds) is stored
-    there with its SHA-256 and reused by later runs with the same weights; a cached file that
-    is damaged, replaced or refused by onnxruntime is exported again and overwritten."""
+    """onnxruntime on the exported network (:func:`cached_session`: the export, a few seconds,
+    cached by weights hash when ``cache`` is given)."""
 
     def __init__(self, net: nn.Module, threads: int, cache: Path | None = None):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        model = read_cached_export(cache) if cache is not None else None
-        self.session = None
-        if model is not None:
-            try:
-                self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-            except Exception:  # noqa: BLE001 - any refusal of a cached file: rebuild it
-                self.session = None
-        if self.session is None:
-            model = export_onnx_bytes(net)
-            if cache is not None:
-                write_cached_export(cache, model)
-            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self.session = cached_session(lambda: export_onnx_bytes(net), threads, cache)
         self.channels_last = False
 
     def __call__(self, x: torch.Tensor) -> np.ndarray:

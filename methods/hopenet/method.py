@@ -27,7 +27,6 @@ import torch
 from posebench.crop import check_box
 from posebench.errors import SampleFailure, UsageError
 from posebench.fileio import file_digest
-from posebench.imageio import to_rgb
 from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.pose import Pose
 
@@ -93,11 +92,7 @@ class HopenetBase(Method):
         return self._prepare(face)[0]
 
     def _prepare(self, face: FaceInput) -> tuple[np.ndarray, str]:
-        if face.image is None:
-            raise SampleFailure("no image")
-        image = face.image
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            image = to_rgb(image)
+        image = face.rgb()
         h, w = image.shape[:2]
         box, source = self.faces.find(image, face.box, face.box_source)
         if source:

