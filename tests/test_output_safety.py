@@ -148,3 +148,118 @@ def test_report_escapes_study_values_and_survives_damaged_tables(tmp_path):
     page = (out / "index.html").read_text()
     assert "<script>" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
     assert "unreadable study record" in page
+
+
+# --- video ----------------------------------------------------------------------------------
+
+LEVELS = (40, 120, 200)  # one grey level per frame: which frame is which, read back
+
+
+def _grey_frames(size: int = 96) -> list:
+    import numpy as np
+
+    return [np.full((size, size, 3), v, np.uint8) for v in LEVELS]
+
+
+def _grey_clip(path: Path) -> Path:
+    import cv2
+
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (96, 96))
+    for f in _grey_frames():
+        w.write(f)
+    w.release()
+    return path
+
+
+@pytest.fixture
+def fsanet():
+    from conftest import shared_path
+
+    return shared_path("models", "fsanet")
+
+
+def test_video_never_writes_over_its_source_or_its_other_output(tmp_path):
+    clip = _grey_clip(tmp_path / "clip.avi")
+    data = clip.read_bytes()
+    os.link(clip, tmp_path / "same.avi")
+    base = ["video", clip, "-m", "gt-landmarks"]
+    for args in (["--out", clip], ["--out", tmp_path / "x" / ".." / "clip.avi", "--overwrite"],
+                 ["--out", tmp_path / "same.avi", "--overwrite"], ["--out", tmp_path / "o.avi", "--csv", clip],
+                 ["--out", tmp_path / "o.avi", "--csv", tmp_path / "o.avi"], ["--out", tmp_path / "o.csv"]):
+        r = invoke(*base, *args, code=2)
+        assert "nothing was written" in r.output or "--out is the video" in r.output, r.output
+    assert clip.read_bytes() == data and not (tmp_path / "o.avi").exists()
+    (tmp_path / "mine.avi").write_bytes(b"my film")
+    r = invoke(*base, "--out", tmp_path / "mine.avi", code=2)
+    assert "exists already: give --overwrite" in r.output and (tmp_path / "mine.avi").read_bytes() == b"my film"
+    r = invoke("video", "--camera", "-1", "-m", "gt-landmarks", "--out", tmp_path / "cam.avi", code=2)
+    assert "--camera must be a camera index" in r.output or "needs ground-truth" in r.output
+
+
+def test_video_camera_index_below_zero_is_refused():
+    from posebench.visual.video import open_source
+
+    with pytest.raises(UsageError, match="--camera must be a camera index 0, 1, ..., got -1"):
+        open_source(-1)
+
+
+def test_raw_mjpeg_stream_keeps_its_first_frame(tmp_path, fsanet):
+    import csv
+
+    import cv2
+
+    raw = tmp_path / "stream.mjpeg"  # concatenated JPEGs: a stream that cannot seek back
+    raw.write_bytes(b"".join(cv2.imencode(".jpg", f)[1].tobytes() for f in _grey_frames()))
+    out, table = tmp_path / "o.avi", tmp_path / "o.csv"
+    invoke("video", raw, "-m", "onnx-headpose", "-o", f"model_dir={fsanet}", "--out", out, "--csv", table)
+    rows = list(csv.DictReader(table.open()))
+    assert [int(r["frame"]) for r in rows] == [0, 1, 2]
+    cap = cv2.VideoCapture(str(out))
+    means = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        means.append(float(f[60:, :30].mean()))  # a corner the failure note does not reach
+    assert len(means) == 3 and all(abs(m - v) < 8 for m, v in zip(means, LEVELS)), means
+
+
+def test_video_on_a_full_disk_keeps_nothing(tmp_path, fsanet):
+    """A file-size limit (``RLIMIT_FSIZE``, SIGXFSZ ignored) makes every write past 30 kB fail as a
+    full disk does: neither output may appear looking complete, and no hidden partial is left."""
+    import cv2
+    import numpy as np
+
+    clip = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 320))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        w.write(rng.integers(0, 255, (320, 320, 3), dtype=np.uint8))  # noise: large JPEG frames
+    w.release()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code = ("import resource, signal, sys\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (30000, 30000))\nfrom posebench.cli import main\n"
+            "sys.argv = ['posebench'] + sys.argv[1:]\nmain()\n")
+    for csv_name in (None, "o.csv"):
+        args = ["video", str(clip), "-m", "onnx-headpose", "-o", f"model_dir={fsanet}", "--out", str(out_dir / "o.avi"),
+                "--batch", "4"] + (["--csv", str(out_dir / csv_name)] if csv_name else [])
+        env = dict(os.environ, POSEBENCH_DATA=str(tmp_path / "data"), POSEBENCH_PROGRESS="0")
+        r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300, env=env,
+                           cwd=tmp_path)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "cannot write" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert list(out_dir.iterdir()) == [], list(out_dir.iterdir())
+
+
+def test_video_removes_the_partial_files_a_killed_run_left(tmp_path, fsanet):
+    clip = _grey_clip(tmp_path / "clip.avi")
+    out = tmp_path / "o.avi"
+    dead = 2 ** 22 + 12345  # above Linux's largest pid: no such process
+    stale = [tmp_path / f".o.partial{dead}.avi", tmp_path / f".o.csv.partial{dead}"]
+    for p in stale:
+        p.write_bytes(b"half")
+    keep = tmp_path / f".o.partial{os.getppid()}.avi"  # a live process's: not touched
+    keep.write_bytes(b"live")
+    invoke("video", clip, "-m", "onnx-headpose", "-o", f"model_dir={fsanet}", "--out", out, "--csv", tmp_path / "o.csv")
+    assert not any(p.exists() for p in stale) and keep.exists() and out.is_file()

@@ -109,21 +109,23 @@ def report_cmd(results_dir, out_dir) -> None:
               help="Frames per estimate call (default: min(method batch size, 16); 1 for a camera).")
 @click.option("--codec", default=None, help="FourCC of the output (default from the extension: mp4v for .mp4, MJPG for .avi).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out / --csv file.")
 @_with(detector_options)
-def video_cmd(source, method_name, options, out, csv_path, smooth, camera, batch, codec, max_frames,
+def video_cmd(source, method_name, options, out, csv_path, smooth, camera, batch, codec, max_frames, overwrite,
               detector, detector_model) -> None:
     """Estimate the head pose in every frame of a video (or a camera), draw it, and write the
     video and a per-frame CSV. Prints frames per second. Ctrl-C keeps the frames done so far."""
     from posebench.errors import UsageError
     from posebench.method import create_method
-    from posebench.visual.video import process_video
+    from posebench.visual.video import check_video_outputs, process_video
 
     if (source is None) == (camera is None):
         raise UsageError("give either a video file or --camera INDEX")
+    check_video_outputs(camera if camera is not None else source, out, csv_path, overwrite)  # before the method loads
     method = create_method(method_name, parse_kv(options))
     s = process_video(camera if camera is not None else source, method, out, csv_path, smooth=smooth, batch=batch,
                       detector=detector, detector_model=detector_model, codec=codec, max_frames=max_frames,
-                      progress=show_progress())
+                      progress=show_progress(), overwrite=overwrite)
     fails = "; ".join(f"{k} x{v}" for k, v in s.failures.items())
     click.echo(f"{s.frames} frames in {s.seconds:.2f} s: {s.fps:.1f} fps ({s.failed} without a pose"
                f"{': ' + fails if fails else ''})")
