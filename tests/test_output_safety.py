@@ -263,3 +263,33 @@ def test_video_removes_the_partial_files_a_killed_run_left(tmp_path, fsanet):
     keep.write_bytes(b"live")
     invoke("video", clip, "-m", "onnx-headpose", "-o", f"model_dir={fsanet}", "--out", out, "--csv", tmp_path / "o.csv")
     assert not any(p.exists() for p in stale) and keep.exists() and out.is_file()
+
+
+# --- draw -----------------------------------------------------------------------------------
+
+def test_draw_never_draws_two_images_to_one_file_nor_over_a_users_file(tmp_path, aflw_sample):
+    import shutil
+
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        shutil.copy(aflw_sample / "image00004.jpg", tmp_path / sub / "face.jpg")
+        shutil.copy(aflw_sample / "image00004.mat", tmp_path / sub / "face.mat")
+    shutil.copy(aflw_sample / "image00004.jpg", tmp_path / "a" / "face.png")
+    out = tmp_path / "out"
+    base = ["draw", "-m", "gt-landmarks", "-o", "solver=weak"]
+    for pair in ((tmp_path / "a" / "face.jpg", tmp_path / "b" / "face.jpg"),
+                 (tmp_path / "a" / "face.jpg", tmp_path / "a" / "face.png")):
+        r = invoke(*base, *pair, "--out", out, code=2)
+        assert "would both be written to output" in r.output and "face-gt-landmarks.jpg" in r.output
+        assert not out.exists()
+    out.mkdir()
+    mine = out / "face-gt-landmarks.jpg"
+    mine.write_bytes(b"my own picture")
+    r = invoke(*base, tmp_path / "a" / "face.jpg", "--out", out, code=2)
+    assert "exists already: give --overwrite" in r.output and mine.read_bytes() == b"my own picture"
+    # an input that is another input's output: refused even with --overwrite
+    shutil.copy(aflw_sample / "image00004.jpg", out / "face.jpg")
+    r = invoke(*base, out / "face.jpg", mine, "--out", out, "--overwrite", code=2)
+    assert "is the image" in r.output and mine.read_bytes() == b"my own picture"
+    r = invoke(*base, tmp_path / "a" / "face.jpg", "--out", out, "--overwrite")
+    assert "-> " in r.output and mine.read_bytes()[:2] == b"\xff\xd8"

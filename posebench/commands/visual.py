@@ -34,7 +34,8 @@ def _with(options):
               help="Folder for the drawn images (<stem>-<method>.jpg).")
 @_with(detector_options)
 @click.option("--no-labels", is_flag=True, help="Ignore .mat labels beside the images (always detect).")
-def draw_cmd(method_name, options, images, out_dir, detector, detector_model, no_labels) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace existing drawn images in --out.")
+def draw_cmd(method_name, options, images, out_dir, detector, detector_model, no_labels, overwrite) -> None:
     """Draw each image's face box, landmarks (where the method has them), pose axes (blue: front
     of the face, green: down, red: side; paper Figure 1) and angles.
 
@@ -42,11 +43,12 @@ def draw_cmd(method_name, options, images, out_dir, detector, detector_model, no
     the label's angles are written too); other images use the detector's largest face.
     """
     from posebench.method import create_method
-    from posebench.visual.draw import draw_images
+    from posebench.visual.draw import draw_images, drawn_targets
 
+    drawn_targets(method_name, list(images), out_dir, overwrite)  # before the method loads
     method = create_method(method_name, parse_kv(options))
     for line in draw_images(method, list(images), out_dir, detector=detector, detector_model=detector_model,
-                            use_labels=not no_labels):
+                            use_labels=not no_labels, overwrite=overwrite):
         click.echo(line)
 
 
