@@ -141,12 +141,14 @@ def folder_lock(folder: str | os.PathLike, what: str = "results folder") -> Iter
     import fcntl
 
     folder = Path(folder)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise DataError(f"cannot lock {what} {shown(folder)}: {exc.strerror or exc}") from None
+    held = False
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -157,11 +159,19 @@ def folder_lock(folder: str | os.PathLike, what: str = "results folder") -> Iter
                 holder = ""
             raise DataError(f"another posebench process{f' (pid {holder})' if holder.isdigit() else ''} is writing "
                             f"to {what} {shown(folder)}: wait for it to end (nothing was changed)") from None
+        held = True
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield path
     finally:
-        os.close(fd)  # releases the lock (the file stays: removing it would race a waiting process)
+        if held and created:  # a folder this lock made and nothing else wrote in goes again (a refused run
+            try:              # leaves nothing); else the lock file stays (removing it races another process)
+                if [x.name for x in folder.iterdir()] == [LOCK_NAME]:
+                    path.unlink()
+                    folder.rmdir()
+            except OSError:
+                pass
+        os.close(fd)  # releases the lock
 
 
 def _alive(pid: int) -> bool:
