@@ -293,3 +293,32 @@ def test_draw_never_draws_two_images_to_one_file_nor_over_a_users_file(tmp_path,
     assert "is the image" in r.output and mine.read_bytes() == b"my own picture"
     r = invoke(*base, tmp_path / "a" / "face.jpg", "--out", out, "--overwrite")
     assert "-> " in r.output and mine.read_bytes()[:2] == b"\xff\xd8"
+
+
+# --- gallery --------------------------------------------------------------------------------
+
+def test_gallery_redraws_the_runs_own_samples_or_says_it_cannot(tmp_path):
+    import json
+
+    import pandas as pd
+
+    res = tmp_path / "res"
+    invoke("run", "-m", "gt-landmarks", "-d", "synthetic", "--dataset-option", "n=20", "--dataset-option", "seed=3",
+           "-o", "solver=sqpnp", "--results-dir", res)
+    r = invoke("gallery", "--method", "gt-landmarks", "--dataset", "synthetic", "--worst", "3", "--results-dir", res)
+    stem = next((res / "runs").glob("*.json")).stem
+    table = pd.read_csv(res / "runs" / f"{stem}.csv", dtype={"id": str})
+    from posebench.datasets.synthetic import make_synthetic
+
+    own = {s.id: s.pose.yaw for s in make_synthetic(n=20, seed=3).samples}
+    assert all(own[i] == pytest.approx(y) for i, y in zip(table["id"], table["true_yaw"]))
+    page = (res / "galleries" / stem / "index.html").read_text()
+    worst = table.sort_values("err_mean", ascending=False)["id"].head(3)
+    assert all(i in page for i in worst) and "worst by err_mean" in r.output
+    # a record whose dataset cannot be re-created as it was: one line, no gallery of other faces
+    rec_path = res / "runs" / f"{stem}.json"
+    rec = json.loads(rec_path.read_text())
+    rec["fingerprint"] = "0" * 16
+    rec_path.write_text(json.dumps(rec))
+    r = invoke("gallery", "--method", "gt-landmarks", "--dataset", "synthetic", "--results-dir", res, code=1)
+    assert "cannot re-create the dataset of run" in r.output
