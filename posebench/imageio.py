@@ -39,8 +39,27 @@ import numpy as np
 
 from posebench.errors import SampleFailure
 
-#: Largest pixel count decoded (PIL's DecompressionBombError threshold); env override.
-MAX_PIXELS = int(os.environ.get("POSEBENCH_MAX_IMAGE_PIXELS", 2 * 89_478_485))
+#: Largest pixel count decoded (PIL's DecompressionBombError threshold); ``POSEBENCH_MAX_IMAGE_PIXELS``
+#: overrides it (read at each decode by :func:`max_pixels`, never at import).
+MAX_PIXELS = 2 * 89_478_485
+
+
+def max_pixels() -> int:
+    """The pixel bound in force: ``POSEBENCH_MAX_IMAGE_PIXELS`` when set, else :data:`MAX_PIXELS`.
+    Raises :class:`posebench.errors.UsageError` (one line) for a value that is not a whole number
+    >= 1 (it used to be an import-time traceback)."""
+    raw = os.environ.get("POSEBENCH_MAX_IMAGE_PIXELS")
+    if raw is None:
+        return MAX_PIXELS
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        from posebench.errors import UsageError
+
+        raise UsageError(f"POSEBENCH_MAX_IMAGE_PIXELS must be a whole number of pixels >= 1, got {raw!r}")
+    return value
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -116,9 +135,10 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         size = header_size(data)
     except SampleFailure as exc:
         raise SampleFailure(f"{name}: {exc.reason}") from None
-    if size is not None and size[0] * size[1] > MAX_PIXELS:
+    limit = max_pixels()
+    if size is not None and size[0] * size[1] > limit:
         raise SampleFailure(f"image too large: {name} declares {size[0]}x{size[1]} pixels "
-                            f"(limit {MAX_PIXELS:,}; POSEBENCH_MAX_IMAGE_PIXELS)")
+                            f"(limit {limit:,}; POSEBENCH_MAX_IMAGE_PIXELS)")
     if data[:2] == b"\xff\xd8":
         _check_jpeg(data, name)
     elif data[:8] != b"\x89PNG\r\n\x1a\n" and size is not None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from posebench.errors import PosebenchError, UsageError
+from posebench.errors import DataError, PosebenchError, UsageError
 
 from .base import Study, parse_list
 
@@ -69,9 +69,12 @@ def split_method_options(names: str, extra: dict[str, Any]) -> list[MethodSpec]:
     return specs
 
 
-def build_methods(specs: list[MethodSpec]) -> list[MethodSpec]:
+def build_methods(specs: list[MethodSpec], require_one: bool = True) -> list[MethodSpec]:
     """Create each method; a method that cannot be created here is marked skipped with the
-    one-line reason (missing weights, unknown name), never silently dropped."""
+    one-line reason (missing weights, unknown name), never silently dropped. When every method
+    is skipped and ``require_one`` (a study with nothing else to run), :class:`DataError` lists
+    each reason, before any work: nothing is run and no table is stored (an empty table used to
+    replace the stored one, with exit 0)."""
     from posebench.registry import methods
 
     for s in specs:
@@ -84,6 +87,9 @@ def build_methods(specs: list[MethodSpec]) -> list[MethodSpec]:
             raise
         except (PosebenchError, ImportError, OSError) as exc:
             s.skipped = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if require_one and specs and all(s.skipped for s in specs):
+        raise DataError("no method of the study can run, nothing was stored: "
+                        + "; ".join(f"{s.name}: {s.skipped}" for s in specs))
     return specs
 
 

@@ -120,7 +120,7 @@ class LandmarkCountStudy(ImageStudy):
         st = self._options
         data = landmark_data(dataset)
         face = study_face(self.face_spec, data, st["face_units"])
-        specs = build_methods(self.specs)
+        specs = build_methods(self.specs, require_one=False)  # the labels' landmarks run anyway
         found: dict[str, dict[str, np.ndarray | str]] = {}
         for s in specs:
             if not s.skipped:

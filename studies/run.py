@@ -150,6 +150,8 @@ def run_and_store(name: str, dataset_name: str, results_dir: Path, options: Mapp
     if hasattr(study, "set_context"):  # where the runner caches, whether to draw bars
         study.set_context(results_dir, progress)
     table, seconds = run_study(study, dataset, progress, notify)
+    if len(table) == 0:  # never replace a stored table with an empty one
+        raise DataError(f"study {name} on {dataset_name} produced no rows: nothing was stored")
     paths = store(study, table, dataset, dataset_name, seconds, results_dir, tag)
     return study, dataset, table, seconds, paths
 

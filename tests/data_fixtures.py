@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,7 +21,14 @@ from PIL import Image
 
 class FileServer:
     def __init__(self, files: dict[str, bytes], cut_first: tuple[str, ...] = (), ignore_range: bool = False,
-                 lifetime: float = 60.0):
+                 lifetime: float = 60.0, stall_after: dict[str, int] | None = None, drip: tuple[str, ...] = (),
+                 no_length: tuple[str, ...] = ()):
+        """``stall_after``: path -> bytes sent before the server stops sending (and holds the
+        connection for 5 s); ``drip``: paths sent one byte every 0.05 s; ``no_length``: paths
+        sent without a Content-Length (the body ends when the connection closes)."""
+        self.stall_after = dict(stall_after or {})
+        self.drip = set(drip)
+        self.no_length = set(no_length)
         self.files = dict(files)
         self.cut_pending = set(cut_first)
         self.ignore_range = ignore_range
@@ -60,9 +68,28 @@ class FileServer:
                 else:
                     self.send_response(200)
                 body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
+                if self.path in server_self.no_length:
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(len(body)))
                 self.send_header("Accept-Ranges", "bytes")
                 self.end_headers()
+                if self.path in server_self.stall_after:
+                    self.wfile.write(body[: server_self.stall_after[self.path]])
+                    self.wfile.flush()
+                    time.sleep(5)
+                    self.close_connection = True
+                    return
+                if self.path in server_self.drip:
+                    try:
+                        for i in range(len(body)):
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    except OSError:  # the client gave up
+                        pass
+                    self.close_connection = True
+                    return
                 if cut:  # send half of the body, then drop the connection
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()

@@ -79,6 +79,25 @@ def test_bound_is_configurable(monkeypatch):
         decode_image(_png_header(11, 10), "small.png")
 
 
+def test_bound_from_the_environment_is_read_at_decode_and_checked(monkeypatch, tmp_path):
+    """``POSEBENCH_MAX_IMAGE_PIXELS=abc`` was an import-time traceback; now one line when used."""
+    import subprocess
+    import sys
+
+    from posebench.errors import UsageError
+
+    monkeypatch.setenv("POSEBENCH_MAX_IMAGE_PIXELS", "100")
+    with pytest.raises(SampleFailure, match="limit 100;"):
+        decode_image(_png_header(11, 10), "small.png")
+    for bad in ("abc", "0", "-5", ""):
+        monkeypatch.setenv("POSEBENCH_MAX_IMAGE_PIXELS", bad)
+        with pytest.raises(UsageError, match="POSEBENCH_MAX_IMAGE_PIXELS must be a whole number of pixels >= 1"):
+            decode_image(_png_header(11, 10), "small.png")
+    monkeypatch.setenv("POSEBENCH_MAX_IMAGE_PIXELS", "abc")
+    r = subprocess.run([sys.executable, "-c", "import posebench.imageio"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
 def test_io_errors_are_sample_failures(tmp_path, monkeypatch):
     import builtins
 

@@ -80,8 +80,18 @@ def _open(url: str, offset: int, timeout: float):
     return urllib.request.urlopen(req, timeout=timeout)
 
 
-def _attempt(url: str, part: Path, timeout: float, progress: bool, label: str) -> None:
-    """One request: append the rest of the body to ``part``; raise DownloadError if cut short."""
+#: The slowest transfer accepted: fewer bytes than this in one ``timeout`` window (30 s by
+#: default) is a stall, like no byte at all (a server dripping a byte every 0.5 s never trips
+#: the socket's own timeout). The bytes received are kept for the next call to resume.
+MIN_BYTES_PER_WINDOW = 1024
+
+
+def _attempt(url: str, part: Path, timeout: float, progress: bool, label: str, size: int | None = None) -> None:
+    """One request: append the rest of the body to ``part``; raise DownloadError if cut short or
+    too slow (the bytes received are kept), :class:`ChecksumError` when the server sends more
+    than the published ``size`` (the part file is removed: never more bytes than the file has)."""
+    import time
+
     offset = part.stat().st_size if part.exists() else 0
     try:
         resp = _open(url, offset, timeout)
@@ -107,22 +117,45 @@ def _attempt(url: str, part: Path, timeout: float, progress: bool, label: str) -
             offset, mode = 0, "wb"
         length = resp.headers.get("Content-Length")
         remaining = int(length) if length is not None and length.isdigit() else None
-        total = offset + remaining if remaining is not None else None
+        total = offset + remaining if remaining is not None else size
+        if size is not None and remaining is not None and offset + remaining > size:
+            part.unlink(missing_ok=True)
+            raise ChecksumError(f"{label}: the server announces {offset + remaining} bytes, the published file has "
+                                f"{size}; nothing was kept")
         got = 0
+        slow = too_long = False
+        read = getattr(resp, "read1", resp.read)  # what has arrived, not a full block: a stall keeps its bytes
         with open(part, mode) as fh, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
                                           desc=label, disable=not progress) as bar:
+            window, in_window = time.monotonic(), 0
             try:
-                while chunk := resp.read(CHUNK):
+                while chunk := read(CHUNK):
+                    if size is not None and offset + got + len(chunk) > size:
+                        too_long = True
+                        break
                     fh.write(chunk)
                     got += len(chunk)
+                    in_window += len(chunk)
                     bar.update(len(chunk))
+                    if time.monotonic() - window > timeout:
+                        if in_window < MIN_BYTES_PER_WINDOW:
+                            slow = True
+                            break
+                        window, in_window = time.monotonic(), 0
             except (http.client.IncompleteRead, ConnectionError, socket.timeout, OSError):
                 pass  # treated below as a cut transfer
             finally:
                 fh.flush()
                 os.fsync(fh.fileno())
-        if remaining is not None and got < remaining:
-            have = offset + got
+        have = offset + got
+        if too_long:
+            part.unlink(missing_ok=True)
+            raise ChecksumError(f"{label}: the server sent more than the published {size} bytes; nothing was kept")
+        if slow:
+            raise DownloadError(f"{label}: the server is too slow (under {MIN_BYTES_PER_WINDOW} bytes in {timeout:g} s) "
+                                f"after {have} of {total if total is not None else '?'} bytes; the bytes received are "
+                                "kept: run the same command again to resume")
+        if (remaining is not None and got < remaining) or (size is not None and remaining is None and have < size):
             raise DownloadError(
                 f"{label}: connection cut after {have} of {total} bytes; run the same command again to resume"
             )
@@ -159,7 +192,7 @@ def fetch(url: str, dest: Path, *, size: int | None = None, sha256: str | None =
         if size is not None and part.exists() and part.stat().st_size == size:
             break
         try:
-            _attempt(url, part, timeout, progress, dest.name)
+            _attempt(url, part, timeout, progress, dest.name, size)
             break
         except DownloadError:
             if attempt == retries or not part.exists() or part.stat().st_size == 0:

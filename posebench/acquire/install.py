@@ -53,6 +53,23 @@ def _copy_into_place(src: Path, dest: Path, force: bool) -> Path:
     return dest
 
 
+def check_links_inside(folder: Path, label: str) -> None:
+    """Refuse (:class:`~posebench.acquire.archive.UnsafeArchiveError`) a dataset folder holding a
+    link whose target, followed, leaves that folder: the bound is the dataset folder that is
+    installed, not the archive's extraction root (a link to a sibling folder of the archive was
+    installed, and ``--from FOLDER`` copied what it pointed at)."""
+    from posebench.acquire.archive import UnsafeArchiveError
+    from posebench.outputs import is_inside
+
+    folder = Path(folder)
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink() and not is_inside(p, folder):
+                raise UnsafeArchiveError(f"{label}: refused link {p.relative_to(folder).as_posix()!r} -> "
+                                         f"{os.readlink(p)!r} (points outside the dataset folder {folder.name})")
+
+
 def install_archive(source: Source, archive: Path, root: Path, force: bool, progress: bool) -> Path:
     """Extract ``archive`` safely, find the dataset folder in it and move it to ``<root>/<name>``."""
     dest = root / source.target
@@ -61,6 +78,7 @@ def install_archive(source: Source, archive: Path, root: Path, force: bool, prog
     tmp = safe_extract(archive, root, progress=progress)
     try:
         folder = find_dataset_folder(source, tmp)
+        check_links_inside(folder, archive.name)
         install(folder, dest, force=force)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -73,6 +91,7 @@ def install_folder(source: Source, folder: Path, root: Path, force: bool) -> Pat
     if dest.exists() and not force:
         raise UsageError(f"{dest} already exists (pass --force to replace it)")
     found = find_dataset_folder(source, folder)
+    check_links_inside(found, str(folder))
     if found.resolve() == dest.resolve():
         return dest
     tmp = root / f".copy-{source.target}-{os.getpid()}"

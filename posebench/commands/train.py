@@ -96,7 +96,7 @@ def train_cmd(model, dataset, data_dir, dataset_options, alpha, epochs, batch_si
 @click.option("--model", "-m", "models", multiple=True, default=("hopenet", "resnet50-regression", "hopenet-alexnet"),
               show_default=True, help="Model(s) to time (repeatable): also whenet, tiny-hopenet.")
 @click.option("--input-size", type=click.IntRange(min=16), default=224, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1, max=4096), default=32, show_default=True)
 @click.option("--iters", type=click.IntRange(min=1), default=5, show_default=True, help="Timed steps per variant.")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True, help="Untimed steps first.")
 @click.option("--force-amp", is_flag=True, help="Time AMP on a CPU without native bfloat16 too.")

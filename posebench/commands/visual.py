@@ -34,7 +34,8 @@ def _with(options):
               help="Folder for the drawn images (<stem>-<method>.jpg).")
 @_with(detector_options)
 @click.option("--no-labels", is_flag=True, help="Ignore .mat labels beside the images (always detect).")
-def draw_cmd(method_name, options, images, out_dir, detector, detector_model, no_labels) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace existing drawn images in --out.")
+def draw_cmd(method_name, options, images, out_dir, detector, detector_model, no_labels, overwrite) -> None:
     """Draw each image's face box, landmarks (where the method has them), pose axes (blue: front
     of the face, green: down, red: side; paper Figure 1) and angles.
 
@@ -42,11 +43,12 @@ def draw_cmd(method_name, options, images, out_dir, detector, detector_model, no
     the label's angles are written too); other images use the detector's largest face.
     """
     from posebench.method import create_method
-    from posebench.visual.draw import draw_images
+    from posebench.visual.draw import draw_images, drawn_targets
 
+    drawn_targets(method_name, list(images), out_dir, overwrite)  # before the method loads
     method = create_method(method_name, parse_kv(options))
     for line in draw_images(method, list(images), out_dir, detector=detector, detector_model=detector_model,
-                            use_labels=not no_labels):
+                            use_labels=not no_labels, overwrite=overwrite):
         click.echo(line)
 
 
@@ -109,21 +111,23 @@ def report_cmd(results_dir, out_dir) -> None:
               help="Frames per estimate call (default: min(method batch size, 16); 1 for a camera).")
 @click.option("--codec", default=None, help="FourCC of the output (default from the extension: mp4v for .mp4, MJPG for .avi).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out / --csv file.")
 @_with(detector_options)
-def video_cmd(source, method_name, options, out, csv_path, smooth, camera, batch, codec, max_frames,
+def video_cmd(source, method_name, options, out, csv_path, smooth, camera, batch, codec, max_frames, overwrite,
               detector, detector_model) -> None:
     """Estimate the head pose in every frame of a video (or a camera), draw it, and write the
     video and a per-frame CSV. Prints frames per second. Ctrl-C keeps the frames done so far."""
     from posebench.errors import UsageError
     from posebench.method import create_method
-    from posebench.visual.video import process_video
+    from posebench.visual.video import check_video_outputs, process_video
 
     if (source is None) == (camera is None):
         raise UsageError("give either a video file or --camera INDEX")
+    check_video_outputs(camera if camera is not None else source, out, csv_path, overwrite)  # before the method loads
     method = create_method(method_name, parse_kv(options))
     s = process_video(camera if camera is not None else source, method, out, csv_path, smooth=smooth, batch=batch,
                       detector=detector, detector_model=detector_model, codec=codec, max_frames=max_frames,
-                      progress=show_progress())
+                      progress=show_progress(), overwrite=overwrite)
     fails = "; ".join(f"{k} x{v}" for k, v in s.failures.items())
     click.echo(f"{s.frames} frames in {s.seconds:.2f} s: {s.fps:.1f} fps ({s.failed} without a pose"
                f"{': ' + fails if fails else ''})")

@@ -64,6 +64,14 @@ class Dataset:
         return iter(self.samples)
 
     def subset(self, limit: int | None) -> "Dataset":
+        """The first ``limit`` samples (None: all). ``limit`` must be a whole number >= 1
+        (:class:`UsageError`: a negative one used to drop samples from the end, 0 to keep none)."""
+        import numbers
+
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1):
+            from posebench.errors import UsageError
+
+            raise UsageError(f"limit must be a whole number >= 1 (or None for all samples), got {limit!r}")
         if limit is None or limit >= len(self.samples):
             return self
         return Dataset(

@@ -27,7 +27,7 @@ import pandas as pd
 
 from posebench.datasets.base import Dataset, Sample
 from posebench.datasets.degrade import sample_image
-from posebench.errors import SampleFailure, UsageError
+from posebench.errors import DataError, SampleFailure, UsageError
 from posebench.evaluation.cache import PredictionCache, cache_key
 from posebench.evaluation.environment import environment
 from posebench.evaluation.record import RunRecord, write_record
@@ -100,6 +100,9 @@ def evaluate(
         if not valid_name(name):
             raise UsageError(f"{what} {type(obj).__name__} has no usable name ({name!r}): set `name` on the class "
                              f"(letters, digits, ._+-) or create it with posebench.create_{what}")
+    check_ids(dataset)
+    if not dataset.samples:
+        raise DataError(f"dataset {dataset.name} has no samples to evaluate: no run stored")
     results_dir = Path(results_dir)
     fingerprint = dataset.fingerprint()  # every sample and image's bytes (the shared digest index): once per run
     key = run_key(method, dataset, fingerprint)
@@ -160,9 +163,26 @@ def _run_chunk(method: Method, chunk: list[Sample]) -> list[dict]:
     return [r for r in records if r is not None]
 
 
+def check_ids(dataset: Dataset) -> None:
+    """Refuse a dataset whose sample ids are not unique (:class:`DataError` naming them and their
+    files): predictions are cached and joined by id, so two samples with one id would be stored
+    with one another's prediction."""
+    seen: dict[str, Sample] = {}
+    for s in dataset.samples:
+        if s.id in seen:
+            first = seen[s.id]
+            where = " and ".join(str(x.image_path) for x in (first, s) if x.image_path is not None)
+            raise DataError(f"dataset {dataset.name} has two samples with id {s.id!r}"
+                            f"{f' ({where})' if where else ''}: ids must be unique (nothing was run)")
+        seen[s.id] = s
+
+
 def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir) -> RunResult:
     table = results_table(dataset, done)
     record = build_record(method, dataset, key, fingerprint, table, n_cached, wall)
+    if record.n_evaluated == 0:  # an all-failed run is no result: never stored as one (cache kept)
+        why = "; ".join(f"{k} x{v}" for k, v in list(record.failures.items())[:3])
+        raise DataError(f"no sample of {dataset.name} could be evaluated by {method.name} ({why}): no run stored")
     return write_run(record, table, results_dir)
 
 

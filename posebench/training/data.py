@@ -163,9 +163,10 @@ class TrainSet(torch.utils.data.Dataset):
         return np.random.default_rng([self.seed, self.epoch, index])
 
     def load(self, index: int) -> tuple[torch.Tensor, np.ndarray]:
+        from posebench.imageio import read_image
+
         s = self.samples[index]
-        with Image.open(s.image_path) as im:
-            image = np.asarray(im.convert("RGB"))
+        image = read_image(s.image_path)  # the one reader of evaluation too (16-bit PNGs scaled, not clipped)
         pts = box_points(s)
         rng = self.rng(index)
         out = augment_face(image, landmark_box(pts), s.pose, self.augment, rng,

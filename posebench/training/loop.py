@@ -190,6 +190,41 @@ def validate(cfg: TrainConfig, weights: Path, val_set, results_dir: Path) -> dic
         "dataset": val_set.name, "protocol": val_set.protocol, "engine": cfg.val_engine}
 
 
+#: Largest network input side (px) accepted: the methods read 224; 1024 already needs ~20x the memory.
+MAX_INPUT_SIZE = 1024
+#: Largest global batch accepted (a larger one only ends in an out-of-memory kill).
+MAX_BATCH_SIZE = 4096
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse options out of their domain, in one line (:class:`UsageError`), before anything is
+    read or written: ``lr`` finite and > 0, ``alpha`` finite and >= 0 (a negative weight trains on
+    a negative loss), ``seed`` in 0 .. 2**32 - 1 (numpy's and the loader's seed range),
+    ``epochs`` >= 1, ``batch_size`` in 1 .. :data:`MAX_BATCH_SIZE`, ``input_size`` in 16 ..
+    :data:`MAX_INPUT_SIZE`, ``limit``/``max_steps``/``val_limit`` >= 1 where given."""
+    import math
+
+    def bad(name: str, value, want: str):
+        raise UsageError(f"--{name.replace('_', '-')} must be {want}, got {value!r}")
+
+    for name, value in (("lr", cfg.lr), ("alpha", cfg.alpha)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            bad(name, value, "a finite number")
+    if cfg.lr <= 0:
+        bad("lr", cfg.lr, "> 0")
+    if cfg.alpha < 0:
+        bad("alpha", cfg.alpha, ">= 0 (the weight of the regression loss)")
+    ints = (("seed", cfg.seed, 0, 2 ** 32 - 1), ("epochs", cfg.epochs, 1, None),
+            ("batch_size", cfg.batch_size, 1, MAX_BATCH_SIZE), ("input_size", cfg.input_size, 16, MAX_INPUT_SIZE),
+            ("limit", cfg.limit, 1, None), ("max_steps", cfg.max_steps, 1, None), ("val_limit", cfg.val_limit, 1, None),
+            ("workers", cfg.workers, 0, None), ("log_every", cfg.log_every, 1, None), ("save_every", cfg.save_every, 0, None))
+    for name, value, lo, hi in ints:
+        if value is None and name in ("limit", "max_steps", "val_limit"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+            bad(name, value, f"a whole number {'>= ' + str(lo) if hi is None else f'in {lo} .. {hi}'}")
+
+
 def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: bool = False,
           echo: Callable[[str], None] = print) -> TrainResult:
     """Train ``cfg.model`` and write ``out/{last,best}.pt``, ``out/log.jsonl``, ``out/curves.png``.
@@ -199,9 +234,15 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
     has written its last file."""
     import torch.distributed as dist
 
+    from posebench.outputs import folder_lock
+
     opened_here = not (dist.is_available() and dist.is_initialized())
     try:
-        return _train(cfg, out, resume, progress, echo)
+        check_config(cfg)
+        if int(os.environ.get("RANK", "0")) != 0:  # only rank 0 writes in out
+            return _train(cfg, out, resume, progress, echo)
+        with folder_lock(out, "training --out"):  # two trainings into one --out: the second is refused
+            return _train(cfg, out, resume, progress, echo)
     finally:
         if opened_here and dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
@@ -294,9 +335,16 @@ def _prepare(cfg: TrainConfig, out: Path, resume: Path | None, echo: Callable[[s
     device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if resume is None and any((out / f).exists() for f in ("last.pt", "best.pt", "log.jsonl")):
-        raise UsageError(f"--out {out} already holds a training run: continue it with --resume {out / 'last.pt'}, "
-                         "or choose another --out (nothing was changed)")
+    if resume is None and rank == 0 and (out / "log.jsonl").is_file() and not any(
+            (out / f).exists() for f in ("last.pt", "best.pt", "latest.pt")):
+        # the log of a run stopped before its first checkpoint: nothing to resume; kept aside
+        kept = out / f"log.jsonl.stopped-{time.strftime('%Y%m%dT%H%M%S')}"
+        os.replace(out / "log.jsonl", kept)
+        echo(f"note: {out / 'log.jsonl'} was the log of a run stopped before its first checkpoint; kept as {kept.name}")
+    if resume is None and any((out / f).exists() for f in ("last.pt", "best.pt", "latest.pt", "log.jsonl")):
+        how = (f"continue it with --resume {out / 'last.pt'}, or choose another --out" if (out / "last.pt").is_file()
+               else "it has no last.pt to resume from: choose another --out")
+        raise UsageError(f"--out {out} already holds a training run: {how} (nothing was changed)")
     return _Run(cfg, spec, augment, out, world, rank, device, echo if rank == 0 else (lambda _m: None))
 
 

@@ -99,6 +99,12 @@ def load_state(net: nn.Module, model: str, state: dict[str, torch.Tensor], path:
     fits = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     if not fits:
         raise WeightsError(f"--init {path.name}: no tensor fits {model} (expected {hint} or a {model} checkpoint)")
+    counted = [k for k in own if not k.endswith("num_batches_tracked")]
+    if len([k for k in fits if not k.endswith("num_batches_tracked")]) * 2 < len(counted):
+        # an ImageNet backbone is most of the network's tensors; a few that fit by chance are
+        # another model's checkpoint (it used to be accepted as "ImageNet init ... 3 of 17 tensors")
+        raise WeightsError(f"--init {path.name}: only {len(fits)} of {len(counted)} tensors of {model} fit: it is "
+                           f"neither {hint} nor a {model} checkpoint (another model's?)")
     merged = dict(own)
     merged.update(fits)
     net.load_state_dict(merged)

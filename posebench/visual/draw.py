@@ -167,12 +167,30 @@ def encode_image(image: np.ndarray, suffix: str = ".jpg", quality: int = 90) -> 
     return buf.tobytes()
 
 
+def drawn_targets(method_name: str, images: list, out_dir, overwrite: bool = False) -> dict:
+    """``{image path: output path}`` of ``posebench draw`` (``<out_dir>/<stem>-<method>.jpg``),
+    checked by the output rule (:mod:`posebench.outputs`): no two images drawn to one file
+    (``a/face.jpg`` and ``b/face.jpg``, ``x.jpg`` and ``x.png``), no output that is one of the
+    images, no existing file replaced unless ``overwrite``. Raises :class:`UsageError`."""
+    from pathlib import Path
+
+    from posebench.outputs import check_outputs, unique_targets
+
+    paths = [Path(p) for p in images]
+    targets = {p: Path(out_dir) / f"{p.stem}-{method_name}.jpg" for p in paths}
+    unique_targets(targets)  # one file given twice is one key: drawn once
+    check_outputs({f"output {t.name}": t for t in targets.values()}, {f"image {p}": p for p in paths}, overwrite)
+    return targets
+
+
 def draw_images(method, images: list, out_dir, *, detector: str = "dlib-hog", detector_model: str | None = None,
-                use_labels: bool = True) -> list[str]:
+                use_labels: bool = True, overwrite: bool = False) -> list[str]:
     """Estimate and draw each image file (see ``posebench draw``); returns one line per image.
 
-    Every image is decoded first: a file that is not an image is a :class:`DataError` naming
-    it before anything is written. Output ``<out_dir>/<stem>-<method>.jpg``, written atomically.
+    The outputs are checked first (:func:`drawn_targets`: :class:`UsageError` for a collision or
+    an existing file without ``overwrite``), then every image is decoded: a file that is not an
+    image is a :class:`DataError` naming it before anything is written. Output
+    ``<out_dir>/<stem>-<method>.jpg``, written atomically.
     """
     from pathlib import Path
 
@@ -181,7 +199,8 @@ def draw_images(method, images: list, out_dir, *, detector: str = "dlib-hog", de
     from posebench.imageio import read_image
     from posebench.visual.faces import FaceFinder, check_method_takes_images, drawn_landmarks, estimate, label_beside
 
-    paths = [Path(p) for p in images]
+    targets = drawn_targets(method.name, images, out_dir, overwrite)
+    paths = list(targets)
     for p in paths:
         try:
             read_image(p)
@@ -222,7 +241,7 @@ def draw_images(method, images: list, out_dir, *, detector: str = "dlib-hog", de
             region = landmark_box(label.landmarks) if label is not None and label.landmarks is not None else None
             drawn = draw_pose(img, pose_ok, box=face.box if face is not None else None, landmarks=lm,
                               text=text, note=note, face=region)
-            target = out_dir / f"{p.stem}-{method.name}.jpg"
+            target = targets[p]
             write_atomic(target, encode_image(drawn, ".jpg"))
             if pose_ok is None:
                 lines.append(f"{p.name}: failed ({note[8:]}) -> {target}")

@@ -99,11 +99,43 @@ def dataset_of(run: StoredRun, data_dir: str | Path | None = None, results_dir: 
         root = str(beside) if beside.exists() else root
     if root and not Path(root).exists():
         raise DataError(f"dataset folder of run {run.stem} not found: {root} (pass --data-dir)")
-    options = {k: str(v) for k, v in rec.dataset_settings.items()}
+    settings = dict(rec.dataset_settings or {})
+    tried: list[str] = []
+    # the stored settings as options (as stored, then as text), then none (a split's subject lists
+    # are settings, not options): each kept only if its content is the run's
+    candidates = [settings, {k: str(v) for k, v in settings.items()}, {}]
+    last: DataError | None = None
+    for options in candidates:
+        try:
+            ds = datasets.create(rec.dataset, options, data_dir=str(root) if root else None)
+        except UsageError as exc:
+            tried.append(str(exc))
+            continue
+        try:
+            return check_same_dataset(run, ds)
+        except DataError as exc:
+            last = exc
+    raise last or DataError(f"cannot re-create the dataset of run {run.stem}: {tried[-1] if tried else 'no options'}")
+
+
+def check_same_dataset(run: StoredRun, ds):
+    """``ds`` cut to the run's samples (a run made with ``--limit`` holds the first N), when its
+    content fingerprint is the run's; else :class:`DataError`: a gallery never draws other faces
+    beside a run's errors (a synthetic run's ``n``/``seed`` re-created as the defaults did)."""
+    rec = run.record
     try:
-        return datasets.create(rec.dataset, options, data_dir=str(root) if root else None)
-    except UsageError:  # parameters that are not options (e.g. a split's subject lists)
-        return datasets.create(rec.dataset, {}, data_dir=str(root) if root else None)
+        table = run_samples(run)
+        n = int((~table["failure"].fillna("").astype(str).str.startswith("label: ")).sum())
+    except (DataError, KeyError, ValueError):
+        n = len(ds)
+    if 0 < n < len(ds):
+        ds = ds.subset(n)
+    got = ds.fingerprint()
+    if got != rec.fingerprint:
+        raise DataError(f"cannot re-create the dataset of run {run.stem}: {rec.dataset} with settings "
+                        f"{rec.dataset_settings or {}} from {rec.data_root or 'its generator'} now has fingerprint {got}, "
+                        f"the run's is {rec.fingerprint} (other samples or images; pass --data-dir with the run's data)")
+    return ds
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from posebench.errors import DataError
+from posebench.errors import DataError, UsageError
 from posebench.evaluation.record import RunRecord
 from posebench.fileio import write_atomic
 
@@ -55,12 +55,35 @@ def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
-def _copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, dst)
+#: The marker file of a report folder: the files ``posebench report`` wrote there (it deletes no other).
+MARKER = ".posebench-report.json"
 
 
-def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, results_dir: Path) -> str:
+class _Writer:
+    """Writes a report's files under ``out`` and remembers them (relative paths) for the marker;
+    copies only regular files lying inside the results folder (a link leading out is skipped)."""
+
+    def __init__(self, out: Path, results_dir: Path):
+        self.out, self.results_dir, self.files = out, results_dir, []
+
+    def text(self, rel: str, text: str) -> Path:
+        write_atomic(self.out / rel, text)
+        self.files.append(rel)
+        return self.out / rel
+
+    def copy(self, src: Path, rel: str) -> bool:
+        from posebench.outputs import is_inside
+
+        if src.is_symlink() or not src.is_file() or not is_inside(src, self.results_dir):
+            return False
+        dst = self.out / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        self.files.append(rel)
+        return True
+
+
+def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, galleries: set[str]) -> str:
     from posebench.evaluation.leaderboard import run_groups
     from posebench.evaluation.paper import paper_values
 
@@ -71,37 +94,34 @@ def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, results_dir: Pat
         rows = []
         for r, p in group:
             s, stem = r.summary, Path(p).stem
-            gal = (f" · <a href=\"galleries/{e(stem)}/index.html\">gallery</a>"
-                   if (out / "galleries" / stem / "index.html").is_file() else "")
+            gal = f" · <a href=\"galleries/{e(stem)}/index.html\">gallery</a>" if stem in galleries else ""
             sps = r.seconds_per_sample
             paper = "; ".join(f"{n}: {'/'.join(f'{v:g}' for v in vals)}" for n, vals in paper_values(r.method, ds)
                               if "+ds" not in r.protocol)  # degraded images: not Table 1's set-up
             rows.append([f"<a href=\"runs/{e(stem)}.html\">{e(r.label)}</a>{gal}", e(r.setup or "–"), e(r.protocol),
-                         str(r.n_evaluated), str(r.n_failed), _f(s.mae_yaw), _f(s.mae_pitch),
+                         e(str(r.n_evaluated)), e(str(r.n_failed)), _f(s.mae_yaw), _f(s.mae_pitch),
                          _f(s.mae_roll), f"<b>{_f(s.mae)}</b>", _f(s.geodesic),
                          _f(None if sps is None else 1000 * sps, 1), e(paper) or "–"])
-        parts.append(f"<h3>{e(ds)}: {first.n_samples} samples ({e(root)}, fingerprint <code>{e(fp)}</code>)</h3>"
+        parts.append(f"<h3>{e(ds)}: {e(str(first.n_samples))} samples ({e(root)}, fingerprint <code>{e(fp)}</code>)</h3>"
                      + _table(["method", "set-up", "protocol", "n eval", "n failed", "yaw", "pitch", "roll", "MAE", "geodesic",
                                "ms/face", "paper MAE (yaw/pitch/roll/MAE)"], [r for r in rows], left=3))
     return "\n".join(parts)
 
 
-def _run_page(r: RunRecord, path: Path, out: Path) -> str:
+def _run_page(r: RunRecord, path: Path, w: _Writer, galleries: set[str]) -> str:
     stem = Path(path).stem
     s = r.summary
-    bins = [[e(k), str(v.n), _f(v.mae_yaw), _f(v.mae_pitch), _f(v.mae_roll),
+    bins = [[e(k), e(str(v.n)), _f(v.mae_yaw), _f(v.mae_pitch), _f(v.mae_roll),
              f"<b>{_f(v.mae)}</b>", _f(v.geodesic)] for k, v in r.by_yaw_bin.items()]
-    fails = [[e(k), str(v)] for k, v in r.failures.items()]
-    gal = out / "galleries" / stem / "index.html"
+    fails = [[e(k), e(str(v))] for k, v in r.failures.items()]
     csv = Path(path).with_suffix(".csv")
     links = []
-    if csv.is_file() and csv.stat().st_size <= MAX_CSV_BYTES:
-        _copy(csv, out / "runs" / csv.name)
+    if csv.is_file() and csv.stat().st_size <= MAX_CSV_BYTES and w.copy(csv, f"runs/{csv.name}"):
         links.append(f"<a href=\"{e(csv.name)}\">per-sample CSV</a>")
     elif csv.is_file():
         links.append(f"per-sample CSV ({csv.stat().st_size // 1024} KB, not copied): <code>runs/{e(csv.name)}</code> "
                      "in the results folder")
-    if gal.is_file():
+    if stem in galleries:
         links.append(f"<a href=\"../galleries/{e(stem)}/index.html\">worst-case gallery</a>")
     ci = s.mae_ci95 or (None, None)
     sps = r.seconds_per_sample
@@ -114,7 +134,7 @@ def _run_page(r: RunRecord, path: Path, out: Path) -> str:
 <p>Run <code>{e(stem)}</code>, made {e(r.created)}. {' · '.join(links)}</p>
 <h2>Summary</h2>
 {_table(['n eval', 'n failed', 'yaw', 'pitch', 'roll', 'MAE', 'MAE 95% CI', 'geodesic', 'MAEV', 'ms/face'],
-        [[str(r.n_evaluated), str(r.n_failed), _f(s.mae_yaw), _f(s.mae_pitch), _f(s.mae_roll),
+        [[e(str(r.n_evaluated)), e(str(r.n_failed)), _f(s.mae_yaw), _f(s.mae_pitch), _f(s.mae_roll),
           f"<b>{_f(s.mae)}</b>", f"{_f(ci[0])}–{_f(ci[1])}", _f(s.geodesic), _f(s.maev),
           _f(None if sps is None else 1000 * sps, 1)]], left=0)}
 <h2>Errors by |true yaw| (degrees)</h2>
@@ -127,19 +147,28 @@ def _run_page(r: RunRecord, path: Path, out: Path) -> str:
     return _page(f"{r.label} on {r.dataset}", body, "../")
 
 
-def _studies(results_dir: Path, out: Path) -> str:
+def _studies(results_dir: Path, w: _Writer) -> str:
     parts = []
     for rec_path in sorted((results_dir / "tables").glob("*.json")):
         try:
             rec = json.loads(rec_path.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            rec = None
+        if not isinstance(rec, dict):
+            parts.append(f"<h3>{e(rec_path.stem)}</h3><p class=\"note\">unreadable study record "
+                         f"<code>tables/{e(rec_path.name)}</code>: not a JSON object</p>")
             continue
         stem = rec_path.stem
         csv = rec_path.with_suffix(".csv")
         html_table, note = "<p>No table.</p>", ""
-        if csv.is_file():
-            _copy(csv, out / "tables" / csv.name)
-            t = pd.read_csv(csv)
+        t = None
+        if csv.is_file() and not csv.is_symlink():
+            try:
+                t = pd.read_csv(csv)
+            except (OSError, UnicodeDecodeError, ValueError) as exc:  # pandas' ParserError/EmptyDataError are ValueErrors
+                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                note = f"<p class=\"note\">unreadable study table <code>tables/{e(csv.name)}</code>: {e(why)}</p>"
+        if t is not None and w.copy(csv, f"tables/{csv.name}"):
             shown = t.head(MAX_STUDY_ROWS)
             html_table = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, na_rep="–")
             note = (f"<p class=\"note\">First {MAX_STUDY_ROWS} of {len(t)} rows; all in "
@@ -147,22 +176,72 @@ def _studies(results_dir: Path, out: Path) -> str:
                     f"<p class=\"note\"><a href=\"tables/{e(csv.name)}\">{e(csv.name)}</a></p>")
         fig = results_dir / "figures" / f"{stem}.png"
         img = ""
-        if fig.is_file():
-            _copy(fig, out / "figures" / fig.name)
+        if w.copy(fig, f"figures/{fig.name}"):
             img = f"<p><img class=\"fig\" src=\"figures/{e(fig.name)}\" alt=\"{e(stem)} figure\"></p>"
-        options = ", ".join(f"{k}={v}" for k, v in (rec.get("settings") or {}).items())
+        options = rec.get("settings")  # the stored field keeps its name
+        options = ", ".join(f"{k}={v}" for k, v in options.items()) if isinstance(options, dict) else str(options or "")
         parts.append(f"<h3 id=\"study-{e(stem)}\">{e(stem)}</h3><p class=\"note\">study <code>{e(str(rec.get('study')))}</code> "
-                     f"on {e(str(rec.get('dataset')))} ({rec.get('n_samples', '?')} samples, fingerprint "
+                     f"on {e(str(rec.get('dataset')))} ({e(str(rec.get('n_samples', '?')))} samples, fingerprint "
                      f"<code>{e(str(rec.get('fingerprint')))}</code>); options: <code>{e(options)}</code>; "
                      f"{_f(rec.get('seconds'), 1)} s</p>{img}<div class=\"scroll\">{html_table}</div>{note}")
     return "\n".join(parts) or "<p>No studies in this results folder (<code>posebench study</code>).</p>"
 
 
+def _gallery_files(results_dir: Path) -> dict[str, list[Path]]:
+    """Each gallery's files (by run stem) to copy: regular files inside the results folder only; a
+    gallery folder or file that is a link is skipped (it could lead anywhere on the disk)."""
+    from posebench.outputs import is_inside
+
+    found: dict[str, list[Path]] = {}
+    gal_root = results_dir / "galleries"
+    if gal_root.is_symlink() or not gal_root.is_dir():
+        return found
+    for folder in sorted(gal_root.iterdir()):
+        index = folder / "index.html"
+        if folder.is_symlink() or not folder.is_dir() or index.is_symlink() or not index.is_file():
+            continue
+        files = [f for f in sorted(folder.rglob("*")) if not f.is_symlink() and f.is_file() and is_inside(f, folder)]
+        found[folder.name] = files
+    return found
+
+
+def _check_out(results_dir: Path, out: Path) -> list[str]:
+    """Refuse a report folder that is the results folder, lies inside what the report reads, holds
+    the results folder, or holds files ``posebench report`` did not write; returns the files an
+    earlier report wrote there (removed at the end unless written again)."""
+    from posebench.fileio import shown
+    from posebench.outputs import LOCK_NAME, is_inside, read_owned
+
+    if is_inside(out, results_dir) and any(is_inside(out, results_dir / sub) for sub in ("runs", "tables", "figures",
+                                                                                        "galleries")):
+        raise UsageError(f"the report folder {shown(out)} must not lie in the results folder's runs, tables, figures "
+                         "or galleries")
+    if is_inside(results_dir, out):
+        raise UsageError(f"the report folder {shown(out)} must not be or hold the results folder {shown(results_dir)}")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UsageError(f"the report folder {shown(out)} is not a folder")
+    if not out.is_dir() or not any(x.name != LOCK_NAME for x in out.iterdir()):
+        return []
+    owned = read_owned(out, MARKER)
+    if owned is None:
+        raise UsageError(f"{shown(out)} holds files that posebench report did not write (no {MARKER}): give a new or "
+                         "empty folder as --out (nothing was changed)")
+    return owned
+
+
 def make_report(results_dir: Path, out: Path | None = None) -> dict:
     """Write the report of ``results_dir`` to ``out`` (default ``<results_dir>/report``); returns
-    ``{"index": path, "runs": n, "studies": n, "galleries": n}``. Raises :class:`DataError` when
-    the folder holds no runs and no studies."""
+    ``{"index": path, "runs": n, "studies": n, "galleries": n}``.
+
+    The report folder carries a marker (:data:`MARKER`) listing the files it wrote: a later report
+    into it replaces those and removes the ones it no longer writes, and nothing else; a folder
+    with other files and no marker is refused (:class:`UsageError`), so is the results folder, a
+    folder inside its runs/tables/figures/galleries and one holding it. Only regular files inside
+    the results folder are copied (links are skipped). One report at a time per folder
+    (:func:`posebench.outputs.folder_lock`). Raises :class:`DataError` when the folder holds no
+    runs and no studies."""
     from posebench.evaluation.leaderboard import load_runs
+    from posebench.outputs import folder_lock, remove_owned, write_owned
 
     results_dir = Path(results_dir)
     out = Path(out) if out else results_dir / "report"
@@ -170,32 +249,28 @@ def make_report(results_dir: Path, out: Path | None = None) -> dict:
     n_studies = len(list((results_dir / "tables").glob("*.json")))
     if not runs and not n_studies:
         raise DataError(f"nothing to report in {results_dir}: no runs/*.json and no tables/*.json")
-    if out.resolve() == results_dir.resolve():
-        raise DataError("the report folder must not be the results folder itself")
-    old_index = out / "index.html"
-    if old_index.is_file() and "<title>posebench report</title>" in old_index.read_text(errors="replace"):
-        for sub in ("runs", "galleries", "figures", "tables"):  # an earlier report: no stale pages
-            if (out / sub).is_dir():
-                shutil.rmtree(out / sub)
-    n_gal = 0
-    for g in sorted((results_dir / "galleries").glob("*/index.html")):
-        dst = out / "galleries" / g.parent.name
-        if dst.exists():
-            shutil.rmtree(dst)
-        shutil.copytree(g.parent, dst)
-        n_gal += 1
-    for r, p in runs:
-        write_atomic(out / "runs" / f"{Path(p).stem}.html", _run_page(r, p, out))
-    run_list = "".join(f"<li><a href=\"runs/{e(Path(p).stem)}.html\">{e(Path(p).stem)}</a></li>" for _, p in runs)
-    body = f"""<h1>posebench report: <code>{e(results_dir.name or str(results_dir))}</code></h1>
+    _check_out(results_dir, out)
+    with folder_lock(out, "report folder"):
+        old = _check_out(results_dir, out)
+        w = _Writer(out, results_dir)
+        galleries = _gallery_files(results_dir)
+        for name, files in galleries.items():
+            for f in files:
+                w.copy(f, f"galleries/{name}/{f.relative_to(results_dir / 'galleries' / name).as_posix()}")
+        names = set(galleries)
+        for r, p in runs:
+            w.text(f"runs/{Path(p).stem}.html", _run_page(r, p, w, names))
+        run_list = "".join(f"<li><a href=\"runs/{e(Path(p).stem)}.html\">{e(Path(p).stem)}</a></li>" for _, p in runs)
+        body = f"""<h1>posebench report: <code>{e(results_dir.name or str(results_dir))}</code></h1>
 <p class="note">Made by <code>posebench report --results-dir {e(str(results_dir))}</code> from {len(runs)} runs,
-{n_studies} studies and {n_gal} galleries. Angles in degrees, AFLW2000-3D convention; MAE = mean of wrapped
+{n_studies} studies and {len(galleries)} galleries. Angles in degrees, AFLW2000-3D convention; MAE = mean of wrapped
 absolute errors over the samples each method handled; geodesic = mean rotation angle error.</p>
 <h2 id="leaderboard">Leaderboard</h2>
-{_leaderboard(runs, out, results_dir) if runs else '<p>No runs.</p>'}
+{_leaderboard(runs, out, names) if runs else '<p>No runs.</p>'}
 <h2 id="studies">Studies</h2>
-{_studies(results_dir, out)}
+{_studies(results_dir, w)}
 <h2 id="runs">Runs</h2><ul>{run_list}</ul>"""
-    index = out / "index.html"
-    write_atomic(index, _page("posebench report", body))
-    return {"index": index, "runs": len(runs), "studies": n_studies, "galleries": n_gal}
+        index = w.text("index.html", _page("posebench report", body))
+        write_owned(out, MARKER, w.files, "posebench report")
+        remove_owned(out, old, set(w.files))
+    return {"index": index, "runs": len(runs), "studies": n_studies, "galleries": len(galleries)}

@@ -73,25 +73,62 @@ def _quiet(fn):
 
 
 def open_source(source: str | Path | int):
-    """A ``cv2.VideoCapture`` for a file or a camera index, checked: it opens and yields a frame.
-    Raises :class:`DataError` naming the file (or camera)."""
+    """``(capture, first frame)`` for a file or a camera index, checked: it opens and yields a
+    frame. The first frame is read here and handed back (never re-read by seeking: a raw MJPEG
+    stream or a pipe cannot seek, and a failed rewind would drop it). Raises :class:`UsageError`
+    for a negative camera index and :class:`DataError` naming the file (or camera)."""
     import cv2
 
     if isinstance(source, int):
+        if source < 0:  # OpenCV's "any camera" index, which crashes some backends
+            raise UsageError(f"--camera must be a camera index 0, 1, ..., got {source}")
         cap = _quiet(lambda: cv2.VideoCapture(source))
         if not cap.isOpened():
             raise DataError(f"cannot open camera {source}")
-        return cap
+        ok, first = cap.read()
+        if not ok:
+            cap.release()
+            raise DataError(f"camera {source} gives no frame")
+        return cap, first
     p = existing_file(source, "video", DataError)
     cap = _quiet(lambda: cv2.VideoCapture(str(p)))
     if not cap.isOpened():
         raise DataError(f"cannot read video {p}: OpenCV cannot open it (not a video, or no codec for it)")
-    ok, _ = cap.read()
+    ok, first = cap.read()
     if not ok:
         cap.release()
         raise DataError(f"cannot read video {p}: no frame could be decoded")
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    return cap
+    return cap, first
+
+
+def check_written(path: Path, frames: int) -> None:
+    """Check that the video file ``path`` opens and holds ``frames`` frames, read back by OpenCV
+    (a write that failed half-way, e.g. on a full disk, leaves a file OpenCV's writer never
+    reported). Raises :class:`DataError` naming the file."""
+    import cv2
+
+    cap = _quiet(lambda: cv2.VideoCapture(str(path)))
+    try:
+        got = 0
+        if cap.isOpened():
+            while got < frames and cap.grab():
+                got += 1
+    finally:
+        cap.release()
+    if got < frames:
+        raise DataError(f"the video could not be written completely ({got} of {frames} frames read back; "
+                        "disk full?): nothing was kept")
+
+
+def partial_pattern(path: Path, video: bool) -> str:
+    """The regular expression (``pid`` group: the writing process) of the hidden partial file of
+    output ``path``: ``.<stem>.partial<pid><suffix>`` for the video, ``.<name>.partial<pid>`` for the CSV."""
+    import re
+
+    path = Path(path)
+    if video:
+        return re.escape(f".{path.stem}.partial") + r"(?P<pid>\d+)" + re.escape(path.suffix)
+    return re.escape(f".{path.name}.partial") + r"(?P<pid>\d+)"
 
 
 def open_writer(path: Path, fps: float, size: tuple[int, int], codec: str | None = None):
@@ -118,6 +155,36 @@ def open_writer(path: Path, fps: float, size: tuple[int, int], codec: str | None
             tmp.unlink()
         raise DataError(f"OpenCV cannot write {path.name} with codec {codec} (try .mp4 with mp4v or .avi with MJPG)")
     return writer, tmp
+
+
+def _discard(writer, csv_fh, *tmps: Path | None) -> None:
+    """Close what is open and remove the temporary files (an error: nothing half-written is kept)."""
+    for closer in (writer.release if writer is not None else None, csv_fh.close if csv_fh is not None else None):
+        if closer is not None:
+            try:
+                closer()
+            except OSError:
+                pass
+    for tmp in tmps:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def check_video_outputs(source: str | Path | int, out: Path, csv_path: Path | None = None,
+                        overwrite: bool = False) -> None:
+    """The output rule of ``posebench video`` (:func:`posebench.outputs.check_outputs`): ``out``
+    and ``csv_path`` are neither the source nor one file, exist only with ``overwrite``, and the
+    video is not given a ``.csv`` name (nor the CSV a video's); then the hidden partial files a
+    killed run left for them are removed. Raises :class:`UsageError`."""
+    from posebench.outputs import check_outputs, remove_stale_partials
+
+    outputs = {"--out": Path(out)} | ({"--csv": Path(csv_path)} if csv_path is not None else {})
+    check_outputs(outputs, {} if isinstance(source, int) else {"source video": Path(source)}, overwrite)
+    if Path(out).suffix.lower() == ".csv" or (csv_path is not None and Path(csv_path).suffix.lower() in CODECS):
+        raise UsageError(f"--out is the video and --csv the table: got --out {Path(out).name}"
+                         f"{'' if csv_path is None else f' and --csv {Path(csv_path).name}'}")
+    for what, path in outputs.items():  # left by a killed run
+        remove_stale_partials(path.parent, partial_pattern(path, what == "--out"))
 
 
 class Smoother:
@@ -169,9 +236,15 @@ def process_video(
     codec: str | None = None,
     max_frames: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> VideoSummary:
     """Estimate, draw and write every frame of ``source`` (see the module doc); returns counts
-    and timing (``fps`` = frames per second of the whole loop: read, detect, estimate, draw, write)."""
+    and timing (``fps`` = frames per second of the whole loop: read, detect, estimate, draw, write).
+
+    ``out`` and ``csv_path`` must differ from the source and from each other (compared by
+    resolved path and inode) and must not exist unless ``overwrite``
+    (:func:`posebench.outputs.check_outputs`; :class:`UsageError` before anything is read). On an
+    error (a full disk) neither output is kept and no partial file is left (:class:`DataError`)."""
     import cv2
 
     from posebench.visual.draw import draw_pose
@@ -179,7 +252,8 @@ def process_video(
 
     check_method_takes_images(method, have_labels=False)
     smoother = Smoother(smooth)
-    cap = open_source(source)
+    check_video_outputs(source, out, csv_path, overwrite)
+    cap, first = open_source(source)
     fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
     fps = fps if 0 < fps < 1000 else 30.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not isinstance(source, int) else 0
@@ -207,7 +281,10 @@ def process_video(
         while not done:
             frames = []
             while len(frames) < step and not (max_frames and index + len(frames) >= max_frames):
-                ok, bgr = cap.read()
+                if first is not None:
+                    ok, bgr, first = True, first, None
+                else:
+                    ok, bgr = cap.read()
                 if not ok:
                     done = True
                     break
@@ -259,16 +336,33 @@ def process_video(
             bar.update(len(frames))
     except KeyboardInterrupt:
         summary.interrupted = True
-    finally:
-        summary.seconds = time.perf_counter() - t0
+    except BaseException as exc:
+        _discard(writer, csv_fh, tmp_video, tmp_csv)
         bar.close()
         cap.release()
+        if isinstance(exc, OSError):
+            raise DataError(f"cannot write {tmp_csv.name if tmp_csv else out}: {exc.strerror or exc} "
+                            "(nothing was kept)") from None
+        raise
+    summary.seconds = time.perf_counter() - t0
+    bar.close()
+    cap.release()
+    try:
         if writer is not None:
             writer.release()
-            os.replace(tmp_video, out)
+            writer = None
+            check_written(tmp_video, summary.frames)
         if csv_fh is not None:
             csv_fh.close()
-            os.replace(tmp_csv, csv_path)
+            csv_fh = None
+    except (OSError, DataError) as exc:
+        _discard(writer, csv_fh, tmp_video, tmp_csv)
+        why = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+        raise DataError(f"cannot write {out}{f' and {csv_path}' if csv_path else ''}: {why}") from None
+    if tmp_video is not None:
+        os.replace(tmp_video, out)
+    if tmp_csv is not None:
+        os.replace(tmp_csv, csv_path)
     if summary.frames == 0 and not summary.interrupted:
         raise DataError(f"no frames read from {source}")
     return summary

@@ -196,3 +196,18 @@ def test_dataset_rule_outside_the_archive_is_refused_and_moves_nothing(faulty_pl
     res = run_cli("data", "prepare", "raising", "--from", str(z))
     assert res.exit_code == 1 and "the folder rule of raising failed: ZeroDivisionError" in res.output
     assert "Traceback" not in res.output
+
+
+def test_links_are_bounded_by_the_dataset_folder_not_the_extraction_root(tmp_path):
+    """Issue 25: ``data/link -> ../other/secret`` stays inside the extracted archive, so the
+    archive check let it through, but it leaves the dataset folder that gets installed."""
+    from posebench.acquire.install import check_links_inside
+
+    tgz = _tar(tmp_path / "a.tgz", [("data/a.txt", b"a"), ("other/secret", b"s"), _link("data/link", "../other/secret"),
+                                    _link("data/inner", "a.txt")])
+    out = safe_extract(tgz, tmp_path / "work", progress=False)  # inside the extraction root: extracted
+    assert (out / "data" / "link").is_symlink()
+    with pytest.raises(UnsafeArchiveError, match=r"refused link 'link' -> '../other/secret' \(points outside the dataset folder data\)"):
+        check_links_inside(out / "data", "a.tgz")
+    (out / "data" / "link").unlink()
+    check_links_inside(out / "data", "a.tgz")  # a link within the folder is fine

@@ -252,3 +252,40 @@ def test_interrupted_extraction_keeps_the_complete_download_and_says_how_to_inst
     hint = f"posebench data prepare afw --root {(tmp_path / root).resolve()} --from" if root else f"posebench data prepare afw --from {kept}"
     assert res.exit_code == 130 and kept.is_file(), res.output
     assert f"kept at {kept}" in res.output and hint in res.output, res.output
+
+
+def test_a_stall_keeps_the_bytes_that_arrived_and_says_how_many(tmp_path):
+    """Issue 25: a stall after 1000 bytes reported "0 of 300000" and dropped what arrived."""
+    dest = tmp_path / "blob.bin"
+    with FileServer({"/blob.bin": PAYLOAD}, stall_after={"/blob.bin": 1000}) as srv:
+        with pytest.raises(DownloadError, match=f"after 1000 of {len(PAYLOAD)} bytes"):
+            fetch(srv.url("/blob.bin"), dest, size=len(PAYLOAD), sha256=SHA, retries=0, timeout=1, progress=False)
+    assert (tmp_path / "blob.bin.part").read_bytes() == PAYLOAD[:1000] and not dest.exists()
+
+
+def test_a_dripping_server_meets_a_deadline(tmp_path):
+    """One byte every 0.05 s never trips the socket timeout; under 1024 bytes per timeout window
+    is a stall (YuNet at one byte per 0.5 s would have taken ~45 h)."""
+    import time
+
+    dest = tmp_path / "blob.bin"
+    t0 = time.monotonic()
+    with FileServer({"/blob.bin": PAYLOAD}, drip=("/blob.bin",)) as srv:
+        with pytest.raises(DownloadError, match="too slow .* the bytes received are kept"):
+            fetch(srv.url("/blob.bin"), dest, size=len(PAYLOAD), sha256=SHA, retries=0, timeout=1, progress=False)
+    assert time.monotonic() - t0 < 10
+    kept = (tmp_path / "blob.bin.part").read_bytes()
+    assert 5 <= len(kept) < 1024 and kept == PAYLOAD[: len(kept)]
+
+
+def test_never_more_bytes_than_the_published_size(tmp_path):
+    """Issue 25: 80 MB were written for an 18 MB file. A longer announced body is refused before
+    reading; a body without a length is cut at the published size."""
+    small = PAYLOAD[:1000]
+    for kw in ({}, {"no_length": ("/blob.bin",)}):
+        dest = tmp_path / "blob.bin"
+        with FileServer({"/blob.bin": PAYLOAD}, **kw) as srv:
+            with pytest.raises(ChecksumError, match="published 1000 bytes|the published file has 1000"):
+                fetch(srv.url("/blob.bin"), dest, size=len(small), sha256=hashlib.sha256(small).hexdigest(),
+                      retries=0, progress=False)
+        assert not dest.exists() and not (tmp_path / "blob.bin.part").exists()

@@ -11,6 +11,7 @@ import pytest
 import scipy.io as sio
 
 import posebench
+from conftest import shared_path
 from posebench.datasets.aflw2000 import load_aflw2000
 from posebench.datasets.synthetic import make_synthetic
 from posebench.errors import SampleFailure, UsageError
@@ -130,11 +131,52 @@ def test_image_faults_are_recorded_per_sample(tmp_path):
 
 
 def test_labels_only_samples_are_reported_for_image_methods(tmp_path, aflw_labels):
+    """An image method on labels-only data evaluates nothing: one error naming the reason, and no
+    all-NaN run stored for the leaderboard (issue 25)."""
+    from posebench.errors import DataError
+
     ds = load_aflw2000(aflw_labels).subset(5)
-    res = evaluate(MeanColour(), ds, tmp_path, progress=False)
-    assert res.record.n_failed == 5
-    assert res.record.failures == {"no image file for this sample (labels-only data)": 5}
-    assert res.record.samples_without_image == 5
+    with pytest.raises(DataError, match=r"no sample of aflw2000 could be evaluated by mean-colour \(no image file for "
+                                        r"this sample \(labels-only data\) x5\): no run stored"):
+        evaluate(MeanColour(), ds, tmp_path, progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_with_some_samples_evaluated_is_stored_with_its_failures(tmp_path, aflw_labels):
+    sample = shared_path("data", "AFLW2000-sample")
+    import shutil
+
+    root = tmp_path / "mixed"
+    root.mkdir()
+    for stem in ("image00002", "image00004"):
+        shutil.copy(sample / f"{stem}.jpg", root)
+        shutil.copy(sample / f"{stem}.mat", root)
+    shutil.copy(sample / "image00006.mat", root)  # a label without its image
+    res = evaluate(MeanColour(), load_aflw2000(root), tmp_path / "r", progress=False)
+    assert res.record.n_evaluated == 2 and res.record.failures == {"no image file for this sample (labels-only data)": 1}
+    assert res.record.samples_without_image == 1
+
+
+def test_duplicate_sample_ids_are_refused_before_anything_runs(tmp_path):
+    from posebench.errors import DataError
+
+    ds = make_synthetic(n=3, seed=0)
+    ds.samples.append(ds.samples[0])
+    m = create_method("gt-landmarks", {})
+    with pytest.raises(DataError, match="two samples with id 'synth000000'.*ids must be unique"):
+        evaluate(m, ds, tmp_path, progress=False)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("limit", [-2, 0, 1.5, True, "3"])
+def test_limit_out_of_domain_is_refused(tmp_path, limit):
+    import posebench
+    from posebench.errors import UsageError
+
+    with pytest.raises(UsageError, match="limit must be a whole number >= 1"):
+        posebench.evaluate("gt-landmarks", "synthetic", tmp_path, dataset_options={"n": 5}, limit=limit)
+    assert not (tmp_path / "runs").exists()
+    assert posebench.evaluate("gt-landmarks", "synthetic", tmp_path, dataset_options={"n": 5}, limit=3).record.n_samples == 3
 
 
 def test_invalid_labels_count_as_failures(tmp_path):

@@ -52,7 +52,7 @@ def test_truth_detector_reproduces_ground_truth_curve(imaged, tmp_path, monkeypa
 
     det = TruthDetector({s.id: s.landmarks for s in imaged}, fail_id="s3")
 
-    def fake_build(specs):
+    def fake_build(specs, require_one=True):
         specs[0].method = det
         return specs
 

@@ -29,9 +29,67 @@ def test_out_with_a_run_is_not_overwritten(tmp_path, sample):
     out = tmp_path / "run"
     out.mkdir()
     (out / "log.jsonl").write_text('{"event": "start"}\n')
+    (out / "last.pt").write_bytes(b"checkpoint")
     res = _train(out, sample)
     assert res.exit_code == 2 and "already holds a training run" in res.output and "--resume" in res.output
     assert (out / "log.jsonl").read_text() == '{"event": "start"}\n'
+    (out / "last.pt").unlink()
+    (out / "best.pt").write_bytes(b"weights")  # a finished run: nothing to resume, never a missing last.pt named
+    res = _train(out, sample)
+    assert res.exit_code == 2 and "has no last.pt to resume from" in res.output and "--resume" not in res.output
+
+
+def test_a_log_without_a_checkpoint_does_not_block_the_rerun(tmp_path, sample):
+    """A training stopped before its first checkpoint left only its log: the rerun starts, the old
+    log kept aside (it used to refuse, pointing at a last.pt that did not exist)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "log.jsonl").write_text('{"event": "start"}\n')
+    res = _train(out, sample)
+    assert res.exit_code == 0, res.output
+    kept = list(out.glob("log.jsonl.stopped-*"))
+    assert len(kept) == 1 and kept[0].read_text() == '{"event": "start"}\n' and (out / "last.pt").is_file()
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--lr", "nan", "--lr must be a finite number"), ("--lr", "-1", "--lr must be > 0"),
+    ("--lr", "inf", "--lr must be a finite number"), ("--alpha", "-5", "--alpha must be >= 0"),
+    ("--seed", "-1", "--seed must be a whole number in 0 .. 4294967295"),
+    ("--seed", str(2 ** 70), "--seed must be a whole number in 0 .. 4294967295"),
+    ("--input-size", "100000", "--input-size must be a whole number in 16 .. 1024"),
+    ("--batch-size", "100000", "--batch-size must be a whole number in 1 .. 4096")])
+def test_options_out_of_domain_are_one_line_before_anything_is_written(tmp_path, sample, option, value, message):
+    res = _train(tmp_path / "o", sample, option, value)
+    assert res.exit_code == 2 and message in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_the_api_checks_the_same_domain():
+    from posebench.errors import UsageError
+    from posebench.training.loop import TrainConfig, check_config
+
+    check_config(TrainConfig())
+    for bad in ({"epochs": 0}, {"lr": float("nan")}, {"seed": -1}, {"alpha": -0.1}, {"batch_size": 0}):
+        with pytest.raises(UsageError):
+            check_config(TrainConfig(**bad))
+
+
+def test_two_trainings_into_one_out_the_second_is_refused(tmp_path, sample):
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    code = ("import sys, time; from posebench.outputs import folder_lock\n"
+            "with folder_lock(sys.argv[1], 'training --out'):\n    print('held', flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert holder.stdout.readline().strip() == "held"  # as a training in progress holds it
+        res = _train(out, sample)
+        assert res.exit_code == 1 and "another posebench process" in res.output and "training --out" in res.output
+        assert sorted(p.name for p in out.iterdir()) == [".posebench.lock"]  # nothing written by the second
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_labels_only_validation_set_is_refused_before_training(tmp_path, sample):

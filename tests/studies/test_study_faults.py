@@ -1,0 +1,26 @@
+"""Issue 25: a study whose every method is skipped runs nothing, stores nothing and exits non-zero
+(it used to exit 0, print an empty frame and replace the stored table with an empty one)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import shared_path
+from posebench.cli import main
+
+
+@pytest.mark.parametrize("study", ["lowres", "afw-yaw"])
+def test_a_study_with_every_method_skipped_keeps_the_stored_table(tmp_path, study):
+    sample = shared_path("data", "AFLW2000-sample")
+    tables = tmp_path / "res" / "tables"
+    tables.mkdir(parents=True)
+    stored = tables / f"{study}-aflw2000.csv"
+    stored.write_text("method,mae\nwhenet,5.4\n")
+    r = CliRunner().invoke(main, ["study", study, "-d", "aflw2000", "--data-dir", str(sample), "--limit", "2",
+                                  "-o", "methods=onnx-headpose", "-o", f"onnx-headpose.model_dir={tmp_path / 'typo'}",
+                                  "--results-dir", str(tmp_path / "res")])
+    assert r.exit_code == 1, r.output
+    assert "no method of the study can run, nothing was stored: onnx-headpose: " in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert stored.read_text() == "method,mae\nwhenet,5.4\n" and sorted(p.name for p in tables.iterdir()) == [stored.name]
