@@ -11,7 +11,8 @@ W=../shared/models/whenet/WHENet.h5
 gal() { $pb gallery --method "$1" --dataset aflw2000 --worst 6 --results-dir "$out" --data-dir "$2" >/dev/null; }
 # 1969 AFLW2000-3D labels (no images): the ground-truth-landmark pipeline, both set-ups; a gallery
 # of the paper set-up (flipped solutions) and of the default, each right after its run (newest run)
-for o in "-o setup=paper -o face=$U" "" "-o setup=paper" "-o face=$U" "-o solver=sqpnp" "-o solver=iterative"; do
+for o in "-o setup=paper -o face=$U" "" "-o setup=paper" "-o face=$U" "-o solver=sqpnp" "-o solver=iterative" \
+    "-o solver=iterative -o guard=fail" "-o solver=epnp"; do
   $pb run -m gt-landmarks -d aflw2000 --data-dir $L $o --results-dir "$out" --json >/dev/null
   case "$o" in "-o setup=paper -o face=$U"|"") gal gt-landmarks $L;; esac
 done
