@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from posebench.errors import DataError, SampleFailure, UsageError
+from posebench.facesource import bare_photo_source
 from posebench.method import FaceInput, Method
 
 #: Image file suffixes a folder is searched for (lower case).
@@ -126,28 +127,14 @@ def check_image_method(method: Method) -> None:
                          "predict runs image methods; evaluate label-based methods with `posebench run`")
 
 
-def detector_source(method: Method):
-    """The :class:`posebench.facesource.FaceSource` whose detector finds the faces for
-    :func:`predict`: the method's own (its ``box=`` detector, or for ``box=auto`` the default
-    one) unless it is ``box=gt`` or the method has none, then the default rule's
-    (``FaceSource("auto")``, with the method's ``detector_model`` where it has one)."""
-    from posebench.facesource import FaceSource
-
-    own = method.face_source
-    if own is not None and own.box != "gt":
-        return own
-    model = (own.detector_model if own is not None else "") or str(getattr(method, "detector_model", "") or "")
-    return FaceSource("auto", model)
-
-
 def prediction_key(method: Method, faces: str) -> str:
     """The cache key of :func:`predict`'s records for ``method``: its settings (options, every
-    file's digest, its face source), the detector :func:`detector_source` uses with its files'
+    file's digest, its face source), the detector :func:`posebench.facesource.bare_photo_source` uses with its files'
     digests, and the ``faces`` mode."""
     from posebench.evaluation.cache import cache_key
     from posebench.fileio import file_digest
 
-    source = detector_source(method)
+    source = bare_photo_source(method)
     files = {label: file_digest(p)[:16] for label, p in sorted(source.files().items())}
     return cache_key({"method": method.settings(), "detector": source.settings(), "detector_files": files,
                       "faces": faces, "predict": PREDICT_VERSION})
@@ -381,7 +368,7 @@ def predict(
     rows: list[dict] = []
     try:
         for m in made:
-            source = detector_source(m)
+            source = bare_photo_source(m)
             label = m.label()
             store = None
             done: dict[str, dict] = {}

@@ -68,7 +68,7 @@ def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit
 
 @click.command("leaderboard")
 @results_option
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Markdown file to write (default: <results-dir>/leaderboard.md).")
 def leaderboard_cmd(results_dir: Path, output: Path | None) -> None:
     """Write and print the markdown leaderboard of every run stored in the results folder."""

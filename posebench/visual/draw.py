@@ -167,7 +167,7 @@ def encode_image(image: np.ndarray, suffix: str = ".jpg", quality: int = 90) -> 
     return buf.tobytes()
 
 
-def draw_images(method, images: list, out_dir, *, detector: str = "dlib-hog", detector_model: str | None = None,
+def draw_images(method, images: list, out_dir, *, detector: str | None = None, detector_model: str | None = None,
                 use_labels: bool = True) -> list[str]:
     """Estimate and draw each image file (see ``posebench draw``); returns one line per image.
 
