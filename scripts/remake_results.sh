@@ -28,7 +28,7 @@ gal onnx-headpose $S
 for c in visible demo protocol loose68; do
   $pb run -m whenet -d aflw2000 --data-dir $S -o weights=$W -o crop=$c --results-dir "$out" --json >/dev/null
 done
-$pb leaderboard --results-dir "$out" >/dev/null
+$pb leaderboard --results-dir "$out" --paper >/dev/null
 for s in keypoints jitter stretch solver; do
   $pb study $s --dataset aflw2000 --data-dir $L -o face=$U --results-dir "$out" --plot >/dev/null
 done
@@ -41,5 +41,5 @@ $pb study lowres --dataset aflw2000 --data-dir $S -o methods=dlib,onnx-headpose,
 $pb plot lowres --dataset aflw2000 --results-dir "$out" >/dev/null
 $pb study landmark-count --dataset aflw2000 --data-dir $S --results-dir "$out" --plot >/dev/null
 # the leaderboard (links the galleries) and the report
-$pb leaderboard --results-dir "$out" >/dev/null
+$pb leaderboard --results-dir "$out" --paper >/dev/null
 $pb report --results-dir "$out" >/dev/null

@@ -57,6 +57,7 @@ EXPECTED = {
     "-o hopenet.weights=ckpt/split{seed}.pkl": "BIWI_FOLDER",
     "posebench bench hopenet": "aflw2000 does not exist",  # the AFLW2000 images in the data root
     "posebench bench methods": "aflw2000 does not exist",
+    "posebench runs rm KEY": "'KEY'",  # a key that `runs list` shows
 }
 
 #: files a reader brings, made here: name -> maker(path)
