@@ -206,3 +206,36 @@ def test_split_options():
 
     assert split_options(["a", "b"], {"a.x": "1", "y": "2"}) == {"a": {"x": "1", "y": "2"}, "b": {"y": "2"}}
     assert split_options(["a"], {"x": "1"}) == {"a": {"x": "1"}}
+
+
+def test_an_interrupted_run_resumes_from_the_cache(photos, tmp_path):
+    from posebench.inference import PredictStats, predict
+    from posebench.method import Method
+    from posebench.pose import Pose
+
+    class Counting(Method):
+        """An image method that answers frontal and is interrupted (Ctrl-C) at its 3rd face."""
+
+        name = "counting"
+        needs = frozenset({"image"})
+        batch_size = 1
+        stop_at: int | None = 3
+
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def estimate_one(self, face):
+            self.calls += 1
+            if self.stop_at is not None and self.calls == self.stop_at:
+                raise KeyboardInterrupt
+            return Pose(0.0, 0.0, 0.0)
+
+    m = Counting()
+    with pytest.raises(KeyboardInterrupt):
+        predict(photos, m, results_dir=tmp_path / "res")
+    m.stop_at = None
+    stats = PredictStats()
+    table = predict(photos, m, results_dir=tmp_path / "res", stats=stats)
+    assert stats.from_cache == 2 and stats.computed == 2  # two images were done before the interrupt
+    assert len(table) == 5 and (table["failure"] == "").all()  # the pair's two faces and three photos
