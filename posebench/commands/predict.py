@@ -87,9 +87,10 @@ def predict_cmd(paths, method_names, options, faces, out, fmt, matrix, draw_dir,
     HOG). No labels are read. Predictions are cached per file content: a re-run is served from
     the cache and an interrupted run resumes. Examples:
 
+    \b
       posebench predict photos/ -m whenet --out poses.csv
-
-      posebench predict 'shots/**/*.jpg' clip.mp4 -m whenet -m onnx-headpose -o onnx-headpose.model_dir=DIR --out poses.jsonl
+      posebench predict 'shots/**/*.jpg' clip.mp4 -m whenet -m onnx-headpose \\
+          -o onnx-headpose.model_dir=DIR --out poses.jsonl
     """
     from posebench.errors import UsageError
     from posebench.fileio import shown, write_atomic
