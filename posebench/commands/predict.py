@@ -156,14 +156,17 @@ def _drawer(targets):
         if target is None or source.kind != "image":
             return
         out = image
+        legend = [method.label()]
         for i, rec in enumerate(records or []):
             box = rec.get("box")
             if rec.get("pred") is None:
-                out = draw_pose(out, None, box=box, note=f"{method.name}: {rec.get('fail')}")
+                out = draw_pose(out, None, box=box, text=[f"#{i}"] if box else None)
+                legend.append(f"#{i} failed: {rec.get('fail')}" if box else f"failed: {rec.get('fail')}")
                 continue
             p = Pose.from_array(rec["pred"])
-            out = draw_pose(out, p, box=box, text=[f"{method.name} #{i}", f"yaw {p.yaw:+.1f}", f"pitch {p.pitch:+.1f}",
-                                                   f"roll {p.roll:+.1f}"])
+            out = draw_pose(out, p, box=box, text=[f"#{i}"])  # the face's number beside it ...
+            legend.append(f"#{i} yaw {p.yaw:+.1f} pitch {p.pitch:+.1f} roll {p.roll:+.1f}")
+        out = draw_pose(out, None, face=(0, 0, 0, 0), text=legend)  # ... its angles in one block, top left
         write_atomic(target, encode_image(out, ".jpg"))
 
     return draw
