@@ -58,7 +58,8 @@ def test_runs_list_and_rm(results):
     assert invoke("runs", "rm", "abc", "--results-dir", results).exit_code == 2  # too short
     assert "no stored run" in invoke("runs", "rm", "ffffffff", key, "--results-dir", results).stderr
     assert len(list((results / "runs").glob("*.json"))) == 3  # a bad key removes nothing
-    r = invoke("runs", "rm", key, "--results-dir", results, "--cache")
+    full = next(p.stem.split("__")[-1] for p in (results / "runs").glob("*.json") if p.stem.split("__")[-1].startswith(key))
+    r = invoke("runs", "rm", full[-8:], "--results-dir", results, "--cache")  # the leaderboard shows the last 8
     assert r.exit_code == 0 and f"removed {key}" in r.stdout
     assert not list((results / "runs").glob(f"*{key}*")) and not [p for p in (results / "cache").glob("*.jsonl")
                                                                    if key in p.name]

@@ -36,7 +36,8 @@ def runs_list(results_dir, dataset, method) -> None:
 @results_option
 @click.option("--cache", is_flag=True, help="Also remove the runs' prediction caches (a re-run then computes again).")
 def runs_rm(runs, results_dir, cache) -> None:
-    """Remove stored runs by key (at least 4 characters of it, as `runs list` shows) or file stem:
+    """Remove stored runs by key (its first or last 4+ characters: `runs list` shows the first 8,
+    the leaderboard's run column the last 8) or file stem:
     the record, the per-sample table and the gallery (and with --cache the predictions). Every key
     is checked before anything is removed. `posebench leaderboard` then rewrites the table."""
     from posebench.evaluation.store import find_run, remove_run

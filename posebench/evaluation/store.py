@@ -21,7 +21,8 @@ MIN_PREFIX = 4
 
 def find_run(results_dir: Path, ref: str) -> tuple[RunRecord, Path]:
     """The stored run named by ``ref``: its file stem (``method__dataset__key``), its full key,
-    or a prefix of its key of at least :data:`MIN_PREFIX` characters. :class:`UsageError` (one
+    or a prefix (``runs list`` shows the first 8) or suffix (the leaderboard's run column shows
+    the last 8) of its key of at least :data:`MIN_PREFIX` characters. :class:`UsageError` (one
     line) when none or several match."""
     runs = load_runs(results_dir)
     exact = [rp for rp in runs if rp[1].stem == ref or rp[0].key == ref]
@@ -29,7 +30,7 @@ def find_run(results_dir: Path, ref: str) -> tuple[RunRecord, Path]:
         return exact[0]
     if len(ref) < MIN_PREFIX and not exact:
         raise UsageError(f"run key prefix {ref!r} is too short: give at least {MIN_PREFIX} characters (`posebench runs list`)")
-    found = exact or [rp for rp in runs if rp[0].key.startswith(ref)]
+    found = exact or [rp for rp in runs if rp[0].key.startswith(ref) or rp[0].key.endswith(ref)]
     if not found:
         raise UsageError(f"no stored run {ref!r} in {Path(results_dir) / 'runs'} (`posebench runs list` shows them)")
     if len(found) > 1:
