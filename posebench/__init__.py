@@ -84,8 +84,22 @@ def evaluate(method, dataset, results_dir: str | Path | None = None, progress: b
     return run(method, dataset, Path(results_dir or results_root()), progress=progress)
 
 
+def predict(paths, method, *, faces: str = "all", matrix: bool = False, results_dir: str | Path | None = None,
+            cache: bool = True, progress: bool = False, method_options: dict[str, Any] | None = None,
+            max_frames: int | None = None):
+    """Head poses of every face in image files, folders (recursive), glob patterns and videos:
+    a :class:`pandas.DataFrame`, one row per face and method (file, frame, face, box, detector,
+    score, yaw/pitch/roll in degrees, failure; ``matrix=True`` adds the rotation). ``method``: a
+    name, a Method or a list of them. Cached per file content like ``evaluate``; the same as
+    ``posebench predict``. See :func:`posebench.inference.predict`."""
+    from posebench.inference import predict as run
+
+    return run(paths, method, faces=faces, matrix=matrix, results_dir=results_dir, cache=cache, progress=progress,
+               method_options=method_options, max_frames=max_frames)
+
+
 __all__ = ["Pose", "PosebenchError", "SampleFailure", "__version__", "create_dataset", "create_method",
-           "create_study", "evaluate", "list_datasets", "list_methods", "list_studies"]
+           "create_study", "evaluate", "list_datasets", "list_methods", "list_studies", "predict"]
 
 
 def __getattr__(name: str):

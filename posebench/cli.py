@@ -18,7 +18,9 @@ from posebench.commands import (
     data,
     export,
     info,
+    predict,
     run,
+    runs,
     study,
     train,
     visual,
@@ -29,7 +31,7 @@ from posebench.interrupts import acknowledge
 
 # Each module defines click commands/groups and a ``COMMANDS`` list of them (imported by name, so
 # scripts/check_import_cycles.py sees these imports), in the order ``posebench --help`` lists them.
-COMMAND_MODULES = [info, run, bench, data, bench_methods, export, bench_hopenet, bench_whenet, bench_pnp, study, train, visual]
+COMMAND_MODULES = [info, run, predict, runs, bench, data, bench_methods, export, bench_hopenet, bench_whenet, bench_pnp, study, train, visual]
 
 
 def one_line(text: object) -> str:

@@ -52,7 +52,7 @@ from typing import Any, ClassVar, Mapping, Protocol, Sequence
 import numpy as np
 
 from posebench.crop import Box, check_box
-from posebench.errors import SampleFailure, UsageError, WeightsError
+from posebench.errors import SampleFailure, UsageError, WeightsError, did_you_mean
 from posebench.fileio import existing_file
 from posebench.imageio import rgb_to_bgr, to_rgb
 from posebench.options import Domain
@@ -349,7 +349,8 @@ def check_box_mode(box: str, detectors_only: bool = False) -> str:
     allowed = DETECTORS if detectors_only else BOX_MODES
     if box not in allowed:
         what = "face detector" if detectors_only else "box"
-        raise UsageError(f"{what} must be one of {', '.join(allowed)}, got {box!r}")
+        raise UsageError(f"{what} must be one of {', '.join(allowed)}, got {box!r}"
+                         + (f" ({did_you_mean(box, list(allowed)).strip()})" if did_you_mean(box, list(allowed)) else ""))
     return box
 
 

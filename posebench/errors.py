@@ -38,3 +38,13 @@ class SampleFailure(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+def did_you_mean(name: str, names: list[str] | tuple[str, ...]) -> str:
+    """``"did you mean 'X'? "`` for the registered name nearest a mistyped ``name`` (difflib's
+    ratio >= 0.6, case ignored), else ``""``."""
+    import difflib
+
+    lowered = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
+    return f"did you mean {lowered[close[0]]!r}? " if close else ""

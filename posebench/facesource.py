@@ -115,3 +115,17 @@ class FaceSource:
             return {"box": self.box}
         opts = {k: (Path(v).name if k == "model" and v else v) for k, v in self._bound(name).items()}
         return {"box": self.box, "detector": name, "options": opts}
+
+
+def bare_photo_source(method: Any) -> FaceSource:
+    """The face source that finds the faces of a bare photo or video frame for ``method`` (a
+    :class:`posebench.method.Method`): the method's own (its ``box=`` detector, or for ``box=auto``
+    the default rule's) unless it is ``box=gt`` or the method has none; then the default rule's,
+    ``FaceSource("auto")`` with the method's ``detector_model`` where it has one. The same rule as
+    :meth:`posebench.method.Method.face_detector`; ``posebench predict``, ``draw`` and ``video``
+    use it."""
+    own = getattr(method, "face_source", None)
+    if own is not None and own.box != "gt":
+        return own
+    model = (own.detector_model if own is not None else "") or str(getattr(method, "detector_model", "") or "")
+    return FaceSource("auto", model)

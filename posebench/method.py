@@ -7,7 +7,8 @@ A face the method cannot handle raises/returns :class:`~posebench.errors.SampleF
 
 A bare photo works for every image method: ``estimate(image)`` with no ``box`` lets the method
 find the face itself (the largest one; see :mod:`posebench.detect`), and ``estimate_faces(image)``
-returns every face the method's detector finds as ``(box, pose)``. A method may return an
+returns every face the method's detector finds as ``(box, pose)``; both take an RGB array or an
+image file's path. A method may return an
 :class:`Estimate` (a :class:`Pose` with ``info``: which detector found the face, what the PnP
 guard did, ...); the runner counts that information in the run record.
 """
@@ -231,17 +232,21 @@ class Method(DeclaresOptions, ABC):
 
     def estimate(
         self,
-        image: np.ndarray | None = None,
+        image: np.ndarray | str | Path | None = None,
         *,
         box: Box | None = None,
         landmarks: np.ndarray | None = None,
         image_size: tuple[int, int] | None = None,
         model_3d: np.ndarray | None = None,
     ) -> Pose:
-        """Pose of one face. Without ``box``, an image method finds the face itself (the
-        largest face its detector finds; ``info["detector"]`` of the returned :class:`Estimate`
-        names the detector). Raises :class:`SampleFailure` when the face cannot be handled
-        (``"no face found"`` when no detector finds one)."""
+        """Pose of one face. ``image`` is an RGB uint8 HxWx3 array (not BGR: convert OpenCV's
+        frames first) or the path of an image file (``str`` or :class:`~pathlib.Path`, read by
+        :func:`posebench.imageio.read_image`: RGB uint8, any format it decodes). Without
+        ``box``, an image method finds the face itself (the largest face its detector finds;
+        ``info["detector"]`` of the returned :class:`Estimate` names the detector). Raises
+        :class:`SampleFailure` when the face cannot be handled (``"no face found"`` when no
+        detector finds one; an unreadable file or array, with its reason)."""
+        image = as_image(image)
         if image_size is None:
             if image is None:
                 raise SampleFailure("image_size is needed when no image is given")
@@ -266,8 +271,9 @@ class Method(DeclaresOptions, ABC):
             self.detector = det
         return det
 
-    def estimate_faces(self, image: np.ndarray) -> list[tuple[Box, Pose]]:
-        """Every face in an RGB image as ``(box, pose)``, largest face first: the method's
+    def estimate_faces(self, image: np.ndarray | str | Path) -> list[tuple[Box, Pose]]:
+        """Every face in an RGB image (an array or an image file's path, as :meth:`estimate`)
+        as ``(box, pose)``, largest face first: the method's
         detector (:meth:`face_detector`) finds the faces, and each box is handled as that
         detector's boxes are. Faces whose pose fails are left out. Raises
         :class:`UsageError` for a method that does not read images."""
@@ -276,7 +282,7 @@ class Method(DeclaresOptions, ABC):
         from posebench.detect import sorted_by_area
         from posebench.imageio import to_rgb
 
-        img = to_rgb(image)
+        img = to_rgb(as_image(image))
         det = self.face_detector()
         boxes = sorted_by_area(det.detect(img))
         size = (int(img.shape[1]), int(img.shape[0]))
@@ -296,6 +302,17 @@ class Method(DeclaresOptions, ABC):
 
     def estimate_one(self, face: FaceInput) -> Pose:  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+def as_image(image: "np.ndarray | str | Path | None") -> "np.ndarray | None":
+    """A path (``str`` or :class:`~pathlib.Path`) read as RGB uint8 HxWx3 with
+    :func:`posebench.imageio.read_image` (:class:`SampleFailure` naming the file when it cannot
+    be); an array (or None) is returned as it is."""
+    if isinstance(image, (str, Path)):
+        from posebench.imageio import read_image
+
+        return read_image(image)
+    return image
 
 
 def prepare_each(faces: Sequence[FaceInput], prepare) -> tuple[list, list, list[int]]:

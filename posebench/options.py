@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from posebench.errors import UsageError
+from posebench.errors import UsageError, did_you_mean
 
 #: Largest integer any option may take unless its domain says otherwise (counts, sizes, seeds).
 MAX_INT = 10**7
@@ -50,7 +50,9 @@ class Domain:
         """Raise :class:`UsageError` naming ``key`` when ``value`` is outside the domain."""
         if self.choices is not None:
             if str(value) not in {str(c) for c in self.choices}:
-                raise UsageError(f"option {key}={value!r}: must be one of {', '.join(map(str, self.choices))}")
+                names = [str(c) for c in self.choices]
+                hint = did_you_mean(str(value), names).strip()
+                raise UsageError(f"option {key}={value!r}: must be one of {', '.join(names)}" + (f" ({hint})" if hint else ""))
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return
@@ -176,7 +178,7 @@ def _bind(factory: Callable, options: Mapping[str, Any], what: str, domains: dic
             continue
         if key not in params:
             valid = ", ".join(sorted(params)) or "none"
-            raise UsageError(f"unknown option {key!r} for {what}; valid options: {valid}")
+            raise UsageError(f"unknown option {key!r} for {what}; {did_you_mean(key, sorted(params))}valid options: {valid}")
     for key, p in params.items():
         default = _prototype(p)
         if key not in options:

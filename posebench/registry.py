@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable, Mapping
 
-from posebench.errors import PluginError, PosebenchError, UsageError
+from posebench.errors import PluginError, PosebenchError, UsageError, did_you_mean
 from posebench.options import Domain, bind_options
 
 NEEDS = ("image", "landmarks", "box", "weights")
@@ -201,7 +201,8 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            raise UsageError(f"unknown {self.kind} {name!r}; available: {', '.join(self.names())}") from None
+            names = self.names()
+            raise UsageError(f"unknown {self.kind} {name!r}; {did_you_mean(name, names)}available: {', '.join(names)}") from None
 
     def bind(self, name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every declared option of ``name`` with its value: ``options`` (strings coerced) over

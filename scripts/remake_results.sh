@@ -11,7 +11,8 @@ W=../shared/models/whenet/WHENet.h5
 gal() { $pb gallery --method "$1" --dataset aflw2000 --worst 6 --results-dir "$out" --data-dir "$2" >/dev/null; }
 # 1969 AFLW2000-3D labels (no images): the ground-truth-landmark pipeline, both set-ups; a gallery
 # of the paper set-up (flipped solutions) and of the default, each right after its run (newest run)
-for o in "-o setup=paper -o face=$U" "" "-o setup=paper" "-o face=$U" "-o solver=sqpnp" "-o solver=iterative"; do
+for o in "-o setup=paper -o face=$U" "" "-o setup=paper" "-o face=$U" "-o solver=sqpnp" "-o solver=iterative" \
+    "-o solver=iterative -o guard=fail" "-o solver=epnp"; do
   $pb run -m gt-landmarks -d aflw2000 --data-dir $L $o --results-dir "$out" --json >/dev/null
   case "$o" in "-o setup=paper -o face=$U"|"") gal gt-landmarks $L;; esac
 done
@@ -27,7 +28,7 @@ gal onnx-headpose $S
 for c in visible demo protocol loose68; do
   $pb run -m whenet -d aflw2000 --data-dir $S -o weights=$W -o crop=$c --results-dir "$out" --json >/dev/null
 done
-$pb leaderboard --results-dir "$out" >/dev/null
+$pb leaderboard --results-dir "$out" --paper >/dev/null
 for s in keypoints jitter stretch solver; do
   $pb study $s --dataset aflw2000 --data-dir $L -o face=$U --results-dir "$out" --plot >/dev/null
 done
@@ -40,5 +41,5 @@ $pb study lowres --dataset aflw2000 --data-dir $S -o methods=dlib,onnx-headpose,
 $pb plot lowres --dataset aflw2000 --results-dir "$out" >/dev/null
 $pb study landmark-count --dataset aflw2000 --data-dir $S --results-dir "$out" --plot >/dev/null
 # the leaderboard (links the galleries) and the report
-$pb leaderboard --results-dir "$out" >/dev/null
+$pb leaderboard --results-dir "$out" --paper >/dev/null
 $pb report --results-dir "$out" >/dev/null

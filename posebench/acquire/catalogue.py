@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 
 from posebench.acquire.source import Report, Source
-from posebench.errors import UsageError
+from posebench.errors import UsageError, did_you_mean
 
 WHENET_REPO = "https://github.com/Ascend-Research/HeadPoseEstimation-WHENet"
 HOPENET_README = "https://github.com/natanielruiz/deep-head-pose#readme"
@@ -306,4 +306,4 @@ def get_source(name: str) -> Source:
     try:
         return known[name]
     except KeyError:
-        raise UsageError(f"unknown data name {name!r}; known: {', '.join(known)}") from None
+        raise UsageError(f"unknown data name {name!r}; {did_you_mean(name, list(known))}known: {', '.join(known)}") from None

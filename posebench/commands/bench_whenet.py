@@ -59,8 +59,8 @@ def plain_loop(net, faces, crop_box) -> np.ndarray:  # noqa: F821
               help="Faces per forward pass of the batched paths.")
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Timed rounds per path.")
 @click.option("--threads", default=0, show_default="all cores", type=click.IntRange(0, 1024), help="torch/onnxruntime threads.")
-@click.option("--limit", default=0, type=click.IntRange(0), help="Use only the first N faces (0 = all).")
-def bench_whenet(data_dir: Path | None, weights: Path | None, batch_size: int, rounds: int, threads: int, limit: int) -> None:
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N faces.")
+def bench_whenet(data_dir: Path | None, weights: Path | None, batch_size: int, rounds: int, threads: int, limit: int | None) -> None:
     """Time WHENet (ms/face) at batch 1 and batch --batch-size, torch (channels-last or not) and
     onnxruntime, against a plain per-image loop measured in the same run; check the angles agree."""
     import numpy as np

@@ -1,6 +1,6 @@
 """``posebench export``: write a network to ONNX for deployment elsewhere.
 
-``posebench export hopenet --weights hopenet_alpha1.pkl -o hopenet.onnx`` writes a model with
+``posebench export hopenet --weights hopenet_alpha1.pkl --out hopenet.onnx`` writes a model with
 input ``image`` [N, 3, 224, 224] float32 (RGB, ImageNet-normalised, as posebench's preprocessing)
 and output ``angles`` [N, 3]: (yaw, pitch, roll) in degrees, the softmax expectation included.
 """
@@ -73,8 +73,8 @@ def _make_command(arch: str) -> click.Command:
     @click.option("--variant", default="", show_default="alpha1 for hopenet",
                   help="Official checkpoint to look up in the weights folder when --weights is not given "
                        "(hopenet: alpha1, alpha2, robust_alpha1).")
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                  help="ONNX file to write.")
+    @click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                  help="ONNX file to write (-o is --option on every command).")
     @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
     @click.option("--check/--no-check", default=True, show_default=True,
                   help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
@@ -100,8 +100,8 @@ for _arch in ARCH_NAMES:
 @click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="WHENet.h5 (the authors' Keras weights) or a `posebench train --model whenet` checkpoint "
                    "(best.pt); default: <weights folder>/whenet/WHENet.h5.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="ONNX file to write.")
+@click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="ONNX file to write (-o is --option on every command).")
 @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")

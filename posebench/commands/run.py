@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from posebench.commands.common import check_results_dir, parse_kv, results_option, show_progress
+from posebench.errors import UsageError
 from posebench.evaluation.leaderboard import write_leaderboard
 from posebench.evaluation.runner import RunResult, evaluate
 from posebench.fileio import writable_folder
@@ -54,6 +55,9 @@ def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit
     method = methods.create(method_name, parse_kv(options))
     dataset = datasets.create(dataset_name, parse_kv(dataset_options, "--dataset-option"), data_dir=data_dir)
     dataset = dataset.subset(limit)
+    if "image" in method.needs and dataset.samples and all(s.image_path is None for s in dataset.samples):
+        raise UsageError(f"method {method_name!r} reads images, and {dataset_name} at {dataset.root or 'its folder'} has "
+                         "labels only (no image beside any label): give the folder with the images")
     t0 = time.perf_counter()
     res = evaluate(method, dataset, results_dir, progress=show_progress())
     res.record.wall_seconds_this_call = round(time.perf_counter() - t0, 3)
@@ -68,12 +72,20 @@ def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit
 
 @click.command("leaderboard")
 @results_option
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Markdown file to write (default: <results-dir>/leaderboard.md).")
-def leaderboard_cmd(results_dir: Path, output: Path | None) -> None:
-    """Write and print the markdown leaderboard of every run stored in the results folder."""
+@click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: <results-dir>/leaderboard.md, .csv or .json).")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True,
+              help="Markdown tables, or one row per run as CSV or JSON.")
+@click.option("--dataset", "-d", "dataset", default=None, help="Only runs on this dataset (name).")
+@click.option("--method", "-m", "method", default=None, help="Only runs of this method (name).")
+@click.option("--paper", is_flag=True, help="Append the paper's Tables 1-5, reported and reproduced (markdown).")
+def leaderboard_cmd(results_dir: Path, output: Path | None, fmt: str, dataset: str | None, method: str | None,
+                    paper: bool) -> None:
+    """Write and print the leaderboard of the runs stored in the results folder (one row per run;
+    runs that can only have made the same predictions, such as one weights file by its default
+    path and by -o weights=, are one row)."""
     writable_folder(Path(output).parent if output else results_dir, "leaderboard folder")
-    text, path = write_leaderboard(results_dir, output)
+    text, path = write_leaderboard(results_dir, output, fmt=fmt, dataset=dataset, method=method, paper=paper)
     click.echo(text)
     click.echo(f"\n(written to {path})", err=True)
 
@@ -97,7 +109,7 @@ def demo_cmd(results_dir: Path, n: int) -> None:
     for opts in DEMO_RUNS:
         res = evaluate(methods.create("gt-landmarks", opts), dataset, results_dir, progress=show_progress())
         _print_table(res)
-    text, path = write_leaderboard(results_dir)
+    text, path = write_leaderboard(results_dir, paper=False)
     click.echo("")
     click.echo(text)
     click.echo(f"\n(written to {path})", err=True)

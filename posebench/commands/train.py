@@ -53,7 +53,7 @@ from posebench.commands.common import parse_kv, show_progress
 @click.option("--log-indices", is_flag=True, help="Record each rank's sample indices per epoch in the log (checks).")
 @click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Continue bit for bit from a checkpoint (OUT/last.pt).")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for last.pt, best.pt, log.jsonl, curves.png.")
 def train_cmd(model, dataset, data_dir, dataset_options, alpha, epochs, batch_size, lr, init, augment, input_size, seed,
               bn, limit, max_steps, save_every, log_every, workers, amp, channels_last, val_dataset, val_dir, val_options,

@@ -10,9 +10,10 @@ from posebench.commands.common import parse_kv, results_option, show_progress
 from posebench.detect import BUILTIN_DETECTORS
 
 detector_options = [
-    click.option("--detector", default="dlib-hog", show_default=True, metavar="NAME",
+    click.option("--detector", default=None, metavar="NAME",
                  help=f"Face detector for images without a label beside them ({', '.join(BUILTIN_DETECTORS)} "
-                      "or any registered detector)."),
+                      "or any registered detector). Default: the method's face source, as in the API and "
+                      "`posebench predict` (its -o box=...; box=auto: YuNet where installed, else dlib-hog)."),
     click.option("--detector-model", type=click.Path(dir_okay=False), default=None,
                  help="Detector file (YuNet ONNX, dlib CNN weights)."),
 ]

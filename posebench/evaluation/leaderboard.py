@@ -10,8 +10,15 @@ ran on the same samples, their MAE on the samples *all* of them handled (failure
 methods), and whether each beats the next one down: the paired per-face error difference with a
 seeded paired-bootstrap 95% interval (:mod:`posebench.evaluation.compare`).
 
-A final section lists every row of the paper's Tables 1-5 as "reported" (methods posebench
-cannot run marked "paper only"), each followed by the stored runs that reproduce it.
+A final section (``paper=True``; ``posebench leaderboard --paper``) lists every row of the paper's
+Tables 1-5 as "reported" (methods posebench cannot run marked "paper only"), each followed by the
+stored runs that reproduce it.
+
+``dataset``/``method`` filters keep the runs of those dataset and method names. Runs that can
+only have made the same predictions (:func:`distinct_runs`: same method, version, dataset
+content, protocol, set-up, the same bytes of every file read and the same other options; e.g.
+WHENet's default weights file and the same file given as ``-o weights=``) are one row: the
+newest. :func:`runs_frame` is the same rows as a table (``posebench leaderboard --format csv|json``).
 
 Runs are read as typed :class:`~posebench.evaluation.record.RunRecord` s; no plugin is imported
 (damaged records are skipped with a one-line warning).
@@ -54,6 +61,63 @@ def method_label(rec: RunRecord) -> str:
     return rec.label
 
 
+def _same_predictions_key(rec: RunRecord) -> tuple:
+    """What decides a run's predictions, with file options by their bytes, not their names: an
+    option that names a file read (its digest recorded under the option's name, or as
+    ``option:KEY``; empty for the default file) is dropped, and the digests of the files read are
+    compared as a set."""
+    file_options = {k.split(":", 1)[1] if k.startswith("option:") else k for k in rec.files}
+    opts = tuple(sorted((k, str(v)) for k, v in rec.options.items() if k not in file_options and v not in ("", None)))
+    return (rec.method, rec.method_version, rec.dataset, rec.fingerprint, rec.protocol, rec.setup, rec.weights,
+            tuple(sorted(set(rec.files.values()))), opts)
+
+
+def distinct_runs(runs: list[tuple[RunRecord, Path]]) -> list[tuple[RunRecord, Path]]:
+    """``runs`` with one run (the newest) of each group that can only have made the same
+    predictions (see :func:`_same_predictions_key`)."""
+    best: dict[tuple, int] = {}
+    for i, (r, _) in enumerate(runs):
+        key = _same_predictions_key(r)
+        if key not in best or r.created > runs[best[key]][0].created:
+            best[key] = i
+    keep = set(best.values())
+    return [rp for i, rp in enumerate(runs) if i in keep]
+
+
+def select_runs(results_dir: Path, dataset: str | None = None, method: str | None = None) -> list[tuple[RunRecord, Path]]:
+    """The distinct stored runs (:func:`distinct_runs`) of dataset name ``dataset`` and method
+    name ``method`` (None: any). :class:`DataError` when there are none."""
+    runs = load_runs(results_dir)
+    if not runs:
+        raise DataError(f"no runs in {Path(results_dir) / 'runs'}; run `posebench run` first")
+    kept = [(r, p) for r, p in runs if (dataset is None or r.dataset == dataset) and (method is None or r.method == method)]
+    if not kept:
+        what = " and ".join(f"{k} {v!r}" for k, v in (("dataset", dataset), ("method", method)) if v is not None)
+        have = sorted({r.dataset for r, _ in runs}) if dataset is not None else sorted({r.method for r, _ in runs})
+        raise DataError(f"no stored run of {what} in {Path(results_dir) / 'runs'} (stored: {', '.join(have)})")
+    return distinct_runs(kept)
+
+
+#: Columns of :func:`runs_frame` (degrees; ``ms_per_face`` milliseconds).
+FRAME_COLUMNS = ["dataset", "data", "fingerprint", "protocol", "method", "label", "setup", "n_samples", "n_evaluated",
+                 "n_failed", "mae_yaw", "mae_pitch", "mae_roll", "mae", "geodesic", "ms_per_face", "key", "created", "run"]
+
+
+def runs_frame(runs: list[tuple[RunRecord, Path]]) -> pd.DataFrame:
+    """One row per run, in leaderboard order (:func:`run_groups`), columns :data:`FRAME_COLUMNS`."""
+    rows = []
+    for (ds, fp), group in run_groups(runs):
+        for r, p in group:
+            s, sps = r.summary, r.seconds_per_sample
+            rows.append({"dataset": ds, "data": Path(r.data_root).name if r.data_root else "embedded", "fingerprint": fp,
+                         "protocol": r.protocol, "method": r.method, "label": r.label, "setup": r.setup,
+                         "n_samples": r.n_samples, "n_evaluated": r.n_evaluated, "n_failed": r.n_failed,
+                         "mae_yaw": s.mae_yaw, "mae_pitch": s.mae_pitch, "mae_roll": s.mae_roll, "mae": s.mae,
+                         "geodesic": s.geodesic, "ms_per_face": None if sps is None else 1000 * sps, "key": r.key,
+                         "created": r.created, "run": f"runs/{Path(p).name}"})
+    return pd.DataFrame(rows, columns=FRAME_COLUMNS)
+
+
 def run_groups(runs: list[tuple[RunRecord, Path]]) -> list[tuple[tuple[str, str], list[tuple[RunRecord, Path]]]]:
     """Runs grouped by dataset *content* (name, fingerprint: the same reader on another folder is
     another group), largest dataset first within a name, then by data folder, then by protocol
@@ -83,12 +147,14 @@ def _nan0(v: float) -> float:
     return 0.0 if v != v else v
 
 
-def render(results_dir: Path) -> str:
-    runs = load_runs(results_dir)
-    if not runs:
-        raise DataError(f"no runs in {Path(results_dir) / 'runs'}; run `posebench run` first")
+def render(results_dir: Path, *, dataset: str | None = None, method: str | None = None, paper: bool = True) -> str:
+    """The markdown leaderboard of the stored runs (filtered by ``dataset``/``method`` names; the
+    paper's tables at the end when ``paper``); see the module doc."""
+    runs = select_runs(results_dir, dataset, method)
+    with_paper = paper  # (``paper`` is reused below for each row's paper values)
+    flags = "".join(f" --{k} {v}" for k, v in (("dataset", dataset), ("method", method)) if v) + (" --paper" if paper else "")
     lines = ["# posebench leaderboard", "",
-             f"Made by `posebench leaderboard --results-dir {results_dir}` from {len(runs)} stored runs. "
+             f"Made by `posebench leaderboard --results-dir {results_dir}{flags}` from {len(runs)} stored runs. "
              "Angles in degrees: MAE of wrapped absolute errors over the samples each method handled; "
              "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it.", ""]
     for (ds, fp), group in run_groups(runs):
@@ -116,7 +182,8 @@ def render(results_dir: Path) -> str:
         common = _common_table(group)
         if common:
             lines += common
-    lines += _paper_section(runs)
+    if with_paper:
+        lines += _paper_section(runs)
     return "\n".join(lines)
 
 
@@ -259,8 +326,25 @@ def _paired_lines(ranked: list[str], tables: dict[str, pd.DataFrame], ids: list[
     return out
 
 
-def write_leaderboard(results_dir: Path, output: Path | None = None) -> tuple[str, Path]:
-    text = render(results_dir)
-    out = Path(output) if output else Path(results_dir) / "leaderboard.md"
+def render_format(results_dir: Path, fmt: str = "md", *, dataset: str | None = None, method: str | None = None,
+                  paper: bool = True) -> str:
+    """The leaderboard as ``md`` (:func:`render`), ``csv`` or ``json`` (a list of objects; both
+    :func:`runs_frame`'s rows)."""
+    if fmt == "md":
+        return render(results_dir, dataset=dataset, method=method, paper=paper)
+    frame = runs_frame(select_runs(results_dir, dataset, method))
+    if fmt == "csv":
+        return frame.to_csv(index=False).rstrip("\n")
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=1)
+    raise ValueError(f"unknown leaderboard format {fmt!r}")
+
+
+def write_leaderboard(results_dir: Path, output: Path | None = None, *, fmt: str = "md", dataset: str | None = None,
+                      method: str | None = None, paper: bool = True) -> tuple[str, Path]:
+    """Write the leaderboard (:func:`render_format`) atomically to ``output`` (default
+    ``<results_dir>/leaderboard.<md|csv|json>``); returns ``(text, path)``."""
+    text = render_format(results_dir, fmt, dataset=dataset, method=method, paper=paper)
+    out = Path(output) if output else Path(results_dir) / f"leaderboard.{fmt}"
     write_atomic(out, text + "\n")
     return text, out

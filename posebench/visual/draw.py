@@ -113,13 +113,25 @@ def _write_lines(out: np.ndarray, lines: list[str], box: Box | None, center: np.
     s = max(s, 0.8)  # text stays readable on small frames
     font, fs = cv2.FONT_HERSHEY_SIMPLEX, 0.5 * s
     ft = max(1, int(round(s)))
+    pad = max(2, int(round(3 * s)))
     widths = [cv2.getTextSize(t, font, fs, ft)[0][0] for t in lines]
+    if max(widths) + 2 * pad > out.shape[1]:  # wider than the image: smaller text, never clipped
+        shrink = max(0.3, (out.shape[1] - 2 * pad) / max(widths))
+        fs, s = fs * shrink, s * shrink
+        widths = [cv2.getTextSize(t, font, fs, ft)[0][0] for t in lines]
     line_h = int(round(18 * s))
     x = int(box[2] + 6 * s) if box is not None else int(center[0] + 6 * s)
-    if x + max(widths) > out.shape[1]:
-        x = max(0, int((box[0] if box is not None else center[0]) - 6 * s - max(widths)))
+    if x + max(widths) + pad > out.shape[1]:
+        x = max(pad, int((box[0] if box is not None else center[0]) - 6 * s - max(widths)))
+    x = max(pad, min(x, out.shape[1] - max(widths) - pad))
     y = int(box[1] if box is not None else center[1]) + line_h
     y = min(max(line_h, y), max(line_h, out.shape[0] - line_h * len(lines)))
+    # a dark backing (55 % black) under the block, so the text reads on any background
+    x0, y0 = max(0, x - pad), max(0, y - line_h + pad)
+    x1, y1 = min(out.shape[1], x + max(widths) + pad), min(out.shape[0], y + (len(lines) - 1) * line_h + 2 * pad)
+    if x1 > x0 and y1 > y0:
+        region = out[y0:y1, x0:x1]
+        region[:] = (region.astype(np.float32) * 0.45).astype(np.uint8)
     for i, t in enumerate(lines):
         org = (x, y + i * line_h)
         cv2.putText(out, t, org, font, fs, (0, 0, 0), ft + 2, cv2.LINE_AA)
@@ -183,7 +195,7 @@ def drawn_targets(method_name: str, images: list, out_dir, overwrite: bool = Fal
     return targets
 
 
-def draw_images(method, images: list, out_dir, *, detector: str = "dlib-hog", detector_model: str | None = None,
+def draw_images(method, images: list, out_dir, *, detector: str | None = None, detector_model: str | None = None,
                 use_labels: bool = True, overwrite: bool = False) -> list[str]:
     """Estimate and draw each image file (see ``posebench draw``); returns one line per image.
 

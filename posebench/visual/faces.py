@@ -3,8 +3,11 @@
 An image ``NAME.jpg`` with an AFLW2000-3D / 300W-LP label ``NAME.mat`` beside it gets that
 label's 68 landmarks, sparse points and the protocol box (Hopenet's loose crop, as the
 ``aflw2000`` dataset builds it), so ``gt-landmarks`` can run and image methods see the
-benchmark's box. Any other image gets the face a detector finds (:mod:`posebench.detect`;
-``dlib-hog`` by default, or any registered detector, ``--detector-model PATH`` its file): the largest detection.
+benchmark's box. Any other image gets the face a detector finds (:mod:`posebench.detect`): by
+default the method's own face source, as ``Method.estimate`` and ``posebench predict`` find it
+(:func:`posebench.facesource.bare_photo_source`: its ``box=`` detector, for ``box=auto`` YuNet where
+installed, else dlib's HOG), or any registered detector named by ``detector`` (``--detector-model
+PATH`` its file): the largest detection.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from posebench.crop import Box, landmark_box, loose_box_hopenet
 from posebench.detect import FaceDetector, check_box_mode, choose_face, make_detector
 from posebench.errors import SampleFailure, UsageError
+from posebench.facesource import bare_photo_source
 from posebench.method import FaceInput, Method
 from posebench.pose import Pose
 
@@ -57,20 +61,23 @@ def label_beside(image_path: Path) -> Label | None:
 class FaceFinder:
     """Builds the :class:`FaceInput` of an image for ``method`` (see the module docstring)."""
 
-    def __init__(self, method: Method, detector: str = "dlib-hog", detector_model: str | None = None,
+    def __init__(self, method: Method, detector: str | None = None, detector_model: str | None = None,
                  use_labels: bool = True):
-        if detector != "auto":  # an unknown name is a one-line error now, not at the first image
+        if detector is None and detector_model:
+            detector = "auto"  # a model file alone: the default rule with that file (YuNet)
+        if detector not in (None, "auto"):  # an unknown name is a one-line error now, not at the first image
             check_box_mode(detector, detectors_only=True)
         self.method = method
         self.use_labels = use_labels
-        self.detector_name = detector
+        self._source = bare_photo_source(method) if detector is None else None
+        self.detector_name = self._source.detector_name if self._source is not None else detector
         self._detector: FaceDetector | None = None
         self._detector_args = (detector, detector_model)
 
     @property
     def detector(self) -> FaceDetector:
         if self._detector is None:
-            self._detector = make_detector(*self._detector_args)
+            self._detector = self._source.detector() if self._source is not None else make_detector(*self._detector_args)
         return self._detector
 
     def face(self, image: np.ndarray, path: Path | None = None, label: Label | None = None) -> tuple[FaceInput, str]:

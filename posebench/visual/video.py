@@ -231,7 +231,7 @@ def process_video(
     *,
     smooth: float = 0.0,
     batch: int | None = None,
-    detector: str = "dlib-hog",
+    detector: str | None = None,
     detector_model: str | None = None,
     codec: str | None = None,
     max_frames: int | None = None,

@@ -249,7 +249,7 @@ def test_onnx_export_matches_torch(tmp_path, seeded_pkl):
     import onnxruntime as ort
 
     out = tmp_path / "hopenet.onnx"
-    res = CliRunner().invoke(main, ["export", "hopenet", "--weights", str(seeded_pkl), "-o", str(out)])
+    res = CliRunner().invoke(main, ["export", "hopenet", "--weights", str(seeded_pkl), "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "max |angle difference|" in res.output
     net = nets.build("hopenet")

@@ -112,3 +112,19 @@ def test_draw_bad_input_is_one_line_error(tmp_path, aflw_sample):
     r = CliRunner().invoke(main, ["draw", "-m", "gt-landmarks", str(lone), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "needs ground-truth landmarks" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_text_sits_on_a_backing_inside_the_image():
+    """The angle text is written on a dark backing and kept whole inside the image, also beside
+    a face at the image's edge and for a line wider than the image (smaller text, not clipped)."""
+    from posebench.visual.draw import draw_pose
+
+    img = np.full((160, 160, 3), 200, np.uint8)
+    for text in (["yaw +12.3", "pitch -4.5"], ["a label far wider than this small image is"]):
+        out = draw_pose(img, None, face=(120, 20, 158, 60), text=text)  # text placed beside this face region
+        white = np.argwhere((out > 235).all(axis=2))
+        assert len(white), text
+        assert white[:, 1].max() < img.shape[1] - 1 and white[:, 1].min() > 0, text  # not cut at an edge
+        ys, xs = white[:, 0], white[:, 1]
+        around = out[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        assert (around < 120).all(axis=2).mean() > 0.3, text  # the backing: darker than the 200 grey

@@ -1,0 +1,83 @@
+"""The leaderboard filtered (--dataset, --method), exported (--format csv|json), with the paper's
+tables on request (--paper), one row per identical weights content; ``posebench runs list|rm``;
+an image method on a labels-only folder refused before any work."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from conftest import SHARED
+from posebench.cli import main
+
+WHENET = SHARED / "models" / "whenet" / "WHENet.h5"
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def results(tmp_path):
+    """Two synthetic datasets (n=20, n=30) and two gt-landmarks set-ups on the first."""
+    res = tmp_path / "res"
+    for opts in ([], ["-o", "solver=sqpnp"]):
+        assert invoke("run", "-m", "gt-landmarks", "-d", "synthetic", "--dataset-option", "n=20", *opts,
+                      "--results-dir", res).exit_code == 0
+    assert invoke("run", "-m", "gt-landmarks", "-d", "synthetic", "--dataset-option", "n=30", "--results-dir", res).exit_code == 0
+    return res
+
+
+def test_formats_filters_and_paper(results):
+    md = invoke("leaderboard", "--results-dir", results)
+    assert md.exit_code == 0 and "| gt-landmarks (solver=sqpnp) |" in md.stdout
+    assert "The paper's tables" not in md.stdout  # on request only
+    assert "The paper's tables" in invoke("leaderboard", "--results-dir", results, "--paper").stdout
+    r = invoke("leaderboard", "--results-dir", results, "--format", "csv", "--dataset", "synthetic")
+    assert r.exit_code == 0
+    t = pd.read_csv(io.StringIO(r.stdout))
+    assert len(t) == 3 and set(t["n_samples"]) == {20, 30} and set(t["label"]) == {"gt-landmarks", "gt-landmarks (solver=sqpnp)"}
+    assert (results / "leaderboard.csv").read_text().strip() == r.stdout.strip()
+    rows = json.loads(invoke("leaderboard", "--results-dir", results, "--format", "json").stdout.split("\n(written")[0])
+    assert {row["key"] for row in rows} == set(t["key"])
+    bad = invoke("leaderboard", "--results-dir", results, "--dataset", "aflw2000")
+    assert bad.exit_code == 1 and bad.stderr.strip().startswith("error: no stored run of dataset 'aflw2000'")
+    assert "synthetic" in bad.stderr
+
+
+def test_runs_list_and_rm(results):
+    listed = invoke("runs", "list", "--results-dir", results)
+    assert listed.exit_code == 0 and len(listed.stdout.strip().splitlines()) == 3
+    key = next(line.split()[0] for line in listed.stdout.splitlines() if "solver=sqpnp" in line)
+    assert invoke("runs", "rm", "abc", "--results-dir", results).exit_code == 2  # too short
+    assert "no stored run" in invoke("runs", "rm", "ffffffff", key, "--results-dir", results).stderr
+    assert len(list((results / "runs").glob("*.json"))) == 3  # a bad key removes nothing
+    full = next(p.stem.split("__")[-1] for p in (results / "runs").glob("*.json") if p.stem.split("__")[-1].startswith(key))
+    r = invoke("runs", "rm", full[-8:], "--results-dir", results, "--cache")  # the leaderboard shows the last 8
+    assert r.exit_code == 0 and f"removed {key}" in r.stdout
+    assert not list((results / "runs").glob(f"*{key}*")) and not [p for p in (results / "cache").glob("*.jsonl")
+                                                                   if key in p.name]
+    assert "solver=sqpnp" not in invoke("leaderboard", "--results-dir", results).stdout
+
+
+def test_one_row_per_weights_content_and_images_needed(tmp_path, aflw_sample, aflw_labels):
+    if not WHENET.is_file():
+        pytest.skip(f"WHENet weights not found: {WHENET}")
+    target = Path(os.environ["POSEBENCH_WEIGHTS"]) / "whenet" / "WHENet.h5"
+    target.parent.mkdir(parents=True)
+    target.symlink_to(WHENET)
+    res = tmp_path / "res"
+    base = ["run", "-m", "whenet", "-d", "aflw2000", "--data-dir", aflw_sample, "--limit", "3", "--results-dir", res]
+    assert invoke(*base).exit_code == 0
+    assert invoke(*base, "-o", f"weights={WHENET}").exit_code == 0
+    assert len(list((res / "runs").glob("*.json"))) == 2  # two run keys (the options differ) ...
+    t = pd.read_csv(io.StringIO(invoke("leaderboard", "--results-dir", res, "--format", "csv").stdout.split("\n(written")[0]))
+    assert len(t) == 1  # ... one row: the same bytes made the same predictions
+    r = invoke("run", "-m", "whenet", "-d", "aflw2000", "--data-dir", aflw_labels, "--results-dir", tmp_path / "r2")
+    assert r.exit_code == 2 and "labels only" in r.stderr and not (tmp_path / "r2" / "runs").exists()
