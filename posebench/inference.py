@@ -266,11 +266,14 @@ def _frames(source: Source, max_frames: int | None) -> Iterator[tuple[int, np.nd
     """``(index, RGB frame)`` of a video file or camera (OpenCV; BGR converted here)."""
     from posebench.visual.video import open_source
 
-    cap = open_source(source.camera if source.kind == "camera" else source.path)
+    cap, first = open_source(source.camera if source.kind == "camera" else source.path)
     try:
         index = 0
         while max_frames is None or index < max_frames:
-            ok, bgr = cap.read()
+            if index == 0 and first is not None:  # the frame open_source read to probe the stream
+                ok, bgr = True, first
+            else:
+                ok, bgr = cap.read()
             if not ok:
                 break
             yield index, np.ascontiguousarray(bgr[:, :, ::-1])

@@ -78,7 +78,26 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def stop_pools() -> None:
-    """:func:`stop_pool` every pool :func:`worker_pool` made that is still alive."""
+    """:func:`stop_pool` every pool :func:`worker_pool` made that is still alive, then kill every
+    multiprocessing child still running: an interrupt that lands while a pool forks its workers
+    leaves a started worker the pool never registered, and the standard library's exit handler
+    would wait for it forever (``multiprocessing.util._exit_function`` joins every child)."""
+    import sys
+
     for pool in list(_POOLS):
         stop_pool(pool)
         _POOLS.discard(pool)
+    mp = sys.modules.get("multiprocessing")
+    if mp is None:
+        return
+    children = mp.active_children()
+    for child in children:
+        try:
+            child.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    for child in children:
+        try:
+            child.join(timeout=2.0)
+        except (OSError, ValueError, AssertionError, AttributeError):
+            pass
