@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -65,6 +66,11 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         return
     processes = list((getattr(pool, "_processes", None) or {}).values())  # concurrent.futures internals
     pool.shutdown(wait=False, cancel_futures=True)
+    _kill(processes)
+
+
+def _kill(processes: list) -> None:
+    """SIGKILL each ``multiprocessing`` process, then reap it (at most 2 s each)."""
     for proc in processes:
         try:
             proc.kill()
@@ -79,25 +85,13 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 def stop_pools() -> None:
     """:func:`stop_pool` every pool :func:`worker_pool` made that is still alive, then kill every
-    multiprocessing child still running: an interrupt that lands while a pool forks its workers
-    leaves a started worker the pool never registered, and the standard library's exit handler
-    would wait for it forever (``multiprocessing.util._exit_function`` joins every child)."""
-    import sys
-
+    multiprocessing child still running: the standard library's exit handler joins every child
+    (``multiprocessing.util._exit_function``), so one the pool never registered (an interrupt
+    landing while the pool forks can leave one) would keep the process waiting forever."""
     for pool in list(_POOLS):
         stop_pool(pool)
         _POOLS.discard(pool)
     mp = sys.modules.get("multiprocessing")
     if mp is None:
         return
-    children = mp.active_children()
-    for child in children:
-        try:
-            child.kill()
-        except (OSError, ValueError, AttributeError):
-            pass
-    for child in children:
-        try:
-            child.join(timeout=2.0)
-        except (OSError, ValueError, AssertionError, AttributeError):
-            pass
+    _kill(mp.active_children())
