@@ -23,11 +23,29 @@ def _domain(d) -> str:
     return " and ".join(parts)
 
 
+def weight_lines(name: str) -> list[str]:
+    """The catalogue's weight files that method ``name`` reads (:attr:`Source.used_by`): each
+    installed (where) or not, and the ``posebench data`` command that gets it."""
+    from posebench.acquire.catalogue import WEIGHTS
+    from posebench.acquire.defaults import fill_hint
+
+    used = [s for s in WEIGHTS.values() if name in s.used_by]
+    if not used:
+        return ["  weight files (posebench data list): none in the catalogue"]
+    out = ["  weight files (posebench data list):"]
+    for s in used:
+        path = s.install_path()
+        state = f"installed at {path}" if path.is_file() else f"not installed: {fill_hint(s.name, 'weights')}"
+        out.append(f"    {s.name}: {s.title}; {state}")
+    return out
+
+
 def describe_method(name: str) -> list[str]:
     """``posebench methods NAME``: what it needs, its options (type, default, domain), the files it
-    reads with its defaults (installed or not, and how to get them) and its published numbers."""
+    reads with its defaults, the catalogue's weight files it takes (installed or not, and the
+    command that gets each) and its published numbers with their source."""
     from posebench.errors import PosebenchError
-    from posebench.evaluation.paper import PAPER
+    from posebench.evaluation.paper import PAPER, source_of
     from posebench.options import option_parameters
 
     entry = methods.get(name)
@@ -64,10 +82,11 @@ def describe_method(name: str) -> list[str]:
             out.append(f"  face source: box={m.face_source.box} (a bare photo's faces: {m.face_source.detector_name})")
     except PosebenchError as exc:
         out.append(f"    not ready with the defaults: {exc}")
+    out += weight_lines(name)
     published = [(ds, label, vals) for (meth, ds), rows in PAPER.items() if meth == name for label, vals in rows]
     out.append("  published numbers (yaw / pitch / roll / MAE, degrees):" if published else "  published numbers: none here")
     for ds, label, vals in published:
-        out.append(f"    {ds}: {label}: {' / '.join(f'{v:g}' for v in vals)}")
+        out.append(f"    {ds}: {source_of(label)}: {' / '.join(f'{v:g}' for v in vals)}")
     return out
 
 
