@@ -5,7 +5,10 @@ ran under (``best: weak perspective``, ``paper: iterative, focal 1 x width, no g
 samples evaluated and failed, MAE per angle and their mean, geodesic error, MAE per |true yaw|
 bin (where the dataset's yaw spreads over more than one bin), ms per sample, a link to the run
 record (and to its worst-case gallery, ``posebench gallery``, when one exists) and the paper's
-value where the paper has one. Under each table, when several methods
+value where the paper has one. After the runs of a dataset's largest table, every published row
+of that dataset (:func:`~posebench.evaluation.paper.published_rows`: the paper's and the peer
+methods' own papers') as "reported", with its source, whether or not a run reproduces it. Under
+each table, when several methods
 ran on the same samples, their MAE on the samples *all* of them handled (failures differ between
 methods), and whether each beats the next one down: the paired per-face error difference with a
 seeded paired-bootstrap 95% interval (:mod:`posebench.evaluation.compare`).
@@ -33,7 +36,7 @@ import pandas as pd
 
 from posebench.errors import DataError
 from posebench.evaluation.compare import paired_bootstrap
-from posebench.evaluation.paper import TABLE_PROTOCOLS, TABLE_TITLES, paper_values, reported_rows
+from posebench.evaluation.paper import TABLE_PROTOCOLS, TABLE_TITLES, paper_values, published_rows, reported_rows
 from posebench.evaluation.record import RecordError, RunRecord, read_record
 from posebench.fileio import write_atomic
 from posebench.metrics import summarize
@@ -157,6 +160,7 @@ def render(results_dir: Path, *, dataset: str | None = None, method: str | None 
              f"Made by `posebench leaderboard --results-dir {results_dir}{flags}` from {len(runs)} stored runs. "
              "Angles in degrees: MAE of wrapped absolute errors over the samples each method handled; "
              "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it.", ""]
+    reported_in: set[str] = set()  # datasets whose published rows are listed (in their largest table)
     for (ds, fp), group in run_groups(runs):
         first = group[0][0]
         root = Path(first.data_root).name if first.data_root else "embedded"
@@ -178,6 +182,10 @@ def render(results_dir: Path, *, dataset: str | None = None, method: str | None 
                 f"{_fmt(s.mae_yaw)} | {_fmt(s.mae_pitch)} | {_fmt(s.mae_roll)} | {_fmt(s.mae)} | "
                 f"{_fmt(s.geodesic)} | {cells}{_fmt(None if sps is None else 1000 * sps, 1)} | {_link(p)} | {paper or '–'} |"
             )
+        for meth, source, vals in published_rows(ds) if ds not in reported_in else []:
+            lines.append(f"| {meth} | reported: {source} | published, full test set | – | – | "
+                         + " | ".join(f"{v:g}" for v in vals) + " | – | " + "– | " * len(bins) + "– | – | – |")
+        reported_in.add(ds)
         lines.append("")
         common = _common_table(group)
         if common:

@@ -33,6 +33,21 @@ def paper_values(method: str, dataset: str) -> list[tuple[str, tuple[float, floa
     return PAPER.get((method, dataset), [])
 
 
+#: The paper whose tables are named "Table N, ..." in :data:`PAPER`.
+THIS_PAPER = "Ruiz, Chong & Rehg, CVPRW 2018"
+
+
+def source_of(label: str) -> str:
+    """Where a :data:`PAPER` row comes from, in full: this paper's rows ("Table 1, ...") name it."""
+    return f"{THIS_PAPER}, {label}" if label.startswith("Table ") else label
+
+
+def published_rows(dataset: str) -> list[tuple[str, str, tuple[float, float, float, float]]]:
+    """Every published row of ``dataset`` in :data:`PAPER`: ``(method, source, (yaw, pitch, roll,
+    MAE))``, degrees, in :data:`PAPER`'s order (the leaderboard lists them as "reported")."""
+    return [(m, source_of(label), vals) for (m, ds), rows in PAPER.items() if ds == dataset for label, vals in rows]
+
+
 # -- every reported row of the paper's result tables -------------------------------------------
 
 #: Every row of Tables 1-5 (Ruiz, Chong, Rehg, CVPRW 2018), in the paper's order:

@@ -49,3 +49,28 @@ def test_render_reported_beside_reproduced_with_links_and_paired_ci(tmp_path):
         assert (tmp_path / link).is_file()
     assert r"MAE \|yaw\| [0,30)" in text  # synthetic yaw spreads over the bins
     assert "Does each method beat the next one down?" in text and "95% interval" in text
+
+
+def test_main_tables_list_each_published_row_as_reported_with_its_source(tmp_path, monkeypatch):
+    from posebench.evaluation import paper
+
+    ds = make_synthetic(n=20, seed=2)
+    evaluate(create_method("gt-landmarks", {}), ds, tmp_path, progress=False)
+    monkeypatch.setitem(paper.PAPER, ("whenet", ds.name), [("WHENet, BMVC 2020", (1.0, 2.0, 3.5, 2.25))])
+    monkeypatch.setitem(paper.PAPER, ("hopenet", ds.name), [("Table 1, Multi-Loss ResNet50 (alpha=2)", (4.0, 5.0, 6.0, 5.0))])
+    text = render(tmp_path, paper=False)
+    header = next(ln for ln in text.splitlines() if ln.startswith("| method | set-up |"))
+    whenet = next(ln for ln in text.splitlines() if ln.startswith("| whenet |"))
+    assert whenet.startswith("| whenet | reported: WHENet, BMVC 2020 | published, full test set | – | – | 1 | 2 | 3.5 | 2.25 |")
+    cells = re.compile(r"(?<!\\)\|")  # a column bar, not an escaped one in a heading
+    assert len(cells.findall(whenet)) == len(cells.findall(header))  # the same columns as the runs' rows
+    assert "| hopenet | reported: Ruiz, Chong & Rehg, CVPRW 2018, Table 1, Multi-Loss ResNet50 (alpha=2) |" in text
+    assert text.index("| gt-landmarks |") < text.index("| whenet |")  # beside the runs, after them
+    assert text.count("| whenet | reported:") == 1
+    evaluate(create_method("gt-landmarks", {}), make_synthetic(n=10, seed=3), tmp_path, progress=False)
+    text = render(tmp_path, paper=False)  # two tables of the dataset: listed once, in the larger one
+    assert text.count("| whenet | reported:") == 1
+    assert text.index("## synthetic: 20 samples") < text.index("| whenet |") < text.index("## synthetic: 10 samples")
+    monkeypatch.delitem(paper.PAPER, ("whenet", ds.name))
+    monkeypatch.delitem(paper.PAPER, ("hopenet", ds.name))
+    assert "reported:" not in render(tmp_path, paper=False)
