@@ -24,7 +24,9 @@ import numpy as np
 
 from posebench.errors import UsageError
 
-PROTOCOLS = ("p1", "p2-test", "p2-train")
+PROTOCOLS = ("p1", "fsa-mtcnn", "p2-test", "p2-train")
+#: Label frames: BIWI's depth camera (``none``, as every loader reads it) or the RGB camera (``rgb``).
+CALIBRATIONS = ("none", "rgb")
 
 
 def parse_groups(groups: str, folders: list[str]) -> list[tuple[str, ...]]:
