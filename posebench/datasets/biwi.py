@@ -11,12 +11,14 @@ of the paper (Tables 2, 3): :mod:`posebench.datasets.biwi_split`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from posebench.acquire.source import Report, Source, best_folder, check_images, spread
+from posebench.crop import Box
 from posebench.datasets.base import EULER_KEY, Dataset, Sample, image_size_of
 from posebench.datasets.biwi_split import CALIBRATIONS, PROTOCOLS
 from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
@@ -77,20 +79,53 @@ def biwi_to_canonical(R_b: np.ndarray, R_rgb: np.ndarray | None = None) -> Pose:
     return pose_from_matrix(FLIP_YZ @ R @ FLIP_YZ)
 
 
+def read_frame_list(path: str | Path) -> tuple[str, dict[str, Box | None]]:
+    """(SHA-256 of the file, ``{sample id: box or None}``) of a frame list in HeadPose+'s ``.npz``
+    layout (kuhnkeF/headposeplus ``data/Biwi_*.npz``: ``images`` = ``"01/frame_00003_rgb.png"``
+    ..., optional ``bbox`` = N x 4 ``(x, y, w, h)`` pixels). HeadPose+ is AGPL-3.0: posebench
+    ships none of its files and reads only a user's own copy. :class:`DataError` (one line) for
+    a missing or unreadable file or a file without ``images``."""
+    import hashlib
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+        with np.load(p, allow_pickle=False) as z:
+            images = [str(v) for v in np.atleast_1d(z["images"])]
+            boxes = np.asarray(z["bbox"], float) if "bbox" in z.files else None
+    except FileNotFoundError:
+        raise DataError(f"frame list not found: {p}") from None
+    except KeyError:
+        raise DataError(f"{p.name}: no 'images' array (expected HeadPose+'s Biwi_*.npz layout)") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{p.name}: not a readable .npz frame list ({type(exc).__name__})") from None
+    if boxes is not None and boxes.shape != (len(images), 4):
+        raise DataError(f"{p.name}: 'bbox' has shape {boxes.shape}, expected ({len(images)}, 4)")
+    ids = [im[: -len("_rgb.png")] if im.endswith("_rgb.png") else im for im in images]
+    out: dict[str, Box | None] = {}
+    for k, sid in enumerate(ids):
+        b = None if boxes is None else boxes[k]
+        out[sid] = None if b is None else (float(b[0]), float(b[1]), float(b[0] + b[2]), float(b[1] + b[3]))
+    return hashlib.sha256(data).hexdigest(), out
+
+
 def _variant_suffix(euler: str, calibration: str) -> str:
     """The protocol-name suffix of the non-default Euler reading and calibration."""
     return (f"+cal-{calibration}" if calibration != "none" else "") + (f"+{euler}" if euler != "ypr" else "")
 
 
 def load_biwi(data_dir: str | Path, protocol: str = "p1", seed: int = 0, test_fraction: float = 0.3,
-              groups: str = "", euler: str = "ypr", calibration: str = "none", detector: str = "mtcnn") -> Dataset:
+              groups: str = "", euler: str = "ypr", calibration: str = "none", detector: str = "mtcnn",
+              frames: str = "") -> Dataset:
     """Read a BIWI folder under one protocol (:mod:`posebench.datasets.biwi_split`): ``p1`` (all
     frames), ``fsa-mtcnn`` (FSA-Net's subset and crop found with ``detector``,
     :mod:`posebench.datasets.biwi_fsa`) or ``p2-test``/``p2-train`` (a seeded split of the
     recordings). ``euler`` (``ypr`` | ``pyr``) is the Euler reading the run is scored in
     (:func:`posebench.pose.euler_reading`); ``calibration`` (``none`` | ``rgb``) carries the
     labels into the RGB camera's frame. A non-default variant is named in the protocol name
-    (``+cal-rgb``, ``+pyr``) and in the parameters. :class:`UsageError` for an unknown value,
+    (``+cal-rgb``, ``+pyr``) and in the parameters. ``frames`` (protocol ``frames``) is a user's
+    frame list in HeadPose+'s layout (:func:`read_frame_list`): its frames, with its boxes as the
+    protocol boxes. :class:`UsageError` for an unknown value,
     :class:`DataError` for a missing folder, file or detector weights."""
     from posebench.datasets.biwi_split import parse_groups, split_units
     from posebench.errors import UsageError
@@ -132,6 +167,18 @@ def load_biwi(data_dir: str | Path, protocol: str = "p1", seed: int = 0, test_fr
     suffix = _variant_suffix(euler, calibration)
     if protocol == "p1":
         return Dataset("biwi", f"biwi-v1{suffix}", samples, root, variant, 0, invalid)
+    if protocol == "frames":
+        if not frames:
+            raise UsageError("BIWI protocol=frames needs frames=PATH (a frame list such as HeadPose+'s Biwi_FSA-Net.npz)")
+        digest, listed = read_frame_list(frames)
+        have = {s.id for s in samples} | {sid for sid, _ in invalid}
+        missing = [sid for sid in listed if sid not in have]
+        if missing:
+            raise DataError(f"{Path(frames).name} lists {len(missing)} frame(s) not in {root} (first: {missing[0]})")
+        keep = [dataclasses.replace(s, box=listed[s.id]) for s in samples if s.id in listed]
+        parameters = {"protocol": protocol, "frames_sha256": digest, **variant}
+        return Dataset("biwi", f"biwi-frames-{digest[:12]}-v1{suffix}", keep, root, parameters,
+                       len(samples) - len(keep), [iv for iv in invalid if iv[0] in listed])
     if protocol == "fsa-mtcnn":
         from posebench.datasets.biwi_fsa import VERSION, fsa_subset
 
@@ -210,7 +257,8 @@ SOURCE = Source(
 
 
 @register_dataset("biwi", "BIWI Kinect head pose: <subject>/frame_XXXXX_rgb.png + _pose.txt; no landmarks, no box; "
-                  "protocol=p1 (all frames) | fsa-mtcnn (FSA-Net's detected subset and crop) | p2-test | p2-train "
+                  "protocol=p1 (all frames) | fsa-mtcnn (FSA-Net's detected subset and crop) | frames (a user's frame list, "
+                  "frames=PATH) | p2-test | p2-train "
                   "(seeded 70/30 split of recordings); euler=ypr|pyr (scoring reading); calibration=none|rgb; "
                   "see docs/biwi.md",
                   domains={"protocol": Domain(choices=PROTOCOLS), "seed": Domain(ge=0), "test_fraction": Domain(gt=0, lt=1),
@@ -219,11 +267,11 @@ SOURCE = Source(
                   source=SOURCE)
 def biwi(data_dir: str | Path | None = None, protocol: str = "p1", seed: int = 0, test_fraction: float = 0.3,
          groups: str = "", euler: str = "ypr", calibration: str = "none", detector: str = "mtcnn",
-         downsample: int = 1) -> Dataset:
+         frames: str = "", downsample: int = 1) -> Dataset:
     if data_dir is None:
         from posebench.acquire.defaults import default_dir
 
         data_dir = default_dir("biwi")
     return with_downsample(load_biwi(data_dir, protocol=protocol, seed=seed, test_fraction=test_fraction, groups=groups,
-                                     euler=euler, calibration=calibration, detector=detector),
+                                     euler=euler, calibration=calibration, detector=detector, frames=frames),
                            downsample)

@@ -21,6 +21,10 @@ authors' script (shamangary/FSA-Net, ``data/TYY_create_db_biwi.py``), reproduced
    first frame; ``xw1_pre`` is the ``xw1`` of the last *kept* frame, reset to 0 at each
    recording's first frame.
 
+posebench gives the winning detection (whole pixels) as the protocol's face box, which every
+method grows by its own crop rule (its honest best); FSA-Net's crop, the image the papers fed
+their networks, is each sample's ``meta["fsa_crop"]`` (it follows from the box and image size).
+
 Labels are the script's: ``R = R_b.T``, yaw and roll negated from its ZYX angles, the same
 rotation as :func:`posebench.datasets.biwi.biwi_to_canonical` (``F R_b F``).
 """
@@ -64,38 +68,46 @@ def fsa_crop(box: Box, image_size: tuple[int, int], margin: float = FSA_MARGIN) 
 
 
 def fsa_select(recordings: Sequence[Sequence[tuple[tuple[int, int], list[tuple[Box, float]]]]]
-               ) -> list[list[Box | None]]:
-    """FSA-Net's kept frames and crops (module doc, steps 2-4).
+               ) -> list[list[tuple[Box, Box] | None]]:
+    """FSA-Net's kept frames (module doc, steps 2-4).
 
     ``recordings``: per recording in order, per frame in order, ``((W, H), detections)`` with
     detections ``[(box (x1, y1, x2, y2) pixels, confidence in [0, 1])]``. Returns the same
-    nesting with each frame's crop (:func:`fsa_crop`'s box) or None where the frame is dropped.
+    nesting with, per kept frame, ``(face box, crop)``: the winning detection in whole pixels as
+    the authors' MTCNN reported it (``(x, y, x + w, y + h)``, :func:`mtcnn_box`) and its
+    :func:`fsa_crop`; None where the frame is dropped.
     """
-    out: list[list[Box | None]] = []
-    last: Box | None = None  # the script's xw1.. variables: the last winning crop, kept across frames
+    out: list[list[tuple[Box, Box] | None]] = []
+    last: tuple[Box, Box] | None = None  # the script's xw1.. variables: the last winning crop
     for frames in recordings:
-        kept: list[Box | None] = []
+        kept: list[tuple[Box, Box] | None] = []
         pre_x = 0.0
         for j, (size, dets) in enumerate(frames):
             if not dets:
                 kept.append(None)
                 continue
             W, H = size
-            crops = [fsa_crop(b, size) for b, s in dets if float(s) > FSA_SCORE]
-            if crops:
-                last = min(crops, key=lambda c: abs(c[0] - W * 2 / 3) + abs(c[1] - H * 2 / 3))
-            if last is None or not (abs(last[0] - pre_x) < FSA_JUMP or j == 0):
+            found = [(_whole(b), fsa_crop(b, size)) for b, s in dets if float(s) > FSA_SCORE]
+            if found:
+                last = min(found, key=lambda bc: abs(bc[1][0] - W * 2 / 3) + abs(bc[1][1] - H * 2 / 3))
+            if last is None or not (abs(last[1][0] - pre_x) < FSA_JUMP or j == 0):
                 kept.append(None)
                 continue
-            pre_x = last[0]
+            pre_x = last[1][0]
             kept.append(last)
         out.append(kept)
     return out
 
 
+def _whole(box: Box) -> Box:
+    x, y, w, h = mtcnn_box(box)
+    return float(x), float(y), float(x + w), float(y + h)
+
+
 def fsa_subset(samples: Sequence[Sample], detector: str = "mtcnn") -> list[Sample]:
-    """The samples FSA-Net keeps, each with its FSA-Net crop as the protocol box
-    (:attr:`Sample.box`): every image run through the registered face detector ``detector``
+    """The samples FSA-Net keeps, each with the winning MTCNN box (whole pixels) as the protocol
+    box (:attr:`Sample.box`, grown by each method's own crop rule) and FSA-Net's crop (the
+    authors' test images) in ``meta["fsa_crop"]`` (pixels, half-open): every image run through the registered face detector ``detector``
     (FSA-Net used MTCNN; its scores must be probabilities for the 0.90 threshold to mean the
     same), then :func:`fsa_select` per recording (``meta["subject"]``, in sorted order, frames in
     the given order). A sample without a readable image has no detection (dropped).
@@ -124,6 +136,7 @@ def fsa_subset(samples: Sequence[Sample], detector: str = "mtcnn") -> list[Sampl
                         dets = []
                 found[i] = ((int(s.image_size[0]), int(s.image_size[1])), dets)
                 bar.update(1)
-    crops = fsa_select([[found[i] for i in idx] for idx in order])
-    keep = {i: c for idx, cs in zip(order, crops) for i, c in zip(idx, cs) if c is not None}
-    return [dataclasses.replace(s, box=keep[i]) for i, s in enumerate(samples) if i in keep]
+    chosen = fsa_select([[found[i] for i in idx] for idx in order])
+    keep = {i: c for idx, cs in zip(order, chosen) for i, c in zip(idx, cs) if c is not None}
+    return [dataclasses.replace(s, box=keep[i][0], meta={**s.meta, "fsa_crop": list(keep[i][1])})
+            for i, s in enumerate(samples) if i in keep]

@@ -24,7 +24,7 @@ import numpy as np
 
 from posebench.errors import UsageError
 
-PROTOCOLS = ("p1", "fsa-mtcnn", "p2-test", "p2-train")
+PROTOCOLS = ("p1", "fsa-mtcnn", "frames", "p2-test", "p2-train")
 #: Label frames: BIWI's depth camera (``none``, as every loader reads it) or the RGB camera (``rgb``).
 CALIBRATIONS = ("none", "rgb")
 

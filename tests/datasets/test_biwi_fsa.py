@@ -78,7 +78,8 @@ def test_crop_rule_known_answers():
 def test_select_follows_the_authors_rules():
     recs = [[(SIZE, SCRIPT[k][0]) for k in KEYS if k[0] == r] for r in ("01", "02")]
     got = [c for rec in fsa_select(recs) for c in rec]
-    assert got == [SCRIPT[k][1] for k in KEYS]
+    assert [c and c[1] for c in got] == [SCRIPT[k][1] for k in KEYS]
+    assert got[0][0] == A and got[7][0] == (300.0, 200.0, 399.0, 319.0) and got[8] == got[7]
     assert fsa_select([[(SIZE, [(A, 0.5)])]]) == [[None]]  # no confident crop yet: dropped
 
 
@@ -88,7 +89,8 @@ def test_protocol_keeps_the_subset_with_its_crop(tmp_path, scripted):
     fsa = load_biwi(root, protocol="fsa-mtcnn", detector="scripted")
     want = {f"{r}/frame_{f:05d}": c for (r, f), (_, c) in SCRIPT.items() if c is not None}
     assert fsa.protocol == "biwi-fsa-scripted-v1" and fsa.parameters["detector"] == "scripted"
-    assert {s.id: s.box for s in fsa} == want and len(fsa) == 7 and fsa.excluded == 4
+    assert {s.id: tuple(s.meta["fsa_crop"]) for s in fsa} == want and len(fsa) == 7 and fsa.excluded == 4
+    assert all(fsa_crop(s.box, SIZE) == tuple(s.meta["fsa_crop"]) for s in fsa)  # the box the crop came from
     truth = {s.id: s.pose for s in every}
     assert all(s.pose == truth[s.id] for s in fsa)  # the labels are protocol 1's
     assert every.protocol == "biwi-v1" and all(s.box is None for s in every)

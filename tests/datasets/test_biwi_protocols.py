@@ -6,6 +6,10 @@ tests/datasets/test_biwi_fsa.py."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -15,7 +19,7 @@ from posebench.datasets.biwi import load_biwi
 from posebench.errors import DataError, UsageError
 from posebench.evaluation.runner import evaluate
 from posebench.method import Method
-from posebench.pose import Pose, angle_between, euler_to_matrix, rx
+from posebench.pose import Pose, angle_between, euler_reading, euler_to_matrix, rx
 from posebench.registry import Entry, methods
 from posebench.studies.run import create_study
 
@@ -174,3 +178,40 @@ def test_label_equal_output_scores_zero_and_the_reading_changes_per_angle_errors
         t0 = truth[rows["id"].iloc[0]]
         np.testing.assert_allclose(rows[["true_yaw", "true_pitch", "true_roll"]].iloc[0], _scipy_pyr(t0.as_array()),
                                    atol=1e-9)
+
+
+def test_a_users_frame_list_keeps_its_frames_and_boxes(tmp_path):
+    root = write_biwi(tmp_path / "b")
+    listed = tmp_path / "list.npz"  # HeadPose+'s layout, made up here (none of its files is shipped)
+    np.savez(listed, images=np.array(["02/frame_00001_rgb.png", "05/frame_00000_rgb.png"]),
+             bbox=np.array([[270, 177, 146, 180], [10, 20, 30, 40]]), ypr=np.zeros((2, 3)))
+    ds = load_biwi(root, protocol="frames", frames=str(listed), euler="pyr")
+    digest = hashlib.sha256(listed.read_bytes()).hexdigest()
+    assert ds.protocol == f"biwi-frames-{digest[:12]}-v1+pyr" and ds.parameters["frames_sha256"] == digest
+    assert {s.id: s.box for s in ds} == {"02/frame_00001": (270.0, 177.0, 416.0, 357.0),
+                                         "05/frame_00000": (10.0, 20.0, 40.0, 60.0)}
+    assert ds.excluded == 18 and {s.id: s.pose for s in ds} == {s.id: s.pose for s in load_biwi(root) if s.id in
+                                                                    {"02/frame_00001", "05/frame_00000"}}
+    np.savez(listed, images=np.array(["02/frame_00001_rgb.png", "31/frame_00000_rgb.png"]))
+    with pytest.raises(DataError, match="1 frame.*first: 31/frame_00000"):
+        load_biwi(root, protocol="frames", frames=str(listed))
+    for bad, err in (("", UsageError), (str(tmp_path / "none.npz"), DataError), (str(root / "01" / "frame_00000_pose.txt"), DataError)):
+        with pytest.raises(err):
+            load_biwi(root, protocol="frames", frames=bad)
+
+
+HPP = os.environ.get("POSEBENCH_HEADPOSEPLUS_DATA", "")  # a user's copy of kuhnkeF/headposeplus data/
+
+
+@pytest.mark.skipif(not (HPP and (Path(HPP) / "Biwi_plus.npz").is_file()),
+                    reason="set POSEBENCH_HEADPOSEPLUS_DATA to a copy of HeadPose+'s data/ folder (AGPL-3.0, not shipped)")
+def test_readings_and_calibration_against_headposeplus_labels():
+    cal, raw = np.load(Path(HPP) / "Biwi_plus.npz"), np.load(Path(HPP) / "Biwi_plus_non_cal.npz")
+    for d in (cal, raw):  # their pyr labels are posebench's pyr reading of their ypr labels
+        np.testing.assert_allclose(euler_reading(d["ypr"], "pyr"), d["pyr"][:, [1, 0, 2]], atol=1e-9)
+    # calibrated = (F R_rgb F) @ uncalibrated, one R_rgb for all frames of a recording (left product)
+    G = euler_to_matrix(*cal["ypr"].T) @ np.swapaxes(euler_to_matrix(*raw["ypr"].T), -1, -2)
+    rec = np.array([s[:2] for s in cal["images"]])
+    assert max(np.abs(G[rec == r] - G[rec == r].mean(0)).max() for r in set(rec)) < 1e-5
+    fsa = np.load(Path(HPP) / "Biwi_FSA-Net.npz")
+    assert len(fsa["images"]) == 13219 and not bool(fsa["calibrated"])
