@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 from posebench.crop import Box
 from posebench.datasets.base import Sample
-from posebench.errors import SampleFailure
+from posebench.errors import SampleFailure, UsageError
 
 #: Confidence a detection must exceed (FSA-Net: ``d['confidence'] > 0.90``).
 FSA_SCORE = 0.90
@@ -117,7 +117,10 @@ def fsa_subset(samples: Sequence[Sample], detector: str = "mtcnn") -> list[Sampl
     from posebench.detect import make_detector
     from posebench.imageio import read_image
 
-    det = make_detector(detector)
+    try:
+        det = make_detector(detector)
+    except UsageError as exc:
+        raise UsageError(f"BIWI protocol=fsa-mtcnn runs a face detector (detector=NAME, FSA-Net used MTCNN): {exc}") from None
     by_rec: dict[str, list[int]] = {}
     for i, s in enumerate(samples):
         by_rec.setdefault(str(s.meta.get("subject", "")), []).append(i)
