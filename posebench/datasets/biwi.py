@@ -6,7 +6,11 @@ canonical y-up model frame by ``F = diag(1, -1, -1)``, so the canonical rotation
 ``F @ R_b @ F``. This gives exactly the angles of Hopenet's BIWI loader
 (yaw and roll negated from a ZYX decomposition of ``R_b.T``). BIWI has no landmarks and no face
 box: image methods need a detector (protocol ``biwi-v1``: all frames, no filter). Protocols 1 and 2
-of the paper (Tables 2, 3): :mod:`posebench.datasets.biwi_split`.
+of the paper (Tables 2, 3): :mod:`posebench.datasets.biwi_split`. The variants papers score, each
+named in the protocol (docs/biwi.md): FSA-Net's detected subset (``protocol=fsa-mtcnn``,
+:mod:`posebench.datasets.biwi_fsa`), a user's frame list (``protocol=frames``, HeadPose+'s
+layout), the Euler reading of the scores (``euler=pyr``, :func:`posebench.pose.euler_reading`)
+and the labels in the RGB camera's frame (``calibration=rgb``, each recording's ``rgb.cal``).
 """
 
 from __future__ import annotations
