@@ -30,6 +30,8 @@ __all__ = [
     "model_to_camera",
     "camera_to_model",
     "FLIP_YZ",
+    "EULER_ORDERS",
+    "euler_reading",
 ]
 
 FLIP_YZ = np.diag([1.0, -1.0, -1.0])
@@ -125,6 +127,35 @@ def matrix_to_euler(R: np.ndarray) -> np.ndarray:
 def pose_from_matrix(R: np.ndarray) -> Pose:
     """Single rotation (applied to the y-up model) -> :class:`Pose`."""
     return Pose.from_array(matrix_to_euler(R))
+
+
+#: How a rotation is read as three angles when scoring (:func:`euler_reading`).
+EULER_ORDERS = ("ypr", "pyr")
+
+
+def euler_reading(ypr: np.ndarray, order: str) -> np.ndarray:
+    """Canonical ``[yaw, pitch, roll]`` triples (degrees, shape ``(..., 3)``) read in ``order``,
+    returned as ``[yaw, pitch, roll]`` of that reading (degrees, same shape).
+
+    * ``ypr`` (the canonical reading, Hopenet's and FSA-Net's BIWI loaders): the triple itself,
+      ``R = (Rz(roll) Ry(yaw) Rx(pitch)).T``.
+    * ``pyr``: the same rotation ``R`` decomposed as ``R = Rz(roll) Ry(yaw) Rx(pitch)`` (x first,
+      then y, then z: the order of BIWI's own pitch-yaw-roll reading), i.e. the canonical triple
+      of ``R.T``. This is HeadPose+'s ``pyr`` (kuhnkeF/headposeplus, ``hpp/calc_error.py``:
+      ``_ypr2pyr`` rebuilds the rotation from the negated ``ypr`` angles in scipy's ``'zyx'``
+      order and reads it back as ``'xyz'``); scored in it, per-angle errors differ from ``ypr``
+      while the geodesic error does not.
+
+    Converted through the rotation matrix, never by flipping signs. :class:`ValueError` for an
+    unknown order.
+    """
+    if order not in EULER_ORDERS:
+        raise ValueError(f"Euler order must be one of {', '.join(EULER_ORDERS)}, got {order!r}")
+    a = np.asarray(ypr, dtype=float)
+    if order == "ypr":
+        return a.copy()
+    R = euler_to_matrix(a[..., 0], a[..., 1], a[..., 2])
+    return matrix_to_euler(np.swapaxes(R, -1, -2))
 
 
 def model_to_camera(R: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.io as sio
 
-from posebench.pose import FLIP_YZ, Pose, angle_between, camera_to_model, euler_to_matrix, matrix_to_euler, model_to_camera, rx, ry, rz
+from posebench.pose import FLIP_YZ, Pose, angle_between, camera_to_model, euler_reading, euler_to_matrix, matrix_to_euler, model_to_camera, rx, ry, rz
 
 
 def test_elementary_rotations_are_right_handed():
@@ -97,3 +97,17 @@ def test_convention_against_real_aflw2000_files(aflw_sample, u_base):
         wrong_convention.append(angle_between(R_fit, rz(pose.roll) @ ry(pose.yaw) @ rx(pose.pitch)))
     assert np.median(errs) < 3.0
     assert np.median(wrong_convention) > 3 * np.median(errs)
+
+
+def test_pyr_reading_is_headposeplus_known_answer():
+    # kuhnkeF/headposeplus hpp/calc_error.py _ypr2pyr of (yaw 30, pitch -20, roll 10), run with
+    # scipy: Rotation.from_euler('zyx', [-10, -30, 20]).as_euler('xyz') -> p, y, r
+    got = euler_reading(np.array([[30.0, -20.0, 10.0], [0.0, 0.0, 0.0]]), "pyr")
+    np.testing.assert_allclose(got[0], [-23.78571179, 27.20984858, -21.24565372], atol=1e-7)
+    np.testing.assert_allclose(got[1], 0.0, atol=1e-12)
+    R = euler_to_matrix(30.0, -20.0, 10.0)
+    np.testing.assert_allclose(rz(got[0, 2]) @ ry(got[0, 0]) @ rx(got[0, 1]), R, atol=1e-12)  # R = Rz Ry Rx
+    np.testing.assert_allclose(euler_reading(got[:1], "pyr")[0], [30.0, -20.0, 10.0], atol=1e-9)  # an involution
+    np.testing.assert_array_equal(euler_reading(got, "ypr"), got)
+    with pytest.raises(ValueError, match="Euler order"):
+        euler_reading(got, "rpy")

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from posebench.fileio import DigestIndex
 from posebench.pose import Pose
 
+#: The :attr:`Dataset.parameters` key naming the Euler reading a dataset is scored in.
+EULER_KEY = "euler"
+
 
 @dataclass
 class Sample:
@@ -46,7 +49,10 @@ class Dataset:
     ``protocol`` names the exact evaluation rules (filtering, crop) and changes whenever they
     change, so cached predictions are never reused across protocols. ``parameters`` are what the
     loader was asked for (split, filter, seed, downsample ...), JSON values; they enter
-    :meth:`fingerprint` and are stored as the run record's ``dataset_settings``.
+    :meth:`fingerprint` and are stored as the run record's ``dataset_settings``. One of them is
+    read by the scorer: ``parameters[EULER_KEY]`` (``"ypr"`` when absent) is the Euler reading in
+    which truth and prediction are compared (:func:`posebench.pose.euler_reading`; BIWI's
+    ``euler`` option).
     """
 
     name: str

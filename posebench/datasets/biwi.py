@@ -6,23 +6,29 @@ canonical y-up model frame by ``F = diag(1, -1, -1)``, so the canonical rotation
 ``F @ R_b @ F``. This gives exactly the angles of Hopenet's BIWI loader
 (yaw and roll negated from a ZYX decomposition of ``R_b.T``). BIWI has no landmarks and no face
 box: image methods need a detector (protocol ``biwi-v1``: all frames, no filter). Protocols 1 and 2
-of the paper (Tables 2, 3): :mod:`posebench.datasets.biwi_split`.
+of the paper (Tables 2, 3): :mod:`posebench.datasets.biwi_split`. The variants papers score, each
+named in the protocol (docs/biwi.md): FSA-Net's detected subset (``protocol=fsa-mtcnn``,
+:mod:`posebench.datasets.biwi_fsa`), a user's frame list (``protocol=frames``, HeadPose+'s
+layout), the Euler reading of the scores (``euler=pyr``, :func:`posebench.pose.euler_reading`)
+and the labels in the RGB camera's frame (``calibration=rgb``, each recording's ``rgb.cal``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from posebench.acquire.source import Report, Source, best_folder, check_images, spread
-from posebench.datasets.base import Dataset, Sample, image_size_of
-from posebench.datasets.biwi_split import PROTOCOLS
+from posebench.crop import Box
+from posebench.datasets.base import EULER_KEY, Dataset, Sample, image_size_of
+from posebench.datasets.biwi_split import CALIBRATIONS, PROTOCOLS
 from posebench.datasets.degrade import DOWNSAMPLE_DOMAIN, with_downsample
 from posebench.errors import DataError, SampleFailure
 from posebench.options import Domain
-from posebench.pose import FLIP_YZ, Pose, pose_from_matrix
+from posebench.pose import EULER_ORDERS, FLIP_YZ, Pose, pose_from_matrix
 from posebench.registry import register_dataset
 
 IMAGE_SIZE = (640, 480)
@@ -49,29 +55,101 @@ def read_biwi_pose(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return R, t
 
 
-def biwi_to_canonical(R_b: np.ndarray) -> Pose:
-    """BIWI head rotation -> canonical pose (degrees)."""
-    return pose_from_matrix(FLIP_YZ @ np.asarray(R_b, float) @ FLIP_YZ)
+def read_biwi_calibration(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(R 3x3, t 3 mm) of a recording's ``rgb.cal``: BIWI's official layout is the 3x3 RGB
+    intrinsics, 4 distortion terms, the 3x3 rotation and the translation (mm) of the RGB camera
+    with respect to the depth camera, then the image size. :class:`DataError` naming the file
+    when it is missing or not in that layout."""
+    try:
+        rows = [[float(v) for v in line.split()] for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        raise DataError(f"calibration=rgb needs {path.parent.name}/{path.name} (part of BIWI's archive): not found") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path.parent.name}/{path.name}: unreadable calibration ({type(exc).__name__})") from None
+    if len(rows) < 8 or [len(r) for r in rows[:8]] != [3, 3, 3, 4, 3, 3, 3, 3]:
+        raise DataError(f"{path.parent.name}/{path.name}: expected 3 intrinsics rows, 4 distortion terms, "
+                        "3 rotation rows and a translation row")
+    R, t = np.array(rows[4:7]), np.array(rows[7])
+    if np.abs(R @ R.T - np.eye(3)).max() > 1e-3 or np.linalg.det(R) < 0:
+        raise DataError(f"{path.parent.name}/{path.name}: the extrinsic rotation is not a rotation")
+    return R, t
+
+
+def biwi_to_canonical(R_b: np.ndarray, R_rgb: np.ndarray | None = None) -> Pose:
+    """BIWI head rotation -> canonical pose (degrees). ``R_rgb`` (a recording's ``rgb.cal``
+    rotation, :func:`read_biwi_calibration`) first carries the depth-camera rotation into the RGB
+    camera's frame, ``R_rgb @ R_b`` (the calibration HeadPose+ applies for Biwi+)."""
+    R = np.asarray(R_b, float) if R_rgb is None else np.asarray(R_rgb, float) @ np.asarray(R_b, float)
+    return pose_from_matrix(FLIP_YZ @ R @ FLIP_YZ)
+
+
+def read_frame_list(path: str | Path) -> tuple[str, dict[str, Box | None]]:
+    """(SHA-256 of the file, ``{sample id: box or None}``) of a frame list in HeadPose+'s ``.npz``
+    layout (kuhnkeF/headposeplus ``data/Biwi_*.npz``: ``images`` = ``"01/frame_00003_rgb.png"``
+    ..., optional ``bbox`` = N x 4 ``(x, y, w, h)`` pixels). HeadPose+ is AGPL-3.0: posebench
+    ships none of its files and reads only a user's own copy. :class:`DataError` (one line) for
+    a missing or unreadable file or a file without ``images``."""
+    import hashlib
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+        with np.load(p, allow_pickle=False) as z:
+            images = [str(v) for v in np.atleast_1d(z["images"])]
+            boxes = np.asarray(z["bbox"], float) if "bbox" in z.files else None
+    except FileNotFoundError:
+        raise DataError(f"frame list not found: {p}") from None
+    except KeyError:
+        raise DataError(f"{p.name}: no 'images' array (expected HeadPose+'s Biwi_*.npz layout)") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{p.name}: not a readable .npz frame list ({type(exc).__name__})") from None
+    if boxes is not None and boxes.shape != (len(images), 4):
+        raise DataError(f"{p.name}: 'bbox' has shape {boxes.shape}, expected ({len(images)}, 4)")
+    ids = [im[: -len("_rgb.png")] if im.endswith("_rgb.png") else im for im in images]
+    out: dict[str, Box | None] = {}
+    for k, sid in enumerate(ids):
+        b = None if boxes is None else boxes[k]
+        out[sid] = None if b is None else (float(b[0]), float(b[1]), float(b[0] + b[2]), float(b[1] + b[3]))
+    return hashlib.sha256(data).hexdigest(), out
+
+
+def _variant_suffix(euler: str, calibration: str) -> str:
+    """The protocol-name suffix of the non-default Euler reading and calibration."""
+    return (f"+cal-{calibration}" if calibration != "none" else "") + (f"+{euler}" if euler != "ypr" else "")
 
 
 def load_biwi(data_dir: str | Path, protocol: str = "p1", seed: int = 0, test_fraction: float = 0.3,
-              groups: str = "") -> Dataset:
-    """Read a BIWI folder under protocol ``p1`` (all frames) or ``p2-test``/``p2-train`` (a seeded
-    split of the recordings; :mod:`posebench.datasets.biwi_split`)."""
+              groups: str = "", euler: str = "ypr", calibration: str = "none", detector: str = "mtcnn",
+              frames: str = "") -> Dataset:
+    """Read a BIWI folder under one protocol (:mod:`posebench.datasets.biwi_split`): ``p1`` (all
+    frames), ``fsa-mtcnn`` (FSA-Net's subset and crop found with ``detector``,
+    :mod:`posebench.datasets.biwi_fsa`) or ``p2-test``/``p2-train`` (a seeded split of the
+    recordings). ``euler`` (``ypr`` | ``pyr``) is the Euler reading the run is scored in
+    (:func:`posebench.pose.euler_reading`); ``calibration`` (``none`` | ``rgb``) carries the
+    labels into the RGB camera's frame. A non-default variant is named in the protocol name
+    (``+cal-rgb``, ``+pyr``) and in the parameters. ``frames`` (protocol ``frames``) is a user's
+    frame list in HeadPose+'s layout (:func:`read_frame_list`): its frames, with its boxes as the
+    protocol boxes. :class:`UsageError` for an unknown value,
+    :class:`DataError` for a missing folder, file or detector weights."""
     from posebench.datasets.biwi_split import parse_groups, split_units
     from posebench.errors import UsageError
 
-    if protocol not in PROTOCOLS:
-        raise UsageError(f"BIWI protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    for what, value, allowed in (("protocol", protocol, PROTOCOLS), ("euler", euler, EULER_ORDERS),
+                                 ("calibration", calibration, CALIBRATIONS)):
+        if value not in allowed:
+            raise UsageError(f"BIWI {what} must be one of {', '.join(allowed)}, got {value!r}")
     root = Path(data_dir)
     if not root.is_dir():
         raise DataError(f"data folder not found: {root}")
     files = sorted(root.glob("*/frame_*_pose.txt"))
     if not files:
         raise DataError(f"no <subject>/frame_XXXXX_pose.txt files in {root}")
+    cal: dict[str, np.ndarray | None] = {}
     samples, invalid = [], []
     for f in files:
         sid = f"{f.parent.name}/{f.name[: -len('_pose.txt')]}"
+        if f.parent.name not in cal:
+            cal[f.parent.name] = read_biwi_calibration(f.parent / "rgb.cal")[0] if calibration == "rgb" else None
         try:
             R, t = read_biwi_pose(f)
         except SampleFailure as exc:
@@ -82,22 +160,44 @@ def load_biwi(data_dir: str | Path, protocol: str = "p1", seed: int = 0, test_fr
         samples.append(
             Sample(
                 id=sid,
-                pose=biwi_to_canonical(R),
+                pose=biwi_to_canonical(R, cal[f.parent.name]),
                 image_size=image_size_of(img, IMAGE_SIZE) if img else IMAGE_SIZE,
                 image_path=img,
                 meta={"subject": f.parent.name, "head_centre_mm": t.tolist()},
             )
         )
+    variant = {k: v for k, v in (("calibration", calibration), (EULER_KEY, euler))
+               if v != {"calibration": "none", EULER_KEY: "ypr"}[k]}
+    suffix = _variant_suffix(euler, calibration)
     if protocol == "p1":
-        return Dataset("biwi", "biwi-v1", samples, root, {}, 0, invalid)
+        return Dataset("biwi", f"biwi-v1{suffix}", samples, root, variant, 0, invalid)
+    if protocol == "frames":
+        if not frames:
+            raise UsageError("BIWI protocol=frames needs frames=PATH (a frame list such as HeadPose+'s Biwi_FSA-Net.npz)")
+        digest, listed = read_frame_list(frames)
+        have = {s.id for s in samples} | {sid for sid, _ in invalid}
+        missing = [sid for sid in listed if sid not in have]
+        if missing:
+            raise DataError(f"{Path(frames).name} lists {len(missing)} frame(s) not in {root} (first: {missing[0]})")
+        keep = [dataclasses.replace(s, box=listed[s.id]) for s in samples if s.id in listed]
+        parameters = {"protocol": protocol, "frames_sha256": digest, **variant}
+        return Dataset("biwi", f"biwi-frames-{digest[:12]}-v1{suffix}", keep, root, parameters,
+                       len(samples) - len(keep), [iv for iv in invalid if iv[0] in listed])
+    if protocol == "fsa-mtcnn":
+        from posebench.datasets.biwi_fsa import VERSION, fsa_subset
+
+        keep = fsa_subset(samples, detector)
+        parameters = {"protocol": protocol, "detector": detector, **variant}
+        return Dataset("biwi", f"biwi-fsa-{detector}-{VERSION}{suffix}", keep, root, parameters,
+                       len(samples) - len(keep), invalid)
     folders = sorted({s.meta["subject"] for s in samples})
     units = parse_groups(groups, folders)
     train, test = split_units(units, seed, float(test_fraction))
     part = test if protocol == "p2-test" else train
     keep = [s for s in samples if s.meta["subject"] in part]
     parameters = {"protocol": protocol, "seed": int(seed), "test_fraction": float(test_fraction),
-                "groups": str(groups), "train_subjects": train, "test_subjects": test}
-    name = f"biwi-{protocol}-s{int(seed)}-v1"
+                  "groups": str(groups), "train_subjects": train, "test_subjects": test, **variant}
+    name = f"biwi-{protocol}-s{int(seed)}-v1{suffix}"
     return Dataset("biwi", name, keep, root, parameters, len(samples) - len(keep),
                    [iv for iv in invalid if iv[0].split("/")[0] in part])
 
@@ -161,15 +261,21 @@ SOURCE = Source(
 
 
 @register_dataset("biwi", "BIWI Kinect head pose: <subject>/frame_XXXXX_rgb.png + _pose.txt; no landmarks, no box; "
-                  "protocol=p1 (all frames) | p2-test | p2-train (seeded 70/30 split of recordings)",
+                  "protocol=p1 (all frames) | fsa-mtcnn (FSA-Net's detected subset and crop) | frames (a user's frame list, "
+                  "frames=PATH) | p2-test | p2-train "
+                  "(seeded 70/30 split of recordings); euler=ypr|pyr (scoring reading); calibration=none|rgb; "
+                  "see docs/biwi.md",
                   domains={"protocol": Domain(choices=PROTOCOLS), "seed": Domain(ge=0), "test_fraction": Domain(gt=0, lt=1),
+                           "euler": Domain(choices=EULER_ORDERS), "calibration": Domain(choices=CALIBRATIONS),
                            "downsample": DOWNSAMPLE_DOMAIN},
                   source=SOURCE)
 def biwi(data_dir: str | Path | None = None, protocol: str = "p1", seed: int = 0, test_fraction: float = 0.3,
-         groups: str = "", downsample: int = 1) -> Dataset:
+         groups: str = "", euler: str = "ypr", calibration: str = "none", detector: str = "mtcnn",
+         frames: str = "", downsample: int = 1) -> Dataset:
     if data_dir is None:
         from posebench.acquire.defaults import default_dir
 
         data_dir = default_dir("biwi")
-    return with_downsample(load_biwi(data_dir, protocol=protocol, seed=seed, test_fraction=test_fraction, groups=groups),
+    return with_downsample(load_biwi(data_dir, protocol=protocol, seed=seed, test_fraction=test_fraction, groups=groups,
+                                     euler=euler, calibration=calibration, detector=detector, frames=frames),
                            downsample)

@@ -1,4 +1,8 @@
-"""BIWI evaluation protocols (paper Tables 2 and 3).
+"""BIWI evaluation protocols (paper Tables 2 and 3), and the names of the variants.
+
+``PROTOCOLS`` also holds ``fsa-mtcnn`` (FSA-Net's subset of protocol 1:
+:mod:`posebench.datasets.biwi_fsa`) and ``frames`` (a user's frame list); ``CALIBRATIONS`` the
+label frames. What each variant changes, and which paper used which: docs/biwi.md.
 
 * **Protocol 1** (``protocol=p1``, the default; protocol name ``biwi-v1``, Table 2): a model
   trained elsewhere (300W-LP) is tested on every BIWI frame. BIWI has no face box, so an image
@@ -24,7 +28,9 @@ import numpy as np
 
 from posebench.errors import UsageError
 
-PROTOCOLS = ("p1", "p2-test", "p2-train")
+PROTOCOLS = ("p1", "fsa-mtcnn", "frames", "p2-test", "p2-train")
+#: Label frames: BIWI's depth camera (``none``, as every loader reads it) or the RGB camera (``rgb``).
+CALIBRATIONS = ("none", "rgb")
 
 
 def parse_groups(groups: str, folders: list[str]) -> list[tuple[str, ...]]:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from posebench.datasets.base import Dataset, Sample
+from posebench.datasets.base import EULER_KEY, Dataset, Sample
 from posebench.datasets.degrade import sample_image
 from posebench.errors import DataError, SampleFailure, UsageError
 from posebench.evaluation.cache import PredictionCache, cache_key
@@ -33,7 +33,8 @@ from posebench.evaluation.environment import environment
 from posebench.evaluation.record import RunRecord, write_record
 from posebench.fileio import write_atomic
 from posebench.method import FaceInput, Method, info_of
-from posebench.metrics import Summary, nearest_equivalent, per_sample_errors, summarize, summarize_by_yaw_bin
+from posebench.metrics import Summary, angle_errors, nearest_equivalent, per_sample_errors, summarize, summarize_by_yaw_bin
+from posebench.pose import euler_reading
 
 #: Per-sample information kept from a method's :class:`~posebench.method.Estimate`.
 INFO_KEYS = ("detector", "pnp", "behind_camera")
@@ -188,7 +189,9 @@ def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir
 
 def results_table(dataset: Dataset, done: dict[str, dict]) -> pd.DataFrame:
     """One row per sample (and per unusable label): truth, prediction, failure, seconds and the
-    per-sample errors; ``done`` maps sample id -> cache entry (``pred``, ``fail``, ``sec``)."""
+    per-sample errors; ``done`` maps sample id -> cache entry (``pred``, ``fail``, ``sec``).
+    A dataset scored in another Euler reading (``parameters["euler"]``, e.g. BIWI's ``pyr``) has
+    its truth and prediction columns and per-angle errors in that reading."""
     rows = []
     for s in dataset.samples:
         rec = done[s.id]
@@ -210,6 +213,17 @@ def results_table(dataset: Dataset, done: dict[str, dict]) -> pd.DataFrame:
         # (posebench.metrics: two triples of one rotation are the same answer)
         table[pred_cols] = nearest_equivalent(table[pred_cols].to_numpy(), table[true_cols].to_numpy())
         errs = per_sample_errors(table[pred_cols].to_numpy(), table[true_cols].to_numpy())
+        order = str(dataset.parameters.get(EULER_KEY, "ypr"))
+        if order != "ypr":
+            # the dataset's Euler reading (posebench.pose.euler_reading; BIWI's ``euler`` option):
+            # truth and prediction both read in it, through the rotation matrix; the per-angle
+            # errors are the reading's, the rotation errors (geodesic, MAEV) do not depend on it
+            for cols in (pred_cols, true_cols):
+                table[cols] = euler_reading(table[cols].to_numpy(), order)
+            table[pred_cols] = nearest_equivalent(table[pred_cols].to_numpy(), table[true_cols].to_numpy())
+            e = angle_errors(table[pred_cols].to_numpy(), table[true_cols].to_numpy())
+            errs[["err_yaw", "err_pitch", "err_roll"]] = e
+            errs["err_mean"] = e.mean(axis=1)
         table = pd.concat([table, errs], axis=1)
     return table
 
