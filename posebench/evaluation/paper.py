@@ -33,6 +33,14 @@ def paper_values(method: str, dataset: str) -> list[tuple[str, tuple[float, floa
     return PAPER.get((method, dataset), [])
 
 
+#: Paper-only rows whose method has a successor posebench runs, shown beneath the row as
+#: "successor, not a reproduction": row label -> (posebench method, why).
+SUCCESSORS: dict[str, tuple[str, str]] = {
+    "3DDFA [35]": ("3ddfa-v2", "3DDFA_V2 (Guo et al., ECCV 2020) succeeds the paper's 3DDFA (Zhu et al., CVPR 2016): "
+                               "another network, beside the row, not a reproduction of it"),
+}
+
+
 # -- every reported row of the paper's result tables -------------------------------------------
 
 #: Every row of Tables 1-5 (Ruiz, Chong, Rehg, CVPRW 2018), in the paper's order:
