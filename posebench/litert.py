@@ -20,6 +20,7 @@ input); rectangles are in image pixels, rotation in radians (MediaPipe's ``Rotat
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,20 +115,49 @@ def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, width: int, heigh
     import cv2
 
     inv = np.linalg.inv(np.asarray(matrix, np.float64))
-    xs, ys = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    xs, ys = _grid(int(width), int(height))
     X0 = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
     Y0 = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
-    W0 = inv[2, 0] * xs + inv[2, 1] * ys + inv[2, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(W0 != 0, (1 << INTER_BITS) / np.where(W0 != 0, W0, 1.0), 0.0)
-    lim = (float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max))
-    X = np.rint(np.clip(X0 * scale, *lim)).astype(np.int64)
-    Y = np.rint(np.clip(Y0 * scale, *lim)).astype(np.int64)
-    xy = np.stack([np.clip(X >> INTER_BITS, -32768, 32767), np.clip(Y >> INTER_BITS, -32768, 32767)], axis=-1).astype(np.int16)
+    if inv[2, 0] == 0.0 and inv[2, 1] == 0.0 and inv[2, 2] == 1.0:  # affine: W = 1, 32 / W = 32 exactly
+        X0 *= 1 << INTER_BITS
+        Y0 *= 1 << INTER_BITS
+    else:
+        W0 = inv[2, 0] * xs + inv[2, 1] * ys + inv[2, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(W0 != 0, (1 << INTER_BITS) / np.where(W0 != 0, W0, 1.0), 0.0)
+        X0 *= scale
+        Y0 *= scale
+    X, Y = _saturate_int(X0), _saturate_int(Y0)
     mask = (1 << INTER_BITS) - 1
-    alpha = ((Y & mask) * (1 << INTER_BITS) + (X & mask)).astype(np.uint16)
+    alpha = ((Y & mask) << INTER_BITS | (X & mask)).astype(np.uint16)
+    X >>= INTER_BITS
+    Y >>= INTER_BITS
+    if min(X.min(), Y.min()) < -32768 or max(X.max(), Y.max()) > 32767:
+        np.clip(X, -32768, 32767, out=X)
+        np.clip(Y, -32768, 32767, out=Y)
+    xy = np.empty((*X.shape, 2), np.int16)
+    xy[..., 0], xy[..., 1] = X, Y
     mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
     return cv2.remap(np.ascontiguousarray(image), xy, alpha, cv2.INTER_LINEAR, borderMode=mode, borderValue=0)
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Destination pixel coordinates (x, y), float64 ``height x width`` each (read-only, shared)."""
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys
+
+
+def _saturate_int(v: np.ndarray) -> np.ndarray:
+    """OpenCV's ``saturate_cast<int>`` of doubles: round half to even, clamp to int32 (NaN -> the
+    clamp of ``rint``; as the former ``np.clip`` + ``rint`` + int64 path)."""
+    lo, hi = float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max)
+    np.rint(v, out=v)
+    if not (np.isfinite(v).all() and v.min() >= lo and v.max() <= hi):
+        np.clip(v, lo, hi, out=v)
+        return v.astype(np.int64)
+    return v.astype(np.int32)
 
 
 def rotated_rect_to_tensor(image: np.ndarray, rect: RotatedRect, width: int, height: int,

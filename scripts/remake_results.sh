@@ -7,7 +7,9 @@ out=${1:-results}
 L=../shared/data/AFLW2000-labels; S=../shared/data/AFLW2000-sample; U=../shared/data/face-model/u_base.txt
 Y=../shared/models/yunet/yunet_n_dynamic.onnx; F=../shared/models/fsanet
 pb=${POSEBENCH:-posebench}
-W=../shared/models/whenet/WHENet.h5
+W=../shared/models/whenet/WHENet.h5; T=../shared/models/3ddfa_v2/mb05_120x120.pth; MP=../shared/models/mediapipe
+MPO=(-o model=$MP/face_landmark.tflite -o detector_model=$MP/face_detection_short_range.tflite)
+MPS=(-o mediapipe.model=$MP/face_landmark.tflite -o mediapipe.detector_model=$MP/face_detection_short_range.tflite)
 gal() { $pb gallery --method "$1" --dataset aflw2000 --worst 6 --results-dir "$out" --data-dir "$2" >/dev/null; }
 # 1969 AFLW2000-3D labels (no images): the ground-truth-landmark pipeline, both set-ups; a gallery
 # of the paper set-up (flipped solutions) and of the default, each right after its run (newest run)
@@ -28,6 +30,10 @@ gal onnx-headpose $S
 for c in visible demo protocol loose68; do
   $pb run -m whenet -d aflw2000 --data-dir $S -o weights=$W -o crop=$c --results-dir "$out" --json >/dev/null
 done
+# 3DDFA_V2 (its authors' 68-landmark ROI) and MediaPipe Face Mesh (both set-ups) on the same 37 images
+$pb run -m 3ddfa-v2 -d aflw2000 --data-dir $S -o weights=$T --results-dir "$out" --json >/dev/null
+for p in matrix fit; do
+  $pb run -m mediapipe -d aflw2000 --data-dir $S "${MPO[@]}" -o pose=$p --results-dir "$out" --json >/dev/null; done
 $pb leaderboard --results-dir "$out" --paper >/dev/null
 for s in keypoints jitter stretch solver; do
   $pb study $s --dataset aflw2000 --data-dir $L -o face=$U --results-dir "$out" --plot >/dev/null
@@ -36,10 +42,13 @@ for v in sqpnp weak; do for s in keypoints jitter stretch; do
   $pb study $s --dataset aflw2000 --data-dir $L -o face=$U -o solver=$v --tag $v --results-dir "$out" --plot >/dev/null
 done; done
 # image studies (results/image-studies.md): degraded-image runs (+dsF-v1) land in runs/
-$pb study lowres --dataset aflw2000 --data-dir $S -o methods=dlib,onnx-headpose,whenet,gt-landmarks \
-  -o onnx-headpose.model_dir=$F -o whenet.weights=$W --results-dir "$out" >/dev/null
+M=(-o onnx-headpose.model_dir=$F -o whenet.weights=$W -o 3ddfa-v2.weights=$T "${MPS[@]}")
+$pb study lowres --dataset aflw2000 --data-dir $S -o methods=dlib,onnx-headpose,whenet,gt-landmarks,3ddfa-v2,mediapipe \
+  "${M[@]}" --results-dir "$out" >/dev/null
 $pb plot lowres --dataset aflw2000 --results-dir "$out" >/dev/null
-$pb study landmark-count --dataset aflw2000 --data-dir $S --results-dir "$out" --plot >/dev/null
+$pb study landmark-count --dataset aflw2000 --data-dir $S "${MPS[@]}" --results-dir "$out" --plot >/dev/null
+$pb study yaw-bins --dataset aflw2000 --data-dir $S -o methods=dlib,mediapipe,gt-landmarks,onnx-headpose,whenet,3ddfa-v2 \
+  "${M[@]}" --results-dir "$out" --plot >/dev/null
 # the leaderboard (links the galleries) and the report
 $pb leaderboard --results-dir "$out" --paper >/dev/null
 $pb report --results-dir "$out" >/dev/null

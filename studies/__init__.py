@@ -4,4 +4,4 @@
 (beyond the paper: which solver / camera guess / model origin explains the error); ``lowres``
 (Figure 8) runs image methods through the cached runner."""
 
-from . import afw_yaw, alpha, biwi_p2, jitter, keypoints, landmark_count, lowres, solver, stretch  # noqa: F401  (registration side effects)
+from . import afw_yaw, alpha, biwi_p2, jitter, keypoints, landmark_count, lowres, solver, stretch, yaw_bins  # noqa: F401  (registration side effects)

@@ -1,5 +1,6 @@
-"""``landmark-count`` (paper Figure 6): pose error from *estimated* 2D landmarks (``dlib``; ``fan``
-where its weights are present) against the landmark subset used, next to the same subsets of the
+"""``landmark-count`` (paper Figure 6): pose error from *estimated* 2D landmarks (``dlib``;
+``mediapipe``: MediaPipe Face Mesh's 468 points read at the measured 68-point correspondence of
+``methods/mediapipe/map68.json``; ``fan`` where its weights are present) against the landmark subset used, next to the same subsets of the
 ground-truth landmarks (the Figure 3 curve) on the same faces.
 
 Each landmark detector runs once per image (detected 68 points cached per sample under
@@ -39,8 +40,8 @@ from .base import (
 )
 from .image_base import ImageStudy, build_methods, split_method_options
 
-DETECTOR_METHODS = ("dlib", "fan")
-STYLE = {"dlib": ("tab:orange", "o", "-"), "fan": ("tab:green", "s", "-"),
+DETECTOR_METHODS = ("dlib", "mediapipe", "fan")
+STYLE = {"dlib": ("tab:orange", "o", "-"), "fan": ("tab:green", "s", "-"), "mediapipe": ("tab:cyan", "^", "-"),
          "ground truth": ("black", "D", "--"), "ground truth (all faces)": ("0.6", "D", ":")}
 
 
@@ -91,17 +92,19 @@ def _landmarks_of(method, sample, image: np.ndarray) -> np.ndarray:
         if isinstance(out, SampleFailure):
             raise out
         return np.asarray(out, float)
+    if hasattr(method, "landmarks68_of"):  # mediapipe: its 468 points at the 68-point correspondence
+        return np.asarray(method.landmarks68_of(image, sample.box), float)
     return np.asarray(method.landmarks(image, sample.box), float)  # dlib
 
 
-@register_study("landmark-count", "Figure 6: MAE from estimated landmarks (dlib, fan) per landmark subset, "
+@register_study("landmark-count", "Figure 6: MAE from estimated landmarks (dlib, mediapipe, fan) per landmark subset, "
                 "beside the ground-truth-landmark curve on the same faces", paper={"figure": 6}, domains=LANDMARK_DOMAINS)
 class LandmarkCountStudy(ImageStudy):
     name = "landmark-count"
     figure = "Figure 6"
     example_options = {"detectors": "dlib", "subsets": "6,68", "backend": "cv2"}
 
-    def __init__(self, detectors: str = "dlib,fan", subsets: str = "6,12,21,68", solver: str = "sqpnp",
+    def __init__(self, detectors: str = "dlib,mediapipe,fan", subsets: str = "6,12,21,68", solver: str = "sqpnp",
                  focal: float = 1.0, face: str = "default", face_units: str = "mm", backend: str = "batched",
                  **method_options: Any):
         self.subsets = parse_subsets(subsets)

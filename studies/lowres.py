@@ -42,9 +42,9 @@ from .image_base import (
     split_method_options,
 )
 
-DEFAULT_METHODS = "dlib,onnx-headpose,whenet,gt-landmarks,fan,hopenet"
+DEFAULT_METHODS = "dlib,onnx-headpose,whenet,gt-landmarks,3ddfa-v2,mediapipe,fan,hopenet"
 COLOURS = {"hopenet": "tab:red", "onnx-headpose": "tab:blue", "whenet": "tab:purple", "fan": "tab:green",
-           "dlib": "tab:orange", "gt-landmarks": "0.4"}
+           "dlib": "tab:orange", "gt-landmarks": "0.4", "3ddfa-v2": "tab:brown", "mediapipe": "tab:cyan"}
 
 
 @register_study("lowres", "Figure 8: MAE and failures of each method on images downsampled x1/x5/x10/x15 "
@@ -96,7 +96,7 @@ class LowresStudy(ImageStudy):
                 ok = t[t["failure"] == ""]
                 c = t.loc[sorted(common)] if common else t.iloc[:0]
                 rows.append({
-                    "method": s.name, "factor": f, "skipped": "",
+                    "method": s.name, "label": res.record.label, "factor": f, "skipped": "",
                     "n": len(t), "n_evaluated": len(ok), "n_failed": int((t["failure"] != "").sum()),
                     "mae_yaw": float(ok["err_yaw"].mean()), "mae_pitch": float(ok["err_pitch"].mean()),
                     "mae_roll": float(ok["err_roll"].mean()), "mae": float(ok["err_mean"].mean()),
@@ -135,6 +135,9 @@ class LowresStudy(ImageStudy):
         if "n_common" in ran:
             nc = ran.groupby("factor")["n_common"].first()
             parts.append("faces every method handled: " + ", ".join(f"x{k}: {int(v)}" for k, v in nc.items()))
+        if "label" in ran:
+            labels = ran.drop_duplicates("method")
+            parts.append("runs: " + "; ".join(f"{m} = {lab}" for m, lab in zip(labels["method"], labels["label"]) if m != lab))
         skipped = table[table["skipped"].astype(object).fillna("") != ""].drop_duplicates("method")
         for _, r in skipped.iterrows():
             parts.append(f"skipped {r['method']}: {r['skipped']}")

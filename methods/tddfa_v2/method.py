@@ -52,9 +52,9 @@ class TorchEngine:
     def __init__(self, net: torch.nn.Module):
         self.net = net.eval()
 
-    def __call__(self, x: torch.Tensor) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return self.net(x).numpy()
+            return self.net(torch.from_numpy(x)).numpy()
 
 
 class OnnxEngine:
@@ -66,8 +66,8 @@ class OnnxEngine:
 
         self.session = cached_session(lambda: export_onnx_bytes(net), threads, cache)
 
-    def __call__(self, x: torch.Tensor) -> np.ndarray:
-        return self.session.run(["params"], {"image": np.ascontiguousarray(x.numpy())})[0]
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(["params"], {"image": np.ascontiguousarray(x)})[0]
 
 
 def onnx_cache_path(arch: str, weights_hash: str) -> Path:

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from math import sqrt
 
 import numpy as np
-import torch
 
 from posebench.crop import Box
 from posebench.errors import SampleFailure
@@ -84,11 +83,13 @@ def network_input(image: np.ndarray, roi: Sequence[float], size: int = INPUT_SIZ
     return cv2.resize(crop_roi(image, roi), dsize=(size, size), interpolation=cv2.INTER_LINEAR)
 
 
-def to_batch(crops: Sequence[np.ndarray]) -> torch.Tensor:
-    """(N, 3, 120, 120) float32 from RGB uint8 crops: channels reversed to BGR, ``(x - 127.5) / 128``
-    in float32 as the authors' ``sub_``/``div_`` on the float tensor."""
+def to_batch(crops: Sequence[np.ndarray]) -> np.ndarray:
+    """(N, 3, 120, 120) float32 C-contiguous array from RGB uint8 crops: channels reversed to BGR,
+    ``(x - 127.5) / 128`` in float32 as the authors' ``sub_``/``div_`` on the float tensor. numpy,
+    not torch: a torch operation next to onnxruntime's calls wakes torch's spinning OpenMP threads
+    (measured here: 26 ms per face for a ``contiguous()`` after each onnxruntime run, on 2 cores)."""
     x = np.stack(crops)[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
-    return torch.from_numpy((x - np.float32(127.5)) / np.float32(128)).contiguous()
+    return np.ascontiguousarray((x - np.float32(127.5)) / np.float32(128))
 
 
 def denormalise(params: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:

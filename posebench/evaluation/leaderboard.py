@@ -36,7 +36,7 @@ import pandas as pd
 
 from posebench.errors import DataError
 from posebench.evaluation.compare import paired_bootstrap
-from posebench.evaluation.paper import TABLE_PROTOCOLS, TABLE_TITLES, paper_values, published_rows, reported_rows
+from posebench.evaluation.paper import SUCCESSORS, TABLE_PROTOCOLS, TABLE_TITLES, paper_values, published_rows, reported_rows
 from posebench.evaluation.record import RecordError, RunRecord, read_record
 from posebench.fileio import write_atomic
 from posebench.metrics import summarize
@@ -240,18 +240,25 @@ def _paper_section(runs: list[tuple[RunRecord, Path]]) -> list[str]:
             kind = "paper only" if method is None else "reported"
             last = f"{vals[3]:g} (sum)" if table == 3 else f"{vals[3]:g}"
             out.append(f"| {label} | {kind} | – | {vals[0]:g} | {vals[1]:g} | {vals[2]:g} | {last} | – | {note} |")
+            kind_below, why = "reproduced", ""
+            if method is None and label in SUCCESSORS:
+                (method, why), kind_below = SUCCESSORS[label], "successor, not a reproduction"
             if method is None or (method, ds) in shown:
                 continue
             shown.add((method, ds))
             mine = [(r, p) for r, p in runs if r.method == method and r.dataset == ds
                     and r.protocol.startswith(TABLE_PROTOCOLS[table]) and "+ds" not in r.protocol]
+            if why:
+                if not mine:
+                    continue
+                out.append(f"| ↳ `{method}`: {why} | | | | | | | | |")
             mine.sort(key=lambda rp: (-rp[0].n_samples, rp[0].summary.mae if rp[0].summary.mae == rp[0].summary.mae else 1e9))
             if not mine:
                 out.append(f"| ↳ `{method}` | not reproduced here | | | | | | | "
                            "no stored run (weights, data or the method absent here) |")
             for r, p in mine:
                 s = r.summary
-                out.append(f"| ↳ {r.label} | reproduced | {r.n_evaluated}/{r.n_samples} | "
+                out.append(f"| ↳ {r.label} | {kind_below} | {r.n_evaluated}/{r.n_samples} | "
                            f"{_fmt(s.mae_yaw)} | {_fmt(s.mae_pitch)} | {_fmt(s.mae_roll)} | {_fmt(s.mae)} | "
                            f"{_link(p)} | {r.protocol}, {Path(r.data_root or 'embedded').name} |")
         out.append("")

@@ -46,6 +46,12 @@ def published_rows(dataset: str) -> list[tuple[str, str, tuple[float, float, flo
     """Every published row of ``dataset`` in :data:`PAPER`: ``(method, source, (yaw, pitch, roll,
     MAE))``, degrees, in :data:`PAPER`'s order (the leaderboard lists them as "reported")."""
     return [(m, source_of(label), vals) for (m, ds), rows in PAPER.items() if ds == dataset for label, vals in rows]
+#: Paper-only rows whose method has a successor posebench runs, shown beneath the row as
+#: "successor, not a reproduction": row label -> (posebench method, why).
+SUCCESSORS: dict[str, tuple[str, str]] = {
+    "3DDFA [35]": ("3ddfa-v2", "3DDFA_V2 (Guo et al., ECCV 2020) succeeds the paper's 3DDFA (Zhu et al., CVPR 2016): "
+                               "another network, beside the row, not a reproduction of it"),
+}
 
 
 # -- every reported row of the paper's result tables -------------------------------------------

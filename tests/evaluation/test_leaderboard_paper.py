@@ -74,3 +74,26 @@ def test_main_tables_list_each_published_row_as_reported_with_its_source(tmp_pat
     monkeypatch.delitem(paper.PAPER, ("whenet", ds.name))
     monkeypatch.delitem(paper.PAPER, ("hopenet", ds.name))
     assert "reported:" not in render(tmp_path, paper=False)
+def test_a_paper_only_row_lists_its_successors_runs_as_such(tmp_path, monkeypatch):
+    """Table 1's 3DDFA row (v1, paper only) gets the runs of its successor beneath it, labelled
+    "successor, not a reproduction"; a row whose successor has no run gets nothing beneath."""
+    from conftest import SHARED
+
+    labels = SHARED / "data" / "AFLW2000-labels"
+    if not labels.is_dir():
+        pytest.skip(f"AFLW2000 labels not in {SHARED}")
+    import posebench.evaluation.leaderboard as lb
+    from posebench.datasets.base import Dataset
+    from posebench.registry import datasets
+
+    monkeypatch.setenv("POSEBENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setitem(lb.SUCCESSORS, "3DDFA [35]", ("gt-landmarks", "a stand-in successor"))
+    ds = datasets.create("aflw2000", data_dir=str(labels))
+    ds = Dataset(ds.name, ds.protocol, list(ds)[:12])
+    evaluate(create_method("gt-landmarks", {}), ds, tmp_path / "res", progress=False)
+    lines = render(tmp_path / "res").splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("| 3DDFA [35] | paper only |"))
+    assert lines[row + 1].startswith("| ↳ `gt-landmarks`: a stand-in successor")
+    assert lines[row + 2].startswith("| ↳ gt-landmarks | successor, not a reproduction | 12/12 |")
+    biwi = [i for i, line in enumerate(lines) if line.startswith("| 3DDFA [35] | paper only |")][1]
+    assert not lines[biwi + 1].startswith("| ↳")

@@ -73,3 +73,38 @@ def test_truth_detector_reproduces_ground_truth_curve(imaged, tmp_path, monkeypa
 def test_only_landmark_detectors():
     with pytest.raises(UsageError):
         create_study("landmark-count", {"detectors": "onnx-headpose"})
+
+
+def test_mediapipe_landmarks_are_its_68_point_correspondence(tmp_path, monkeypatch):
+    """MediaPipe as an estimated-landmark source: the study's 68 points of each face are exactly
+    ``landmarks68_of`` (its 468 points at ``map68.json``) of the method's own face choice, and a
+    face its detector misses is a counted failure."""
+    from conftest import SHARED
+
+    models, images = SHARED / "models" / "mediapipe", SHARED / "data" / "AFLW2000-sample"
+    if not (models / "face_landmark.tflite").is_file() or not images.is_dir():
+        pytest.skip(f"MediaPipe models / sample images not in {SHARED}")
+    pytest.importorskip("ai_edge_litert", reason="LiteRT (ai-edge-litert) is not installed")
+    import posebench.studies.landmark_count as lc
+    from posebench.datasets.degrade import sample_image
+    from posebench.method import create_method
+    from posebench.registry import datasets
+
+    monkeypatch.setenv("POSEBENCH_DATA", str(tmp_path / "data"))
+    opts = {"model": str(models / "face_landmark.tflite"), "detector_model": str(models / "face_detection_short_range.tflite")}
+    full = datasets.create("aflw2000", data_dir=str(images))
+    # image00006 has two faces (the detection overlapping the protocol box is the sample's);
+    # image00074 is a profile MediaPipe's detector misses
+    keep = [s for s in full if s.id in ("image00006", "image00008", "image00074")]
+    ds = Dataset(full.name, full.protocol, keep)
+    method = create_method("mediapipe", opts)
+    got = lc.detected_landmarks(method, ds, tmp_path / "res", progress=False)
+    for s in keep:
+        try:
+            want = method.landmarks68_of(sample_image(s), s.box)
+        except SampleFailure as exc:
+            assert got[s.id] == exc.reason
+            continue
+        assert want.shape == (68, 2)
+        np.testing.assert_allclose(got[s.id], want, atol=1e-9)
+    assert sum(isinstance(v, str) for v in got.values()) >= 1

@@ -1,0 +1,147 @@
+"""``posebench bench authors``: posebench's port of a method against its authors' own pipeline,
+milliseconds per image, interleaved in one run.
+
+The authors' pipeline runs in *their* environment (``--authors-python``: the Python of the
+throw-away environment the reference script of ``scripts/`` builds), as a child process that
+loads it once (``posebench/authors/*_timing.py``); then passes alternate -- one of posebench's
+(``estimate_batch`` on the same decoded images, one image per call), one of the authors' --
+``--repeat`` times each, so both see the same load. Printed: min and median per side, the ratio
+of medians ("posebench is Nx the authors' speed": above 1 is faster), the load average before
+and after. Methods: ``mediapipe`` (the ``mediapipe`` package's ``FaceMesh.process``: landmarks
+only, where posebench's side also computes the pose) and ``3ddfa-v2`` (the authors'
+``TDDFA_ONNX`` steps with their ONNX conversion and landmark ROI; ``--authors-src`` is their
+repository).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from posebench.commands.bench import bench
+from posebench.errors import DataError, UsageError
+
+TIMING = Path(__file__).resolve().parents[1] / "authors"
+METHODS = ("mediapipe", "3ddfa-v2")
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def authors_command(method: str, python: str, src: str | None, paths: list[Path], options: dict[str, str]) -> list[str]:
+    """The child process's command line for ``method`` (see ``posebench/authors``)."""
+    files = [str(p) for p in paths]
+    if method == "mediapipe":
+        return [python, str(TIMING / "mediapipe_timing.py"), *files]
+    if not src:
+        raise UsageError("3ddfa-v2 needs --authors-src (a checkout of cleardusk/3DDFA_V2)")
+    weights = options.get("weights")
+    if not weights:
+        raise UsageError("3ddfa-v2 needs -o weights=PATH (the authors' .pth, the same file for both sides)")
+    stats = options.get("param_stats") or str(Path(weights).parent / "param_mean_std_62d_120x120.pkl")
+    return [python, str(TIMING / "tddfa_v2_timing.py"), "--src", src, "--weights", weights, "--param-stats", stats, *files]
+
+
+class AuthorsPipeline:
+    """The authors' pipeline in its own process: :meth:`run_pass` times one pass over the images."""
+
+    def __init__(self, cmd: list[str]):
+        self.log = tempfile.TemporaryFile("w+")  # the child's stderr (a pipe nobody reads could fill and block it)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                     text=True, env={**os.environ, "PYTHONNOUSERSITE": "1"})
+        line = "?"
+        while line and line.strip() != "ready":  # the authors' code may print on stdout first
+            line = self.proc.stdout.readline()
+        if not line:
+            self.close()
+            self.log.seek(0)
+            err = self.log.read().strip().splitlines()
+            raise DataError(f"the authors' pipeline did not start ({' '.join(cmd[:2])}): "
+                            f"{err[-1] if err else 'no output'}")
+
+    def run_pass(self) -> dict:
+        self.proc.stdin.write("pass\n")
+        self.proc.stdin.flush()
+        line = " "
+        while line and not line.startswith("{"):
+            line = self.proc.stdout.readline()
+        if not line:
+            raise DataError("the authors' pipeline stopped during a pass")
+        return json.loads(line)
+
+    def close(self) -> None:
+        """End the child (stdin closed: it leaves its loop; killed if it does not within 10 s)."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def posebench_pass(method, faces) -> tuple[float, int]:
+    """ms per image of one pass of ``method.estimate_batch`` one face per call, and faces with a pose."""
+    from posebench.errors import SampleFailure
+
+    t = time.perf_counter()
+    out = [method.estimate_batch([f])[0] for f in faces]
+    return (time.perf_counter() - t) * 1e3 / len(faces), sum(not isinstance(o, SampleFailure) for o in out)
+
+
+@bench.command("authors")
+@click.option("-m", "--method", "method_name", required=True, type=click.Choice(METHODS), help="The method to compare.")
+@click.option("--authors-python", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Python of the environment holding the authors' code (see the method's reference script).")
+@click.option("--authors-src", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The authors' repository checkout (3ddfa-v2).")
+@click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="AFLW2000-style folder of images with their .mat files.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="posebench method option (repeatable).")
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True, help="Passes per side (interleaved).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images.")
+def bench_authors(method_name, authors_python, authors_src, data_dir, options, repeat, limit) -> None:
+    """posebench's method against its authors' own pipeline on the same images, interleaved passes."""
+    from posebench.commands.bench_methods import _faces
+    from posebench.commands.common import parse_kv
+    from posebench.method import create_method
+
+    opts = parse_kv(options)
+    faces = _faces(data_dir, limit)
+    paths = [Path(data_dir) / f"{f.id}.jpg" for f in faces]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise DataError(f"{len(missing)} images are not .jpg files beside their .mat (e.g. {missing[0].name})")
+    method = create_method(method_name, opts)
+    posebench_pass(method, faces[:2])  # warm-up
+    theirs = AuthorsPipeline(authors_command(method_name, authors_python, authors_src, paths, opts))
+    load0 = _load()
+    mine, their, info = [], [], {}
+    try:
+        for _ in range(repeat):
+            ms, found = posebench_pass(method, faces)
+            mine.append(ms)
+            info = theirs.run_pass()
+            their.append(info["ms_per_image"])
+    finally:
+        theirs.close()
+    ratio = statistics.median(their) / statistics.median(mine)
+    click.echo(f"{method_name} on {len(faces)} images of {data_dir}, {repeat} interleaved passes each; "
+               f"load {load0} before, {_load()} after; {os.cpu_count()} CPU cores")
+    click.echo(f"  posebench {method.label()}: median {statistics.median(mine):.2f} ms/image, min {min(mine):.2f}; "
+               f"{found} of {len(faces)} with a pose")
+    click.echo(f"  authors ({info.get('version', '?')}): median {statistics.median(their):.2f} ms/image, "
+               f"min {min(their):.2f}; {info.get('found')} of {info.get('images')} found")
+    click.echo(f"  posebench at {ratio:.2f}x the authors' speed ({'faster' if ratio >= 1 else 'slower'})")
+COMMANDS: list = []  # a subcommand of `bench`, registered by the decorator
