@@ -114,6 +114,18 @@ def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, width: int, heigh
     ``zero`` (``BORDER_CONSTANT``, 0)."""
     import cv2
 
+    m = np.ascontiguousarray(matrix, np.float64)
+    xy, alpha = _warp_maps(m.tobytes(), int(width), int(height))
+    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    return cv2.remap(np.ascontiguousarray(image), xy, alpha, cv2.INTER_LINEAR, borderMode=mode, borderValue=0)
+
+
+@functools.lru_cache(maxsize=16)
+def _warp_maps(matrix_bytes: bytes, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The integer maps of :func:`warp_perspective_u8` for one 3x3 float64 matrix (its bytes) and
+    output size: ``CV_16SC2`` source pixels and ``CV_16UC1`` sub-pixel indices, read-only. Cached:
+    the detector's letterbox of every image of one size is the same matrix."""
+    matrix = np.frombuffer(matrix_bytes, np.float64).reshape(3, 3)
     inv = np.linalg.inv(np.asarray(matrix, np.float64))
     xs, ys = _grid(int(width), int(height))
     X0 = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
@@ -137,8 +149,8 @@ def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, width: int, heigh
         np.clip(Y, -32768, 32767, out=Y)
     xy = np.empty((*X.shape, 2), np.int16)
     xy[..., 0], xy[..., 1] = X, Y
-    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
-    return cv2.remap(np.ascontiguousarray(image), xy, alpha, cv2.INTER_LINEAR, borderMode=mode, borderValue=0)
+    xy.flags.writeable = alpha.flags.writeable = False
+    return xy, alpha
 
 
 @functools.lru_cache(maxsize=8)
