@@ -118,6 +118,16 @@ def runs_frame(runs: list[tuple[RunRecord, Path]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
 
+#: Protocol markers of a study's perturbed variant of a dataset: degraded images (``+dsF``,
+#: :mod:`posebench.datasets.degrade`) and moved face boxes (``+box-``, :mod:`posebench.datasets.boxjitter`).
+PERTURBED_MARKS = ("+ds", "+box-")
+
+
+def perturbed(protocol: str) -> bool:
+    """Whether ``protocol`` is a perturbed variant (:data:`PERTURBED_MARKS`): not a paper set-up."""
+    return any(m in protocol for m in PERTURBED_MARKS)
+
+
 def run_groups(runs: list[tuple[RunRecord, Path]]) -> list[tuple[tuple[str, str], list[tuple[RunRecord, Path]]]]:
     """Runs grouped by dataset *content* (name, fingerprint: the same reader on another folder is
     another group), largest dataset first within a name, then by data folder, then by protocol
@@ -169,7 +179,7 @@ def render(results_dir: Path, *, dataset: str | None = None, method: str | None 
             s = r.summary
             paper = "; ".join(f"{name}: {'/'.join(f'{v:g}' for v in vals)}"
                               for name, vals in paper_values(r.method, ds)
-                              if "+ds" not in r.protocol)  # degraded images: not Table 1's set-up
+                              if not perturbed(r.protocol))  # degraded images / moved boxes: not Table 1's set-up
             sps = r.seconds_per_sample
             cells = "".join(f"{_fmt(r.by_yaw_bin[b].mae if b in r.by_yaw_bin else None)} "
                             f"({r.by_yaw_bin[b].n if b in r.by_yaw_bin else 0}) | " for b in bins)
@@ -236,7 +246,7 @@ def _paper_section(runs: list[tuple[RunRecord, Path]]) -> list[str]:
                 continue
             shown.add((method, ds))
             mine = [(r, p) for r, p in runs if r.method == method and r.dataset == ds
-                    and r.protocol.startswith(TABLE_PROTOCOLS[table]) and "+ds" not in r.protocol]
+                    and r.protocol.startswith(TABLE_PROTOCOLS[table]) and not perturbed(r.protocol)]
             mine.sort(key=lambda rp: (-rp[0].n_samples, rp[0].summary.mae if rp[0].summary.mae == rp[0].summary.mae else 1e9))
             if not mine:
                 out.append(f"| ↳ `{method}` | not reproduced here | | | | | | | "
