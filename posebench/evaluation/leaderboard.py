@@ -128,6 +128,15 @@ def perturbed(protocol: str) -> bool:
     return any(m in protocol for m in PERTURBED_MARKS)
 
 
+def unmoved_runs(runs: list[tuple[RunRecord, Path]]) -> tuple[list[tuple[RunRecord, Path]], int]:
+    """The runs that are not box-jitter conditions (``+box-`` protocols: one per method and
+    perturbation, summarised by the study's table) and how many were left out."""
+    from posebench.datasets.boxjitter import PROTOCOL_MARK
+
+    kept = [(r, p) for r, p in runs if PROTOCOL_MARK not in r.protocol]
+    return kept, len(runs) - len(kept)
+
+
 def run_groups(runs: list[tuple[RunRecord, Path]]) -> list[tuple[tuple[str, str], list[tuple[RunRecord, Path]]]]:
     """Runs grouped by dataset *content* (name, fingerprint: the same reader on another folder is
     another group), largest dataset first within a name, then by data folder, then by protocol
@@ -160,13 +169,15 @@ def _nan0(v: float) -> float:
 def render(results_dir: Path, *, dataset: str | None = None, method: str | None = None, paper: bool = True) -> str:
     """The markdown leaderboard of the stored runs (filtered by ``dataset``/``method`` names; the
     paper's tables at the end when ``paper``); see the module doc."""
-    runs = select_runs(results_dir, dataset, method)
+    runs, moved = unmoved_runs(select_runs(results_dir, dataset, method))
     with_paper = paper  # (``paper`` is reused below for each row's paper values)
     flags = "".join(f" --{k} {v}" for k, v in (("dataset", dataset), ("method", method)) if v) + (" --paper" if paper else "")
     lines = ["# posebench leaderboard", "",
              f"Made by `posebench leaderboard --results-dir {results_dir}{flags}` from {len(runs)} stored runs. "
              "Angles in degrees: MAE of wrapped absolute errors over the samples each method handled; "
-             "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it.", ""]
+             "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it."
+             + (f" {moved} runs on moved face boxes (`+box-` protocols, the box-jitter study's conditions) are not "
+                "listed: the study's table summarises them." if moved else ""), ""]
     for (ds, fp), group in run_groups(runs):
         first = group[0][0]
         root = Path(first.data_root).name if first.data_root else "embedded"

@@ -84,9 +84,10 @@ class _Writer:
 
 
 def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, galleries: set[str]) -> str:
-    from posebench.evaluation.leaderboard import perturbed, run_groups
+    from posebench.evaluation.leaderboard import perturbed, run_groups, unmoved_runs
     from posebench.evaluation.paper import paper_values
 
+    runs, _ = unmoved_runs(runs)  # box-jitter conditions: summarised by the study's table
     parts = []
     for (ds, fp), group in run_groups(runs):
         first = group[0][0]

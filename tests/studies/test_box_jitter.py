@@ -92,6 +92,10 @@ def test_study_closed_form_errors_failures_pairs_and_cache(toy, tmp_path):  # no
     assert np.allclose(c2["mae"].to_numpy(float), table[table["row"] == "condition"]["mae"].to_numpy(float),
                        equal_nan=True)
     assert "stability" in study.summary(table)
+    from posebench.evaluation.leaderboard import render
+
+    md = render(res, paper=False)  # the conditions are the study's table, not leaderboard sections
+    assert "toy-v1+box-" not in md and "runs on moved face boxes" in md and "toy-v1 " in md.replace("|", " ")
 
 
 def test_a_detector_method_gets_the_protocol_box_unless_told(toy):  # noqa: F811
