@@ -50,6 +50,7 @@ CLAIMS = [
     "at a shift of 0.1 only 3DDFA_V2 moves measurably ({T.s10.delta:+.2f}° [{T.s10.delta_lo:+.2f}, "
     "{T.s10.delta_hi:+.2f}] against its unperturbed run; FSA-Net {F.s10.delta:+.2f}° [{F.s10.delta_lo:+.2f}, "
     "{F.s10.delta_hi:+.2f}], WHENet {W.s10.delta:+.2f}° [{W.s10.delta_lo:+.2f}, {W.s10.delta_hi:+.2f}])",
+    "its error doubles at a shift of {T.st_shift.double_at:.2f} box sizes and reaches {T.s30.mae:.2f}° at 0.3",
     "Unperturbed, 3DDFA_V2 and FSA-Net are not told apart (FSA-Net minus 3DDFA_V2 {P.F_T_c0.delta:+.2f}° "
     "[{P.F_T_c0.delta_lo:+.2f}, {P.F_T_c0.delta_hi:+.2f}], n = {P.F_T_c0.n_common:.0f}); at a shift of 0.2 "
     "FSA-Net is better by {P.F_T_s20.delta:+.2f}° [{P.F_T_s20.delta_lo:+.2f}, {P.F_T_s20.delta_hi:+.2f}]",
