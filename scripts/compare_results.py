@@ -64,7 +64,7 @@ def run_index(folder: Path) -> tuple[dict[tuple, Path], list[tuple]]:
 
 #: Study-table columns that are not results: timings, cache hits and run keys (the lowres
 #: table's ``run`` names each run's file, whose key changes with the cache-key format).
-NOT_RESULTS = ("seconds", "seconds_per_face", "from_cache", "run")
+NOT_RESULTS = ("seconds", "seconds_per_face", "ms_per_face", "from_cache", "run")
 #: A run key in a leaderboard link (``runs/<method>__<dataset>__<key>.json``, its last 8 hex as the
 #: link text, ``galleries/<method>__<dataset>__<key>/``).
 _RUN_KEY = re.compile(r"__[0-9a-f]{20}\b")

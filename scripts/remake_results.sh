@@ -49,6 +49,15 @@ $pb plot lowres --dataset aflw2000 --results-dir "$out" >/dev/null
 $pb study landmark-count --dataset aflw2000 --data-dir $S "${MPS[@]}" --results-dir "$out" --plot >/dev/null
 $pb study yaw-bins --dataset aflw2000 --data-dir $S -o methods=dlib,mediapipe,gt-landmarks,onnx-headpose,whenet,3ddfa-v2 \
   "${M[@]}" --results-dir "$out" --plot >/dev/null
+# fragility studies (results/fragility.md): perturbed-box runs (+box-...-v1) and detector runs land in runs/
+MD=../shared/models
+$pb study box-jitter --dataset aflw2000 --data-dir $S -o methods=dlib,onnx-headpose,whenet,3ddfa-v2,mediapipe,gt-landmarks \
+  -o onnx-headpose.model_dir=$F -o whenet.weights=$W -o 3ddfa-v2.weights=$MD/3ddfa_v2/mb05_120x120.pth \
+  -o mediapipe.model=$MD/mediapipe/face_landmark.tflite -o mediapipe.detector_model=$MD/mediapipe/face_detection_short_range.tflite \
+  --results-dir "$out" --plot >/dev/null
+$pb study detectors --dataset aflw2000 --data-dir $S -o method=onnx-headpose -o onnx-headpose.model_dir=$F \
+  -o detector.yunet.model=$Y -o detector.mediapipe.model=$MD/mediapipe/face_detection_short_range.tflite \
+  --results-dir "$out" --plot >/dev/null
 # the leaderboard (links the galleries) and the report
 $pb leaderboard --results-dir "$out" --paper >/dev/null
 $pb report --results-dir "$out" >/dev/null

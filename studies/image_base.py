@@ -93,6 +93,37 @@ def build_methods(specs: list[MethodSpec], require_one: bool = True) -> list[Met
     return specs
 
 
+@dataclass
+class StudyRun:
+    """One (method, dataset) evaluation of a study: the per-sample table (see :func:`per_face`)
+    and, when some face was answered, the stored run's file name, timing and cache count. A run
+    whose every face failed stores no run record (:func:`posebench.evaluation.runner.evaluate`
+    raises); its failures are read back from the cache (``run`` empty, timing None)."""
+
+    samples: pd.DataFrame
+    protocol: str
+    run: str = ""
+    seconds_per_face: float | None = None
+    from_cache: int = 0
+
+
+def evaluate_faces(method: Any, dataset: Any, results_dir: Path, progress: bool) -> StudyRun:
+    """:func:`posebench.evaluation.runner.evaluate`, keeping an all-failed run as its failures
+    (a detector that finds no face, a box shrunk too far: a result of the study, not an error)."""
+    from posebench.evaluation.runner import cached_samples, evaluate
+
+    before = cached_samples(method, dataset, results_dir)
+    try:
+        res = evaluate(method, dataset, results_dir, progress=progress)
+    except DataError:
+        table = cached_samples(method, dataset, results_dir)
+        if table is None:
+            raise
+        return StudyRun(per_face(table), dataset.protocol, from_cache=0 if before is None else len(table))
+    return StudyRun(per_face(res.samples), res.record.protocol, Path(res.paths["record"]).name,
+                    res.record.seconds_per_sample, res.record.from_cache)
+
+
 def method_label(spec: MethodSpec) -> str:
     return spec.name
 

@@ -121,6 +121,25 @@ def runs_frame(runs: list[tuple[RunRecord, Path]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
 
+#: Protocol markers of a study's perturbed variant of a dataset: degraded images (``+dsF``,
+#: :mod:`posebench.datasets.degrade`) and moved face boxes (``+box-``, :mod:`posebench.datasets.boxjitter`).
+PERTURBED_MARKS = ("+ds", "+box-")
+
+
+def perturbed(protocol: str) -> bool:
+    """Whether ``protocol`` is a perturbed variant (:data:`PERTURBED_MARKS`): not a paper set-up."""
+    return any(m in protocol for m in PERTURBED_MARKS)
+
+
+def unmoved_runs(runs: list[tuple[RunRecord, Path]]) -> tuple[list[tuple[RunRecord, Path]], int]:
+    """The runs that are not box-jitter conditions (``+box-`` protocols: one per method and
+    perturbation, summarised by the study's table) and how many were left out."""
+    from posebench.datasets.boxjitter import PROTOCOL_MARK
+
+    kept = [(r, p) for r, p in runs if PROTOCOL_MARK not in r.protocol]
+    return kept, len(runs) - len(kept)
+
+
 def run_groups(runs: list[tuple[RunRecord, Path]]) -> list[tuple[tuple[str, str], list[tuple[RunRecord, Path]]]]:
     """Runs grouped by dataset *content* (name, fingerprint: the same reader on another folder is
     another group), largest dataset first within a name, then by data folder, then by protocol
@@ -153,13 +172,15 @@ def _nan0(v: float) -> float:
 def render(results_dir: Path, *, dataset: str | None = None, method: str | None = None, paper: bool = True) -> str:
     """The markdown leaderboard of the stored runs (filtered by ``dataset``/``method`` names; the
     paper's tables at the end when ``paper``); see the module doc."""
-    runs = select_runs(results_dir, dataset, method)
+    runs, moved = unmoved_runs(select_runs(results_dir, dataset, method))
     with_paper = paper  # (``paper`` is reused below for each row's paper values)
     flags = "".join(f" --{k} {v}" for k, v in (("dataset", dataset), ("method", method)) if v) + (" --paper" if paper else "")
     lines = ["# posebench leaderboard", "",
              f"Made by `posebench leaderboard --results-dir {results_dir}{flags}` from {len(runs)} stored runs. "
              "Angles in degrees: MAE of wrapped absolute errors over the samples each method handled; "
-             "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it.", ""]
+             "geodesic = mean rotation angle error; ms/face = mean time per sample of the run that computed it."
+             + (f" {moved} runs on moved face boxes (`+box-` protocols, the box-jitter study's conditions) are not "
+                "listed: the study's table summarises them." if moved else ""), ""]
     reported_in: set[str] = set()  # datasets whose published rows are listed (in their largest table)
     for (ds, fp), group in run_groups(runs):
         first = group[0][0]
@@ -173,7 +194,7 @@ def render(results_dir: Path, *, dataset: str | None = None, method: str | None 
             s = r.summary
             paper = "; ".join(f"{name}: {'/'.join(f'{v:g}' for v in vals)}"
                               for name, vals in paper_values(r.method, ds)
-                              if "+ds" not in r.protocol)  # degraded images: not Table 1's set-up
+                              if not perturbed(r.protocol))  # degraded images / moved boxes: not Table 1's set-up
             sps = r.seconds_per_sample
             cells = "".join(f"{_fmt(r.by_yaw_bin[b].mae if b in r.by_yaw_bin else None)} "
                             f"({r.by_yaw_bin[b].n if b in r.by_yaw_bin else 0}) | " for b in bins)
@@ -247,7 +268,7 @@ def _paper_section(runs: list[tuple[RunRecord, Path]]) -> list[str]:
                 continue
             shown.add((method, ds))
             mine = [(r, p) for r, p in runs if r.method == method and r.dataset == ds
-                    and r.protocol.startswith(TABLE_PROTOCOLS[table]) and "+ds" not in r.protocol]
+                    and r.protocol.startswith(TABLE_PROTOCOLS[table]) and not perturbed(r.protocol)]
             if why:
                 if not mine:
                     continue

@@ -131,6 +131,18 @@ def evaluate(
     return _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir)
 
 
+def cached_samples(method: Method, dataset: Dataset, results_dir: Path) -> pd.DataFrame | None:
+    """The per-sample table (:func:`results_table`) of ``method`` on ``dataset`` read from the
+    cache alone, or None unless every sample is cached. Reads what :func:`evaluate` cached even
+    when it stored no run (every sample failed: :class:`DataError`), so a study can score an
+    all-failed condition."""
+    key = run_key(method, dataset, dataset.fingerprint())
+    done = PredictionCache(Path(results_dir) / "cache" / f"{method.name}__{dataset.name}__{key}.jsonl").load()
+    if any(s.id not in done for s in dataset.samples):
+        return None
+    return results_table(dataset, done)
+
+
 def _run_chunk(method: Method, chunk: list[Sample]) -> list[dict]:
     records: list[dict | None] = [None] * len(chunk)
     faces, where = [], []

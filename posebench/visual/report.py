@@ -84,9 +84,10 @@ class _Writer:
 
 
 def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, galleries: set[str]) -> str:
-    from posebench.evaluation.leaderboard import run_groups
+    from posebench.evaluation.leaderboard import perturbed, run_groups, unmoved_runs
     from posebench.evaluation.paper import paper_values
 
+    runs, _ = unmoved_runs(runs)  # box-jitter conditions: summarised by the study's table
     parts = []
     for (ds, fp), group in run_groups(runs):
         first = group[0][0]
@@ -97,7 +98,7 @@ def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, galleries: set[s
             gal = f" · <a href=\"galleries/{e(stem)}/index.html\">gallery</a>" if stem in galleries else ""
             sps = r.seconds_per_sample
             paper = "; ".join(f"{n}: {'/'.join(f'{v:g}' for v in vals)}" for n, vals in paper_values(r.method, ds)
-                              if "+ds" not in r.protocol)  # degraded images: not Table 1's set-up
+                              if not perturbed(r.protocol))  # degraded images / moved boxes: not Table 1's set-up
             rows.append([f"<a href=\"runs/{e(stem)}.html\">{e(r.label)}</a>{gal}", e(r.setup or "–"), e(r.protocol),
                          e(str(r.n_evaluated)), e(str(r.n_failed)), _f(s.mae_yaw), _f(s.mae_pitch),
                          _f(s.mae_roll), f"<b>{_f(s.mae)}</b>", _f(s.geodesic),
