@@ -218,7 +218,8 @@ def int8_gate(fp32: Callable[[np.ndarray], np.ndarray], int8: Callable[[np.ndarr
     worst = 0.0
     n = 0
     for b in batches:
-        worst = max(worst, float(angle_error(fp32(b), int8(b)).max()))
+        err = angle_error(fp32(b), int8(b))
+        worst = max(worst, float(err.max()) if np.isfinite(err).all() else float("inf"))  # NaN: refused
         n += len(b)
     if not np.isfinite(worst) or worst > tolerance:
         raise UsageError(f"precision=int8 refused for {method}: its int8 network is {worst:.3g} deg from fp32 at most on "
