@@ -42,6 +42,9 @@ PRECISIONS = ("fp32", "int8")
 #: :func:`int8_gate` admits by default: below the 0.5 deg that separates methods in the
 #: field's tables (AFLW2000 MAEs are reported to 0.01 deg; the methods compared differ by > 0.5).
 INT8_TOLERANCE_DEG = 0.5
+#: Image suffixes an ``int8_images`` folder is searched for: those of
+#: :data:`posebench.inference.IMAGE_SUFFIXES` (equal, by a test; not imported: no upward import).
+CALIBRATION_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 #: Opset a model is converted to before quantization (per-channel DequantizeLinear needs 13).
 QUANT_OPSET = 13
 
@@ -228,19 +231,18 @@ def int8_gate(fp32: Callable[[np.ndarray], np.ndarray], int8: Callable[[np.ndarr
 
 
 def calibration_faces(folder: str | Path, limit: int = 64) -> list[tuple[Path, Any]]:
-    """Up to ``limit`` images of ``folder`` (sorted, recursively; :data:`posebench.inference.IMAGE_SUFFIXES`)
+    """Up to ``limit`` images of ``folder`` (sorted, recursively; :data:`CALIBRATION_SUFFIXES`)
     as bare-photo faces ``(path, FaceInput)``, for int8 calibration and its gate. Unreadable images
     are skipped; none readable is a one-line :class:`UsageError`."""
     from posebench.errors import SampleFailure
     from posebench.imageio import read_image
-    from posebench.inference import IMAGE_SUFFIXES
     from posebench.method import FaceInput
 
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise UsageError(f"int8_images: no such folder: {folder}")
     out = []
-    for p in sorted(q for q in root.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file()):
+    for p in sorted(q for q in root.rglob("*") if q.suffix.lower() in CALIBRATION_SUFFIXES and q.is_file()):
         try:
             img = read_image(p)
         except SampleFailure:
@@ -251,19 +253,6 @@ def calibration_faces(folder: str | Path, limit: int = 64) -> list[tuple[Path, A
     if not out:
         raise UsageError(f"int8_images: no readable image in {folder}")
     return out
-
-
-def cached_export(export: Callable[[], bytes], cache: Path | None) -> bytes:
-    """The ONNX bytes ``export()`` makes, reused from ``cache`` when its SHA-256 matches (the
-    cache of :func:`posebench.methods.hopenet.engine.cached_session`)."""
-    from posebench.methods.hopenet.engine import read_cached_export, write_cached_export
-
-    model = read_cached_export(cache) if cache is not None else None
-    if model is None:
-        model = export()
-        if cache is not None:
-            write_cached_export(cache, model)
-    return model
 
 
 class SessionEngine:

@@ -112,6 +112,10 @@ def test_calibration_faces_reads_images_and_refuses_an_empty_folder(tmp_path):
     img[:, :, 0] = 255  # BGR blue on disk -> RGB (0, 0, 255) inside
     cv2.imwrite(str(tmp_path / "b.png"), img)
     (tmp_path / "a.jpg").write_bytes(b"not a jpeg")
+    from posebench.engines import CALIBRATION_SUFFIXES
+    from posebench.inference import IMAGE_SUFFIXES
+
+    assert CALIBRATION_SUFFIXES == IMAGE_SUFFIXES
     found = calibration_faces(tmp_path)
     assert [p.name for p, _ in found] == ["b.png"]
     face = found[0][1]

@@ -10,7 +10,6 @@ the authors' resize/normalisation), :mod:`.method` (the estimator and its engine
 from __future__ import annotations
 
 from posebench.detect import BOX_MODES
-from posebench.engines import DEVICES, PRECISIONS
 from posebench.lazy import LazyClass
 from posebench.options import Domain
 from posebench.registry import register_method
@@ -26,7 +25,7 @@ register_method(
     "WHENet (BMVC 2020): multi-loss EfficientNet-B0, yaw 120 / pitch, roll 66 bins of 3 deg; authors' Keras weights",
     needs=tuple(sorted(NEEDS)),
     domains={"crop": Domain(choices=CROPS), "engine": Domain(choices=("onnxruntime", "torch", "openvino")),
-             "device": Domain(choices=DEVICES), "precision": Domain(choices=PRECISIONS),
+             "device": Domain(choices=("cpu", "cuda")), "precision": Domain(choices=("fp32", "int8")),
              "batch_size": Domain(ge=1, le=4096), "threads": Domain(ge=0, le=1024),
              "box": Domain(choices=BOX_MODES)},
 )(LazyClass("posebench.methods.whenet.method:WHENetMethod"))  # options: WHENetMethod.__init__

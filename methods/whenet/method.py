@@ -39,10 +39,23 @@ def load_network(weights: str | Path | None = None) -> tuple[torch.nn.Module, Pa
     return load_whenet(path), path
 
 
+def cached_export(export, cache: Path | None) -> bytes:
+    """The ONNX bytes ``export()`` makes, reused from ``cache`` when its SHA-256 matches (the
+    cache of :func:`posebench.methods.hopenet.engine.cached_session`)."""
+    from posebench.methods.hopenet.engine import read_cached_export, write_cached_export
+
+    model = read_cached_export(cache) if cache is not None else None
+    if model is None:
+        model = export()
+        if cache is not None:
+            write_cached_export(cache, model)
+    return model
+
+
 def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str, device: str = "cpu"):
     """``torch``, ``onnxruntime`` or ``openvino`` (f32) engine on ``device`` returning (N, 3)
     degrees (:mod:`posebench.engines`)."""
-    from posebench.engines import SessionEngine, cached_export, make_session
+    from posebench.engines import SessionEngine, make_session
     from posebench.methods.hopenet.engine import OnnxEngine, TorchEngine, export_onnx_bytes, onnx_cache_path
 
     if name == "torch":
@@ -58,7 +71,7 @@ def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str
 def int8_engine(net: torch.nn.Module, threads: int, weights_hash: str, batches: Sequence[np.ndarray]):
     """WHENet's onnxruntime int8 engine (:func:`posebench.engines.quantize_int8`) calibrated on
     ``batches`` of normalised (N, 3, 224, 224) inputs."""
-    from posebench.engines import SessionEngine, cached_export, make_session, quantize_int8
+    from posebench.engines import SessionEngine, make_session, quantize_int8
     from posebench.methods.hopenet.engine import export_onnx_bytes, onnx_cache_path
 
     model = cached_export(lambda: export_onnx_bytes(WHENetAngles(net)), onnx_cache_path("whenet", weights_hash))
