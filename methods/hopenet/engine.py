@@ -60,8 +60,16 @@ def cpu_threads() -> int:
 
 
 class TorchEngine:
-    def __init__(self, net: nn.Module, channels_last: bool = True, fold_bn: bool = True):
+    """The network folded and channels-last under ``inference_mode`` on ``device`` (``cpu`` |
+    ``cuda``; :func:`posebench.engines.torch_device` refuses ``cuda`` without a CUDA device):
+    called on a CPU (N, 3, H, W) batch, returns (N, 3) float64 degrees on the CPU."""
+
+    def __init__(self, net: nn.Module, channels_last: bool = True, fold_bn: bool = True, device: str = "cpu"):
+        from posebench.engines import torch_device
+
+        self.device = torch_device(device)
         model = fold_batchnorm(net) if fold_bn else copy.deepcopy(net).eval()
+        model = model.to(self.device)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = Degrees(model).eval()
@@ -69,7 +77,9 @@ class TorchEngine:
 
     def __call__(self, x: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
-            return self.model(x).double().numpy()
+            if self.device.type != "cpu":
+                x = x.to(self.device, non_blocking=True)
+            return self.model(x).double().cpu().numpy()
 
 
 OPSET = 17

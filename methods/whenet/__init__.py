@@ -24,7 +24,8 @@ register_method(
     "whenet",
     "WHENet (BMVC 2020): multi-loss EfficientNet-B0, yaw 120 / pitch, roll 66 bins of 3 deg; authors' Keras weights",
     needs=tuple(sorted(NEEDS)),
-    domains={"crop": Domain(choices=CROPS), "engine": Domain(choices=("onnxruntime", "torch")),
+    domains={"crop": Domain(choices=CROPS), "engine": Domain(choices=("onnxruntime", "torch", "openvino")),
+             "device": Domain(choices=("cpu", "cuda")), "precision": Domain(choices=("fp32", "int8")),
              "batch_size": Domain(ge=1, le=4096), "threads": Domain(ge=0, le=1024),
              "box": Domain(choices=BOX_MODES)},
 )(LazyClass("posebench.methods.whenet.method:WHENetMethod"))  # options: WHENetMethod.__init__

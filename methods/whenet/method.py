@@ -30,7 +30,7 @@ from .nets import WHENetAngles, fold_batchnorm
 from .preprocess import CROPS, crop_reference, detector_reference, face_crop, sliced_box, to_batch
 from .weights import load_whenet, resolve_weights
 
-ENGINES = ("torch", "onnxruntime")
+ENGINES = ("torch", "onnxruntime", "openvino")
 
 
 def load_network(weights: str | Path | None = None) -> tuple[torch.nn.Module, Path]:
@@ -39,19 +39,43 @@ def load_network(weights: str | Path | None = None) -> tuple[torch.nn.Module, Pa
     return load_whenet(path), path
 
 
-def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str):
-    """``torch`` or ``onnxruntime`` engine returning (N, 3) degrees."""
-    from posebench.methods.hopenet.engine import (
-        OnnxEngine,
-        TorchEngine,
-        onnx_cache_path,
-    )
+def cached_export(export, cache: Path | None) -> bytes:
+    """The ONNX bytes ``export()`` makes, reused from ``cache`` when its SHA-256 matches (the
+    cache of :func:`posebench.methods.hopenet.engine.cached_session`)."""
+    from posebench.methods.hopenet.engine import read_cached_export, write_cached_export
+
+    model = read_cached_export(cache) if cache is not None else None
+    if model is None:
+        model = export()
+        if cache is not None:
+            write_cached_export(cache, model)
+    return model
+
+
+def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str, device: str = "cpu"):
+    """``torch``, ``onnxruntime`` or ``openvino`` (f32) engine on ``device`` returning (N, 3)
+    degrees (:mod:`posebench.engines`)."""
+    from posebench.engines import SessionEngine, make_session
+    from posebench.methods.hopenet.engine import OnnxEngine, TorchEngine, export_onnx_bytes, onnx_cache_path
 
     if name == "torch":
-        return TorchEngine(WHENetAngles(fold_batchnorm(net)), fold_bn=False)
-    if name == "onnxruntime":
+        return TorchEngine(WHENetAngles(fold_batchnorm(net)), fold_bn=False, device=device)
+    if name == "onnxruntime" and device == "cpu":
         return OnnxEngine(WHENetAngles(net), threads, onnx_cache_path("whenet", weights_hash))
+    if name in ("onnxruntime", "openvino"):
+        model = cached_export(lambda: export_onnx_bytes(WHENetAngles(net)), onnx_cache_path("whenet", weights_hash))
+        return SessionEngine(make_session(model, name, threads, device), "image", "angles")
     raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
+
+
+def int8_engine(net: torch.nn.Module, threads: int, weights_hash: str, batches: Sequence[np.ndarray]):
+    """WHENet's onnxruntime int8 engine (:func:`posebench.engines.quantize_int8`) calibrated on
+    ``batches`` of normalised (N, 3, 224, 224) inputs."""
+    from posebench.engines import SessionEngine, make_session, quantize_int8
+    from posebench.methods.hopenet.engine import export_onnx_bytes, onnx_cache_path
+
+    model = cached_export(lambda: export_onnx_bytes(WHENetAngles(net)), onnx_cache_path("whenet", weights_hash))
+    return SessionEngine(make_session(quantize_int8(model, "image", batches), "onnxruntime", threads), "image", "angles")
 
 
 class WHENetMethod(Method):
@@ -68,15 +92,25 @@ class WHENetMethod(Method):
     needs = NEEDS
     version = "1"
 
+    #: ``int8_images`` only says where the calibration photos are; their bytes are in the file digests.
+    runtime_options = Method.runtime_options | {"int8_images"}
+
     def __init__(self, weights: str = "", crop: str = "loose68", batch_size: int = 32, threads: int = 0,
-                 engine: str = "onnxruntime", box: str = "auto", detector_model: str = ""):
+                 engine: str = "onnxruntime", box: str = "auto", detector_model: str = "", device: str = "cpu",
+                 precision: str = "fp32", int8_images: str = ""):
         if crop not in CROPS:
             raise UsageError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
         if engine not in ENGINES:
             raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         if batch_size < 1:
             raise UsageError(f"batch_size must be >= 1, got {batch_size}")
+        from posebench.engines import DEVICES, PRECISIONS, check_choice
         from posebench.methods.hopenet.engine import cpu_threads
+
+        check_choice("device", device, DEVICES)
+        check_choice("precision", precision, PRECISIONS)
+        if precision == "int8" and engine != "onnxruntime":
+            raise UsageError("precision=int8 runs on engine=onnxruntime")
 
         super().__init__()
         self.box, self.detector_model = box, detector_model
@@ -87,9 +121,37 @@ class WHENetMethod(Method):
         self.net = load_whenet(self.weights_path)
         self.threads = int(threads) if threads and threads > 0 else cpu_threads()
         torch.set_num_threads(self.threads)
-        self.engine = make_engine(engine, self.net, self.threads, self._hash)
+        self.engine = make_engine(engine, self.net, self.threads, self._hash, device)
         self.crop = crop
         self.batch_size = int(batch_size)
+        self.int8_error: float | None = None  # int8's largest difference from fp32 (deg), once admitted
+        if precision == "int8":
+            self._use_int8(int8_images)
+        elif int8_images:
+            raise UsageError("int8_images is for precision=int8")
+
+    def _use_int8(self, folder: str) -> None:
+        """Calibrate int8 on the faces of ``folder`` and keep it only if
+        :func:`posebench.engines.int8_gate` finds it within tolerance of fp32 there (it refuses
+        WHENet's released weights); every image read is in the cache key."""
+        from posebench.engines import calibration_faces, int8_gate
+
+        if not folder:
+            raise UsageError("precision=int8 needs int8_images=FOLDER: your own photos, to calibrate and check int8 against fp32")
+        crops = []
+        for i, (path, face) in enumerate(calibration_faces(folder)):
+            self.reads(f"int8_image{i}", path)
+            try:
+                crops.append(self.prepare(face))
+            except SampleFailure:
+                continue
+        batches = [to_batch(crops[i:i + 8], False) for i in range(0, len(crops), 8)]
+        if not batches:
+            raise UsageError(f"int8_images: no face found in {folder}")
+        fp32 = self.engine
+        int8 = int8_engine(self.net, self.threads, self._hash, [b.numpy() for b in batches])
+        self.int8_error = int8_gate(fp32, int8, batches, "whenet")
+        self.engine = int8
 
     @property
     def weights_hash(self) -> str:

@@ -566,3 +566,71 @@ def test_every_image_method_refuses_a_broken_box_per_sample():
                                for k, p in bad_points.items()]
         out = onnx.estimate_batch(faces)
         assert all(isinstance(o, SampleFailure) for o in out), out
+
+
+def test_fsanet_openvino_f32_agrees_with_onnxruntime(real_faces):
+    faces, _ = real_faces
+    ort_m, ov_m = make("onnx-headpose"), make("onnx-headpose", engine="openvino")
+    assert ov_m.options["engine"] == "openvino" and ov_m.identity() != ort_m.identity()
+    a = np.array([o.as_array() for o in ort_m.estimate_batch(faces)])
+    b = np.array([o.as_array() for o in ov_m.estimate_batch(faces)])
+    assert np.abs(a).max() > 10 and np.abs(a - b).max() < 1e-3  # bf16 would be tenths of a degree off
+
+
+def test_fsanet_int8_gate_reports_what_it_measured(real_faces, aflw_sample, tmp_path):
+    """precision=int8 is admitted only within the gate's tolerance of fp32 on the user's photos
+    (4 real images, linked): either the refusal's number exceeds it, or the admitted int8
+    network's measured largest difference equals what the gate reported."""
+    import re
+
+    from posebench.engines import INT8_TOLERANCE_DEG, calibration_faces
+    from posebench.errors import UsageError
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for p in sorted(Path(aflw_sample).glob("*.jpg"))[:4]:
+        (photos / p.name).symlink_to(p)
+    try:
+        q = make("onnx-headpose", precision="int8", int8_images=str(photos))
+    except UsageError as exc:
+        found = re.search(r"its int8 network is (\S+) deg from fp32", str(exc))
+        assert found and float(found.group(1)) > INT8_TOLERANCE_DEG
+        return
+    fp32 = make("onnx-headpose")
+    x = np.stack([fp32.preprocess(f) for _, f in calibration_faces(photos)]).astype(np.float32)
+    worst = float(np.abs((q.predict(x) - fp32.predict(x) + 180) % 360 - 180).max())
+    assert 0 < worst <= INT8_TOLERANCE_DEG and worst == pytest.approx(q.int8_error, abs=1e-9)
+    assert any(k.startswith("int8_image") for k in q._file_table())  # the photos' bytes are in the cache key
+
+
+def test_dlib_calibrated_yunet_boxes_match_hog_on_the_held_out_split(aflw_sample):
+    """scripts/fit_box_calibration.py fits on the even positions of the sorted sample images; on
+    the odd positions (held out), dlib with calibrated YuNet boxes is at most 0.2 deg above dlib
+    with HOG boxes on the faces both find (issue 24's goal; measured 2.32 against 2.54)."""
+    from posebench.datasets.aflw2000 import load_aflw2000
+    from posebench.imageio import read_image
+
+    yunet = SHARED / "models" / "yunet" / "yunet_n_dynamic.onnx"
+    if not yunet.is_file():
+        pytest.skip(f"YuNet model not found: {yunet}")
+    samples = sorted((s for s in load_aflw2000(aflw_sample, filter="none").samples if s.image_path is not None),
+                     key=lambda s: s.image_path.name)[1::2]
+    faces = [FaceInput.from_sample(s, read_image(s.image_path), exact=False) for s in samples]
+    truth = np.array([[s.pose.yaw, s.pose.pitch, s.pose.roll] for s in samples])
+    runs = {k: make("dlib", **o).estimate_batch(faces) for k, o in
+            {"hog": {}, "cal": {"box": "yunet", "detector_model": yunet}, "raw": {"box": "yunet", "detector_model": yunet,
+                                                                                   "calibration": "none"}}.items()}
+    ok = [i for i in range(len(faces)) if not any(isinstance(r[i], SampleFailure) for r in runs.values())]
+    assert len(ok) >= 10
+    mae = {k: float(angle_errors(np.array([r[i].as_array() for i in ok]), truth[ok]).mean()) for k, r in runs.items()}
+    assert mae["cal"] <= mae["hog"] + 0.2, mae
+    assert mae["cal"] != mae["raw"]  # the calibration moved the boxes
+
+
+def test_dlib_calibration_is_in_the_cache_key():
+    from posebench.boxcal import CALIBRATION_FILE
+
+    auto, none = make("dlib"), make("dlib", calibration="none")
+    assert "box_calibration" in auto._file_table() and "box_calibration" not in none._file_table()
+    assert auto._files["box_calibration"] == CALIBRATION_FILE
+    assert auto.identity() != none.identity()

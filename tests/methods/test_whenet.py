@@ -32,11 +32,12 @@ def whenet_h5() -> Path:
 
 @pytest.fixture(scope="module")
 def methods(whenet_h5, tmp_path_factory):
-    """Both engines on the real weights (ONNX export cached in a temporary data root)."""
+    """Every engine on the real weights (ONNX export cached in a temporary data root); OpenVINO
+    (f32) is in the dev extra, so the reference test below checks it against Keras too."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("POSEBENCH_DATA", str(tmp_path_factory.mktemp("whenet-data")))
         return {e: create_method("whenet", {"weights": str(whenet_h5), "engine": e, "crop": "protocol"})
-                for e in ("torch", "onnxruntime")}
+                for e in ("torch", "onnxruntime", "openvino")}
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +194,38 @@ def test_image_edge_cases(seeded):
     assert isinstance(outside, SampleFailure)
     nobox = m.estimate_batch([FaceInput(rgb, (100, 120), None)])[0]
     assert isinstance(nobox, SampleFailure)
+
+
+def test_engine_device_and_precision_are_recorded_and_checked(methods, whenet_h5, tmp_path):
+    import onnxruntime as ort
+
+    from posebench.errors import UsageError
+
+    ov = methods["openvino"]
+    assert ov.options["engine"] == "openvino" and ov.options["device"] == "cpu" and ov.options["precision"] == "fp32"
+    assert ov.identity() != methods["onnxruntime"].identity()  # the engine is in the cache key
+    bad = [({"engine": "openvino", "precision": "int8"}, "precision=int8 runs on engine=onnxruntime"),
+           ({"int8_images": str(tmp_path)}, "int8_images is for precision=int8"),
+           ({"precision": "int8"}, "precision=int8 needs int8_images=FOLDER"),
+           ({"device": "tpu"}, "option device='tpu': must be one of cpu, cuda")]
+    if not torch.cuda.is_available():
+        bad.append(({"engine": "torch", "device": "cuda"}, "device=cuda: torch sees no CUDA device"))
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        bad.append(({"device": "cuda"}, "device=cuda: this onnxruntime has no CUDAExecutionProvider"))
+    for opts, message in bad:
+        with pytest.raises(UsageError, match=message):
+            create_method("whenet", {"weights": str(whenet_h5), **opts})
+
+
+def test_int8_is_refused_for_whenet_on_real_images(whenet_h5, tmp_path, monkeypatch):
+    """The gate measures int8 against fp32 on the user's photos (here 2 real AFLW2000 images,
+    linked, not copied) and refuses WHENet (issue 24: its int8 variants are 64-105 deg off)."""
+    from posebench.errors import UsageError
+
+    monkeypatch.setenv("POSEBENCH_DATA", str(tmp_path / "data"))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("image00002.jpg", "image00008.jpg"):
+        (photos / name).symlink_to(shared_path("data", "AFLW2000-sample", name))
+    with pytest.raises(UsageError, match=r"precision=int8 refused for whenet: its int8 network is \S+ deg from fp32 .* 2 face"):
+        create_method("whenet", {"weights": str(whenet_h5), "precision": "int8", "int8_images": str(photos)})
