@@ -3,7 +3,8 @@ x1, x5, x10, x15 and upsampled back with nearest neighbour (:mod:`posebench.data
 sizes rounded down, ``max(1, w // F)``; PIL's NEAREST pixel for pixel).
 
 Every selected method runs on every factor through the normal runner (cached per sample,
-resumable); the factor is the dataset option ``downsample=F`` (also usable with ``posebench
+resumable; :func:`posebench.evaluation.runner.evaluate_many`: each image is read and degraded
+once per factor for all methods); the factor is the dataset option ``downsample=F`` (also usable with ``posebench
 run --dataset-option downsample=F``). Per (method, factor) the table has:
 
 * ``mae`` (and per angle) over the faces *that method* handled, with ``n_failed``;
@@ -68,18 +69,19 @@ class LowresStudy(ImageStudy):
 
     def run(self, dataset: Dataset) -> pd.DataFrame:
         from posebench.datasets.degrade import with_downsample
-        from posebench.evaluation.runner import evaluate
+        from posebench.evaluation.runner import evaluate_many
 
         specs = build_methods(self.specs)
         rows: list[dict[str, Any]] = []
+        running = [s for s in specs if not s.skipped]
         for f in self.factors:
             ds = with_downsample(dataset, f)
             tables: dict[str, pd.DataFrame] = {}
             records: dict[str, Any] = {}
-            for s in specs:
-                if s.skipped:
-                    continue
-                res = evaluate(s.method, ds, self.results_dir, progress=self.progress)
+            # each image read and degraded once for every method (the runner's shared stream)
+            results = (evaluate_many([s.method for s in running], ds, self.results_dir, progress=self.progress)
+                       if running else [])
+            for s, res in zip(running, results):
                 tables[s.name] = per_face(res.samples)
                 records[s.name] = res
                 self.advance(len(ds))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from posebench.datasets.base import EULER_KEY, Dataset, Sample
-from posebench.datasets.degrade import sample_image
 from posebench.errors import DataError, SampleFailure, UsageError
 from posebench.evaluation.cache import PredictionCache, cache_key
 from posebench.evaluation.environment import environment
@@ -68,15 +68,6 @@ class RunResult:
         }
 
 
-def _face_input(sample: Sample, method: Method) -> FaceInput:
-    image = None
-    if "image" in method.needs:
-        if sample.image_path is None:
-            raise SampleFailure("no image file for this sample (labels-only data)")
-        image = sample_image(sample)  # applies the dataset's degradation (downsample=...)
-    return FaceInput.from_sample(sample, image)
-
-
 def run_key(method: Method, dataset: Dataset, fingerprint: str | None = None) -> str:
     fp = fingerprint or dataset.fingerprint()
     return cache_key({"method": method.identity(), "dataset": fp, "protocol": dataset.protocol})
@@ -87,16 +78,66 @@ def evaluate(
     dataset: Dataset,
     results_dir: Path,
     progress: bool = True,
+    pipelined: bool = True,
 ) -> RunResult:
     """Run ``method`` over ``dataset`` (resuming from the cache), store and return the result.
 
     Both must carry a plugin name (letters, digits, ``._+-``): it names the cache and run files.
     The registry gives every plugin it creates its registered name; an object built by hand
-    keeps its class's ``name``. :class:`UsageError` when there is none.
+    keeps its class's ``name``. :class:`UsageError` when there is none. ``pipelined`` decodes
+    images in a background thread ahead of inference (:mod:`posebench.evaluation.pipeline`);
+    ``False`` decodes in this thread. Either gives the same cache lines (timings aside).
     """
+    return evaluate_many([method], dataset, results_dir, progress=progress, pipelined=pipelined)[0]
+
+
+class _Pending:
+    """One method's state in :func:`evaluate_many`: its cache, what is left, and the chunk it is
+    filling (``step`` = its ``batch_size``: the chunks are its to-do list cut in ``step``s, in
+    dataset order, as a run of that method alone cuts them)."""
+
+    def __init__(self, method: Method, dataset: Dataset, fingerprint: str, results_dir: Path):
+        self.method = method
+        self.key = run_key(method, dataset, fingerprint)
+        self.cache = PredictionCache(results_dir / "cache" / f"{method.name}__{dataset.name}__{self.key}.jsonl")
+        self.done = self.cache.load()
+        self.n_cached = sum(1 for s in dataset.samples if s.id in self.done)
+        self.todo = {s.id for s in dataset.samples if s.id not in self.done}
+        self.step = max(1, int(method.batch_size))
+        self.reads_image = "image" in method.needs
+        self.chunk: list[tuple[Sample, np.ndarray | SampleFailure | None, float]] = []
+        self.left = len(self.todo)
+
+    def flush(self) -> int:
+        """Estimate the filled chunk, append its cache lines; the number of samples done."""
+        n = len(self.chunk)
+        if n:
+            records = _run_chunk(self.method, self.chunk)
+            self.cache.append(records)
+            self.done.update({r["id"]: r for r in records})
+            self.left -= n
+            self.chunk = []
+        return n
+
+
+def evaluate_many(
+    methods: Sequence[Method],
+    dataset: Dataset,
+    results_dir: Path,
+    progress: bool = True,
+    pipelined: bool = True,
+) -> list[RunResult]:
+    """:func:`evaluate` for several methods at once, reading each image once for all of them
+    (in a background thread when ``pipelined``) and holding a decoded image only until every
+    method that needs it has its chunk done. Each method gets the chunks, cache file and run
+    record that :func:`evaluate` of it alone gives. Returns one :class:`RunResult` per method, in
+    order; raises as :func:`evaluate` does (a method with no usable name, duplicate ids, no
+    samples; :class:`DataError` for a method that evaluated nothing, after every method ran)."""
     from posebench.registry import valid_name
 
-    for what, obj in (("method", method), ("dataset", dataset)):
+    from .pipeline import sample_stream
+
+    for what, obj in [("method", m) for m in methods] + [("dataset", dataset)]:
         name = getattr(obj, "name", "")
         if not valid_name(name):
             raise UsageError(f"{what} {type(obj).__name__} has no usable name ({name!r}): set `name` on the class "
@@ -106,29 +147,35 @@ def evaluate(
         raise DataError(f"dataset {dataset.name} has no samples to evaluate: no run stored")
     results_dir = Path(results_dir)
     fingerprint = dataset.fingerprint()  # every sample and image's bytes (the shared digest index): once per run
-    key = run_key(method, dataset, fingerprint)
-    cache = PredictionCache(results_dir / "cache" / f"{method.name}__{dataset.name}__{key}.jsonl")
-    done = cache.load()
-    n_cached = sum(1 for s in dataset.samples if s.id in done)
-    todo = [s for s in dataset.samples if s.id not in done]
-    t_start = time.perf_counter()
-    if todo:
+    pending = [_Pending(m, dataset, fingerprint, results_dir) for m in methods]
+    walls = [0.0] * len(pending)
+    work = [s for s in dataset.samples if any(s.id in p.todo for p in pending)]
+    if work:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(dataset.samples), initial=n_cached, unit="face", desc=f"{method.name} on {dataset.name}",
-                   disable=not progress, leave=False, dynamic_ncols=True)
-        step = max(1, int(method.batch_size))
+        desc = f"{methods[0].name if len(methods) == 1 else f'{len(methods)} methods'} on {dataset.name}"
+        bar = tqdm(total=len(dataset.samples) * len(pending), initial=sum(p.n_cached for p in pending), unit="face",
+                   desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+
+        def needs_image(s: Sample) -> bool:
+            return any(p.reads_image and s.id in p.todo for p in pending)
+
+        stream = sample_stream(work, needs_image, threaded=pipelined)
         try:
-            for i in range(0, len(todo), step):
-                chunk = todo[i : i + step]
-                records = _run_chunk(method, chunk)
-                cache.append(records)
-                done.update({r["id"]: r for r in records})
-                bar.update(len(chunk))
+            for sample, image, sec in stream:
+                for i, p in enumerate(pending):
+                    if sample.id not in p.todo:
+                        continue
+                    p.chunk.append((sample, image if p.reads_image else None, sec if p.reads_image else 0.0))
+                    if len(p.chunk) == p.step or len(p.chunk) == p.left:
+                        t0 = time.perf_counter()
+                        bar.update(p.flush())
+                        walls[i] += time.perf_counter() - t0
         finally:
+            stream.close()
             bar.close()
-    wall = time.perf_counter() - t_start
-    return _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir)
+    return [_finish(p.method, dataset, p.key, fingerprint, p.done, p.n_cached, wall, results_dir)
+            for p, wall in zip(pending, walls)]
 
 
 def cached_samples(method: Method, dataset: Dataset, results_dir: Path) -> pd.DataFrame | None:
@@ -143,17 +190,19 @@ def cached_samples(method: Method, dataset: Dataset, results_dir: Path) -> pd.Da
     return results_table(dataset, done)
 
 
-def _run_chunk(method: Method, chunk: list[Sample]) -> list[dict]:
+def _run_chunk(method: Method, chunk: list[tuple[Sample, np.ndarray | SampleFailure | None, float]]) -> list[dict]:
+    """Cache lines of one chunk: ``(sample, decoded image or its read failure or None, seconds
+    the decode took)`` each."""
     records: list[dict | None] = [None] * len(chunk)
     faces, where = [], []
-    t0 = time.perf_counter()
-    for j, s in enumerate(chunk):
-        try:
-            faces.append(_face_input(s, method))
-            where.append(j)
-        except SampleFailure as exc:
-            records[j] = {"id": s.id, "pred": None, "fail": exc.reason, "sec": 0.0}
-    t_load = time.perf_counter() - t0
+    t_load = 0.0
+    for j, (s, image, sec) in enumerate(chunk):
+        t_load += sec
+        if isinstance(image, SampleFailure):
+            records[j] = {"id": s.id, "pred": None, "fail": image.reason, "sec": 0.0}
+            continue
+        faces.append(FaceInput.from_sample(s, image))
+        where.append(j)
     outs: list = []
     if faces:
         t1 = time.perf_counter()
@@ -164,12 +213,13 @@ def _run_chunk(method: Method, chunk: list[Sample]) -> list[dict]:
         t_est = time.perf_counter() - t1
         per = (t_est + t_load) / len(faces)
         for j, out in zip(where, outs):
+            sid = chunk[j][0].id
             if isinstance(out, SampleFailure):
-                records[j] = {"id": chunk[j].id, "pred": None, "fail": out.reason, "sec": per}
+                records[j] = {"id": sid, "pred": None, "fail": out.reason, "sec": per}
             elif not out.is_finite():
-                records[j] = {"id": chunk[j].id, "pred": None, "fail": "non-finite prediction", "sec": per}
+                records[j] = {"id": sid, "pred": None, "fail": "non-finite prediction", "sec": per}
             else:
-                records[j] = {"id": chunk[j].id, "pred": [float(v) for v in out.as_array()], "fail": None, "sec": per}
+                records[j] = {"id": sid, "pred": [float(v) for v in out.as_array()], "fail": None, "sec": per}
                 info = {k: v for k, v in info_of(out).items() if k in INFO_KEYS}
                 if info:
                     records[j]["info"] = info
