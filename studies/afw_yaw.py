@@ -56,7 +56,7 @@ class AfwYawStudy(ImageStudy):
 
     def __init__(self, methods: str = "onnx-headpose,dlib,whenet,hopenet", thresholds: str = "15,30",
                  **method_options: Any):
-        self.thresholds = parse_list(thresholds, "thresholds", float)
+        self.thresholds = parse_list(thresholds, "thresholds", float, ge=0, le=180)  # |yaw error| in degrees
         self.specs = split_method_options(methods, method_options)
         super().__init__()
 

@@ -54,34 +54,62 @@ class AlphaStudy(Study):
         self.regression_init = regression_init or init
         self.workers = workers
         self.runs = runs
+        self.recipe = {"train_dataset": train_dataset, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+                       "augment": augment, "input_size": input_size, "seed": seed, "limit": limit,
+                       "max_steps": max_steps, "engine": engine}
+        self.regression, self.model = regression, model
+        for model_name, a in self.jobs():  # every option in its domain before any network is trained
+            _check(self.config(model_name, a))
 
     def runs_dir(self) -> Path:
-        if self.runs:
-            return Path(self.runs)
-        from posebench.paths import results_root
+        """Where the trained networks go: ``runs`` when given, else ``<results-dir>/training/alpha``
+        (the study's own results folder, set by :meth:`set_context`; it used to be
+        ``./posebench-results`` whatever ``--results-dir`` said)."""
+        return Path(self.runs) if self.runs else Path(self.results_dir) / "training" / "alpha"
 
-        return results_root() / "training" / "alpha"
+    def config(self, model: str, alpha: float | None):
+        """The training config of one job (``alpha`` None: the regression-only baseline)."""
+        from posebench.training.loop import TrainConfig
+
+        s = self.recipe
+        return TrainConfig(model=model, dataset=s["train_dataset"], data_dir=self.train_data or None,
+                           alpha=alpha if alpha is not None else 0.0, epochs=int(s["epochs"]),
+                           batch_size=int(s["batch_size"]), lr=float(s["lr"]),
+                           init=(self.regression_init if alpha is None else self.init) or None,
+                           augment=s["augment"], input_size=int(s["input_size"]), seed=int(s["seed"]),
+                           limit=int(s["limit"]) or None, max_steps=int(s["max_steps"]) or None,
+                           workers=int(self.workers), val_engine=s["engine"])
+
+    def job_dir(self, model: str, alpha: float | None) -> Path:
+        """``<runs_dir>/<model>-alpha<a>-<digest>``: the digest covers every training option but the
+        loader's worker count (and the training folder by its resolved path), so a rerun of the same
+        study resumes its own interrupted run, while another epoch count, data folder or recipe
+        trains in its own folder (one folder per tag made ``epochs=1`` return a finished 25-epoch
+        run, and a study with other data fail on the first one's checkpoint)."""
+        import hashlib
+        import json
+        from dataclasses import asdict
+
+        d = asdict(self.config(model, alpha))
+        d.pop("workers")
+        for key in ("data_dir", "init"):
+            d[key] = str(Path(d[key]).resolve()) if d[key] else None
+        digest = hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
+        tag = f"{model}-alpha{alpha:g}" if alpha is not None else model
+        return self.runs_dir() / f"{tag}-{digest}"
 
     def jobs(self) -> list[tuple[str, float | None]]:
-        s = self._options
-        out: list[tuple[str, float | None]] = [(s["model"], a) for a in self.alpha_values]
-        return out + ([("resnet50-regression", None)] if s["regression"] else [])
+        out: list[tuple[str, float | None]] = [(self.model, a) for a in self.alpha_values]
+        return out + ([("resnet50-regression", None)] if self.regression else [])
 
     def run(self, dataset: Dataset) -> pd.DataFrame:
-        from posebench.training.loop import TrainConfig, train, validate
+        from posebench.training.loop import train, validate
 
         s = self._options
         rows = []
         for model, alpha in self.jobs():
-            tag = f"{model}-alpha{alpha:g}" if alpha is not None else model
-            out = self.runs_dir() / tag
-            cfg = TrainConfig(model=model, dataset=s["train_dataset"], data_dir=self.train_data or None,
-                              alpha=alpha if alpha is not None else 0.0, epochs=int(s["epochs"]),
-                              batch_size=int(s["batch_size"]), lr=float(s["lr"]),
-                              init=(self.regression_init if alpha is None else self.init) or None,
-                              augment=s["augment"], input_size=int(s["input_size"]), seed=int(s["seed"]),
-                              limit=int(s["limit"]) or None, max_steps=int(s["max_steps"]) or None,
-                              workers=int(self.workers), val_engine=s["engine"])
+            out = self.job_dir(model, alpha)
+            cfg = self.config(model, alpha)
             last = out / "last.pt"
             res = train(cfg, out, resume=last if last.is_file() else None, echo=lambda _m: None)
             m = validate(cfg, res.best, dataset, out / "evaluation")
@@ -119,6 +147,20 @@ class AlphaStudy(Study):
         ax.set_title(title or "Regression-loss weight alpha (paper Table 5)")
         ax.legend()
         return save_figure(fig, stem)
+
+
+def _check(cfg) -> None:
+    """:func:`posebench.training.loop.check_config`, its message naming the study's option
+    (``epochs=0`` is refused before any work, as ``posebench train --epochs 0`` is)."""
+    import re
+
+    from posebench.training.loop import check_config
+
+    try:
+        check_config(cfg)
+    except UsageError as exc:
+        raise UsageError("alpha: option " + re.sub(r"--([a-z-]+)", lambda m: m.group(1).replace("-", "_"),
+                                                   str(exc), count=1)) from None
 
 
 @register_study("alpha", "Table 5: train one network per regression weight alpha (+ regression baseline), "

@@ -42,8 +42,10 @@ CONDITION_COLUMNS = ("subset", "n_points", "jitter_px", "axis", "stretch_pct", "
 OVER = 30.0  # degrees: a sample with any angle error above this counts as a flipped solution
 
 
-def parse_list(value: str | list | tuple, what: str, cast: Callable[[str], Any] = str) -> list:
-    """``"a,b,c"`` -> ``[cast(a), cast(b), cast(c)]`` with a one-line error on bad input."""
+def parse_list(value: str | list | tuple, what: str, cast: Callable[[str], Any] = str,
+               ge: float | None = None, le: float | None = None) -> list:
+    """``"a,b,c"`` -> ``[cast(a), cast(b), cast(c)]`` with a one-line error on bad input; ``ge``/``le``
+    bound every value (inclusive) when given."""
     items = value if isinstance(value, (list, tuple)) else [v.strip() for v in str(value).split(",") if v.strip()]
     try:
         out = [cast(v) for v in items]
@@ -53,6 +55,10 @@ def parse_list(value: str | list | tuple, what: str, cast: Callable[[str], Any] 
         raise UsageError(f"option {what}={value!r}: values must be finite numbers")
     if not out:
         raise UsageError(f"{what}: empty list")
+    bad = [v for v in out if (ge is not None and v < ge) or (le is not None and v > le)]
+    if bad:
+        span = f"in {ge:g} .. {le:g}" if ge is not None and le is not None else (f">= {ge:g}" if ge is not None else f"<= {le:g}")
+        raise UsageError(f"option {what}={value!r}: values must be {span}, got {bad[0]!r}")
     return out
 
 

@@ -44,7 +44,7 @@ class BiwiSplitsStudy(ImageStudy):
 
     def __init__(self, methods: str = "onnx-headpose", seeds: str = "0,1,2", test_fraction: float = 0.3,
                  groups: str = "", **method_options: Any):
-        self.seeds = parse_list(seeds, "seeds", int)
+        self.seeds = parse_list(seeds, "seeds", int, ge=0, le=2 ** 32 - 1)  # numpy's seed range
         self.specs = split_method_options(methods, method_options)
         self.test_fraction, self.groups = float(test_fraction), groups
         super().__init__()

@@ -55,6 +55,8 @@ def split_units(units: list[tuple[str, ...]], seed: int, test_fraction: float) -
     n_test = int(round(test_fraction * len(units)))
     if n_test < 1 or n_test >= len(units):
         raise UsageError(f"{len(units)} recording units cannot be split {1 - test_fraction:.0%}/{test_fraction:.0%}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= 2 ** 32 - 1:
+        raise UsageError(f"seed must be a whole number in 0 .. 4294967295, got {seed!r}")
     order = np.random.default_rng(int(seed)).permutation(len(units))
     test = sorted(f for i in order[:n_test] for f in units[i])
     train = sorted(f for i in order[n_test:] for f in units[i])

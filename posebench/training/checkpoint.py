@@ -81,15 +81,59 @@ def load(path: str | Path) -> dict[str, Any]:
         if fh.read(8) == b"\x89HDF\r\n\x1a\n":
             raise UsageError(f"--resume: {p.name} is an HDF5 (Keras) weights file, not a posebench checkpoint: "
                              "give it to --init to start from it")
+    if p.stat().st_size == 0:
+        raise WeightsError(f"--resume: checkpoint {p} is an empty (0-byte) file: resume from another last.pt or step-*.pt")
     try:
         obj = torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise WeightsError(f"cannot read checkpoint {p}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+        lines = str(exc).strip().splitlines()
+        why = lines[0][:200] if lines else "no message"
+        raise WeightsError(f"cannot read checkpoint {p}: {type(exc).__name__}: {why}") from None
     if not isinstance(obj, dict) or "posebench_checkpoint" not in obj:
         raise UsageError(f"--resume: {p} is not a posebench training checkpoint (use --init for weights files)")
     if "optimizer" not in obj:
         raise UsageError(f"--resume: {p.name} holds weights only (best.pt); resume from last.pt or a step-*.pt")
+    problem = resumable_problem(obj)
+    if problem:
+        raise WeightsError(f"--resume: checkpoint {p} is damaged: {problem}")
     return obj
+
+
+def resumable_problem(obj: dict[str, Any]) -> str:
+    """What is missing or malformed in a resumable checkpoint dict (see the module doc for its
+    fields), or ``""`` when every field has the type :func:`save` writes. Checked before any of it
+    is used, so a damaged file is one line naming the field, never an ``IndexError``/``KeyError``."""
+    def is_state(v: Any) -> bool:
+        return isinstance(v, dict) and all(isinstance(k, str) for k in v)
+
+    if not isinstance(obj.get("arch"), str):
+        return "'arch' (the network's name) is missing or not a string"
+    if not is_state(obj.get("config")):
+        return "'config' is missing or not a dict of named options"
+    model = obj.get("model")
+    if not is_state(model) or not all(isinstance(t, torch.Tensor) for t in model.values()):
+        return "'model' is missing or not a dict of named tensors"
+    for key in ("optimizer", "scheduler"):
+        if not isinstance(obj.get(key), dict):
+            return f"{key!r} is missing or not a dict"
+    progress = obj.get("progress")
+    if (not isinstance(progress, (list, tuple)) or len(progress) < 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in progress[:3])):
+        return "'progress' is missing or not (epoch, step, global step) whole numbers >= 0"
+    ranks = obj.get("rng_ranks") or [obj.get("rng")]
+    if not isinstance(ranks, (list, tuple)) or not all(_rng_ok(r) for r in ranks):
+        return "'rng' / 'rng_ranks' (the generators' states) is missing or malformed"
+    return ""
+
+
+def _rng_ok(state: Any) -> bool:
+    """True when ``state`` has the layout :func:`rng_state` writes."""
+    if not isinstance(state, dict):
+        return False
+    n, py = state.get("numpy"), state.get("python")
+    return (isinstance(state.get("torch"), torch.Tensor) and isinstance(n, (list, tuple)) and len(n) == 5
+            and isinstance(n[1], torch.Tensor) and isinstance(py, (list, tuple)) and len(py) == 3
+            and isinstance(py[1], (list, tuple)))
 
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from posebench.errors import UsageError
+from posebench.errors import UsageError, WeightsError
 from posebench.fileio import existing_file
 
 from . import checkpoint as ckpt
@@ -406,13 +406,18 @@ def _restore(run: _Run, resume: Path) -> None:
     if state.get("arch") != cfg.model:
         raise UsageError(f"--resume {Path(resume).name} is a {state.get('arch')} checkpoint, not {cfg.model}")
     ckpt.check_resume(state["config"], run.config, Path(resume))
-    run.net.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    run.scheduler.load_state_dict(state["scheduler"])
-    if "scaler" in state:
-        run.scaler.load_state_dict(state["scaler"])
-    ranks = state.get("rng_ranks") or [state["rng"]]
-    ckpt.set_rng_state(ranks[run.rank] if run.rank < len(ranks) else state["rng"])
+    try:  # the fields' types are checked by ckpt.load; their contents are checked by torch here
+        run.net.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.scheduler.load_state_dict(state["scheduler"])
+        if "scaler" in state:
+            run.scaler.load_state_dict(state["scaler"])
+        ranks = state.get("rng_ranks") or [state["rng"]]
+        ckpt.set_rng_state(ranks[run.rank] if run.rank < len(ranks) else ranks[0])
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+        lines = str(exc).strip().splitlines()
+        raise WeightsError(f"--resume: checkpoint {resume} is damaged: {type(exc).__name__}: "
+                           f"{' '.join(x.strip() for x in lines)[:240] if lines else 'no message'}") from None
     run.start_epoch, run.start_step, run.global_step = (int(v) for v in state["progress"][:3])
     run.best_mae = float(state.get("best_mae", float("inf")))
     run.resumed_sums = {k: float(v) for k, v in state.get("epoch_sums", {}).items()}

@@ -24,3 +24,25 @@ def test_a_study_with_every_method_skipped_keeps_the_stored_table(tmp_path, stud
     assert "no method of the study can run, nothing was stored: onnx-headpose: " in r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
     assert stored.read_text() == "method,mae\nwhenet,5.4\n" and sorted(p.name for p in tables.iterdir()) == [stored.name]
+
+
+@pytest.mark.parametrize("name,options,message", [
+    ("biwi-p2", {"seeds": "0,-1"}, "option seeds='0,-1': values must be in 0 .. 4.29497e+09, got -1"),
+    ("biwi-p2", {"seeds": str(2 ** 70)}, "option seeds="),
+    ("afw-yaw", {"thresholds": "15,-30"}, "option thresholds='15,-30': values must be in 0 .. 180, got -30.0")])
+def test_list_options_out_of_domain_are_one_line(name, options, message):
+    """``biwi-p2 seeds=-1`` used to reach numpy's seeding (an unexpected ValueError)."""
+    from posebench.errors import UsageError
+    from posebench.studies.run import create_study
+
+    with pytest.raises(UsageError) as err:
+        create_study(name, options)
+    assert str(err.value).startswith(message)
+
+
+def test_split_units_refuses_a_seed_numpy_cannot_take():
+    from posebench.datasets.biwi_split import split_units
+    from posebench.errors import UsageError
+
+    with pytest.raises(UsageError, match="seed must be a whole number in 0 .. 4294967295, got -1"):
+        split_units([("01",), ("02",), ("03",)], -1, 0.3)

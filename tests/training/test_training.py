@@ -252,7 +252,8 @@ def test_alpha_study_checkpoint_loads_into_its_method(tmp_path, aflw_sample):
     assert res.exit_code == 0, res.output
     table = pd.read_csv(tmp_path / "results" / "tables" / "alpha-aflw2000.csv")
     assert list(table["model"]) == ["hopenet"] and table["paper_mae"].tolist() == [6.410]
-    weights = runs / "hopenet-alpha1" / "best.pt"
+    weights = Path(table["weights"].iloc[0])
+    assert weights.name == "best.pt" and weights.parent.parent == runs and weights.parent.name.startswith("hopenet-alpha1-")
     run = CliRunner().invoke(main, ["run", "-m", "hopenet", "-d", "aflw2000", "--data-dir", str(aflw_sample), "--limit", "2",
                                     "-o", f"weights={weights}", "-o", "engine=torch", "--json",
                                     "--results-dir", str(tmp_path / "results")])
