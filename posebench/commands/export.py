@@ -168,7 +168,7 @@ def export_synergynet(weights: Path | None, output: Path, opset: int, check: boo
 
         diff = max(angle(a, b) for a, b in zip(got, ref))
         click.echo(f"check: onnxruntime vs torch on a random batch of 2: max rotation difference = {diff:.2e} deg "
-                   f"(params {float(np.abs(got - ref).max()):.2e})")
+                   f"(params: max relative difference {float((np.abs(got - ref) / np.maximum(np.abs(ref), 1e-6)).max()):.1e})")
         if not diff < 1e-3:
             raise PosebenchError(f"ONNX model differs from torch by {diff:.3g} deg (> 1e-3); not written")
     write_atomic(output, data)
