@@ -121,3 +121,24 @@ def test_export_writes_an_onnx_model_that_gives_the_authors_angles(seeded, refer
     params = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(["params"], {"image": x})[0]
     for s, p in zip(samples[:2], params):
         assert rotation_of(p) == pytest.approx(np.array(ref["images"][s.id]["R"]), abs=1e-5)
+
+
+def test_prepare_installs_the_checkpoint_after_loading_it_and_refuses_another_file(seeded, tmp_path, monkeypatch):
+    """``posebench data prepare synergynet --from FILE``: the catalogue's check loads the backbone and
+    the statistics; a state dict of another network is refused and nothing is installed."""
+    import os
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from posebench.cli import main
+
+    dest = Path(os.environ["POSEBENCH_WEIGHTS"]) / "synergynet" / "best.pth.tar"
+    wrong = tmp_path / "best.pth.tar"
+    torch.save({"epoch": 0, "state_dict": {"module.conv1.weight": torch.zeros(8, 3, 3, 3)}}, wrong)
+    res = CliRunner().invoke(main, ["data", "prepare", "synergynet", "--from", str(wrong)])
+    assert res.exit_code == 1 and "not a SynergyNet checkpoint" in res.output and not dest.exists()
+    res = CliRunner().invoke(main, ["data", "prepare", "synergynet", "--from", str(seeded)])
+    assert res.exit_code == 0, res.output
+    assert "318 tensors and the 62 parameter statistics" in res.output and dest.read_bytes() == seeded.read_bytes()
+    assert create_method("synergynet", {"engine": "torch"}).weights_path == dest  # the default look-up finds it
