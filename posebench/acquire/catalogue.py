@@ -301,8 +301,6 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
              "300W-LP, alpha 2 (the paper's AFLW2000 model)"),
     _hopenet("hopenet-robust-alpha1", "hopenet_robust_alpha1.pkl", "1m25PrSE7g9D2q2XJVMR6IA7RaCvWSzCR",
              "300W-LP, alpha 1, robust to image quality"),
-    # -- i21: SynergyNet (img2pose: not yet) ------------------------------------------------------
-    # gdrive: 1BVHbiLTfX6iTeJcNbh-jgHjWDoemfrzG
     Source(
         name="synergynet", kind="weights",
         title="SynergyNet MobileNetV2 3DMM regressor checkpoint (Wu, Xu, Neumann, 3DV 2021), best.pth.tar",
@@ -311,11 +309,12 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
                 "300W-LP (research use); its 3DMM buffers derive from the Basel Face Model (non-commercial research)",
         url_note="Google Drive file https://drive.google.com/file/d/1BVHbiLTfX6iTeJcNbh-jgHjWDoemfrzG (the README's "
                  "\"Download pretrained weights\"; re-uploaded 2026-02-24 as 1RUOOWT1oSLOJYFpkWF_st2ZrVs8dpEcg)",
-        manual=("Google Drive needs a browser: open https://drive.google.com/file/d/1BVHbiLTfX6iTeJcNbh-jgHjWDoemfrzG "
-                f"(linked from {SYNERGYNET_README}), download best.pth.tar, then run "
+        manual=("If Google Drive refuses: open https://drive.google.com/file/d/1BVHbiLTfX6iTeJcNbh-jgHjWDoemfrzG "
+                f"(linked from {SYNERGYNET_README}) in a browser, download best.pth.tar, then run "
                 "`posebench data prepare synergynet --from ~/Downloads/best.pth.tar`."),
         checksum_note="checksum unknown: not measured here; checked by loading the MobileNetV2 backbone and the 3DMM "
-                      "statistics with torch.load(weights_only=True)"),
+                      "statistics with torch.load(weights_only=True)",
+        gdrive_id="1BVHbiLTfX6iTeJcNbh-jgHjWDoemfrzG", used_by=("synergynet",)),
 ]}
 
 
