@@ -79,7 +79,9 @@ def _method(name: str, tmp_path: Path):
         path = tmp_path / f"{name}_seeded.pkl"
         torch.save(nets.seeded_weights(name, seed=0), path)
         return create_method(name, {"weights": str(path), "engine": "torch"})
-    return create_method(name, {})
+    from method_fixtures import MADE_OPTIONS  # methods whose test-made weights the contract tests share
+
+    return create_method(name, MADE_OPTIONS[name]() if name in MADE_OPTIONS else {})
 
 
 @pytest.mark.parametrize("name", IMAGE_METHODS)

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from posebench.crop import Box
 from posebench.methods.tddfa_v2.preprocess import crop_roi, denormalise, pose_of, rotation_of
@@ -49,7 +48,8 @@ def network_input(image: np.ndarray, roi: Sequence[float], size: int = INPUT_SIZ
     return cv2.resize(crop_roi(image, roi), dsize=(size, size), interpolation=cv2.INTER_LANCZOS4)
 
 
-def to_batch(crops: Sequence[np.ndarray]) -> torch.Tensor:
-    """(N, 3, 120, 120) float32 from RGB uint8 crops: channels reversed to BGR, ``(x - 127.5) / 128``."""
+def to_batch(crops: Sequence[np.ndarray]) -> np.ndarray:
+    """(N, 3, 120, 120) float32 C-contiguous array from RGB uint8 crops: channels reversed to BGR,
+    ``(x - 127.5) / 128``; numpy, as 3DDFA_V2's engines take it (no torch next to onnxruntime)."""
     x = np.stack(crops)[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
-    return torch.from_numpy((x - np.float32(127.5)) / np.float32(128)).contiguous()
+    return np.ascontiguousarray((x - np.float32(127.5)) / np.float32(128))
