@@ -274,6 +274,30 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
              "300W-LP, alpha 2 (the paper's AFLW2000 model)"),
     _hopenet("hopenet-robust-alpha1", "hopenet_robust_alpha1.pkl", "1m25PrSE7g9D2q2XJVMR6IA7RaCvWSzCR",
              "300W-LP, alpha 1, robust to image quality"),
+    Source(  # used_by: detector:mtcnn
+        name="mtcnn-pnet", kind="weights", title="MTCNN P-Net (Zhang et al., IEEE SPL 2016), facenet-pytorch's state dict",
+        homepage="https://github.com/timesler/facenet-pytorch", filename="pnet.pt",
+        url="https://raw.githubusercontent.com/timesler/facenet-pytorch/master/data/pnet.pt",
+        url_note="the authors' repository (branch master); size and SHA-256 measured on the file in the PyPI wheel facenet-pytorch 2.6.0",
+        licence="MIT, Copyright (c) 2019 Timothy Esler (facenet-pytorch's LICENSE.md)",
+        target="mtcnn/pnet.pt", size=28570,
+        sha256="a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f"),
+    Source(  # used_by: detector:mtcnn
+        name="mtcnn-rnet", kind="weights", title="MTCNN R-Net (Zhang et al., IEEE SPL 2016), facenet-pytorch's state dict",
+        homepage="https://github.com/timesler/facenet-pytorch", filename="rnet.pt",
+        url="https://raw.githubusercontent.com/timesler/facenet-pytorch/master/data/rnet.pt",
+        url_note="the authors' repository (branch master); size and SHA-256 measured on the file in the PyPI wheel facenet-pytorch 2.6.0",
+        licence="MIT, Copyright (c) 2019 Timothy Esler (facenet-pytorch's LICENSE.md)",
+        target="mtcnn/rnet.pt", size=403147,
+        sha256="bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86"),
+    Source(  # used_by: detector:mtcnn
+        name="mtcnn-onet", kind="weights", title="MTCNN O-Net (Zhang et al., IEEE SPL 2016), facenet-pytorch's state dict",
+        homepage="https://github.com/timesler/facenet-pytorch", filename="onet.pt",
+        url="https://raw.githubusercontent.com/timesler/facenet-pytorch/master/data/onet.pt",
+        url_note="the authors' repository (branch master); size and SHA-256 measured on the file in the PyPI wheel facenet-pytorch 2.6.0",
+        licence="MIT, Copyright (c) 2019 Timothy Esler (facenet-pytorch's LICENSE.md)",
+        target="mtcnn/onet.pt", size=1559269,
+        sha256="165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"),
 ]}
 
 
