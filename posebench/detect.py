@@ -17,6 +17,8 @@ A method's ``box`` option decides it:
   default ``$POSEBENCH_WEIGHTS/yunet/yunet_n_dynamic.onnx``).
 * ``mediapipe``: MediaPipe's short-range BlazeFace (:mod:`posebench.blazeface`, on LiteRT, the
   optional extra ``posebench[mediapipe]``), default ``$POSEBENCH_WEIGHTS/mediapipe/face_detection_short_range.tflite``.
+* ``mtcnn``: MTCNN as facenet-pytorch runs it (:mod:`posebench.mtcnn`), from facenet-pytorch's
+  ``pnet.pt``/``rnet.pt``/``onet.pt`` (``detector_model=FOLDER``, default ``$POSEBENCH_WEIGHTS/mtcnn``).
 
 Detectors are plugins of the :data:`detectors` registry (:mod:`posebench.registry`, entry-point
 group ``posebench.detectors``): a class registered under its name whose keyword parameters are its
@@ -65,7 +67,7 @@ PROTOCOL_MODES = ("auto", "gt")
 #: declares no calibration is taken to box faces as dlib does.
 DEFAULT_REFERENCE_SCALE = 195.0
 #: The detectors posebench registers itself (listed first, in this order, in messages).
-BUILTIN_DETECTORS = ("dlib-hog", "dlib-cnn", "yunet", "mediapipe")
+BUILTIN_DETECTORS = ("dlib-hog", "dlib-cnn", "yunet", "mediapipe", "mtcnn")
 
 
 class _Names(Sequence):
@@ -303,6 +305,50 @@ class MediaPipeFace(Detector):
         img = _prepare(image)
         h, w = img.shape[:2]
         return [(d.pixel_box(w, h), d.score) for d in self._net.detections(img)]
+
+
+def default_mtcnn_dir() -> Path:
+    from posebench.paths import weights_dir
+
+    return weights_dir() / "mtcnn"
+
+
+@register_detector("mtcnn", "MTCNN (P-/R-/O-Net) as facenet-pytorch runs it, from its pnet.pt/rnet.pt/onet.pt "
+                   "(model=FOLDER, default: the weights folder's mtcnn/)",
+                   domains={"min_face_size": Domain(ge=1, le=10000), "score": Domain(ge=0, le=1),
+                            "factor": Domain(gt=0, lt=1)})
+class Mtcnn(Detector):
+    """MTCNN exactly as facenet-pytorch 2.6.0's ``MTCNN(keep_all=True).detect`` finds faces
+    (:mod:`posebench.mtcnn`; checked against it by scripts/mtcnn_reference.py). ``model``: the folder
+    holding facenet-pytorch's ``pnet.pt``, ``rnet.pt``, ``onet.pt`` (MIT; default
+    ``$POSEBENCH_WEIGHTS/mtcnn``); ``min_face_size`` px, ``factor`` (pyramid step) and ``score``
+    (O-Net's threshold; P-/R-Net keep facenet-pytorch's 0.6/0.7) default to facenet-pytorch's values.
+    Its boxes are squared about the face (forehead to chin); FAN's reference scale is left at dlib's."""
+
+    name = "mtcnn"
+
+    @classmethod
+    def files(cls, options: Mapping[str, Any]) -> dict[str, Path]:
+        from posebench.mtcnn import NET_FILES
+
+        folder = Path(options.get("model") or default_mtcnn_dir())
+        return {net: folder / f"{net}.pt" for net in NET_FILES}
+
+    def __init__(self, model: str = "", min_face_size: int = 20, score: float = 0.7, factor: float = 0.709):
+        from posebench.mtcnn import load_nets
+
+        paths = {k: existing_file(p, f"MTCNN {k}.pt", hint=" (run `posebench data download mtcnn-pnet mtcnn-rnet "
+                                  "mtcnn-onet`, or pass detector_model=FOLDER with facenet-pytorch's data/*.pt)")
+                 for k, p in self.files({"model": model}).items()}
+        self.min_face_size, self.score, self.factor = int(min_face_size), float(score), float(factor)
+        self._nets = load_nets(paths)
+
+    def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
+        from posebench.mtcnn import THRESHOLDS, detect_faces
+
+        found = detect_faces(_prepare(image), self._nets, self.min_face_size,
+                             (THRESHOLDS[0], THRESHOLDS[1], self.score), self.factor)
+        return [(d.box, d.score) for d in found]
 
 
 def _cv2_reason(exc: BaseException) -> str:

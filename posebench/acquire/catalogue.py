@@ -315,6 +315,39 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         checksum_note="checksum unknown: not measured here; checked by loading the MobileNetV2 backbone and the 3DMM "
                       "statistics with torch.load(weights_only=True)",
         gdrive_id="1BVHbiLTfX6iTeJcNbh-jgHjWDoemfrzG", used_by=("synergynet",)),
+    Source(
+        name="mtcnn-pnet", kind="weights", title="MTCNN P-Net (Zhang et al., IEEE SPL 2016), facenet-pytorch's state dict",
+        homepage="https://github.com/timesler/facenet-pytorch", filename="pnet.pt",
+        url="https://raw.githubusercontent.com/timesler/facenet-pytorch/master/data/pnet.pt",
+        url_note="the authors' repository (branch master); size and SHA-256 measured on the file in the PyPI wheel facenet-pytorch 2.6.0",
+        licence="MIT, Copyright (c) 2019 Timothy Esler (facenet-pytorch's LICENSE.md)",
+        target="mtcnn/pnet.pt", size=28570,
+        sha256="a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+        checksum_note="size and SHA-256 of pnet.pt in the PyPI wheel facenet-pytorch 2.6.0 (the files the reference script ran facenet-pytorch on)",
+        manual="If the link is down: take data/pnet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 --no-deps`, unzip), then `posebench data prepare mtcnn-pnet --from pnet.pt`.",
+        used_by=("detector:mtcnn",)),
+    Source(
+        name="mtcnn-rnet", kind="weights", title="MTCNN R-Net (Zhang et al., IEEE SPL 2016), facenet-pytorch's state dict",
+        homepage="https://github.com/timesler/facenet-pytorch", filename="rnet.pt",
+        url="https://raw.githubusercontent.com/timesler/facenet-pytorch/master/data/rnet.pt",
+        url_note="the authors' repository (branch master); size and SHA-256 measured on the file in the PyPI wheel facenet-pytorch 2.6.0",
+        licence="MIT, Copyright (c) 2019 Timothy Esler (facenet-pytorch's LICENSE.md)",
+        target="mtcnn/rnet.pt", size=403147,
+        sha256="bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
+        checksum_note="size and SHA-256 of rnet.pt in the PyPI wheel facenet-pytorch 2.6.0 (the files the reference script ran facenet-pytorch on)",
+        manual="If the link is down: take data/rnet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 --no-deps`, unzip), then `posebench data prepare mtcnn-rnet --from rnet.pt`.",
+        used_by=("detector:mtcnn",)),
+    Source(
+        name="mtcnn-onet", kind="weights", title="MTCNN O-Net (Zhang et al., IEEE SPL 2016), facenet-pytorch's state dict",
+        homepage="https://github.com/timesler/facenet-pytorch", filename="onet.pt",
+        url="https://raw.githubusercontent.com/timesler/facenet-pytorch/master/data/onet.pt",
+        url_note="the authors' repository (branch master); size and SHA-256 measured on the file in the PyPI wheel facenet-pytorch 2.6.0",
+        licence="MIT, Copyright (c) 2019 Timothy Esler (facenet-pytorch's LICENSE.md)",
+        target="mtcnn/onet.pt", size=1559269,
+        sha256="165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
+        checksum_note="size and SHA-256 of onet.pt in the PyPI wheel facenet-pytorch 2.6.0 (the files the reference script ran facenet-pytorch on)",
+        manual="If the link is down: take data/onet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 --no-deps`, unzip), then `posebench data prepare mtcnn-onet --from onet.pt`.",
+        used_by=("detector:mtcnn",)),
 ]}
 
 
