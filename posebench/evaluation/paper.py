@@ -26,6 +26,10 @@ PAPER: dict[tuple[str, str], list[tuple[str, tuple[float, float, float, float]]]
     ("whenet", "aflw2000"): [("WHENet, BMVC 2020 (cited by 6DRepNet)", (5.11, 6.24, 4.92, 5.42))],
     ("whenet", "biwi"): [("WHENet, BMVC 2020 (cited by 6DRepNet)", (3.99, 4.39, 3.06, 3.81))],
     ("dlib", "biwi"): [("Table 2, Dlib (68 points)", (16.756, 13.802, 6.190, 12.249))],
+    # 6DRepNet (Hempel et al., ICIP 2022): its README's table "Trained on 300W-LP, Test on AFLW2000
+    # and BIWI" (thohemp/6DRepNet at 464b2ba), scored with its min(|d|, |d +- 180|, |d +- 360|) MAE.
+    ("6drepnet", "aflw2000"): [("6DRepNet, ICIP 2022 (its README)", (3.63, 4.91, 3.37, 3.97))],
+    ("6drepnet", "biwi"): [("6DRepNet, ICIP 2022 (its README)", (3.24, 4.48, 2.68, 3.47))],
 }
 
 
