@@ -10,6 +10,7 @@ from . import (
     hopenet,  # noqa: F401
     mediapipe,  # noqa: F401
     onnx_headpose,  # noqa: F401
+    sixdrepnet,  # noqa: F401
     synergynet,  # noqa: F401
     tddfa_v2,  # noqa: F401
     whenet,  # noqa: F401

@@ -95,6 +95,47 @@ def _tddfa(name: str, path: str, what: str, size: int | None, sha256: str | None
         manual=f"If the link is down: download {path} from {TDDFA_REPO}, then `posebench data prepare {name} --from {filename}`.")
 
 
+SIXDREPNET_REPO = "https://github.com/thohemp/6DRepNet"
+SIXDREPNET360_REPO = "https://github.com/thohemp/6DRepNet360"
+SIXDREPNET_DRIVE = "1V1pCV0BEW3mD-B9MogGrz_P91UhTtuE_"  # the README's "fine-tuned models" Google Drive folder
+
+
+def _verify_sixdrepnet(report: Report) -> None:
+    """``torch.load(weights_only=True)`` and every tensor of the 6DRepNet / 6DRepNet360 network."""
+    from posebench.errors import WeightsError
+    from posebench.methods.sixdrepnet.weights import load_network
+
+    report.facts.append(f"{report.path.name}: {report.path.stat().st_size} bytes")
+    try:
+        net, form = load_network(report.path)
+    except WeightsError as exc:
+        report.problems.append(str(exc))
+        return
+    report.facts.append(f"6DRepNet ({form} form): every tensor fits, loadable with weights_only=True")
+
+
+def _sixdrepnet(name: str, filename: str, what: str, homepage: str, url: str | None = None, drive: bool = False) -> Source:
+    licence = f"MIT, Copyright (c) Thorsten Hempel (LICENSE in {homepage}; keep the notice with any copy)"
+    used_by = ("6drepnet360",) if name.startswith("6drepnet360") else ("6drepnet",)
+    if drive:
+        return Source(
+            name=name, kind="weights", title=f"6DRepNet weights, {what} (Hempel et al., ICIP 2022)", homepage=homepage,
+            filename=filename, licence=licence, target=f"6drepnet/{filename}", verify=_verify_sixdrepnet,
+            url_note=f"in the Google Drive folder https://drive.google.com/drive/folders/{SIXDREPNET_DRIVE} (browser needed)",
+            manual=(f"Google Drive needs a browser: open https://drive.google.com/drive/folders/{SIXDREPNET_DRIVE} "
+                    f"(linked from {homepage}), download {filename}, then run "
+                    f"`posebench data prepare {name} --from ~/Downloads/{filename}`."),
+            checksum_note="checksum unknown: checked by loading every tensor with torch.load(weights_only=True)",
+            used_by=used_by)
+    return Source(
+        name=name, kind="weights", title=f"{what} (Hempel et al.)", homepage=homepage, filename=filename, url=url,
+        url_note="the authors' own download link (cloud.ovgu.de); not reachable from the machine that wrote this",
+        licence=licence, target=f"6drepnet/{filename}", verify=_verify_sixdrepnet,
+        checksum_note="checksum unknown: not measured here; checked by loading every tensor with torch.load(weights_only=True)",
+        manual=f"If the link is down: download {filename} from {homepage}, then `posebench data prepare {name} --from {filename}`.",
+        used_by=used_by)
+
+
 MEDIAPIPE_ASSETS = "https://storage.googleapis.com/mediapipe-assets"  # Google's published model files (MediaPipe's Bazel assets)
 MEDIAPIPE_REPO = "https://github.com/google-ai-edge/mediapipe"
 MEDIAPIPE_LICENCE = "Apache-2.0, Copyright The MediaPipe Authors (LICENSE in the MediaPipe repository; keep the notice with any copy)"
@@ -348,6 +389,18 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         checksum_note="size and SHA-256 of onet.pt in the PyPI wheel facenet-pytorch 2.6.0 (the files the reference script ran facenet-pytorch on)",
         manual="If the link is down: take data/onet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 --no-deps`, unzip), then `posebench data prepare mtcnn-onet --from onet.pt`.",
         used_by=("detector:mtcnn",)),
+    # 6DRepNet / 6DRepNet360 (methods/sixdrepnet): the files the authors publish, in their layouts.
+    _sixdrepnet("6drepnet-300wlp", "6DRepNet_300W_LP_AFLW2000.pth",
+                "6DRepNet (RepVGG-B1g2, deploy form), trained on 300W-LP, the README's AFLW2000 model (`6drepnet`'s default)",
+                SIXDREPNET_REPO, url="https://cloud.ovgu.de/s/Q67RnLDy6JKLRWm/download/6DRepNet_300W_LP_AFLW2000.pth"),
+    # gdrive: folder 1V1pCV0BEW3mD-B9MogGrz_P91UhTtuE_ (file id not published separately)
+    _sixdrepnet("6drepnet-300wlp-biwi", "6DRepNet_300W_LP_BIWI.pth", "trained on 300W-LP, the README's BIWI model",
+                SIXDREPNET_REPO, drive=True),
+    _sixdrepnet("6drepnet360-full-rotation", "6DRepNet360_Full-Rotation_300W_LP+Panoptic.pth",
+                "6DRepNet360 (ResNet-50), fine-tuned on 300W-LP + CMU Panoptic, full-range yaw (`6drepnet360`'s default)",
+                SIXDREPNET360_REPO, url="https://cloud.ovgu.de/s/TewGC9TDLGgKkmS/download/6DRepNet360_Full-Rotation_300W_LP+Panoptic.pth"),
+    _sixdrepnet("6drepnet360-300wlp", "6DRepNet360_300W_LP.pth", "6DRepNet360 (ResNet-50), fine-tuned on 300W-LP",
+                SIXDREPNET360_REPO, url="https://cloud.ovgu.de/s/wWCitDxp9t79xkP/download/6DRepNet360_300W_LP.pth"),
 ]}
 
 

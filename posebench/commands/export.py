@@ -176,4 +176,36 @@ def export_synergynet(weights: Path | None, output: Path, opset: int, check: boo
                "-> output 'params' [N,62] de-normalised 3DMM parameters")
 
 
+
+def _sixdrepnet_command(name: str) -> click.Command:
+    from posebench.methods.sixdrepnet import WEIGHT_FILES as FILES
+
+    @click.command(name)
+    @click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help=f"The authors' checkpoint (deploy-form .pth, a train.py snapshot, or 6DRepNet360's); "
+                       f"default: <weights folder>/6drepnet/{FILES[name]}.")
+    @click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                  help="ONNX file to write (-o is --option on every command).")
+    @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
+    @click.option("--check/--no-check", default=True, show_default=True,
+                  help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
+    def cmd(weights: Path | None, output: Path, opset: int, check: bool) -> None:
+        from posebench.methods.sixdrepnet.nets import Angles
+        from posebench.methods.sixdrepnet.weights import load_network, resolve_weights
+
+        check_output(output)
+        path = resolve_weights(name, weights)
+        net, form = load_network(path)
+        click.echo(f"loaded {name} weights {path} ({form} form)", err=True)
+        export_checked(Angles(net).eval(), output, opset, check)
+
+    cmd.help = (f"Export {name} with the authors' weights to ONNX. Input 'image' [N,3,224,224] float32: the face crop "
+                "(Resize(256)+CenterCrop(224) of the protocol box), RGB, /255, ImageNet mean/std; output 'angles' [N,3] "
+                "degrees (yaw, pitch, roll in posebench's convention, from the network's rotation matrix).")
+    return cmd
+
+
+for _name in ("6drepnet", "6drepnet360"):
+    export.add_command(_sixdrepnet_command(_name))
+
 COMMANDS = [export]

@@ -29,6 +29,10 @@ PAPER: dict[tuple[str, str], list[tuple[str, tuple[float, float, float, float]]]
     # SynergyNet (Wu, Xu, Neumann, 3DV 2021): the orientation table of choyingw/SynergyNet's README
     # (demo/orientation.png, the paper's table), row "SynergyNet (our)".
     ("synergynet", "aflw2000"): [("SynergyNet, 3DV 2021 (authors' README table)", (3.42, 4.09, 2.55, 3.35))],
+    # 6DRepNet (Hempel et al., ICIP 2022): its README's table "Trained on 300W-LP, Test on AFLW2000
+    # and BIWI" (thohemp/6DRepNet at 464b2ba), scored with its min(|d|, |d +- 180|, |d +- 360|) MAE.
+    ("6drepnet", "aflw2000"): [("6DRepNet, ICIP 2022 (its README)", (3.63, 4.91, 3.37, 3.97))],
+    ("6drepnet", "biwi"): [("6DRepNet, ICIP 2022 (its README)", (3.24, 4.48, 2.68, 3.47))],
 }
 
 
