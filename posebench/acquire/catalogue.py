@@ -365,7 +365,8 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         target="mtcnn/pnet.pt", size=28570,
         sha256="a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
         checksum_note="size and SHA-256 of pnet.pt in the PyPI wheel facenet-pytorch 2.6.0 (the files the reference script ran facenet-pytorch on)",
-        manual="If the link is down: take data/pnet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 --no-deps`, unzip), then `posebench data prepare mtcnn-pnet --from pnet.pt`.",
+        manual="If the link is down: take data/pnet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 "
+               "--no-deps`, unzip), then `posebench data prepare mtcnn-pnet --from pnet.pt`.",
         used_by=("detector:mtcnn",)),
     Source(
         name="mtcnn-rnet", kind="weights", title="MTCNN R-Net (Zhang et al., IEEE SPL 2016), facenet-pytorch's state dict",
@@ -376,7 +377,8 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         target="mtcnn/rnet.pt", size=403147,
         sha256="bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
         checksum_note="size and SHA-256 of rnet.pt in the PyPI wheel facenet-pytorch 2.6.0 (the files the reference script ran facenet-pytorch on)",
-        manual="If the link is down: take data/rnet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 --no-deps`, unzip), then `posebench data prepare mtcnn-rnet --from rnet.pt`.",
+        manual="If the link is down: take data/rnet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 "
+               "--no-deps`, unzip), then `posebench data prepare mtcnn-rnet --from rnet.pt`.",
         used_by=("detector:mtcnn",)),
     Source(
         name="mtcnn-onet", kind="weights", title="MTCNN O-Net (Zhang et al., IEEE SPL 2016), facenet-pytorch's state dict",
@@ -387,7 +389,8 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         target="mtcnn/onet.pt", size=1559269,
         sha256="165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
         checksum_note="size and SHA-256 of onet.pt in the PyPI wheel facenet-pytorch 2.6.0 (the files the reference script ran facenet-pytorch on)",
-        manual="If the link is down: take data/onet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 --no-deps`, unzip), then `posebench data prepare mtcnn-onet --from onet.pt`.",
+        manual="If the link is down: take data/onet.pt from the wheel facenet-pytorch 2.6.0 (`pip download facenet-pytorch==2.6.0 "
+               "--no-deps`, unzip), then `posebench data prepare mtcnn-onet --from onet.pt`.",
         used_by=("detector:mtcnn",)),
     # 6DRepNet / 6DRepNet360 (methods/sixdrepnet): the files the authors publish, in their layouts.
     _sixdrepnet("6drepnet-300wlp", "6DRepNet_300W_LP_AFLW2000.pth",
