@@ -80,8 +80,12 @@ def _method(name: str, tmp_path: Path):
         torch.save(nets.seeded_weights(name, seed=0), path)
         return create_method(name, {"weights": str(path), "engine": "torch"})
     from method_fixtures import MADE_OPTIONS  # methods whose test-made weights the contract tests share
+    from posebench.errors import WeightsError
 
-    return create_method(name, MADE_OPTIONS[name]() if name in MADE_OPTIONS else {})
+    try:
+        return create_method(name, MADE_OPTIONS[name]() if name in MADE_OPTIONS else {})
+    except WeightsError as exc:  # as the contract tests: a method whose weights are not here and not made
+        pytest.skip(f"{name}: weights absent here: {str(exc).splitlines()[0]}")
 
 
 @pytest.mark.parametrize("name", IMAGE_METHODS)

@@ -144,7 +144,7 @@ def test_yunet_missing_model_is_a_one_line_weights_error(tmp_path):
 
 def test_bad_box_option_is_a_usage_error():
     with pytest.raises(UsageError, match=r"box.*must be one of auto, gt, dlib-hog"):
-        create_method("dlib", {"box": "mtcnn"})
+        create_method("dlib", {"box": "no-such-detector"})
 
 
 # -- dlib --------------------------------------------------------------------------------------
