@@ -18,28 +18,73 @@ SHARED_OPTIONS = {"onnx-headpose": {"model_dir": str(SHARED / "models" / "fsanet
                                 "detector_model": str(SHARED / "models" / "mediapipe" / "face_detection_short_range.tflite")}}
 
 
-def _seeded_synergynet() -> dict[str, str]:
-    """A seeded SynergyNet checkpoint in the authors' layout (:mod:`synergynet_fixtures`), made once
-    per test process in a temporary folder removed at exit."""
+def _made_file(key: str, name: str, write) -> str:
+    """``write(path)`` once per test process into a temporary folder removed at exit; its path."""
     import atexit
     import shutil
     import tempfile
     from pathlib import Path
 
+    if key not in _MADE:
+        folder = Path(tempfile.mkdtemp(prefix=f"posebench-{key}-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / name
+        write(path)
+        _MADE[key] = str(path)
+    return _MADE[key]
+
+
+def _seeded_synergynet() -> dict[str, str]:
+    """A seeded SynergyNet checkpoint in the authors' layout (:mod:`synergynet_fixtures`)."""
     from synergynet_fixtures import write_seeded_checkpoint
 
-    if "synergynet" not in _MADE:
-        folder = Path(tempfile.mkdtemp(prefix="posebench-synergynet-"))
-        atexit.register(shutil.rmtree, folder, True)
-        _MADE["synergynet"] = str(write_seeded_checkpoint(folder / "best.pth.tar"))
-    return {"weights": _MADE["synergynet"]}
+    return {"weights": _made_file("synergynet", "best.pth.tar", write_seeded_checkpoint)}
+
+
+def _seeded_hopenet(arch: str):
+    """Seeded weights of a Hopenet-family architecture, saved as the authors' ``.pkl`` state dict."""
+    def made() -> dict[str, str]:
+        import torch
+
+        from posebench.methods.hopenet import nets
+
+        return {"weights": _made_file(arch, f"{arch}.pkl", lambda p: torch.save(nets.seeded_weights(arch, seed=0), p))}
+    return made
+
+
+def _seeded_sixdrepnet(form: str, name: str):
+    """Seeded weights in a 6DRepNet layout (``deploy``: the plain deploy-form state dict;
+    ``resnet50``: 6DRepNet360's plain state dict), as ``tests/methods/test_sixdrepnet.py`` makes them."""
+    def made() -> dict[str, str]:
+        import torch
+
+        from posebench.methods.sixdrepnet.weights import seeded_for
+
+        return {"weights": _made_file(f"6drep-{form}", name, lambda p: torch.save(seeded_for(form, 0), p))}
+    return made
+
+
+def _plumbing_fan() -> dict[str, str]:
+    """Random FAN weights (plumbing: its predictions mean nothing) in face-alignment's layout."""
+    def write(p):
+        import torch
+        from face_alignment.models import FAN
+
+        torch.manual_seed(0)
+        torch.save(FAN(4).state_dict(), p)
+    return {"weights": _made_file("fan", "2DFAN4-plumbing.pth", write)}
 
 
 _MADE: dict[str, str] = {}
-#: Built-in methods whose weights the tests make (no published file here).
-MADE_OPTIONS = {"synergynet": _seeded_synergynet}
-
-
+#: Built-in methods whose weights the tests make (no published file here): seeded tensors in the
+#: authors' checkpoint layout. A built-in method that is in neither this table nor SHARED_OPTIONS
+#: (nor needs no files) fails ``test_every_builtin_method_can_be_made_here``.
+MADE_OPTIONS = {"synergynet": _seeded_synergynet,
+                "hopenet": _seeded_hopenet("hopenet"), "hopenet-alexnet": _seeded_hopenet("hopenet-alexnet"),
+                "resnet50-regression": _seeded_hopenet("resnet50-regression"),
+                "6drepnet": _seeded_sixdrepnet("deploy", "6DRepNet_300W_LP_AFLW2000.pth"),
+                "6drepnet360": _seeded_sixdrepnet("resnet50", "6DRepNet360_Full-Rotation_300W_LP+Panoptic.pth"),
+                "fan": _plumbing_fan}
 def make_method(name: str, **extra) -> Method:
     """Registered method ``name`` with its example options, the shared or test-made files and ``extra``."""
     entry = methods.get(name)

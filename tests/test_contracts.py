@@ -49,6 +49,27 @@ def _faces(image_folder: Path) -> list[FaceInput]:
     return good + [empty]
 
 
+BUILTIN_METHODS = [n for n in methods.names() if methods.get(n).origin.startswith("posebench.")]
+
+
+@pytest.mark.parametrize("name", BUILTIN_METHODS)
+def test_every_builtin_method_can_be_made_here(name, image_folder):
+    """With ../shared beside the checkout, every built-in method runs in these contract tests: its
+    files are shared ones (``SHARED_OPTIONS``) or test-made seeded ones in its authors' layout
+    (``MADE_OPTIONS``). A new built-in without either fails here instead of being skipped by
+    every contract test."""
+    from conftest import SHARED
+    from posebench.errors import WeightsError
+
+    if not SHARED.is_dir():
+        pytest.skip(f"../shared not found: {SHARED}")
+    try:
+        m = make_method(name)
+        m.estimate_batch(_faces(image_folder)[:1])
+    except (pytest.skip.Exception, WeightsError) as exc:
+        pytest.fail(f"{name}: no shared or test-made files (tests/method_fixtures.py): {str(exc)[:200]}")
+
+
 @pytest.mark.parametrize("name", methods.names())
 def test_method_one_output_per_face_and_failures_are_data(name, image_folder):
     m = make_method(name)

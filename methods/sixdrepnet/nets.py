@@ -24,6 +24,8 @@ the transpose of posebench's model rotation (see :mod:`.preprocess`).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -186,4 +188,5 @@ class Angles(nn.Module):
         yaw = torch.asin(torch.clamp(-m[:, 2, 0], -1.0, 1.0))
         pitch = torch.atan2(m[:, 2, 1], m[:, 2, 2])
         roll = torch.atan2(m[:, 1, 0], m[:, 0, 0])
-        return torch.rad2deg(torch.stack((yaw, pitch, roll), dim=1))
+        # ``* 180/pi``, not torch.rad2deg: ONNX has no rad2deg operator (the export failed on it)
+        return torch.stack((yaw, pitch, roll), dim=1) * (180.0 / math.pi)

