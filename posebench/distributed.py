@@ -2,8 +2,9 @@
 
 ``torchrun --nproc-per-node N`` (one machine or many: ``--nnodes``, ``--rdzv-endpoint``) starts
 N processes per machine with ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` set. :func:`group` opens
-the ``torch.distributed`` process group once per process (NCCL where CUDA is available, gloo on
-CPU, as :mod:`posebench.training.loop` always has) and returns this process's :class:`Group`;
+the ``torch.distributed`` process group once per process (NCCL where CUDA is available and each
+process of a machine has a GPU of its own, as :mod:`posebench.training.loop` has; gloo on CPU or
+where processes share a GPU) and returns this process's :class:`Group`;
 without ``WORLD_SIZE`` > 1 it is the one-process group and torch is never imported (listing,
 help and single-process runs keep their fixed costs).
 
@@ -124,8 +125,9 @@ _GROUP: Group | None = None
 
 def group() -> Group:
     """This process's :class:`Group`, opening the process group on first use when
-    ``WORLD_SIZE`` > 1 (NCCL where ``torch.cuda.is_available()``, else gloo; the rendezvous is
-    torchrun's ``MASTER_ADDR``/``MASTER_PORT``). :class:`ShardError` when it cannot be opened."""
+    ``WORLD_SIZE`` > 1 (:func:`backend`: NCCL where each process has a GPU, else gloo; the
+    rendezvous is torchrun's ``MASTER_ADDR``/``MASTER_PORT``). :class:`ShardError` when it cannot
+    be opened."""
     global _GROUP, OPENED_PROCESS_GROUP
     if _GROUP is not None:
         return _GROUP
@@ -133,17 +135,34 @@ def group() -> Group:
     if world <= 1:
         _GROUP = Group()
         return _GROUP
-    import torch
     import torch.distributed as dist
 
+    local_rank = int(os.environ.get("LOCAL_RANK", "0") or 0)
     if not dist.is_initialized():
         try:
-            dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+            dist.init_process_group(backend=backend(local_rank))
         except Exception as exc:  # noqa: BLE001
-            raise ShardError(f"cannot join the torchrun job ({str(exc).strip().splitlines()[0][:160]})") from None
+            raise ShardError(f"cannot join the torchrun job ({one_line(exc)[:160]})") from None
         OPENED_PROCESS_GROUP = True
-    _GROUP = Group(world=dist.get_world_size(), rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    _GROUP = Group(world=dist.get_world_size(), rank=dist.get_rank(), local_rank=local_rank)
     return _GROUP
+
+
+def backend(local_rank: int) -> str:
+    """``nccl`` where CUDA is available and every process of this machine has a GPU of its own
+    (``LOCAL_WORLD_SIZE`` <= the GPU count; this process's GPU becomes ``cuda:LOCAL_RANK``, the
+    device a method's ``device=cuda`` then uses), else ``gloo`` (CPU, or several processes
+    sharing a GPU, which NCCL refuses). The evaluation exchanges only small Python objects
+    (:meth:`Group.gather`), so either serves it."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "gloo"
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    if local_world > torch.cuda.device_count():
+        return "gloo"
+    torch.cuda.set_device(local_rank)
+    return "nccl"
 
 
 def current() -> Group:
