@@ -43,8 +43,12 @@ def valid_record(rec: object, width: int = 3) -> bool:
 
 
 def warn(message: str) -> None:
-    """One line on stderr (never a traceback)."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    """One line on stderr (never a traceback); in a torchrun job from process 0 only, which
+    reads the same shared cache files as the others (:mod:`posebench.distributed`)."""
+    from posebench.distributed import current
+
+    if current().main:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 class PredictionCache:
