@@ -11,6 +11,13 @@ kept per sample and counted in the record: ``detectors`` (which detector found t
 ``protocol box``), ``pnp`` (what the landmark-to-pose guard did), ``behind_camera`` (evaluated
 poses that come from a solution with the face behind the camera: 0 unless the set-up has no
 guard) and ``behind_camera_replaced`` (such solutions the guard replaced).
+
+Sharded (a ``torchrun`` job the command joined, :func:`posebench.distributed.group`): every
+process reads the caches, evaluates its share of each method's to-do list (:func:`shard_todo`:
+whole batches dealt in turn) into the shared cache files, the processes meet, every one reads the
+merged caches and scores them, and process 0 alone writes the runs (mmpose's ``dist_test``
+pattern). The predictions, key and record are one process's; the record adds ``processes`` and
+``shards``. An error on any process ends every process at the next meeting (docs/sharding.md).
 """
 
 from __future__ import annotations
