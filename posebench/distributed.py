@@ -109,15 +109,25 @@ class Group:
         try:
             dist.all_gather_object(out, value)
         except Exception as exc:  # noqa: BLE001  (gloo/nccl raise RuntimeError subclasses of their own)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ShardError(f"another process of this torchrun job of {self.world} is gone"
-                             f"{f' at {what}' if what else ''} ({first[:160]}): no result was written") from None
+                             f"{f' at {what}' if what else ''} ({_backend_reason(exc)}): no result was written") from None
         return out
 
 
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line (lines joined with '; ')."""
     return "; ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+
+
+def _backend_reason(exc: BaseException) -> str:
+    """The first sentence of a gloo/NCCL error, without its source location: ``[.../pair.cc:561]
+    Connection closed by peer [127.0.0.1]:5512. This is typically ...`` ->
+    ``Connection closed by peer [127.0.0.1]:5512``."""
+    import re
+
+    text = one_line(exc) or type(exc).__name__
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)
+    return text.split(". ")[0][:200]
 
 
 _GROUP: Group | None = None

@@ -234,3 +234,28 @@ def test_shards_are_whole_batches_dealt_in_turn_and_cover_the_to_do_list():
     assert sorted(sum(parts, [])) == sorted(todo)
     assert shard_todo(todo, 4, Group()) == todo
     assert shard_todo(todo[:3], 4, Group(world=2, rank=1)) == []  # fewer chunks than processes
+
+
+def test_a_process_gone_without_torchrun_stopping_the_others_ends_them_with_one_line(tmp_path, plugin):
+    """Processes of several machines: no torchrun agent stops the survivors, the process group's
+    broken connection does (two processes started by hand with torchrun's variables; process 1
+    is killed at its first face). Process 0 ends with one line, exit 1, nothing written."""
+    from conftest import shared_path
+
+    port = _free_port()
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "posebench", "run", "-m", "rank1-dies", "-d", "aflw2000",
+           "--data-dir", str(shared_path("data", "AFLW2000-sample")), "--results-dir", str(results)]
+    procs = []
+    for rank in (0, 1):
+        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(plugin), RANK=str(rank), LOCAL_RANK=str(rank),
+                   WORLD_SIZE="2", LOCAL_WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path))
+    out0, err0 = procs[0].communicate(timeout=180)
+    procs[1].communicate(timeout=60)
+    assert procs[1].returncode == -9
+    assert procs[0].returncode == 1 and out0 == "", (out0, err0)
+    lines = [x for x in err0.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: another process of this torchrun job of 2 is gone"), err0
+    assert "pair.cc" not in lines[0]  # the backend's source location is not the user's business
+    assert not (results / "runs").exists() or not list((results / "runs").iterdir())
