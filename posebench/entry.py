@@ -57,13 +57,13 @@ def _stop_worker_pools() -> None:
 
 
 def _opened_process_group() -> bool:
-    loop = sys.modules.get("posebench.training.loop")
-    return bool(getattr(loop, "OPENED_PROCESS_GROUP", False))
+    shared = sys.modules.get("posebench.distributed")  # training and sharded evaluation both set it
+    return bool(getattr(shared, "OPENED_PROCESS_GROUP", False))
 
 
 def _exit_skipping_teardown(code: int | str | None) -> None:
     """End a torchrun rank without the interpreter's teardown, where torch's lingering process
-    group threads can abort it (see ``posebench.training.loop.OPENED_PROCESS_GROUP``); every
+    group threads can abort it (see ``posebench.distributed.OPENED_PROCESS_GROUP``); every
     file is already written atomically, and the output is flushed here."""
     if isinstance(code, str):
         print(code, file=sys.stderr)

@@ -34,6 +34,8 @@ PAPER_TABLE5: dict[tuple[str, float | None], tuple[float, float, float, float]] 
 
 
 class AlphaStudy(Study):
+    #: it trains models: refused under torchrun (posebench.studies.run.run_and_store)
+    torchrun = False
     name = "alpha"
     figure = "Table 5"
     summary_keys = ("model", "alpha")

@@ -46,7 +46,9 @@ STYLE = {"dlib": ("tab:orange", "o", "-"), "fan": ("tab:green", "s", "-"), "medi
 
 
 def detected_landmarks(method, dataset: Dataset, results_dir: Path, progress: bool) -> dict[str, np.ndarray | str]:
-    """68 x 2 landmarks (pixels) per sample id, or the failure reason; cached per sample."""
+    """68 x 2 landmarks (pixels) per sample id, or the failure reason; cached per sample. In a
+    torchrun job (:mod:`posebench.distributed`) each process detects every ``world``-th image not
+    yet cached (one image at a time, so the split changes no result) and all read the merged cache."""
     from posebench.datasets.degrade import sample_image
     from posebench.errors import SampleFailure
     from posebench.evaluation.cache import PredictionCache, cache_key
@@ -54,12 +56,17 @@ def detected_landmarks(method, dataset: Dataset, results_dir: Path, progress: bo
     key = cache_key({"landmarks": method.identity(), "dataset": dataset.fingerprint(), "protocol": dataset.protocol})
     cache = PredictionCache(Path(results_dir) / "cache" / f"landmarks-{method.name}__{dataset.name}__{key}.jsonl",
                             width=68 * 2)
-    done = cache.load()
-    todo = [s for s in dataset if s.id not in done and s.image_path is not None]
+    from posebench.distributed import current
+
+    group = current()  # a torchrun job: each process detects its share, then every one reads all
+    with group.together("reading the landmark cache"):
+        done = cache.load()
+    todo = [s for s in dataset if s.id not in done and s.image_path is not None][group.rank::group.world]
     from tqdm.auto import tqdm
 
-    with tqdm(total=len(todo), unit="face", desc=f"{method.name} landmarks", disable=not progress or not todo,
-              leave=False) as bar:
+    with group.together("detecting landmarks"), tqdm(
+            total=len(todo), unit="face", desc=f"{method.name} landmarks", disable=not progress or not todo,
+            leave=False) as bar:
         for s in todo:
             try:
                 lm = _landmarks_of(method, s, sample_image(s))
@@ -69,6 +76,8 @@ def detected_landmarks(method, dataset: Dataset, results_dir: Path, progress: bo
             cache.append([rec])
             done[s.id] = rec
             bar.update(1)
+    if group.sharded:
+        done = cache.load()
     out: dict[str, np.ndarray | str] = {}
     for s in dataset:
         rec = done.get(s.id)

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
+from posebench.distributed import current
 from posebench.errors import DataError, UsageError
 from posebench.fileio import writable_folder, write_atomic
 from posebench.registry import datasets, studies
@@ -112,8 +113,9 @@ def compile_pnp_kernel(study, notify: Callable[[str], None] | None = None) -> No
 
 
 def store(study, table: pd.DataFrame, dataset, dataset_name: str, seconds: float, results_dir: Path,
-          tag: str = "") -> tuple[Path, Path]:
-    """Write the table and its record atomically; returns ``(csv, json)`` paths."""
+          tag: str = "", processes: int = 1) -> tuple[Path, Path]:
+    """Write the table and its record atomically; returns ``(csv, json)`` paths. ``processes``:
+    how many processes of a torchrun job made the table (1 without one; recorded)."""
     from posebench import __version__
     from posebench.evaluation.environment import environment
 
@@ -121,7 +123,7 @@ def store(study, table: pd.DataFrame, dataset, dataset_name: str, seconds: float
     record: dict[str, Any] = {
         "study": study.name, "tag": tag, "settings": study.options(), "dataset": dataset_name,
         "protocol": dataset.protocol, "dataset_settings": dataset.parameters, "fingerprint": dataset.fingerprint(),
-        "n_samples": len(dataset), "seconds": round(seconds, 3), "posebench": __version__,
+        "n_samples": len(dataset), "seconds": round(seconds, 3), "processes": int(processes), "posebench": __version__,
         "environment": environment(),
     }
     files = study.file_digests() if hasattr(study, "file_digests") else {}
@@ -142,17 +144,29 @@ def run_and_store(name: str, dataset_name: str, results_dir: Path, options: Mapp
                   notify: Callable[[str], None] | None = None):
     """Create study ``name`` and dataset ``dataset_name``, run, store. Returns
     ``(study, dataset, table, seconds, (csv, json))``; :class:`DataError` (one line, before any work)
-    when the tables folder cannot be written."""
+    when the tables folder cannot be written. In a torchrun job (:func:`posebench.distributed.group`
+    opened by the command) an image study runs on every process, its evaluations sharded by the
+    runner, and process 0 alone stores the table; a label study runs on process 0 alone (the
+    others return an empty table)."""
     study = create_study(name, options)
     csv_path, _ = table_paths(results_dir, name, dataset_name, tag)  # checks the tag before the work
     writable_folder(csv_path.parent, "tables folder")  # ... and that the table can be written
     dataset = datasets.create(dataset_name, dataset_options, data_dir=data_dir).subset(limit)
     if hasattr(study, "set_context"):  # where the runner caches, whether to draw bars
         study.set_context(results_dir, progress)
+    group = current()
+    if group.sharded and not getattr(study, "torchrun", True):
+        raise UsageError(f"study {name} cannot run under torchrun (it trains models): run it as one process")
+    if group.sharded and not group.main and getattr(study, "kind", "landmarks") != "images":
+        # a label study reads no image and evaluates through no runner: process 0 solves it alone
+        # (the others wait for it at the job's end, posebench.commands.common.job)
+        return study, dataset, pd.DataFrame(), 0.0, table_paths(results_dir, name, dataset_name, tag)
     table, seconds = run_study(study, dataset, progress, notify)
     if len(table) == 0:  # never replace a stored table with an empty one
         raise DataError(f"study {name} on {dataset_name} produced no rows: nothing was stored")
-    paths = store(study, table, dataset, dataset_name, seconds, results_dir, tag)
+    if not group.main:  # every rank made the table from the merged caches; rank 0 alone writes it
+        return study, dataset, table, seconds, table_paths(results_dir, name, dataset_name, tag)
+    paths = store(study, table, dataset, dataset_name, seconds, results_dir, tag, processes=group.world)
     return study, dataset, table, seconds, paths
 
 

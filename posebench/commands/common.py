@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from posebench.errors import UsageError
+
+if TYPE_CHECKING:
+    from posebench.distributed import Group
 from posebench.paths import results_root
 
 
@@ -44,12 +50,32 @@ def check_results_dir(results_dir: Path) -> None:
     on_interrupt("finished samples are cached; run the same command again to resume")
 
 
-def show_progress() -> bool:
-    return sys.stderr.isatty()
-
-
 results_option = click.option(
     "--results-dir", type=click.Path(file_okay=False, path_type=Path), default=results_root,
     show_default="$POSEBENCH_RESULTS or ./posebench-results",
     help="Folder for runs, the prediction cache and the leaderboard.",
 )
+
+
+@contextmanager
+def job() -> Iterator["Group"]:
+    """This command's place in a ``torchrun`` job (:func:`posebench.distributed.group`; the one
+    process otherwise). The block runs on every rank; at its end the ranks meet once more, so an
+    error on any rank (rank 0's writing included) ends every rank with one line and a non-zero
+    exit (:class:`posebench.distributed.ShardError` on the others); the process group is closed
+    on every way out."""
+    from posebench import distributed
+
+    group = distributed.group()
+    try:
+        with group.together("the end of the command"):
+            yield group
+    finally:
+        distributed.close()
+
+
+def show_progress() -> bool:
+    """Progress bars on an interactive stderr, on one process of a torchrun job only (rank 0)."""
+    from posebench import distributed
+
+    return sys.stderr.isatty() and distributed.current().main

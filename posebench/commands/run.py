@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from posebench.commands.common import check_results_dir, parse_kv, results_option, show_progress
+from posebench.commands.common import check_results_dir, job, parse_kv, results_option, show_progress
 from posebench.errors import UsageError
 from posebench.evaluation.leaderboard import write_leaderboard
 from posebench.evaluation.runner import RunResult, evaluate
@@ -31,6 +31,8 @@ def _print_table(res: RunResult) -> None:
     if j["behind_camera"] or j["behind_camera_replaced"]:
         click.echo(f"  behind the camera: {j['behind_camera']} scored as they are, "
                    f"{j['behind_camera_replaced']} replaced by the guard")
+    if j["processes"] > 1:
+        click.echo(f"  evaluated by {j['processes']} processes (torchrun)")
     if j["detectors"]:
         click.echo("  face boxes: " + ", ".join(f"{k} x{v}" for k, v in j["detectors"].items()))
     for reason, count in list(j["failures"].items())[:5]:
@@ -50,7 +52,11 @@ def _print_table(res: RunResult) -> None:
 @results_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of a table.")
 def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit, results_dir, as_json) -> None:
-    """Evaluate one method on one dataset, with per-sample caching (an interrupted run resumes)."""
+    """Evaluate one method on one dataset, with per-sample caching (an interrupted run resumes).
+
+    Under `torchrun --nproc-per-node N $(which posebench) run ...` each process evaluates its
+    share of the samples into the shared cache and process 0 alone scores and writes the run
+    (the same record as one process; docs/sharding.md)."""
     check_results_dir(results_dir)
     method = methods.create(method_name, parse_kv(options))
     dataset = datasets.create(dataset_name, parse_kv(dataset_options, "--dataset-option"), data_dir=data_dir)
@@ -58,16 +64,19 @@ def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit
     if "image" in method.needs and dataset.samples and all(s.image_path is None for s in dataset.samples):
         raise UsageError(f"method {method_name!r} reads images, and {dataset_name} at {dataset.root or 'its folder'} has "
                          "labels only (no image beside any label): give the folder with the images")
-    t0 = time.perf_counter()
-    res = evaluate(method, dataset, results_dir, progress=show_progress())
-    res.record.wall_seconds_this_call = round(time.perf_counter() - t0, 3)
-    if as_json:
-        out = res.summary_json()
-        out["wall_seconds"] = res.record.wall_seconds_this_call
-        click.echo(json.dumps(out))
-    else:
-        _print_table(res)
-        click.echo(f"  took {res.record.wall_seconds_this_call:.2f} s")
+    with job() as group:
+        t0 = time.perf_counter()
+        res = evaluate(method, dataset, results_dir, progress=show_progress())
+        res.record.wall_seconds_this_call = round(time.perf_counter() - t0, 3)
+        if not group.main:  # rank 0 alone reports
+            return
+        if as_json:
+            out = res.summary_json()
+            out["wall_seconds"] = res.record.wall_seconds_this_call
+            click.echo(json.dumps(out))
+        else:
+            _print_table(res)
+            click.echo(f"  took {res.record.wall_seconds_this_call:.2f} s")
 
 
 @click.command("leaderboard")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from posebench.commands.common import parse_kv, results_option, show_progress
+from posebench.commands.common import job, parse_kv, results_option, show_progress
 from posebench.registry import studies
 
 
@@ -40,7 +40,8 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
     (solver x camera guess x model origin), landmark-count (Figure 6). Image studies, run through
     the cached runner (-o methods=a,b; -o METHOD.KEY=VALUE for a method's option): lowres
     (Figure 8), afw-yaw (Figure 7), biwi-p2 (Table 3). `posebench studies` lists all. Angles in
-    degrees; errors are MAE over the samples."""
+    degrees; errors are MAE over the samples. Under `torchrun` the image studies' evaluations
+    are sharded over the processes and process 0 alone writes the table (docs/sharding.md)."""
     from posebench.commands.common import on_interrupt
     from posebench.fileio import shown, writable_folder
     from posebench.studies.run import draw, run_and_store, table_paths
@@ -50,9 +51,12 @@ def study_cmd(name, dataset_name, data_dir, dataset_options, options, limit, do_
         writable_folder(Path(results_dir) / "figures", "figures folder")
     on_interrupt(f"the study's table was not written ({shown(csv_path)}); studies do not resume: "
                  "run the same command again to redo it")
-    study, dataset, table, seconds, (csv_path, _) = run_and_store(
-        name, dataset_name, results_dir, parse_kv(options), parse_kv(dataset_options, "--dataset-option"),
-        data_dir, limit, tag, show_progress(), _notify)
+    with job() as group:
+        study, dataset, table, seconds, (csv_path, _) = run_and_store(
+            name, dataset_name, results_dir, parse_kv(options), parse_kv(dataset_options, "--dataset-option"),
+            data_dir, limit, tag, show_progress(), _notify if group.main else None)
+    if not group.main:  # rank 0 alone reports and draws
+        return
     click.echo(f"{name} on {dataset_name} ({len(dataset)} samples), {seconds:.2f} s")
     click.echo(study.summary(table))
     click.echo(f"table: {csv_path}")

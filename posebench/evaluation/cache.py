@@ -43,8 +43,12 @@ def valid_record(rec: object, width: int = 3) -> bool:
 
 
 def warn(message: str) -> None:
-    """One line on stderr (never a traceback)."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    """One line on stderr (never a traceback); in a torchrun job from process 0 only, which
+    reads the same shared cache files as the others (:mod:`posebench.distributed`)."""
+    from posebench.distributed import current
+
+    if current().main:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 class PredictionCache:
@@ -89,28 +93,43 @@ class PredictionCache:
         return out
 
     def append(self, records: Iterable[dict]) -> None:
-        lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-        if not lines or not self.usable:
+        """Append ``records`` as lines, flushed and fsynced. Several processes may append to one
+        file (the ranks of a sharded run, :mod:`posebench.distributed`): each append holds an
+        exclusive ``flock`` on the file while it drops a torn last line and writes its lines, so
+        lines of two processes never interleave and no process cuts another's line as torn."""
+        data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode("utf-8")
+        if not data or not self.usable:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._repair_tail()
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            _lock(fd)
+            _repair_tail(fd)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # releases the lock
 
-    def _repair_tail(self) -> None:
-        """Drop a torn last line so that appended records start on a fresh line."""
-        if not self.path.is_file() or self.path.stat().st_size == 0:
-            return
-        with self.path.open("rb+") as fh:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) == b"\n":
-                return
-            fh.seek(0)
-            data = fh.read()
-            cut = data.rfind(b"\n") + 1
-            fh.truncate(cut)
+
+def _lock(fd: int) -> None:
+    """An exclusive advisory lock on the open file ``fd`` until it is closed (none where the
+    platform has no ``fcntl``: one process per cache file there)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover  (not POSIX)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _repair_tail(fd: int) -> None:
+    """Drop a torn last line of the open file ``fd`` so that appended records start on a fresh line."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    data = os.pread(fd, size, 0)
+    os.ftruncate(fd, data.rfind(b"\n") + 1)
 
 
 def _reject_constant(name: str) -> float:

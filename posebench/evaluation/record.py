@@ -53,6 +53,12 @@ class RunRecord:
     -> count), ``detectors`` (which detector found the face, or ``protocol box`` -> count; empty
     for label-only methods). These five are optional when reading (records written before them
     read as ""/0/{}).
+    Processes: ``processes`` (how many processes evaluated the samples: the world size of a
+    ``torchrun`` job, :mod:`posebench.distributed`; 1 otherwise) and ``shards`` (``{}`` for one
+    process; else ``rule``, how the not-yet-cached samples were split,
+    :data:`posebench.evaluation.runner.SHARD_RULE`, ``chunk``, the chunk length, and
+    ``samples_per_process``, in rank order). Neither enters the key: a sharded run makes the
+    predictions one process makes. Optional when reading (1 and ``{}``).
     Provenance: ``format`` (:data:`RUN_FORMAT`), ``key`` (cache key), ``created`` (UTC ISO
     time), ``environment`` (versions, git commit, machine).
     """
@@ -87,6 +93,8 @@ class RunRecord:
     behind_camera_replaced: int = 0
     pnp: dict[str, int] = field(default_factory=dict)
     detectors: dict[str, int] = field(default_factory=dict)
+    processes: int = 1
+    shards: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     format: int = RUN_FORMAT
 
@@ -136,9 +144,11 @@ _KINDS: dict[str, str] = {
     "n_samples": "int", "n_evaluated": "int", "n_failed": "int", "failures": "dict", "seconds_per_sample": "num?",
     "from_cache": "int", "wall_seconds_this_call": "num", "environment": "dict", "format": "int",
     "setup": "str", "behind_camera": "int", "behind_camera_replaced": "int", "pnp": "dict", "detectors": "dict",
+    "processes": "int", "shards": "dict",
 }
 #: Fields a record may lack (written before they existed): they read as their defaults.
-_OPTIONAL = frozenset({"environment", "setup", "behind_camera", "behind_camera_replaced", "pnp", "detectors"})
+_OPTIONAL = frozenset({"environment", "setup", "behind_camera", "behind_camera_replaced", "pnp", "detectors",
+                       "processes", "shards"})
 
 
 def _check(name: str, v: Any, kind: str) -> None:

@@ -11,6 +11,13 @@ kept per sample and counted in the record: ``detectors`` (which detector found t
 ``protocol box``), ``pnp`` (what the landmark-to-pose guard did), ``behind_camera`` (evaluated
 poses that come from a solution with the face behind the camera: 0 unless the set-up has no
 guard) and ``behind_camera_replaced`` (such solutions the guard replaced).
+
+Sharded (a ``torchrun`` job the command joined, :func:`posebench.distributed.group`): every
+process reads the caches, evaluates its share of each method's to-do list (:func:`shard_todo`:
+whole batches dealt in turn) into the shared cache files, the processes meet, every one reads the
+merged caches and scores them, and process 0 alone writes the runs (mmpose's ``dist_test``
+pattern). The predictions, key and record are one process's; the record adds ``processes`` and
+``shards``. An error on any process ends every process at the next meeting (docs/sharding.md).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from posebench.datasets.base import EULER_KEY, Dataset, Sample
+from posebench.distributed import Group, current
 from posebench.errors import DataError, SampleFailure, UsageError
 from posebench.evaluation.cache import PredictionCache, cache_key
 from posebench.evaluation.environment import environment
@@ -63,7 +71,7 @@ class RunResult:
             "mae_ci95": list(s.mae_ci95), "geodesic": s.geodesic, "maev": s.maev,
             "seconds_per_sample": r.seconds_per_sample, "from_cache": r.from_cache, "failures": r.failures,
             "behind_camera": r.behind_camera, "behind_camera_replaced": r.behind_camera_replaced,
-            "pnp": r.pnp, "detectors": r.detectors,
+            "pnp": r.pnp, "detectors": r.detectors, "processes": r.processes,
             "run_file": str(self.paths.get("record", "")),
         }
 
@@ -91,22 +99,40 @@ def evaluate(
     return evaluate_many([method], dataset, results_dir, progress=progress, pipelined=pipelined)[0]
 
 
-class _Pending:
-    """One method's state in :func:`evaluate_many`: its cache, what is left, and the chunk it is
-    filling (``step`` = its ``batch_size``: the chunks are its to-do list cut in ``step``s, in
-    dataset order, as a run of that method alone cuts them)."""
+#: How a sharded run splits a method's work (recorded in its run: ``RunRecord.shards``).
+SHARD_RULE = "the samples not yet cached, in dataset order, cut in chunks of batch_size; chunk j to process j mod world"
 
-    def __init__(self, method: Method, dataset: Dataset, fingerprint: str, results_dir: Path):
+
+def shard_todo(todo: Sequence[str], step: int, group: Group) -> list[str]:
+    """This process's share of ``todo`` (sample ids not yet cached, in dataset order): the list
+    cut in chunks of ``step`` (the method's ``batch_size``), chunk ``j`` to rank ``j mod world``
+    (:data:`SHARD_RULE`). Every chunk is one that a single process would cut, so each batch the
+    method sees, and therefore each prediction, is the same as one process makes; one process
+    keeps the whole list."""
+    if not group.sharded:
+        return list(todo)
+    return [sid for j in range(group.rank, -(-len(todo) // step), group.world) for sid in todo[j * step:(j + 1) * step]]
+
+
+class _Pending:
+    """One method's state in :func:`evaluate_many`: its cache, this process's share of what is
+    left (:func:`shard_todo`), and the chunk it is filling (``step`` = its ``batch_size``: the
+    chunks are its to-do list cut in ``step``s, in dataset order, as a run of that method alone
+    cuts them)."""
+
+    def __init__(self, method: Method, dataset: Dataset, fingerprint: str, results_dir: Path, group: Group):
         self.method = method
         self.key = run_key(method, dataset, fingerprint)
         self.cache = PredictionCache(results_dir / "cache" / f"{method.name}__{dataset.name}__{self.key}.jsonl")
         self.done = self.cache.load()
         self.n_cached = sum(1 for s in dataset.samples if s.id in self.done)
-        self.todo = {s.id for s in dataset.samples if s.id not in self.done}
         self.step = max(1, int(method.batch_size))
+        self.todo = set(shard_todo([s.id for s in dataset.samples if s.id not in self.done], self.step, group))
         self.reads_image = "image" in method.needs
         self.chunk: list[tuple[Sample, np.ndarray | SampleFailure | None, float]] = []
         self.left = len(self.todo)
+        self.mine = self.left  # samples this process evaluates
+        self.shares = [self.mine]  # samples each process evaluated (rank order), once merged
 
     def flush(self) -> int:
         """Estimate the filled chunk, append its cache lines; the number of samples done."""
@@ -135,8 +161,6 @@ def evaluate_many(
     samples; :class:`DataError` for a method that evaluated nothing, after every method ran)."""
     from posebench.registry import valid_name
 
-    from .pipeline import sample_stream
-
     for what, obj in [("method", m) for m in methods] + [("dataset", dataset)]:
         name = getattr(obj, "name", "")
         if not valid_name(name):
@@ -146,36 +170,58 @@ def evaluate_many(
     if not dataset.samples:
         raise DataError(f"dataset {dataset.name} has no samples to evaluate: no run stored")
     results_dir = Path(results_dir)
-    fingerprint = dataset.fingerprint()  # every sample and image's bytes (the shared digest index): once per run
-    pending = [_Pending(m, dataset, fingerprint, results_dir) for m in methods]
+    group = current()
+    with group.together("reading the caches"):
+        fingerprint = dataset.fingerprint()  # every sample and image's bytes (the shared digest index): once per run
+        # every rank reads the caches before any rank appends: the same to-do lists, split alike
+        pending = [_Pending(m, dataset, fingerprint, results_dir, group) for m in methods]
     walls = [0.0] * len(pending)
+    with group.together("evaluating the shards"):
+        _evaluate_pending(pending, dataset, methods, walls, progress and group.main, pipelined)
+    if group.sharded:  # every rank's lines are in the shared caches now: each rank reads them all
+        with group.together("merging the shards"):
+            shares = group.gather([p.mine for p in pending], "merging the shards")
+            for p in pending:
+                p.done = p.cache.load()
+        for i, p in enumerate(pending):
+            p.shares = [share[i] for share in shares]
+    with group.together("scoring"):
+        return [_finish(p, dataset, fingerprint, wall, results_dir, group) for p, wall in zip(pending, walls)]
+
+
+def _evaluate_pending(pending: list[_Pending], dataset: Dataset, methods: Sequence[Method], walls: list[float],
+                      progress: bool, pipelined: bool) -> None:
+    """Evaluate every pending method's to-do samples (this process's share), reading each image
+    once for all of them; ``walls[i]`` gets method ``i``'s seconds of estimation."""
+    from .pipeline import sample_stream
+
     work = [s for s in dataset.samples if any(s.id in p.todo for p in pending)]
-    if work:
-        from tqdm.auto import tqdm
+    if not work:
+        return
+    from tqdm.auto import tqdm
 
-        desc = f"{methods[0].name if len(methods) == 1 else f'{len(methods)} methods'} on {dataset.name}"
-        bar = tqdm(total=len(dataset.samples) * len(pending), initial=sum(p.n_cached for p in pending), unit="face",
-                   desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    desc = f"{methods[0].name if len(methods) == 1 else f'{len(methods)} methods'} on {dataset.name}"
+    total = sum(p.n_cached + p.left for p in pending)
+    bar = tqdm(total=total, initial=sum(p.n_cached for p in pending), unit="face",
+               desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
 
-        def needs_image(s: Sample) -> bool:
-            return any(p.reads_image and s.id in p.todo for p in pending)
+    def needs_image(s: Sample) -> bool:
+        return any(p.reads_image and s.id in p.todo for p in pending)
 
-        stream = sample_stream(work, needs_image, threaded=pipelined)
-        try:
-            for sample, image, sec in stream:
-                for i, p in enumerate(pending):
-                    if sample.id not in p.todo:
-                        continue
-                    p.chunk.append((sample, image if p.reads_image else None, sec if p.reads_image else 0.0))
-                    if len(p.chunk) == p.step or len(p.chunk) == p.left:
-                        t0 = time.perf_counter()
-                        bar.update(p.flush())
-                        walls[i] += time.perf_counter() - t0
-        finally:
-            stream.close()
-            bar.close()
-    return [_finish(p.method, dataset, p.key, fingerprint, p.done, p.n_cached, wall, results_dir)
-            for p, wall in zip(pending, walls)]
+    stream = sample_stream(work, needs_image, threaded=pipelined)
+    try:
+        for sample, image, sec in stream:
+            for i, p in enumerate(pending):
+                if sample.id not in p.todo:
+                    continue
+                p.chunk.append((sample, image if p.reads_image else None, sec if p.reads_image else 0.0))
+                if len(p.chunk) == p.step or len(p.chunk) == p.left:
+                    t0 = time.perf_counter()
+                    bar.update(p.flush())
+                    walls[i] += time.perf_counter() - t0
+    finally:
+        stream.close()
+        bar.close()
 
 
 def cached_samples(method: Method, dataset: Dataset, results_dir: Path) -> pd.DataFrame | None:
@@ -240,13 +286,18 @@ def check_ids(dataset: Dataset) -> None:
         seen[s.id] = s
 
 
-def _finish(method, dataset, key, fingerprint, done, n_cached, wall, results_dir) -> RunResult:
-    table = results_table(dataset, done)
-    record = build_record(method, dataset, key, fingerprint, table, n_cached, wall)
+def _finish(p: _Pending, dataset: Dataset, fingerprint: str, wall: float, results_dir: Path, group: Group) -> RunResult:
+    """Score one method's merged cache lines; only rank 0 (the one process of an unsharded
+    run) writes the run's files, every rank returns the same result."""
+    table = results_table(dataset, p.done)
+    record = build_record(p.method, dataset, p.key, fingerprint, table, p.n_cached, wall)
+    if group.sharded:
+        record.processes = group.world
+        record.shards = {"rule": SHARD_RULE, "chunk": p.step, "samples_per_process": list(p.shares)}
     if record.n_evaluated == 0:  # an all-failed run is no result: never stored as one (cache kept)
         why = "; ".join(f"{k} x{v}" for k, v in list(record.failures.items())[:3])
-        raise DataError(f"no sample of {dataset.name} could be evaluated by {method.name} ({why}): no run stored")
-    return write_run(record, table, results_dir)
+        raise DataError(f"no sample of {dataset.name} could be evaluated by {p.method.name} ({why}): no run stored")
+    return write_run(record, table, results_dir, write=group.main)
 
 
 def results_table(dataset: Dataset, done: dict[str, dict]) -> pd.DataFrame:
@@ -331,11 +382,13 @@ def build_record(method: Method, dataset: Dataset, key: str, fingerprint: str, t
     )
 
 
-def write_run(record: RunRecord, table: pd.DataFrame, results_dir: Path) -> RunResult:
-    """Store ``runs/<method>__<dataset>__<key>.csv`` and ``.json`` (atomically)."""
+def write_run(record: RunRecord, table: pd.DataFrame, results_dir: Path, write: bool = True) -> RunResult:
+    """Store ``runs/<method>__<dataset>__<key>.csv`` and ``.json`` (atomically); ``write=False``
+    (the other ranks of a sharded run) returns the same result with the paths rank 0 writes."""
     runs = Path(results_dir) / "runs"
     stem = f"{record.method}__{record.dataset}__{record.key}"
     paths = {"record": runs / f"{stem}.json", "samples": runs / f"{stem}.csv"}
-    write_atomic(paths["samples"], table.to_csv(index=False))
-    write_record(record, paths["record"])
+    if write:
+        write_atomic(paths["samples"], table.to_csv(index=False))
+        write_record(record, paths["record"])
     return RunResult(record, table, paths)

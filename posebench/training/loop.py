@@ -96,24 +96,20 @@ def determining_config(cfg: TrainConfig, fingerprint: str, world: int) -> dict[s
     return d
 
 
-#: Set once this process has opened a torch.distributed process group. DDP keeps the group's
-#: native threads running after ``destroy_process_group`` (torch 2.14.1, gloo: measured here), and
-#: a rank exiting through the interpreter's teardown then aborted once in 419 two-process runs
-#: ("terminate called without an active exception"); :func:`posebench.entry.main` ends such a
-#: process with ``os._exit`` once every file is written and the output flushed.
-OPENED_PROCESS_GROUP = False
-
-
 def _dist() -> tuple[int, int, int]:
-    global OPENED_PROCESS_GROUP
+    """``(world, rank, local_rank)``; opens the process group under torchrun (NCCL on GPUs, gloo
+    on CPU) and marks it opened (:data:`posebench.distributed.OPENED_PROCESS_GROUP`: the entry
+    point then ends the process without the interpreter's teardown)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 1, 0, 0
     import torch.distributed as dist
 
+    from posebench import distributed
+
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-        OPENED_PROCESS_GROUP = True
+        distributed.OPENED_PROCESS_GROUP = True
     return world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
 
 

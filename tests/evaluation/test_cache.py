@@ -73,3 +73,33 @@ def test_cache_file_that_is_a_folder_is_recomputed_with_one_warning(tmp_path, fr
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a file" in err
     assert res.record.summary == fresh.record.summary and res.record.from_cache == 0
+
+
+def _append_many(path: str, writer: int, rounds: int, per_append: int) -> None:
+    from posebench.evaluation.cache import PredictionCache
+
+    cache = PredictionCache(path)
+    for r in range(rounds):
+        cache.append([{"id": f"w{writer}-{r}-{k}", "pred": [0.1 * k, 1e-7 * r, float(writer)], "fail": None,
+                       "sec": 0.001} for k in range(per_append)])
+
+
+def test_processes_appending_to_one_cache_keep_every_line(tmp_path, capsys):
+    """The ranks of a sharded run append to one cache file at once (posebench.distributed): each
+    append is larger than one write of a buffered file, so without the lock lines of two processes
+    mixed and one process cut the other's line as torn."""
+    import multiprocessing
+
+    from posebench.evaluation.cache import PredictionCache
+
+    path = tmp_path / "shared.jsonl"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_many, args=(str(path), w, 40, 150)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    got = PredictionCache(path).load()
+    assert len(got) == 3 * 40 * 150
+    assert "warning" not in capsys.readouterr().err

@@ -280,14 +280,14 @@ def test_method_loader_reads_training_checkpoints(tmp_path):
     (False, ["--version"], 0, "posebench, version"),
 ])
 def test_a_process_that_opened_a_process_group_exits_without_teardown(tmp_path, opened, argv, code, line):
-    """After a torchrun rank (posebench.training.loop.OPENED_PROCESS_GROUP), the console entry
+    """After a torchrun rank (posebench.distributed.OPENED_PROCESS_GROUP), the console entry
     point ends with os._exit: no atexit handler and no interpreter teardown (where torch's
     lingering gloo threads can abort the process), yet the exit status and the output are kept."""
     marker = tmp_path / "teardown-ran"
     script = ("import atexit, sys\n"
               f"atexit.register(lambda: open({str(marker)!r}, 'w').close())\n"
-              "import posebench.training.loop as loop\n"
-              f"loop.OPENED_PROCESS_GROUP = {opened}\n"
+              "import posebench.distributed as shared\n"
+              f"shared.OPENED_PROCESS_GROUP = {opened}\n"
               f"sys.argv = ['posebench'] + {argv!r}\n"
               "from posebench.entry import main\n"
               "main()\n")
