@@ -35,9 +35,29 @@ def _seeded_synergynet() -> dict[str, str]:
     return {"weights": _MADE["synergynet"]}
 
 
+def _seeded_img2pose() -> dict[str, str]:
+    """Seeded img2pose files in the authors' layouts (:mod:`img2pose_fixtures`: checkpoint, pose
+    statistics, stand-in 3D points), made once per test process in a temporary folder removed at exit."""
+    import atexit
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from img2pose_fixtures import write_seeded_files
+
+    if "img2pose" not in _MADE:
+        folder = Path(tempfile.mkdtemp(prefix="posebench-img2pose-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _MADE["img2pose"] = json.dumps(write_seeded_files(folder))
+    import json
+
+    return json.loads(_MADE["img2pose"])
+
+
 _MADE: dict[str, str] = {}
 #: Built-in methods whose weights the tests make (no published file here).
-MADE_OPTIONS = {"synergynet": _seeded_synergynet}
+MADE_OPTIONS = {"synergynet": _seeded_synergynet, "img2pose": _seeded_img2pose}
 
 
 def make_method(name: str, **extra) -> Method:

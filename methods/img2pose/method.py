@@ -43,8 +43,9 @@ DETECTOR = "img2pose"
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """torchvision ``ToTensor`` of an RGB uint8 HxWx3 array: (3, H, W) float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous().to(torch.float32).div(255)
+    """torchvision ``ToTensor`` of an RGB uint8 HxWx3 array: (3, H, W) float32 in [0, 1] (a copy:
+    the caller's array, possibly read-only, is never shared with torch)."""
+    return torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous().to(torch.float32).div(255)
 
 
 class Img2PoseMethod(Method):

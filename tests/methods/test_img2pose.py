@@ -149,3 +149,26 @@ def test_export_refuses_in_one_line(seeded, tmp_path):
     res = CliRunner().invoke(main, ["export", "img2pose", "--weights", seeded["weights"], "--out", str(tmp_path / "x.onnx")])
     assert res.exit_code != 0 and "img2pose" in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "x.onnx").exists()
+
+
+def test_other_bytes_in_any_file_it_reads_change_the_cache_key(seeded):
+    from pathlib import Path
+
+    from posebench.datasets.synthetic import make_synthetic
+    from posebench.evaluation.runner import run_key
+
+    m = create_method("img2pose", dict(seeded))
+    ds = make_synthetic(n=2)
+    k0 = run_key(m, ds)
+    for label in ("weights", "pose_mean", "pose_stddev", "points"):
+        path = Path(seeded[label])
+        size = path.stat().st_size
+        with open(path, "ab") as fh:
+            fh.write(b"\0")
+        try:
+            changed = run_key(m, ds)
+        finally:
+            with open(path, "r+b") as fh:
+                fh.truncate(size)
+        assert changed != k0, label
+        assert run_key(m, ds) == k0, label
