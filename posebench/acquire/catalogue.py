@@ -298,6 +298,22 @@ def _verify_img2pose_array(shape: tuple[int, ...]):
     return verify
 
 
+IMG2POSE_POINTS_SHA256 = "e0ef4f01b659229085f5c89521faba3c85e915e6c76ff89cd8ffe8ad25515088"
+
+
+def _verify_img2pose_points(report: Report) -> None:
+    """The published SHA-256 (the installed file stands for the authors' points; points of your own
+    go through ``-o points=PATH``), then a finite (68, 3) float array."""
+    from posebench.fileio import file_digest
+
+    digest = file_digest(report.path)
+    if digest != IMG2POSE_POINTS_SHA256:
+        report.problems.append(f"{report.path.name}: SHA-256 {digest[:16]}..., expected the published "
+                               f"{IMG2POSE_POINTS_SHA256[:16]}... (your own points: -o points=PATH instead)")
+        return
+    _verify_img2pose_array((68, 3))(report)
+
+
 def _img2pose_zoo(name: str, filename: str, what: str, shape: tuple[int, ...]) -> Source:
     return Source(
         name=name, kind="weights", title=f"img2pose {what} (Albiero et al., CVPR 2021)", homepage=IMG2POSE_REPO,
@@ -481,8 +497,7 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
         url_note=f"raw file of the authors' repository at commit {IMG2POSE_COMMIT[:7]}; size and SHA-256 measured on "
                  "that commit's file (a snapshot of the repository)",
         licence=IMG2POSE_LICENCE, target="img2pose/reference_3d_68_points_trans.npy",
-        verify=_verify_img2pose_array((68, 3)), size=944,
-        sha256="e0ef4f01b659229085f5c89521faba3c85e915e6c76ff89cd8ffe8ad25515088",
+        verify=_verify_img2pose_points, size=944, sha256=IMG2POSE_POINTS_SHA256,
         checksum_note=f"size and SHA-256 of pose_references/reference_3d_68_points_trans.npy at {IMG2POSE_COMMIT[:7]}",
         manual=f"If the link is down: download pose_references/reference_3d_68_points_trans.npy from {IMG2POSE_REPO}, then "
                "`posebench data prepare img2pose-reference-points --from reference_3d_68_points_trans.npy`.",

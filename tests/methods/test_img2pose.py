@@ -172,3 +172,25 @@ def test_other_bytes_in_any_file_it_reads_change_the_cache_key(seeded):
                 fh.truncate(size)
         assert changed != k0, label
         assert run_key(m, ds) == k0, label
+
+
+def test_prepare_checks_the_files_and_refuses_others(seeded, tmp_path):
+    """``posebench data prepare``: the checkpoint's check loads every tensor; the reference points
+    must be the published file (its SHA-256), so the test's stand-in is refused and nothing installed."""
+    import os
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from posebench.cli import main
+
+    dest = Path(os.environ["POSEBENCH_WEIGHTS"]) / "img2pose"
+    wrong = tmp_path / "img2pose_v1_ft_300w_lp.pth"
+    torch.save({"fpn_model": {"module.conv1.weight": torch.zeros(8, 3, 3, 3)}}, wrong)
+    res = CliRunner().invoke(main, ["data", "prepare", "img2pose-300wlp", "--from", str(wrong)])
+    assert res.exit_code == 1 and "not an img2pose" in res.output and not (dest / wrong.name).exists()
+    res = CliRunner().invoke(main, ["data", "prepare", "img2pose-reference-points", "--from", seeded["points"]])
+    assert res.exit_code == 1 and "expected the published" in res.output
+    assert not (dest / "reference_3d_68_points_trans.npy").exists()
+    res = CliRunner().invoke(main, ["data", "prepare", "img2pose-pose-mean", "--from", seeded["pose_mean"]])
+    assert res.exit_code == 0 and "shape (6,)" in res.output
