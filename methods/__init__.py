@@ -8,6 +8,7 @@ from . import (
     fan,  # noqa: F401
     gt_landmarks,  # noqa: F401
     hopenet,  # noqa: F401
+    img2pose,  # noqa: F401
     mediapipe,  # noqa: F401
     onnx_headpose,  # noqa: F401
     sixdrepnet,  # noqa: F401

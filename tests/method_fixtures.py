@@ -75,6 +75,21 @@ def _plumbing_fan() -> dict[str, str]:
     return {"weights": _made_file("fan", "2DFAN4-plumbing.pth", write)}
 
 
+def _seeded_img2pose() -> dict[str, str]:
+    """Seeded img2pose files in the authors' layouts (:mod:`img2pose_fixtures`: checkpoint, pose
+    statistics, stand-in 3D points), made once per test process."""
+    import json
+    from pathlib import Path
+
+    from img2pose_fixtures import write_seeded_files
+
+    def write(p: Path) -> None:
+        p.mkdir()
+        p.joinpath("files.json").write_text(json.dumps(write_seeded_files(p)))
+
+    return json.loads(Path(_made_file("img2pose", "img2pose", write)).joinpath("files.json").read_text())
+
+
 _MADE: dict[str, str] = {}
 #: Built-in methods whose weights the tests make (no published file here): seeded tensors in the
 #: authors' checkpoint layout. A built-in method that is in neither this table nor SHARED_OPTIONS
@@ -84,7 +99,7 @@ MADE_OPTIONS = {"synergynet": _seeded_synergynet,
                 "resnet50-regression": _seeded_hopenet("resnet50-regression"),
                 "6drepnet": _seeded_sixdrepnet("deploy", "6DRepNet_300W_LP_AFLW2000.pth"),
                 "6drepnet360": _seeded_sixdrepnet("resnet50", "6DRepNet360_Full-Rotation_300W_LP+Panoptic.pth"),
-                "fan": _plumbing_fan}
+                "fan": _plumbing_fan, "img2pose": _seeded_img2pose}
 def make_method(name: str, **extra) -> Method:
     """Registered method ``name`` with its example options, the shared or test-made files and ``extra``."""
     entry = methods.get(name)

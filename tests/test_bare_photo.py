@@ -93,7 +93,7 @@ def test_every_image_method_takes_a_bare_photo(name, aflw_sample, tmp_path):
     m = _method(name, tmp_path)
     pose = m.estimate(_photo(aflw_sample))
     assert isinstance(pose, Estimate) and pose.is_finite()
-    assert pose.info["detector"] in ("dlib-hog", "yunet", "dlib-cnn", "mediapipe")
+    assert pose.info["detector"] in ("dlib-hog", "yunet", "dlib-cnn", "mediapipe", "img2pose")  # img2pose: its own detections
 
 
 @pytest.mark.parametrize("name", ["dlib", "onnx-headpose", "whenet", "3ddfa-v2", "mediapipe"])

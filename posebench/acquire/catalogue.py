@@ -261,6 +261,71 @@ def _hopenet(name: str, filename: str, drive_id: str, what: str) -> Source:
     )
 
 
+IMG2POSE_REPO = "https://github.com/vitoralbiero/img2pose"
+IMG2POSE_COMMIT = "fd5473efb83d78c530afc7db12b7c2aa631ea5cb"
+IMG2POSE_LICENCE = ("CC BY-NC 4.0, Copyright (c) Vitor Albiero et al. (license.md in the authors' repository): "
+                    "non-commercial use only; keep the notice and the attribution with any copy")
+IMG2POSE_ZOO = "https://github.com/vitoralbiero/img2pose/wiki/Model-Zoo"
+
+
+def _verify_img2pose(report: Report) -> None:
+    """``torch.load(weights_only=True)`` and every tensor of img2pose's ResNet-18 FPN Faster R-CNN."""
+    from posebench.errors import WeightsError
+    from posebench.methods.img2pose.weights import load_network
+
+    report.facts.append(f"{report.path.name}: {report.path.stat().st_size} bytes")
+    try:
+        net = load_network(report.path)
+    except WeightsError as exc:
+        report.problems.append(str(exc))
+        return
+    report.facts.append(f"img2pose (ResNet-18 FPN, 6-DoF head): {len(net.state_dict())} tensors, every one fits, "
+                        "loadable with weights_only=True")
+
+
+def _verify_img2pose_array(shape: tuple[int, ...]):
+    def verify(report: Report) -> None:
+        from posebench.errors import WeightsError
+        from posebench.methods.img2pose.weights import read_array
+
+        try:
+            a = read_array(report.path, shape, "array")
+        except WeightsError as exc:
+            report.problems.append(str(exc))
+            return
+        report.facts.append(f"{report.path.name}: finite {a.dtype} array of shape {a.shape} (read with allow_pickle=False)")
+
+    return verify
+
+
+IMG2POSE_POINTS_SHA256 = "e0ef4f01b659229085f5c89521faba3c85e915e6c76ff89cd8ffe8ad25515088"
+
+
+def _verify_img2pose_points(report: Report) -> None:
+    """The published SHA-256 (the installed file stands for the authors' points; points of your own
+    go through ``-o points=PATH``), then a finite (68, 3) float array."""
+    from posebench.fileio import file_digest
+
+    digest = file_digest(report.path)
+    if digest != IMG2POSE_POINTS_SHA256:
+        report.problems.append(f"{report.path.name}: SHA-256 {digest[:16]}..., expected the published "
+                               f"{IMG2POSE_POINTS_SHA256[:16]}... (your own points: -o points=PATH instead)")
+        return
+    _verify_img2pose_array((68, 3))(report)
+
+
+def _img2pose_zoo(name: str, filename: str, what: str, shape: tuple[int, ...]) -> Source:
+    return Source(
+        name=name, kind="weights", title=f"img2pose {what} (Albiero et al., CVPR 2021)", homepage=IMG2POSE_REPO,
+        filename=filename, licence=IMG2POSE_LICENCE, target=f"img2pose/{filename}", verify=_verify_img2pose_array(shape),
+        url_note=f"in the models/ folder of the authors' Model Zoo archive ({IMG2POSE_ZOO}, Google Drive; browser needed)",
+        manual=(f"Open {IMG2POSE_ZOO} in a browser, download the model archive, extract it (it makes models/), then run "
+                f"`posebench data prepare {name} --from models/{filename}`."),
+        checksum_note="checksum unknown: the authors publish none and no copy could be downloaded here; checked as a "
+                      f"finite float .npy of shape {shape} read without pickle",
+        used_by=("img2pose",))
+
+
 #: The weight files posebench can fetch or install (datasets declare their own sources).
 WEIGHTS: dict[str, Source] = {s.name: s for s in [
     Source(
@@ -404,6 +469,39 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
                 SIXDREPNET360_REPO, url="https://cloud.ovgu.de/s/TewGC9TDLGgKkmS/download/6DRepNet360_Full-Rotation_300W_LP+Panoptic.pth"),
     _sixdrepnet("6drepnet360-300wlp", "6DRepNet360_300W_LP.pth", "6DRepNet360 (ResNet-50), fine-tuned on 300W-LP",
                 SIXDREPNET360_REPO, url="https://cloud.ovgu.de/s/wWCitDxp9t79xkP/download/6DRepNet360_300W_LP.pth"),
+    # img2pose (methods/img2pose): CC BY-NC 4.0, the files its evaluation notebooks load.
+    Source(
+        name="img2pose-300wlp", kind="weights",
+        title="img2pose ResNet-18 FPN 6-DoF Faster R-CNN, fine-tuned on 300W-LP (Albiero et al., CVPR 2021), "
+              "img2pose_v1_ft_300w_lp.pth (`img2pose`'s default)",
+        homepage=IMG2POSE_REPO, filename="img2pose_v1_ft_300w_lp.pth", target="img2pose/img2pose_v1_ft_300w_lp.pth",
+        verify=_verify_img2pose, licence=IMG2POSE_LICENCE, gdrive_id="1wSqPr9h1x_TOaxuN-Nu3OlTmhqnuf6rZ",
+        url_note="the README's \"fine-tuned model\" Google Drive file (AFLW2000-3D and BIWI evaluation), fetched through "
+                 "gdown; not downloaded from the machine that wrote this. The same network is also published by py-feat "
+                 "on the Hugging Face hub (py-feat/img2pose, model.safetensors, keys without module.: -o weights=PATH reads it)",
+        manual=("If Google Drive refuses: open https://drive.google.com/file/d/1wSqPr9h1x_TOaxuN-Nu3OlTmhqnuf6rZ (linked "
+                f"from {IMG2POSE_REPO}) in a browser, download it (if it is the Model Zoo archive, extract models/), then "
+                "run `posebench data prepare img2pose-300wlp --from img2pose_v1_ft_300w_lp.pth`."),
+        checksum_note="checksum unknown: the authors publish none and no copy could be downloaded here; checked by "
+                      "loading every tensor with torch.load(weights_only=True)",
+        used_by=("img2pose",)),
+    _img2pose_zoo("img2pose-pose-mean", "WIDER_train_pose_mean_v1.npy", "6-DoF pose mean (WIDER FACE training set)", (6,)),
+    _img2pose_zoo("img2pose-pose-stddev", "WIDER_train_pose_stddev_v1.npy", "6-DoF pose standard deviation (WIDER FACE "
+                  "training set)", (6,)),
+    Source(
+        name="img2pose-reference-points", kind="weights",
+        title="img2pose 3D reference points (68 x 3) the boxes are projected from (Albiero et al., CVPR 2021)",
+        homepage=IMG2POSE_REPO, filename="reference_3d_68_points_trans.npy",
+        url=f"https://raw.githubusercontent.com/vitoralbiero/img2pose/{IMG2POSE_COMMIT}/pose_references/"
+            "reference_3d_68_points_trans.npy",
+        url_note=f"raw file of the authors' repository at commit {IMG2POSE_COMMIT[:7]}; size and SHA-256 measured on "
+                 "that commit's file (a snapshot of the repository)",
+        licence=IMG2POSE_LICENCE, target="img2pose/reference_3d_68_points_trans.npy",
+        verify=_verify_img2pose_points, size=944, sha256=IMG2POSE_POINTS_SHA256,
+        checksum_note=f"size and SHA-256 of pose_references/reference_3d_68_points_trans.npy at {IMG2POSE_COMMIT[:7]}",
+        manual=f"If the link is down: download pose_references/reference_3d_68_points_trans.npy from {IMG2POSE_REPO}, then "
+               "`posebench data prepare img2pose-reference-points --from reference_3d_68_points_trans.npy`.",
+        used_by=("img2pose",)),
 ]}
 
 

@@ -246,4 +246,19 @@ def _sixdrepnet_command(name: str) -> click.Command:
 for _name in ("6drepnet", "6drepnet360"):
     export.add_command(_sixdrepnet_command(_name))
 
+
+@export.command("img2pose", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The authors' checkpoint (img2pose_v1_ft_300w_lp.pth); not exported.")
+@click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="ONNX file (never written: see the description).")
+def export_img2pose(weights: Path | None, output: Path | None) -> None:
+    """img2pose is not exported to ONNX: its detections pass through the authors' numpy/scipy
+    post-processing (each DoF moved to the whole image, boxes projected from the 3D points, NMS on
+    them) between the network and its answer, which an ONNX graph of the network would leave out.
+    Fails with one line; nothing is written."""
+    raise UsageError("img2pose cannot be exported to ONNX: its answer needs the authors' numpy/scipy post-processing "
+                     "(DoF to the whole image, projected boxes, NMS) after the network; run it with `posebench run -m img2pose`")
+
+
 COMMANDS = [export]

@@ -33,6 +33,11 @@ PAPER: dict[tuple[str, str], list[tuple[str, tuple[float, float, float, float]]]
     # and BIWI" (thohemp/6DRepNet at 464b2ba), scored with its min(|d|, |d +- 180|, |d +- 360|) MAE.
     ("6drepnet", "aflw2000"): [("6DRepNet, ICIP 2022 (its README)", (3.63, 4.91, 3.37, 3.97))],
     ("6drepnet", "biwi"): [("6DRepNet, ICIP 2022 (its README)", (3.24, 4.48, 2.68, 3.47))],
+    # img2pose (Albiero et al., CVPR 2021): the printed outputs of its evaluation notebooks
+    # (vitoralbiero/img2pose fd5473e, evaluation/jupyter_notebooks/aflw_2000_3d_evaluation.ipynb and
+    # biwi_evaluation.ipynb; img2pose_v1_ft_300w_lp.pth; their own detection-choice rules, see docs/img2pose.md).
+    ("img2pose", "aflw2000"): [("img2pose, CVPR 2021 (its AFLW2000 notebook)", (3.426, 5.034, 3.278, 3.913))],
+    ("img2pose", "biwi"): [("img2pose, CVPR 2021 (its BIWI notebook)", (4.567, 3.546, 3.244, 3.786))],
 }
 
 
