@@ -6,7 +6,8 @@ LiteRT (``ai-edge-litert`` on PyPI, Apache-2.0; the successor of ``tflite-runtim
 extra: ``pip install posebench[mediapipe]``. Without it, :func:`interpreter` raises one line
 (:class:`~posebench.errors.WeightsError`) saying so. A model with MediaPipe's own custom operators
 (``face_landmark_with_attention.tflite``: ``Landmarks2TransformMatrix``, ``TransformTensorBilinear``,
-``TransformLandmarks``, compiled into the mediapipe package only) is refused in one line as well.
+``TransformLandmarks``, compiled into the mediapipe package only) is refused in one line as well;
+the ``mediapipe`` method runs that model by :mod:`posebench.methods.mediapipe.attention`.
 
 :func:`rotated_rect_to_tensor` is ``ImageToTensorCalculator`` on a rotated rectangle (MediaPipe
 0.10.21, ``image_to_tensor_converter_opencv.cc``): the rectangle's corners by ``cv::boxPoints``
@@ -87,7 +88,8 @@ class TFLiteModel:
                 if "custom op" in text:
                     op = text.split("custom op:", 1)[-1].split(".")[0].strip()
                     raise WeightsError(f"{self.path.name} needs MediaPipe's custom operator {op}, which LiteRT does not have "
-                                       "(only the mediapipe package's own runtime does)") from None
+                                       "(only the mediapipe package's own runtime does; for MediaPipe's attention model "
+                                       "use the mediapipe method's -o variant=attention)") from None
                 raise WeightsError(f"{self.path.name} is not a TFLite model LiteRT can run: {text[:160]}") from None
             self._local.it = it
             self._local.io = (it.get_input_details()[0]["index"], [d["index"] for d in it.get_output_details()])
