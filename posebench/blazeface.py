@@ -88,12 +88,16 @@ def letterbox(width: int, height: int) -> tuple[RotatedRect, tuple[float, float]
 
 def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, min_score: float = MIN_SCORE) -> list[Detection]:
     """``TensorsToDetectionsCalculator``: detections (relative to the 128x128 tensor) of the raw
-    (896, 16) regressors and (896,) logits, in anchor order."""
+    (896, 16) regressors and (896,) logits, in anchor order. Only the anchors whose score passes
+    are decoded (the same float32 arithmetic per anchor as decoding all of them)."""
     raw = np.asarray(raw_boxes, np.float32).reshape(-1, 4 + 2 * NUM_KEYPOINTS)
     logits = np.clip(np.asarray(raw_scores, np.float32).reshape(-1), np.float32(-100), np.float32(100))
     with np.errstate(over="ignore"):  # exp(100) overflows float32 to inf: the score is then 0, as in C++
         scores = (np.float32(1) / (np.float32(1) + np.exp(-logits))).astype(np.float32)
-    anc = anchors()
+    keep = np.flatnonzero(scores >= np.float32(min_score))
+    if keep.size == 0:
+        return []
+    raw, anc, scores = raw[keep], anchors()[keep], scores[keep]
     scale = np.float32(INPUT_SIZE)
     cx = raw[:, 0] / scale + anc[:, 0]
     cy = raw[:, 1] / scale + anc[:, 1]
@@ -101,41 +105,47 @@ def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, min_score: float = MIN
     h = raw[:, 3] / scale
     xmin, ymin = cx - w / np.float32(2), cy - h / np.float32(2)
     xmax, ymax = cx + w / np.float32(2), cy + h / np.float32(2)
-    kx = raw[:, 4::2] / scale + anc[:, :1]
-    ky = raw[:, 5::2] / scale + anc[:, 1:]
-    out = []
-    for i in np.flatnonzero(scores >= np.float32(min_score)):
-        out.append(Detection(np.array([xmin[i], ymin[i], xmax[i] - xmin[i], ymax[i] - ymin[i]], np.float32),
-                             np.stack([kx[i], ky[i]], axis=1).astype(np.float32), float(scores[i])))
-    return out
+    boxes = np.stack([xmin, ymin, xmax - xmin, ymax - ymin], axis=1).astype(np.float32)
+    kps = np.stack([raw[:, 4::2] / scale + anc[:, :1], raw[:, 5::2] / scale + anc[:, 1:]], axis=2).astype(np.float32)
+    return [Detection(boxes[i], kps[i], float(scores[i])) for i in range(keep.size)]
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = np.float32(ix) * np.float32(iy)
-    return float(inter / (np.float32(a[2] * a[3]) + np.float32(b[2] * b[3]) - inter))
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU (float64 of float32 arithmetic, as MediaPipe's ``OverlapSimilarity``) of one box
+    ``a`` (xmin, ymin, w, h) with each of ``b`` (k, 4); 0 where they do not overlap."""
+    ix = np.minimum(a[0] + a[2], b[:, 0] + b[:, 2]) - np.maximum(a[0], b[:, 0])
+    iy = np.minimum(a[1] + a[3], b[:, 1] + b[:, 3]) - np.maximum(a[1], b[:, 1])
+    inter = ix * iy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / ((a[2] * a[3]) + (b[:, 2] * b[:, 3]) - inter)
+    return np.where((ix > 0) & (iy > 0), iou.astype(np.float64), 0.0)
 
 
 def weighted_nms(dets: list[Detection], iou: float = NMS_IOU) -> list[Detection]:
     """``NonMaxSuppressionCalculator`` with ``algorithm: WEIGHTED``: highest score first, every
     remaining detection overlapping it by IoU > ``iou`` (itself included) merged into it, box
-    corners and keypoints averaged with the scores as weights."""
-    remaining = sorted(dets, key=lambda d: -d.score)
+    corners and keypoints averaged with the scores as weights (float32)."""
+    if not dets:
+        return []
+    order = sorted(range(len(dets)), key=lambda i: -dets[i].score)
+    boxes = np.stack([dets[i].box for i in order]).astype(np.float32)
+    kps = np.stack([dets[i].keypoints for i in order]).astype(np.float32)
+    scores = np.array([dets[i].score for i in order], np.float32)
+    remaining = np.arange(len(order))
     out = []
-    while remaining:
+    while remaining.size:
         top = remaining[0]
-        merged = [d for d in remaining if _iou(d.box, top.box) > iou]
-        rest = [d for d in remaining if not _iou(d.box, top.box) > iou]
-        wts = np.array([d.score for d in merged], np.float32)
+        near = _iou(boxes[top], boxes[remaining]) > iou
+        merged, rest = remaining[near], remaining[~near]
+        wts = scores[merged]
         total = np.float32(wts.sum(dtype=np.float32))
-        corners = np.array([[d.box[0], d.box[1], d.box[0] + d.box[2], d.box[1] + d.box[3]] for d in merged], np.float32)
+        b = boxes[merged]
+        corners = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1)
         c = (corners * wts[:, None]).sum(axis=0, dtype=np.float32) / total
-        kp = (np.stack([d.keypoints for d in merged]) * wts[:, None, None]).sum(axis=0, dtype=np.float32) / total
-        out.append(Detection(np.array([c[0], c[1], c[2] - c[0], c[3] - c[1]], np.float32), kp.astype(np.float32), top.score))
-        if len(rest) == len(remaining):
+        kp = (kps[merged] * wts[:, None, None]).sum(axis=0, dtype=np.float32) / total
+        out.append(Detection(np.array([c[0], c[1], c[2] - c[0], c[3] - c[1]], np.float32), kp.astype(np.float32),
+                             dets[order[top]].score))
+        if rest.size == remaining.size:
             break
         remaining = rest
     return out

@@ -6,7 +6,8 @@ LiteRT (``ai-edge-litert`` on PyPI, Apache-2.0; the successor of ``tflite-runtim
 extra: ``pip install posebench[mediapipe]``. Without it, :func:`interpreter` raises one line
 (:class:`~posebench.errors.WeightsError`) saying so. A model with MediaPipe's own custom operators
 (``face_landmark_with_attention.tflite``: ``Landmarks2TransformMatrix``, ``TransformTensorBilinear``,
-``TransformLandmarks``, compiled into the mediapipe package only) is refused in one line as well.
+``TransformLandmarks``, compiled into the mediapipe package only) is refused in one line as well;
+the ``mediapipe`` method runs that model by :mod:`posebench.methods.mediapipe.attention`.
 
 :func:`rotated_rect_to_tensor` is ``ImageToTensorCalculator`` on a rotated rectangle (MediaPipe
 0.10.21, ``image_to_tensor_converter_opencv.cc``): the rectangle's corners by ``cv::boxPoints``
@@ -87,16 +88,19 @@ class TFLiteModel:
                 if "custom op" in text:
                     op = text.split("custom op:", 1)[-1].split(".")[0].strip()
                     raise WeightsError(f"{self.path.name} needs MediaPipe's custom operator {op}, which LiteRT does not have "
-                                       "(only the mediapipe package's own runtime does)") from None
+                                       "(only the mediapipe package's own runtime does; for MediaPipe's attention model "
+                                       "use the mediapipe method's -o variant=attention)") from None
                 raise WeightsError(f"{self.path.name} is not a TFLite model LiteRT can run: {text[:160]}") from None
             self._local.it = it
+            self._local.io = (it.get_input_details()[0]["index"], [d["index"] for d in it.get_output_details()])
         return it
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         it = self._interpreter()
-        it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(x, np.float32).reshape(self.input_shape))
+        inp, outs = self._local.io  # the tensor indices, read once per interpreter
+        it.set_tensor(inp, np.ascontiguousarray(x, np.float32).reshape(self.input_shape))
         it.invoke()
-        return [np.array(it.get_tensor(d["index"])) for d in it.get_output_details()]
+        return [it.get_tensor(i) for i in outs]  # get_tensor returns a copy: the caller owns it
 
 
 INTER_BITS = 5  # OpenCV's sub-pixel bits for warps (INTER_TAB_SIZE = 32)
@@ -123,50 +127,54 @@ def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, width: int, heigh
 @functools.lru_cache(maxsize=16)
 def _warp_maps(matrix_bytes: bytes, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """The integer maps of :func:`warp_perspective_u8` for one 3x3 float64 matrix (its bytes) and
-    output size: ``CV_16SC2`` source pixels and ``CV_16UC1`` sub-pixel indices, read-only. Cached:
-    the detector's letterbox of every image of one size is the same matrix."""
-    matrix = np.frombuffer(matrix_bytes, np.float64).reshape(3, 3)
-    inv = np.linalg.inv(np.asarray(matrix, np.float64))
-    xs, ys = _grid(int(width), int(height))
-    X0 = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
-    Y0 = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
+    output size: ``CV_16SC2`` source pixels (``height x width x 2`` int16) and ``CV_16UC1``
+    sub-pixel indices (``height x width`` uint16), read-only. Cached: the detector's letterbox of
+    every image of one size is the same matrix.
+
+    Each destination pixel ``(x, y)``: ``X = (m00 x + m01 y) + m02`` (likewise ``Y``, ``W``) in
+    double with ``m = inv(matrix)``, then ``X * (32 / W)`` (``32 / W`` is 0 where ``W`` is 0;
+    ``X * 32`` where ``m`` is affine), rounded half to even and clamped to int32
+    (``saturate_cast<int>``); ``X & 31`` / ``Y & 31`` make the sub-pixel index, ``X >> 5`` the
+    source pixel, clamped to int16. The products ``m00 x`` and ``m01 y`` are formed once per
+    column and row and broadcast, x and y computed as one array: the same doubles, in the same
+    order, as a per-pixel evaluation (pinned by ``tests/methods/test_mediapipe.py``)."""
+    inv = np.linalg.inv(np.frombuffer(matrix_bytes, np.float64).reshape(3, 3))
+    xs, ys = np.arange(int(width), dtype=np.float64), np.arange(int(height), dtype=np.float64)
+    xy = (inv[:2, 0, None, None] * xs[None, None, :]) + (inv[:2, 1, None, None] * ys[None, :, None])  # (2, H, W)
+    xy += inv[:2, 2, None, None]
     if inv[2, 0] == 0.0 and inv[2, 1] == 0.0 and inv[2, 2] == 1.0:  # affine: W = 1, 32 / W = 32 exactly
-        X0 *= 1 << INTER_BITS
-        Y0 *= 1 << INTER_BITS
+        xy *= float(1 << INTER_BITS)
     else:
-        W0 = inv[2, 0] * xs + inv[2, 1] * ys + inv[2, 2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(W0 != 0, (1 << INTER_BITS) / np.where(W0 != 0, W0, 1.0), 0.0)
-        X0 *= scale
-        Y0 *= scale
-    X, Y = _saturate_int(X0), _saturate_int(Y0)
+        w0 = (inv[2, 0] * xs[None, :]) + (inv[2, 1] * ys[:, None])
+        w0 += inv[2, 2]
+        if w0.all():
+            scale = np.divide(float(1 << INTER_BITS), w0, out=w0)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(w0 != 0, (1 << INTER_BITS) / np.where(w0 != 0, w0, 1.0), 0.0)
+        xy *= scale
+    ints = _saturate_int(xy)
     mask = (1 << INTER_BITS) - 1
-    alpha = ((Y & mask) << INTER_BITS | (X & mask)).astype(np.uint16)
-    X >>= INTER_BITS
-    Y >>= INTER_BITS
-    if min(X.min(), Y.min()) < -32768 or max(X.max(), Y.max()) > 32767:
-        np.clip(X, -32768, 32767, out=X)
-        np.clip(Y, -32768, 32767, out=Y)
-    xy = np.empty((*X.shape, 2), np.int16)
-    xy[..., 0], xy[..., 1] = X, Y
-    xy.flags.writeable = alpha.flags.writeable = False
-    return xy, alpha
-
-
-@functools.lru_cache(maxsize=8)
-def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Destination pixel coordinates (x, y), float64 ``height x width`` each (read-only, shared)."""
-    xs, ys = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
-    xs.flags.writeable = ys.flags.writeable = False
-    return xs, ys
+    frac = ints & mask
+    frac[1] <<= INTER_BITS
+    frac[1] |= frac[0]
+    alpha = frac[1].astype(np.uint16)
+    ints >>= INTER_BITS
+    if ints.min() < -32768 or ints.max() > 32767:
+        np.clip(ints, -32768, 32767, out=ints)
+    xy16 = np.empty((int(height), int(width), 2), np.int16)
+    xy16[..., 0], xy16[..., 1] = ints
+    xy16.flags.writeable = alpha.flags.writeable = False
+    return xy16, alpha
 
 
 def _saturate_int(v: np.ndarray) -> np.ndarray:
-    """OpenCV's ``saturate_cast<int>`` of doubles: round half to even, clamp to int32 (NaN -> the
-    clamp of ``rint``; as the former ``np.clip`` + ``rint`` + int64 path)."""
+    """OpenCV's ``saturate_cast<int>`` of doubles, in place on ``v``: round half to even, clamp to
+    int32 (int32 when every value is finite and within int32; else clamped and int64, NaN then
+    ``astype``'s value for NaN, as the former ``np.clip`` + ``rint`` + int64 path)."""
     lo, hi = float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max)
     np.rint(v, out=v)
-    if not (np.isfinite(v).all() and v.min() >= lo and v.max() <= hi):
+    if not (v.min() >= lo and v.max() <= hi):  # NaN fails both comparisons
         np.clip(v, lo, hi, out=v)
         return v.astype(np.int64)
     return v.astype(np.int32)

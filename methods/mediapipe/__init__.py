@@ -23,7 +23,8 @@ VARIANTS = ("468", "attention")
 
 register_method(
     "mediapipe",
-    "MediaPipe Face Mesh (Google): 468 landmarks, pose from its facial transformation matrix or a fit to its canonical mesh",
+    "MediaPipe Face Mesh (Google): 468 landmarks (478 with variant=attention), pose from its facial transformation matrix "
+    "or a fit to its canonical mesh",
     needs=tuple(sorted(NEEDS)),
     domains={"pose": Domain(choices=POSES), "variant": Domain(choices=VARIANTS), "box": Domain(choices=BOX_MODES),
              "setup": Domain(choices=("best", "paper")), "solver": Domain(choices=("auto", "weak", "iterative", "sqpnp", "epnp")),

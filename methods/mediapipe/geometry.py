@@ -19,6 +19,7 @@ landmarks are un-projected with the total scale and the last fit gives the 4x4 p
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +36,16 @@ COMPACT = 1e-3  # geometry_pipeline.cc's kIsScreenLandmarkListTooCompactThreshol
 
 @dataclass(frozen=True)
 class GeometryMetadata:
-    """``canonical`` (3, N) float32 mesh in landmark order (cm) and ``weights`` (N,) float32."""
+    """``canonical`` (3, N) float32 mesh in landmark order (cm) and ``weights`` (N,) float32;
+    :attr:`source`, their :class:`ProcrustesSource` (computed once)."""
 
     canonical: np.ndarray
     weights: np.ndarray
+
+    @functools.cached_property
+    def source(self) -> ProcrustesSource:
+        """The Procrustes source side of the canonical mesh and weights (every fit's sources)."""
+        return procrustes_source(self.canonical, self.weights)
 
 
 def read_metadata(path: str | Path) -> GeometryMetadata:
@@ -69,15 +76,41 @@ def read_metadata(path: str | Path) -> GeometryMetadata:
     return GeometryMetadata(canonical, weights)
 
 
-def solve_weighted_orthogonal(sources: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``FloatPrecisionProcrustesSolver::SolveWeightedOrthogonalProblem``: the 4x4 similarity
-    (scale * rotation, translation) taking (3, N) ``sources`` to ``targets`` with point weights."""
+@dataclass(frozen=True)
+class ProcrustesSource:
+    """The source side of :func:`solve_weighted_orthogonal`, which depends on the sources and
+    weights only (for MediaPipe, the canonical mesh: the same in every call): ``sqrt_w`` (N,),
+    ``weighted`` (3, N) sources times ``sqrt_w``, ``total`` (sum of the weights), ``centred``
+    (3, N) weighted sources less their weighted centre, ``denominator`` (``sum(centred * weighted)``),
+    all float32 as ``procrustes_solver.cc`` computes them."""
+
+    sqrt_w: np.ndarray
+    weighted: np.ndarray
+    total: np.float32
+    centred: np.ndarray
+    denominator: np.float32
+
+
+def procrustes_source(sources: np.ndarray, weights: np.ndarray) -> ProcrustesSource:
+    """:class:`ProcrustesSource` of (3, N) ``sources`` and (N,) ``weights``."""
     f = np.float32
     sqrt_w = np.sqrt(weights.astype(f))
-    ws, wt = sources * sqrt_w, targets * sqrt_w
+    ws = sources * sqrt_w
     total = f((sqrt_w * sqrt_w).sum(dtype=f))
     centre = (ws * sqrt_w).sum(axis=1, dtype=f) / total
     centred = ws - centre[:, None] * sqrt_w[None, :]
+    return ProcrustesSource(sqrt_w, ws, total, centred, f((centred * ws).sum(dtype=f)))
+
+
+def solve_weighted_orthogonal(sources: np.ndarray, targets: np.ndarray, weights: np.ndarray,
+                              source: ProcrustesSource | None = None) -> np.ndarray:
+    """``FloatPrecisionProcrustesSolver::SolveWeightedOrthogonalProblem``: the 4x4 similarity
+    (scale * rotation, translation) taking (3, N) ``sources`` to ``targets`` with point weights.
+    ``source``: :func:`procrustes_source` of ``sources`` and ``weights`` when already computed."""
+    f = np.float32
+    src = procrustes_source(sources, weights) if source is None else source
+    sqrt_w, ws, total, centred = src.sqrt_w, src.weighted, src.total, src.centred
+    wt = targets * sqrt_w
     design = (wt @ centred.T).astype(f)
     if not float(np.linalg.norm(design)) > EPS:
         raise SampleFailure("MediaPipe geometry: design matrix norm too small")
@@ -87,7 +120,7 @@ def solve_weighted_orthogonal(sources: np.ndarray, targets: np.ndarray, weights:
         U[:, 2] *= -1
     rotation = U @ Vt
     numerator = f(((rotation @ centred) * wt).sum(dtype=f))
-    denominator = f((centred * ws).sum(dtype=f))
+    denominator = src.denominator
     if not denominator > EPS or not numerator / denominator > EPS:
         raise SampleFailure("MediaPipe geometry: scale too small")
     rs = (numerator / denominator) * rotation
@@ -129,7 +162,7 @@ def pose_transform(landmarks: np.ndarray, width: int, height: int, meta: Geometr
 
     first = screen.copy()
     first[2] *= f(-1)
-    s1 = f(np.linalg.norm(solve_weighted_orthogonal(meta.canonical, first, meta.weights)[:3, 0]))
-    s2 = f(np.linalg.norm(solve_weighted_orthogonal(meta.canonical, rescale_z(screen, s1), meta.weights)[:3, 0]))
+    s1 = f(np.linalg.norm(solve_weighted_orthogonal(meta.canonical, first, meta.weights, meta.source)[:3, 0]))
+    s2 = f(np.linalg.norm(solve_weighted_orthogonal(meta.canonical, rescale_z(screen, s1), meta.weights, meta.source)[:3, 0]))
     metric = rescale_z(screen, f(s1 * s2))
-    return solve_weighted_orthogonal(meta.canonical, metric, meta.weights)
+    return solve_weighted_orthogonal(meta.canonical, metric, meta.weights, meta.source)

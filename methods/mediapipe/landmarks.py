@@ -89,8 +89,14 @@ def roi_from_box(box, width: int, height: int) -> NormRect:
 def project(raw: np.ndarray, roi: NormRect) -> np.ndarray:
     """``TensorsToLandmarksCalculator`` + ``LandmarkProjectionCalculator``: (N, 3) normalised
     landmarks in the image from the model's raw (N*3,) output in 192x192 tensor pixels."""
+    return project_normalized(np.asarray(raw, np.float32).reshape(-1, 3) / np.float32(INPUT_SIZE), roi)
+
+
+def project_normalized(pts: np.ndarray, roi: NormRect) -> np.ndarray:
+    """``LandmarkProjectionCalculator``: (N, 3) normalised landmarks in the image of (N, 3) float32
+    landmarks normalised to the crop (x, y, z in units of the 192-pixel side)."""
     f = np.float32
-    pts = np.asarray(raw, f).reshape(-1, 3) / f(INPUT_SIZE)
+    pts = np.asarray(pts, f)
     x, y = pts[:, 0] - f(0.5), pts[:, 1] - f(0.5)
     angle = f(roi.rotation)
     c, s = f(np.cos(angle)), f(np.sin(angle))

@@ -11,8 +11,8 @@ The face (option ``box``): ``mediapipe`` (default) -- MediaPipe's own detector a
 detection's box grown 1.5 times, square, rotated by its eye keypoints), as the mediapipe package
 runs it; any other face source (``auto``, ``gt``, ``yunet`` ...) -- that box made square on its
 longer side, unrotated (posebench's rule; recorded in the set-up). ``variant``: ``468``
-(``face_landmark.tflite``) or ``attention`` (``face_landmark_with_attention.tflite``, which needs
-MediaPipe's custom operators: LiteRT refuses it, in one line). Output: (yaw, pitch, roll) degrees,
+(``face_landmark.tflite``) or ``attention`` (``face_landmark_with_attention.tflite``, 478 points:
+MediaPipe's custom operators done in numpy between runs of the rest of its graph, :mod:`.attention`). Output: (yaw, pitch, roll) degrees,
 AFLW2000-3D convention; ``info``: detector, ``pnp`` (fit), face-presence score.
 """
 
@@ -86,7 +86,12 @@ class MediaPipeMethod(Method):
         self.reads("landmark model", self.model_path)
         self.reads("geometry metadata", self.metadata_path)
         self.meta = read_metadata(self.metadata_path)
-        self.mesh = FaceMesh(self.model_path, threads=max(1, int(threads)))
+        if variant == "attention":
+            from .attention import AttentionMesh
+
+            self.mesh = AttentionMesh(self.model_path, threads=max(1, int(threads)))
+        else:
+            self.mesh = FaceMesh(self.model_path, threads=max(1, int(threads)))
 
     def describe(self) -> str:
         """The pose set-up and the face, e.g. ``transformation matrix; MediaPipe detector ROI``."""
@@ -101,7 +106,8 @@ class MediaPipeMethod(Method):
         else:
             where = {"auto": "square ROI of the protocol box (a detector on a bare photo)", "gt": "square ROI of the protocol box"}.get(
                 self.box, f"square ROI of the {self.box} detector box")
-        return f"{how}; {where}"
+        model = "; 478-point attention model" if self.variant == "attention" else ""
+        return f"{how}; {where}{model}"
 
     def roi_of(self, face: FaceInput, image: np.ndarray) -> tuple[NormRect, str]:
         """The landmark ROI of this face and the detector that found it (``""``: the sample's box)."""
@@ -133,7 +139,8 @@ class MediaPipeMethod(Method):
             return Estimate.of(pose, **info)
         from posebench.pnp import solve_pnp_guarded
 
-        res = solve_pnp_guarded(to_pixels(landmarks, w, h), self.meta.canonical.T.astype(float), (w, h), self.solver,
+        mesh = landmarks[: self.meta.canonical.shape[1]]  # the 468 mesh points (the attention model adds 10 iris points)
+        res = solve_pnp_guarded(to_pixels(mesh, w, h), self.meta.canonical.T.astype(float), (w, h), self.solver,
                                 self.focal, self.guard)
         return Estimate.of(res.pose, pnp=res.note or "ok", behind_camera=bool(res.behind_camera), **info)
 
@@ -143,7 +150,7 @@ class MediaPipeMethod(Method):
         return self.landmarks_of(image, box)[map68()]
 
     def landmarks_of(self, image: np.ndarray, box=None) -> np.ndarray:
-        """(468, 2) image pixels of MediaPipe's landmarks of the face in an RGB image (``box``: the
+        """(468, 2) -- (478, 2) with the attention model -- image pixels of MediaPipe's landmarks of the face in an RGB image (``box``: the
         face box to use, else the method's face source)."""
         img = to_rgb(image)
         roi, _ = self.roi_of(FaceInput(img, (img.shape[1], img.shape[0]), box), img)

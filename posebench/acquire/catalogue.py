@@ -378,7 +378,7 @@ WEIGHTS: dict[str, Source] = {s.name: s for s in [
     _mediapipe("mediapipe-face-landmark", "face_landmark.tflite", "468-point landmark model (the default of `mediapipe`)", 1242398,
                "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"),
     _mediapipe("mediapipe-face-landmark-attention", "face_landmark_with_attention.tflite",
-               "478-point attention landmark model (needs MediaPipe's custom operators: LiteRT cannot run it)", 2495106,
+               "478-point attention landmark model (`mediapipe -o variant=attention`; its custom operators run in numpy)", 2495106,
                "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4"),
     _mediapipe("mediapipe-face-detector", "face_detection_short_range.tflite", "short-range face detector (BlazeFace; detector "
                "`mediapipe`)", 229714, "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"),

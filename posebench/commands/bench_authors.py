@@ -7,7 +7,10 @@ loads it once (``posebench/authors/*_timing.py``); then passes alternate -- one 
 (``estimate_batch`` on the same decoded images, one image per call), one of the authors' --
 ``--repeat`` times each, so both see the same load. Printed: min and median per side, the ratio
 of medians ("posebench is Nx the authors' speed": above 1 is faster), the load average before
-and after. Methods: ``mediapipe`` (the ``mediapipe`` package's ``FaceMesh.process``: landmarks
+and after; and, where the child reports it, the same ratio by process CPU time (less moved than
+wall time by other jobs on a shared machine). ``--out FILE`` writes the same lines to a file (atomically), headed by the command,
+the date (UTC) and the machine (CPU model, cores, Python) -- the form of
+``results/bench/authors-*.txt``. Methods: ``mediapipe`` (the ``mediapipe`` package's ``FaceMesh.process``: landmarks
 only, where posebench's side also computes the pose) and ``3ddfa-v2`` (the authors'
 ``TDDFA_ONNX`` steps with their ONNX conversion and landmark ROI; ``--authors-src`` is their
 repository).
@@ -30,6 +33,36 @@ from posebench.errors import DataError, UsageError
 
 TIMING = Path(__file__).resolve().parents[1] / "authors"
 METHODS = ("mediapipe", "3ddfa-v2")
+
+
+def machine() -> str:
+    """The CPU model (``/proc/cpuinfo``), the cores and the platform, for a result file's header."""
+    import platform
+
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores; {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+
+
+def command_line(method: str, authors_python: str, authors_src: str | None, data_dir: Path, options: tuple[str, ...],
+                 repeat: int, limit: int | None) -> str:
+    """The ``posebench bench authors`` command that these arguments make (for a result file)."""
+    import shlex
+
+    args = ["posebench", "bench", "authors", "-m", method, "--authors-python", str(authors_python)]
+    if authors_src:
+        args += ["--authors-src", str(authors_src)]
+    args += ["--data-dir", str(data_dir)]
+    for o in options:
+        args += ["-o", o]
+    args += ["--repeat", str(repeat)] + (["--limit", str(limit)] if limit else [])
+    return shlex.join(args)
 
 
 def _load() -> str:
@@ -91,13 +124,15 @@ class AuthorsPipeline:
                 self.proc.wait()
 
 
-def posebench_pass(method, faces) -> tuple[float, int]:
-    """ms per image of one pass of ``method.estimate_batch`` one face per call, and faces with a pose."""
+def posebench_pass(method, faces) -> tuple[float, int, float]:
+    """ms per image of one pass of ``method.estimate_batch`` one face per call, the faces with a
+    pose, and the process's CPU ms per image (``time.process_time``: this process's threads)."""
     from posebench.errors import SampleFailure
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     out = [method.estimate_batch([f])[0] for f in faces]
-    return (time.perf_counter() - t) * 1e3 / len(faces), sum(not isinstance(o, SampleFailure) for o in out)
+    cpu = (time.process_time() - c) * 1e3 / len(faces)
+    return (time.perf_counter() - t) * 1e3 / len(faces), sum(not isinstance(o, SampleFailure) for o in out), cpu
 
 
 @bench.command("authors")
@@ -111,13 +146,19 @@ def posebench_pass(method, faces) -> tuple[float, int]:
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="posebench method option (repeatable).")
 @click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True, help="Passes per side (interleaved).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images.")
-def bench_authors(method_name, authors_python, authors_src, data_dir, options, repeat, limit) -> None:
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the table to this file (with the command, date and machine), e.g. results/bench/authors-mediapipe.txt.")
+def bench_authors(method_name, authors_python, authors_src, data_dir, options, repeat, limit, out) -> None:
     """posebench's method against its authors' own pipeline on the same images, interleaved passes."""
     from posebench.commands.bench_methods import _faces
     from posebench.commands.common import parse_kv
     from posebench.method import create_method
 
     opts = parse_kv(options)
+    if out is not None:
+        from posebench.fileio import writable_folder
+
+        writable_folder(out.resolve().parent, "folder of --out")  # checked before any work
     faces = _faces(data_dir, limit)
     paths = [Path(data_dir) / f"{f.id}.jpg" for f in faces]
     missing = [p for p in paths if not p.is_file()]
@@ -127,21 +168,41 @@ def bench_authors(method_name, authors_python, authors_src, data_dir, options, r
     posebench_pass(method, faces[:2])  # warm-up
     theirs = AuthorsPipeline(authors_command(method_name, authors_python, authors_src, paths, opts))
     load0 = _load()
-    mine, their, info = [], [], {}
+    mine, their, info, mine_cpu, their_cpu = [], [], {}, [], []
     try:
         for _ in range(repeat):
-            ms, found = posebench_pass(method, faces)
+            ms, found, cpu = posebench_pass(method, faces)
             mine.append(ms)
+            mine_cpu.append(cpu)
             info = theirs.run_pass()
             their.append(info["ms_per_image"])
+            if isinstance(info.get("cpu_ms_per_image"), (int, float)):
+                their_cpu.append(float(info["cpu_ms_per_image"]))
     finally:
         theirs.close()
     ratio = statistics.median(their) / statistics.median(mine)
-    click.echo(f"{method_name} on {len(faces)} images of {data_dir}, {repeat} interleaved passes each; "
-               f"load {load0} before, {_load()} after; {os.cpu_count()} CPU cores")
-    click.echo(f"  posebench {method.label()}: median {statistics.median(mine):.2f} ms/image, min {min(mine):.2f}; "
-               f"{found} of {len(faces)} with a pose")
-    click.echo(f"  authors ({info.get('version', '?')}): median {statistics.median(their):.2f} ms/image, "
-               f"min {min(their):.2f}; {info.get('found')} of {info.get('images')} found")
-    click.echo(f"  posebench at {ratio:.2f}x the authors' speed ({'faster' if ratio >= 1 else 'slower'})")
+    lines = [f"{method_name} on {len(faces)} images of {data_dir}, {repeat} interleaved passes each; "
+             f"load {load0} before, {_load()} after; {os.cpu_count()} CPU cores",
+             f"  posebench {method.label()}: median {statistics.median(mine):.2f} ms/image, min {min(mine):.2f}; "
+             f"{found} of {len(faces)} with a pose",
+             f"  authors ({info.get('version', '?')}): median {statistics.median(their):.2f} ms/image, "
+             f"min {min(their):.2f}; {info.get('found')} of {info.get('images')} found",
+             f"  posebench at {ratio:.2f}x the authors' speed ({'faster' if ratio >= 1 else 'slower'})"]
+    if their_cpu:  # CPU time is less moved by other jobs on the machine than wall time
+        cpu_ratio = statistics.median(their_cpu) / statistics.median(mine_cpu)
+        lines.append(f"  CPU time: posebench median {statistics.median(mine_cpu):.2f} ms/image, authors "
+                     f"{statistics.median(their_cpu):.2f}: posebench at {cpu_ratio:.2f}x by CPU time")
+    for line in lines:
+        click.echo(line)
+    if out is not None:
+        from datetime import datetime, timezone
+
+        from posebench.fileio import write_atomic
+
+        head = [f"# {command_line(method_name, authors_python, authors_src, data_dir, options, repeat, limit)}",
+                f"# {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; {machine()}",
+                f"# per side: {repeat} passes over the images, one image per call, alternating with the other side; "
+                "ratio = authors' median / posebench's median"]
+        write_atomic(out, "\n".join(head + lines) + "\n")
+        click.echo(f"wrote {out}")
 COMMANDS: list = []  # a subcommand of `bench`, registered by the decorator

@@ -22,7 +22,7 @@ FAKE = textwrap.dedent('''
     k = 0
     for line in sys.stdin:
         k += 1
-        print(json.dumps({"ms_per_image": 10.0 * k, "found": 3, "images": 4, "version": "fake 1.0"}), flush=True)
+        print(json.dumps({"ms_per_image": 10.0 * k, "cpu_ms_per_image": 5.0, "found": 3, "images": 4, "version": "fake 1.0"}), flush=True)
 ''')
 
 
@@ -70,6 +70,7 @@ def test_the_bench_prints_both_sides_and_their_ratio(tmp_path, monkeypatch):
     monkeypatch.setenv("POSEBENCH_DATA", str(tmp_path / "data"))
     res = CliRunner().invoke(main, ["bench", "authors", "-m", "mediapipe", "--authors-python", sys.executable,
                                     "--data-dir", str(images), "--limit", "4", "--repeat", "3",
+                                    "--out", str(tmp_path / "bench" / "authors-mediapipe.txt"),
                                     "-o", f"model={models / 'face_landmark.tflite'}",
                                     "-o", f"detector_model={models / 'face_detection_short_range.tflite'}"])
     assert res.exit_code == 0, res.output
@@ -78,3 +79,16 @@ def test_the_bench_prints_both_sides_and_their_ratio(tmp_path, monkeypatch):
     ratio = float(re.search(r"posebench at ([\d.]+)x the authors' speed", res.output).group(1))
     assert ratio == pytest.approx(20.0 / mine, rel=0.01, abs=0.01)
     assert "3 interleaved passes each" in res.output and "load " in res.output
+    written = (tmp_path / "bench" / "authors-mediapipe.txt").read_text().splitlines()
+    assert written[0].startswith("# posebench bench authors -m mediapipe --authors-python ") and "--limit 4" in written[0]
+    assert re.match(r"# \d{4}-\d\d-\d\d \d\d:\d\d UTC; .*cores", written[1])
+    cpu = re.search(r"CPU time: posebench median ([\d.]+) ms/image, authors 5.00: posebench at ([\d.]+)x by CPU time", res.output)
+    assert cpu and float(cpu.group(2)) == pytest.approx(5.0 / float(cpu.group(1)), rel=0.01, abs=0.01)
+    assert written[3:] == [line for line in res.output.splitlines() if not line.startswith("wrote ")][-5:]
+
+
+def test_an_unwritable_out_folder_is_refused_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("")
+    res = CliRunner().invoke(main, ["bench", "authors", "-m", "mediapipe", "--authors-python", sys.executable,
+                                    "--data-dir", str(tmp_path), "--out", str(tmp_path / "file" / "x.txt")])
+    assert res.exit_code != 0 and "folder of --out" in res.output and "Traceback" not in res.output

@@ -201,13 +201,73 @@ def test_fit_route_and_setups_are_named(method):
 
 
 @needs_models
-def test_attention_model_is_refused_in_one_line():
+def test_attention_model_matches_mediapipe_on_bare_photos(ref):
+    """The 478-point attention model (its custom operators in numpy between runs of its graph,
+    methods/mediapipe/attention.py): the package's landmarks within 0.05 px (seen: 0.015) and its
+    transformation-matrix pose within 0.01° (seen: 0.0054°); the same 35 faces found, 5 missed."""
     _litert()
     from posebench.method import create_method
 
-    with pytest.raises(WeightsError, match="custom operator Landmarks2TransformMatrix"):
-        create_method("mediapipe", {"variant": "attention", "model": str(MODELS / "face_landmark_with_attention.tflite"),
+    m = create_method("mediapipe", {"variant": "attention", "model": str(MODELS / "face_landmark_with_attention.tflite"),
                                     "detector_model": str(MODELS / "face_detection_short_range.tflite")})
+    assert m.describe().endswith("478-point attention model")
+    found = 0
+    for stem, entry in ref["images"].items():
+        r = entry["attention"]
+        img = _image(stem)
+        if not r["found"]:
+            with pytest.raises(SampleFailure, match="no face found"):
+                m.estimate(img)
+            continue
+        w, h = entry["size"]
+        lm = m.landmarks_of(img)
+        assert lm.shape == (478, 2)
+        assert np.abs(lm - np.asarray(r["landmarks"])[:, :2] * [w, h]).max() < 0.05, stem
+        assert np.abs(m.estimate(img).as_array() - _ref_pose(r)).max() < 0.01, stem
+        found += 1
+    assert found == 35
+
+
+@needs_models
+def test_a_model_without_the_attention_operators_is_refused_in_one_line():
+    """variant=attention with the 468-point file: not the attention model, in one line; and the
+    attention file under variant=468: LiteRT's refusal says which operator and which option to use."""
+    _litert()
+    from posebench.method import create_method
+
+    with pytest.raises(WeightsError, match="is not MediaPipe's attention face landmark model .*custom operators none"):
+        create_method("mediapipe", {"variant": "attention", "model": str(MODELS / "face_landmark.tflite"),
+                                    "detector_model": str(MODELS / "face_detection_short_range.tflite")})
+    with pytest.raises(WeightsError, match="custom operator Landmarks2TransformMatrix.*variant=attention"):
+        create_method("mediapipe", {"model": str(MODELS / "face_landmark_with_attention.tflite"),
+                                    "detector_model": str(MODELS / "face_detection_short_range.tflite")})
+
+
+def test_attention_operators_on_known_values():
+    """The numpy operators on cases worked by hand from MediaPipe's C++: a level landmark pair and a
+    square subset give a pure shift-and-scale matrix; the bilinear crop by that matrix of a ramp is
+    the ramp (align-corners corrected), zero beyond the map; the landmark transform is the
+    matrix's first two rows."""
+    from posebench.methods.mediapipe.attention import landmarks_to_transform_matrix, transform_landmarks, transform_tensor_bilinear
+
+    lm = np.zeros((1, 4, 3), np.float32)
+    lm[0, :, :2] = [[10, 20], [30, 20], [10, 40], [30, 40]]  # left (0) and right (1) level: rotation 0
+    opts = {"left_rotation_idx": 0, "right_rotation_idx": 1, "subset_idxs": [0, 1, 2, 3], "output_width": 16,
+            "output_height": 16, "scale_x": 1.5, "scale_y": 1.5, "target_rotation_radians": 0.0}
+    M = landmarks_to_transform_matrix(lm, opts)[0]
+    s = 1.5 * 20 / 16  # scale * box size / output
+    assert np.allclose(M, [[s, 0, 0, 20 - 8 * s], [0, s, 0, 30 - 8 * s], [0, 0, 1, 0], [0, 0, 0, 1]], atol=1e-6)
+    ramp = np.broadcast_to(np.arange(48, dtype=np.float32)[None, :, None], (48, 48, 2))[None].copy()
+    unit = np.eye(4, dtype=np.float32)[None]
+    out = transform_tensor_bilinear(ramp, unit, {"output_width": 16, "output_height": 16})
+    assert out.shape == (1, 16, 16, 2) and np.allclose(out[0, :, :, 0], np.arange(16)[None, :])  # x + 0.5 - 0.5
+    shifted = unit.copy()
+    shifted[0, 0, 3] = 40.0  # columns 40..55: beyond 47 is outside the map
+    out = transform_tensor_bilinear(ramp, shifted, {"output_width": 16, "output_height": 16})
+    assert np.allclose(out[0, :, :8, 0], np.arange(40, 48)[None, :]) and not out[0, :, 8:].any()
+    pts = np.array([[[1.0, 2.0], [3.0, -1.0]]], np.float32)
+    assert np.allclose(transform_landmarks(pts, M[None]), [[[s * 1 + 20 - 8 * s, s * 2 + 30 - 8 * s],
+                                                          [s * 3 + 20 - 8 * s, -s + 30 - 8 * s]]])
 
 
 def test_missing_litert_is_one_line(monkeypatch, tmp_path):
@@ -241,6 +301,8 @@ def test_missing_default_files_say_how_to_get_them(monkeypatch, tmp_path):
     ({"pose": "fit"}, (34, 3, [2.97, 3.66, 1.51, 2.71])),
     ({"box": "gt"}, (20, 17, [2.88, 3.78, 1.31, 2.66])),
     ({"box": "gt", "pose": "fit"}, (20, 17, [4.25, 1.85, 1.34, 2.48])),
+    ({"variant": "attention"}, (34, 3, [2.86, 3.75, 1.56, 2.72])),
+    ({"variant": "attention", "pose": "fit"}, (34, 3, [3.23, 3.71, 1.44, 2.79])),
 ])
 def test_run_on_the_sample_gives_the_documented_mae(opts, want, tmp_path, monkeypatch):
     """The table of docs/mediapipe.md (``posebench run -m mediapipe -d aflw2000`` on the 37 in-protocol images)."""
@@ -250,7 +312,8 @@ def test_run_on_the_sample_gives_the_documented_mae(opts, want, tmp_path, monkey
     from posebench.registry import datasets
 
     monkeypatch.setenv("POSEBENCH_DATA", str(tmp_path / "data"))
-    m = create_method("mediapipe", {"model": str(MODELS / "face_landmark.tflite"),
+    model = "face_landmark_with_attention.tflite" if opts.get("variant") == "attention" else "face_landmark.tflite"
+    m = create_method("mediapipe", {"model": str(MODELS / model),
                                     "detector_model": str(MODELS / "face_detection_short_range.tflite"), **opts})
     res = evaluate(m, datasets.create("aflw2000", data_dir=str(IMAGES)), tmp_path / "r", progress=False)
     s = res.summary
