@@ -39,7 +39,7 @@ class MethodSpec:
 
 #: Study defaults for landmark-to-pose methods: SQPnP, a globally optimal perspective solver
 #: (guarded against behind-camera solutions like every landmark set-up), so the image studies keep
-#: the paper's perspective camera. The methods' registered default is ``setup=best`` (weak
+#: the paper's perspective camera. The methods' registered default is ``setup=weak-perspective`` (weak
 #: perspective); the paper's exact set-up is one option away: ``-o dlib.setup=paper``. The table's
 #: ``options`` column records what ran.
 STUDY_DEFAULTS: dict[str, dict[str, str]] = {

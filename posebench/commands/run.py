@@ -91,7 +91,7 @@ def leaderboard_cmd(results_dir: Path, output: Path | None, fmt: str, dataset: s
 
 
 DEMO_RUNS = [
-    {},  # setup=best: weak perspective
+    {},  # setup=weak-perspective: scaled-orthographic fit
     {"solver": "sqpnp"},
     {"setup": "paper"},  # the paper's: OpenCV iterative, focal = width, no guard
     {"setup": "paper", "face": "exact"},
@@ -112,6 +112,9 @@ def demo_cmd(results_dir: Path, n: int) -> None:
     text, path = write_leaderboard(results_dir, paper=False)
     click.echo("")
     click.echo(text)
+    from posebench.methods.landmark_pose import SETUP_WHY
+
+    click.echo(f"\nWhy: {SETUP_WHY}.")
     click.echo(f"\n(written to {path})", err=True)
 
 

@@ -1,7 +1,7 @@
 """Leaderboard: every stored run in a results folder as one markdown table per dataset.
 
 Rows show method (with its non-default options, the label stored in the run record), the set-up it
-ran under (``best: weak perspective``, ``paper: iterative, focal 1 x width, no guard``, ...), protocol,
+ran under (``weak-perspective: scaled-orthographic fit``, ``paper: iterative, focal 1 x width, no guard``, ...), protocol,
 samples evaluated and failed, MAE per angle and their mean, geodesic error, MAE per |true yaw|
 bin (where the dataset's yaw spreads over more than one bin), ms per sample, a link to the run
 record (and to its worst-case gallery, ``posebench gallery``, when one exists) and the paper's
