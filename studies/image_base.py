@@ -125,7 +125,10 @@ def evaluate_faces(method: Any, dataset: Any, results_dir: Path, progress: bool)
 
 
 def method_label(spec: MethodSpec) -> str:
-    return spec.name
+    """The run label of a study's method, as the leaderboard shows it (``Method.label()``: its name
+    and the options that differ from their defaults, e.g. ``dlib (solver=sqpnp)``); the bare name
+    for a method that could not be built here."""
+    return spec.method.label() if spec.method is not None else spec.name
 
 
 def per_face(samples: pd.DataFrame) -> pd.DataFrame:
