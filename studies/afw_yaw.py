@@ -64,7 +64,7 @@ class AfwYawStudy(ImageStudy):
         from posebench.evaluation.runner import evaluate
 
         rows: list[dict[str, Any]] = []
-        for s in build_methods(self.specs):
+        for s in build_methods(self.specs, dataset=dataset):
             if s.skipped:
                 rows.append({"method": s.name, "label": method_label(s), "kind": "skipped", "skipped": s.skipped})
                 continue

@@ -59,7 +59,7 @@ class BiwiSplitsStudy(ImageStudy):
             ds = self.test_part(dataset, seed)
             per_split = [MethodSpec(s.name, {k: v.replace("{seed}", str(seed)) for k, v in s.options.items()})
                          for s in self.specs]
-            for s in build_methods(per_split):
+            for s in build_methods(per_split, dataset=ds):
                 base = {"method": s.name, "label": method_label(s), "seed": seed, "test_subjects": " ".join(ds.parameters["test_subjects"]),
                         "train_subjects": " ".join(ds.parameters["train_subjects"])}
                 if s.skipped:

@@ -117,7 +117,7 @@ class BoxJitterStudy(ImageStudy):
         from posebench.datasets.boxjitter import with_box_jitter
         from posebench.evaluation.compare import paired_bootstrap
 
-        specs = build_methods(self.specs)
+        specs = build_methods(self.specs, dataset=dataset)
         running = [s for s in specs if not s.skipped]
         tables: dict[tuple[str, str, float], pd.DataFrame] = {}
         runs: dict[tuple[str, str, float], Any] = {}

@@ -118,7 +118,7 @@ class DetectorsStudy(ImageStudy):
         pairs = self.specs()
         if self.method_name in methods.names() and "box" not in methods.defaults(self.method_name):
             raise UsageError(f"method {self.method_name!r} has no box option: it uses no face detector")
-        build_methods([s for _, s in pairs])
+        build_methods([s for _, s in pairs], dataset=dataset)
         tables: dict[str, pd.DataFrame] = {}
         runs: dict[str, Any] = {}
         for det, s in pairs:

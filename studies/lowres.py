@@ -72,7 +72,7 @@ class LowresStudy(ImageStudy):
         from posebench.datasets.degrade import with_downsample
         from posebench.evaluation.runner import evaluate_many
 
-        specs = build_methods(self.specs)
+        specs = build_methods(self.specs, dataset=dataset)
         rows: list[dict[str, Any]] = []
         running = [s for s in specs if not s.skipped]
         for f in self.factors:

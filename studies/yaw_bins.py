@@ -62,7 +62,7 @@ class YawBinsStudy(ImageStudy):
     def run(self, dataset: Dataset) -> pd.DataFrame:
         from posebench.evaluation.runner import evaluate
 
-        specs = build_methods(self.specs)
+        specs = build_methods(self.specs, dataset=dataset)
         tables: dict[str, pd.DataFrame] = {}
         labels: dict[str, str] = {}
         rows: list[dict[str, Any]] = []

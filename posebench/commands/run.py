@@ -9,9 +9,8 @@ from pathlib import Path
 import click
 
 from posebench.commands.common import check_results_dir, parse_kv, results_option, show_progress
-from posebench.errors import UsageError
 from posebench.evaluation.leaderboard import write_leaderboard
-from posebench.evaluation.runner import RunResult, evaluate
+from posebench.evaluation.runner import RunResult, check_images_for, evaluate
 from posebench.fileio import writable_folder
 from posebench.registry import datasets, methods
 
@@ -55,9 +54,7 @@ def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit
     method = methods.create(method_name, parse_kv(options))
     dataset = datasets.create(dataset_name, parse_kv(dataset_options, "--dataset-option"), data_dir=data_dir)
     dataset = dataset.subset(limit)
-    if "image" in method.needs and dataset.samples and all(s.image_path is None for s in dataset.samples):
-        raise UsageError(f"method {method_name!r} reads images, and {dataset_name} at {dataset.root or 'its folder'} has "
-                         "labels only (no image beside any label): give the folder with the images")
+    check_images_for(method, dataset)
     t0 = time.perf_counter()
     res = evaluate(method, dataset, results_dir, progress=show_progress())
     res.record.wall_seconds_this_call = round(time.perf_counter() - t0, 3)
