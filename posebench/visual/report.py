@@ -71,8 +71,8 @@ def number_cell(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.3f}"
 
 
-#: An absolute path inside a table cell (POSIX ``/a/b`` or Windows ``C:\\a``), up to a space, quote or bracket.
-_ABS_PATH = re.compile(r"(?<![\w./~-])(/[^\s,;:'\"()<>`]+|[A-Za-z]:\\[^\s,;'\"()<>`]+)")
+#: An absolute POSIX path inside a text cell (not the ``//host/...`` of a URL), up to a space, quote or bracket.
+_ABS_PATH = re.compile(r"(?<![\w./~:-])(/[^\s,;:'\"()<>`]+)")
 
 
 def relative_paths(text: str, results_dir: Path) -> str:

@@ -124,7 +124,7 @@ def test_report_reads_well(tmp_path):
     (res / "tables").mkdir()
     weights = tmp_path / "home" / "me" / "weights" / "pnet.pt"
     pd.DataFrame({"method": ["a", "b"], "n_found": [6.0, np.nan], "mae": [1.23456, 2.0], "level": [0.5, 2.0],
-                  "skipped": ["", f"pnet.pt not found: {weights} (run `posebench data download`)"],
+                  "skipped": ["", f"pnet.pt not found: {weights} (run `posebench data download`, https://example.org/a/b)"],
                   }).to_csv(res / "tables" / "made-synthetic.csv", index=False)
     (res / "tables" / "made-synthetic.json").write_text(json.dumps({"study": "made", "dataset": "synthetic"}))
     invoke("report", "--results-dir", res, "--out", tmp_path / "report")
@@ -140,5 +140,6 @@ def test_report_reads_well(tmp_path):
     assert cells[1] == "6" and cells[2] == "1.235" and cells[3] == "0.500" and "–" in cells  # 6.0 -> 6, NaN -> dash
     assert cells[7] == "2" and cells[8] == "2"  # 2.0 (mae, level) -> 2
     assert str(tmp_path) not in text and "../home/me/weights/pnet.pt" in text
+    assert "https://example.org/a/b" in text  # a URL is no path
     for page in (tmp_path / "report" / "runs").glob("*.html"):
         assert str(tmp_path) not in page.read_text(), page
