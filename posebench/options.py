@@ -62,8 +62,13 @@ class Domain:
         if self.choices is not None:
             if str(value) not in {str(c) for c in self.choices}:
                 names = [str(c) for c in self.choices]
-                hint = did_you_mean(str(value), names).strip()
-                raise UsageError(f"option {key}={value!r}: must be one of {', '.join(names)}" + (f" ({hint})" if hint else ""))
+                old = dict(self.aliases)
+                hint = did_you_mean(str(value), names + list(old)).strip()
+                for alias, name in old.items():  # a near miss of an old name suggests the name
+                    hint = hint.replace(f"'{alias}'", f"'{name}'")
+                also = "".join(f" ({a} = {n})" for a, n in old.items())
+                raise UsageError(f"option {key}={value!r}: must be one of {', '.join(names)}{also}"
+                                 + (f" ({hint})" if hint else ""))
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return

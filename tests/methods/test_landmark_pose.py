@@ -179,5 +179,6 @@ def test_the_default_set_up_is_named_weak_perspective_and_best_is_its_alias():
     from posebench.methods.gt_landmarks import GTLandmarks
 
     assert GTLandmarks(setup="best").describe() == default.describe()
-    with pytest.raises(UsageError, match="must be one of weak-perspective, paper"):
-        create_method("gt-landmarks", {"setup": "bets"})
+    with pytest.raises(UsageError, match=r"must be one of weak-perspective, paper \(best = weak-perspective\) "
+                                         r"\(did you mean 'weak-perspective'\?\)"):
+        create_method("gt-landmarks", {"setup": "bets"})  # near the old name: the new one is suggested
