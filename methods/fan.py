@@ -98,7 +98,7 @@ class FanMethod(Method):
     batch_size = 8
 
     def __init__(self, points: str = "12", box: str = "auto", detector_model: str = "", weights: str = "",
-                 flip: bool = True, setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
+                 flip: bool = True, setup: str = "weak-perspective", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
                  face: str = "default", threads: int = 0):
         if threads < 0:
             raise UsageError("threads must be >= 0")

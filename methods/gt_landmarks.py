@@ -2,7 +2,7 @@
 
 The paper's "Ground truth landmarks" row (Table 1). Options:
 
-* ``setup``: ``best`` (default: weak-perspective fit, which cannot flip behind the camera) or
+* ``setup``: ``weak-perspective`` (default; old name ``best``: weak-perspective fit, which cannot flip behind the camera) or
   ``paper`` (the paper's exact set-up: OpenCV's iterative solver, focal = image width, no guard);
   see :mod:`posebench.methods.landmark_pose`;
 * ``solver``: ``auto`` (the set-up's), ``weak``, ``iterative``, ``sqpnp`` or ``epnp``;
@@ -38,7 +38,7 @@ class GTLandmarks(Method):
     version = "2"
     batch_size = 256
 
-    def __init__(self, setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
+    def __init__(self, setup: str = "weak-perspective", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
                  face: str = "default", points: str = "all"):
         super().__init__()
         self.fit = LandmarkPose(face=face, solver=solver, focal=focal, indices=parse_points(points), setup=setup,

@@ -190,7 +190,7 @@ class Method(DeclaresOptions, ABC):
     def describe(self) -> str:
         """The set-up in one line of words (stored as the run record's ``setup`` field and the
         identity's ``setup`` key), named in every leaderboard row. The landmark
-        pipelines override it (``best: weak perspective`` vs the paper's ``paper: iterative, ...``);
+        pipelines override it (``weak-perspective: scaled-orthographic fit`` vs the paper's ``paper: iterative, ...``);
         for a method with a ``box`` option it says where the face box comes from (``protocol
         box``: the dataset's box, or a detector on a bare photo, cropped as the authors crop;
         ``yunet detector box`` ...); otherwise ``default``."""

@@ -38,6 +38,10 @@ class Domain:
 
     ``ge``/``gt``/``le``/``lt``: bounds (inclusive/exclusive); ``choices``: the allowed values
     (strings compared after ``str``). ``integer``: the value must be a whole number.
+    ``aliases``: ``(old name, name)`` pairs of string values still accepted for a renamed choice;
+    :meth:`canonical` turns one into its name before the value is checked and recorded, so an
+    alias is keyed, labelled and recorded exactly as the name (``setup=best`` is
+    ``setup=weak-perspective``).
     """
 
     ge: float | None = None
@@ -45,14 +49,26 @@ class Domain:
     le: float | None = None
     lt: float | None = None
     choices: tuple[Any, ...] | None = None
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    def canonical(self, value: Any) -> Any:
+        """``value``, or the name it is an alias of (:attr:`aliases`)."""
+        if isinstance(value, str):
+            return dict(self.aliases).get(value, value)
+        return value
 
     def check(self, key: str, value: Any) -> None:
         """Raise :class:`UsageError` naming ``key`` when ``value`` is outside the domain."""
         if self.choices is not None:
             if str(value) not in {str(c) for c in self.choices}:
                 names = [str(c) for c in self.choices]
-                hint = did_you_mean(str(value), names).strip()
-                raise UsageError(f"option {key}={value!r}: must be one of {', '.join(names)}" + (f" ({hint})" if hint else ""))
+                old = dict(self.aliases)
+                hint = did_you_mean(str(value), names + list(old)).strip()
+                for alias, name in old.items():  # a near miss of an old name suggests the name
+                    hint = hint.replace(f"'{alias}'", f"'{name}'")
+                also = "".join(f" ({a} = {n})" for a, n in old.items())
+                raise UsageError(f"option {key}={value!r}: must be one of {', '.join(names)}{also}"
+                                 + (f" ({hint})" if hint else ""))
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return
@@ -192,6 +208,7 @@ def _bind(factory: Callable, options: Mapping[str, Any], what: str, domains: dic
         value = _coerce(value, default, key)
         _check_number(key, value, default)
         if key in domains:
+            value = domains[key].canonical(value)
             domains[key].check(key, value)
         out[key] = as_declared(value, default)
     return out

@@ -27,7 +27,7 @@ from posebench.metrics import wrap_degrees
 from posebench.registry import register_study
 
 from .base import parse_list, save_figure
-from .image_base import ImageStudy, build_methods, per_face, split_method_options
+from .image_base import ImageStudy, build_methods, method_label, per_face, split_method_options
 
 #: The methods of Figure 7 (Multi-Loss ResNet50 and AlexNet trained on AFLW, and the cited
 #: [21] All-In-One, [20] HyperFace, [14] KEPLER, [36] Zhu & Ramanan's tree model).
@@ -64,15 +64,15 @@ class AfwYawStudy(ImageStudy):
         from posebench.evaluation.runner import evaluate
 
         rows: list[dict[str, Any]] = []
-        for s in build_methods(self.specs):
+        for s in build_methods(self.specs, dataset=dataset):
             if s.skipped:
-                rows.append({"method": s.name, "kind": "skipped", "skipped": s.skipped})
+                rows.append({"method": s.name, "label": method_label(s), "kind": "skipped", "skipped": s.skipped})
                 continue
             res = evaluate(s.method, dataset, self.results_dir, progress=self.progress)
             t = per_face(res.samples)
             t = t[np.isfinite(t["true_yaw"])]
             ok = t["failure"] == ""
-            row: dict[str, Any] = {"method": s.name, "kind": "reproduced", "skipped": "",
+            row: dict[str, Any] = {"method": s.name, "label": method_label(s), "kind": "reproduced", "skipped": "",
                                    "options": ",".join(f"{k}={v}" for k, v in sorted(s.options.items())),
                                    "n": len(t), "n_failed": int((~ok).sum()),
                                    "mae_yaw": float(np.abs(wrap_degrees(t.loc[ok, "pred_yaw"] - t.loc[ok, "true_yaw"])).mean()),
@@ -85,7 +85,7 @@ class AfwYawStudy(ImageStudy):
             if hasattr(s.method, "close"):
                 s.method.close()
         for name in FIGURE_7_METHODS:
-            rows.append({"method": name, "kind": "paper figure only", "skipped": "",
+            rows.append({"method": name, "label": name, "kind": "paper figure only", "skipped": "",
                          "note": "Figure 7 shows bars only; values are not in the paper's text"})
         return pd.DataFrame(rows)
 

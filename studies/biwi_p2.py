@@ -29,6 +29,7 @@ from .image_base import (
     ImageStudy,
     MethodSpec,
     build_methods,
+    method_label,
     per_face,
     split_method_options,
 )
@@ -58,8 +59,8 @@ class BiwiSplitsStudy(ImageStudy):
             ds = self.test_part(dataset, seed)
             per_split = [MethodSpec(s.name, {k: v.replace("{seed}", str(seed)) for k, v in s.options.items()})
                          for s in self.specs]
-            for s in build_methods(per_split):
-                base = {"method": s.name, "seed": seed, "test_subjects": " ".join(ds.parameters["test_subjects"]),
+            for s in build_methods(per_split, dataset=ds):
+                base = {"method": s.name, "label": method_label(s), "seed": seed, "test_subjects": " ".join(ds.parameters["test_subjects"]),
                         "train_subjects": " ".join(ds.parameters["train_subjects"])}
                 if s.skipped:
                     rows.append({**base, "skipped": s.skipped})

@@ -45,7 +45,7 @@ from posebench.options import Domain
 from posebench.registry import register_study
 
 from .base import parse_list, save_figure
-from .image_base import ImageStudy, build_methods, evaluate_faces, penalised_mae, split_method_options
+from .image_base import ImageStudy, build_methods, evaluate_faces, method_label, penalised_mae, split_method_options
 
 DEFAULT_METHODS = "dlib,onnx-headpose,whenet,3ddfa-v2,mediapipe,gt-landmarks"
 COLOURS = {"onnx-headpose": "tab:blue", "whenet": "tab:purple", "3ddfa-v2": "tab:brown", "mediapipe": "tab:cyan",
@@ -117,7 +117,7 @@ class BoxJitterStudy(ImageStudy):
         from posebench.datasets.boxjitter import with_box_jitter
         from posebench.evaluation.compare import paired_bootstrap
 
-        specs = build_methods(self.specs)
+        specs = build_methods(self.specs, dataset=dataset)
         running = [s for s in specs if not s.skipped]
         tables: dict[tuple[str, str, float], pd.DataFrame] = {}
         runs: dict[tuple[str, str, float], Any] = {}
@@ -141,7 +141,7 @@ class BoxJitterStudy(ImageStudy):
                 both = sorted(handled[s.name] & set(t0.index[t0["failure"] == ""]))
                 d = paired_bootstrap(t.loc[both, "err_mean"].to_numpy(float), t0.loc[both, "err_mean"].to_numpy(float))
                 rows.append({
-                    "row": "condition", "method": s.name, "axis": axis, "level": level,
+                    "row": "condition", "method": s.name, "label": method_label(s), "axis": axis, "level": level,
                     "n": len(t), "n_evaluated": len(ok), "n_failed": int((t["failure"] != "").sum()),
                     "fail_rate": float((t["failure"] != "").mean()),
                     "mae_yaw": float(ok["err_yaw"].mean()), "mae_pitch": float(ok["err_pitch"].mean()),
@@ -157,7 +157,8 @@ class BoxJitterStudy(ImageStudy):
                 ta, tb = tables[a.name, axis, level], tables[b.name, axis, level]
                 shared = sorted(handled[a.name] & handled[b.name])
                 c = paired_bootstrap(ta.loc[shared, "err_mean"].to_numpy(float), tb.loc[shared, "err_mean"].to_numpy(float))
-                rows.append({"row": "pair", "method": a.name, "method_b": b.name, "axis": axis, "level": level,
+                rows.append({"row": "pair", "method": a.name, "label": method_label(a), "method_b": b.name,
+                             "label_b": method_label(b), "axis": axis, "level": level,
                              "n_common": c.n, "delta": c.mean_diff, "delta_lo": c.lo, "delta_hi": c.hi, "skipped": ""})
         cond = pd.DataFrame([r for r in rows if r["row"] == "condition"])
         for s in running:
@@ -169,14 +170,15 @@ class BoxJitterStudy(ImageStudy):
                 lv = np.concatenate([[0.0], m["level"].to_numpy(float)])
                 mae = np.concatenate([m0["mae"].to_numpy(float), m["mae"].to_numpy(float)])
                 fr = np.concatenate([m0["fail_rate"].to_numpy(float), m["fail_rate"].to_numpy(float)])
-                rows.append({"row": "stability", "method": s.name, "axis": axis, "level": float(lv[-1]),
+                rows.append({"row": "stability", "method": s.name, "label": method_label(s), "axis": axis, "level": float(lv[-1]),
                              "mae": float(mae[-1]), "fail_rate": float(fr[-1]), "mae0": float(mae[0]),
                              "slope": slope_per_tenth(lv, mae), "double_at": doubling_level(lv, mae),
                              "n": int(m0["n"].iloc[0]), "reads_image": "image" in s.method.needs,
                              "options": opts[s.name], "skipped": ""})
         for s in specs:
             if s.skipped:
-                rows.append({"row": "condition", "method": s.name, "axis": "none", "level": 0.0, "skipped": s.skipped})
+                rows.append({"row": "condition", "method": s.name, "label": method_label(s), "axis": "none", "level": 0.0,
+                             "skipped": s.skipped})
             elif hasattr(s.method, "close"):
                 s.method.close()
         table = pd.DataFrame(rows)

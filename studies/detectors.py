@@ -39,6 +39,7 @@ from .image_base import (
     build_methods,
     evaluate_faces,
     frontal_mae,
+    method_label,
     penalised_mae,
     split_method_options,
 )
@@ -117,7 +118,7 @@ class DetectorsStudy(ImageStudy):
         pairs = self.specs()
         if self.method_name in methods.names() and "box" not in methods.defaults(self.method_name):
             raise UsageError(f"method {self.method_name!r} has no box option: it uses no face detector")
-        build_methods([s for _, s in pairs])
+        build_methods([s for _, s in pairs], dataset=dataset)
         tables: dict[str, pd.DataFrame] = {}
         runs: dict[str, Any] = {}
         for det, s in pairs:
@@ -134,11 +135,11 @@ class DetectorsStudy(ImageStudy):
         rows: list[dict[str, Any]] = []
         for det, s in pairs:
             if s.skipped:
-                rows.append({"detector": det, "method": s.name, "skipped": s.skipped})
+                rows.append({"detector": det, "method": s.name, "label": method_label(s), "skipped": s.skipped})
                 continue
             t, res = tables[det], runs[det]
             ok = t[t["failure"] == ""]
-            row = {"detector": det, "method": s.name, "n": len(t), "n_found": int((t["failure"] != NO_FACE).sum()),
+            row = {"detector": det, "method": s.name, "label": method_label(s), "n": len(t), "n_found": int((t["failure"] != NO_FACE).sum()),
                    "n_failed": int((t["failure"] != "").sum()), "mae_yaw": float(ok["err_yaw"].mean()),
                    "mae_pitch": float(ok["err_pitch"].mean()), "mae_roll": float(ok["err_roll"].mean()),
                    "mae_found": float(ok["err_mean"].mean()), "n_common": len(common),

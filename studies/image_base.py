@@ -39,7 +39,7 @@ class MethodSpec:
 
 #: Study defaults for landmark-to-pose methods: SQPnP, a globally optimal perspective solver
 #: (guarded against behind-camera solutions like every landmark set-up), so the image studies keep
-#: the paper's perspective camera. The methods' registered default is ``setup=best`` (weak
+#: the paper's perspective camera. The methods' registered default is ``setup=weak-perspective`` (weak
 #: perspective); the paper's exact set-up is one option away: ``-o dlib.setup=paper``. The table's
 #: ``options`` column records what ran.
 STUDY_DEFAULTS: dict[str, dict[str, str]] = {
@@ -69,12 +69,15 @@ def split_method_options(names: str, extra: dict[str, Any]) -> list[MethodSpec]:
     return specs
 
 
-def build_methods(specs: list[MethodSpec], require_one: bool = True) -> list[MethodSpec]:
+def build_methods(specs: list[MethodSpec], require_one: bool = True, dataset: Any = None) -> list[MethodSpec]:
     """Create each method; a method that cannot be created here is marked skipped with the
     one-line reason (missing weights, unknown name), never silently dropped. When every method
     is skipped and ``require_one`` (a study with nothing else to run), :class:`DataError` lists
     each reason, before any work: nothing is run and no table is stored (an empty table used to
-    replace the stored one, with exit 0)."""
+    replace the stored one, with exit 0). With ``dataset``, a built method that reads images on
+    a dataset without any is a :class:`UsageError`, also before any work
+    (:func:`posebench.evaluation.runner.check_images_for`; an all-failed table used to be stored)."""
+    from posebench.evaluation.runner import check_images_for
     from posebench.registry import methods
 
     for s in specs:
@@ -87,6 +90,10 @@ def build_methods(specs: list[MethodSpec], require_one: bool = True) -> list[Met
             raise
         except (PosebenchError, ImportError, OSError) as exc:
             s.skipped = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if dataset is not None:
+        for s in specs:
+            if s.method is not None:
+                check_images_for(s.method, dataset)
     if require_one and specs and all(s.skipped for s in specs):
         raise DataError("no method of the study can run, nothing was stored: "
                         + "; ".join(f"{s.name}: {s.skipped}" for s in specs))
@@ -125,7 +132,10 @@ def evaluate_faces(method: Any, dataset: Any, results_dir: Path, progress: bool)
 
 
 def method_label(spec: MethodSpec) -> str:
-    return spec.name
+    """The run label of a study's method, as the leaderboard shows it (``Method.label()``: its name
+    and the options that differ from their defaults, e.g. ``dlib (solver=sqpnp)``); the bare name
+    for a method that could not be built here."""
+    return spec.method.label() if spec.method is not None else spec.name
 
 
 def per_face(samples: pd.DataFrame) -> pd.DataFrame:

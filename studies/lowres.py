@@ -38,6 +38,7 @@ from .image_base import (
     ImageStudy,
     build_methods,
     frontal_mae,
+    method_label,
     penalised_mae,
     per_face,
     split_method_options,
@@ -71,7 +72,7 @@ class LowresStudy(ImageStudy):
         from posebench.datasets.degrade import with_downsample
         from posebench.evaluation.runner import evaluate_many
 
-        specs = build_methods(self.specs)
+        specs = build_methods(self.specs, dataset=dataset)
         rows: list[dict[str, Any]] = []
         running = [s for s in specs if not s.skipped]
         for f in self.factors:
@@ -92,7 +93,7 @@ class LowresStudy(ImageStudy):
             common = common or set()
             for s in specs:
                 if s.skipped:
-                    rows.append({"method": s.name, "factor": f, "skipped": s.skipped})
+                    rows.append({"method": s.name, "label": method_label(s), "factor": f, "skipped": s.skipped})
                     continue
                 t, res = tables[s.name], records[s.name]
                 ok = t[t["failure"] == ""]

@@ -36,7 +36,7 @@ from posebench.options import Domain
 from posebench.registry import register_study
 
 from .base import save_figure
-from .image_base import ImageStudy, build_methods, per_face, split_method_options
+from .image_base import ImageStudy, build_methods, method_label, per_face, split_method_options
 
 DEFAULT_METHODS = "dlib,mediapipe,gt-landmarks,onnx-headpose,whenet,3ddfa-v2,hopenet,fan"
 
@@ -62,13 +62,13 @@ class YawBinsStudy(ImageStudy):
     def run(self, dataset: Dataset) -> pd.DataFrame:
         from posebench.evaluation.runner import evaluate
 
-        specs = build_methods(self.specs)
+        specs = build_methods(self.specs, dataset=dataset)
         tables: dict[str, pd.DataFrame] = {}
         labels: dict[str, str] = {}
         rows: list[dict[str, Any]] = []
         for s in specs:
             if s.skipped:
-                rows.append({"kind": "method", "method": s.name, "skipped": s.skipped})
+                rows.append({"kind": "method", "method": s.name, "label": method_label(s), "skipped": s.skipped})
                 continue
             res = evaluate(s.method, dataset, self.results_dir, progress=self.progress)
             tables[s.name], labels[s.name] = per_face(res.samples), res.record.label

@@ -122,6 +122,12 @@ def test_out_of_domain_method_options_are_refused(opts, word):
         methods.create("gt-landmarks", opts)
 
 
+#: Studies whose methods all read images (``detectors``: a method with a face detector), so the
+#: embedded synthetic labels cannot run them; their own tests run them on images
+#: (tests/studies/test_detectors.py).
+IMAGE_ONLY_STUDIES = {"detectors"}
+
+
 @pytest.mark.parametrize("name", studies.names())
 def test_study_runs_summarises_plots_and_redraws(name, tmp_path):
     from posebench.studies.run import draw, run_and_store
@@ -130,6 +136,11 @@ def test_study_runs_summarises_plots_and_redraws(name, tmp_path):
     if getattr(entry.factory, "example_options", {}) is None:  # e.g. alpha: trains networks on images
         pytest.skip(f"study {name} needs training images; its own tests cover it (tests/training/test_training.py)")
     opts = dict(getattr(entry.factory, "example_options", {}))
+    if name in IMAGE_ONLY_STUDIES:  # refused on synthetic's labels, before any work (no all-failed table)
+        with pytest.raises(UsageError, match="reads images, and synthetic at .* has labels only"):
+            run_and_store(name, "synthetic", tmp_path, opts, {"n": 8})
+        assert not (tmp_path / "tables").exists()
+        return
     study, _, table, _, (csv, js) = run_and_store(name, "synthetic", tmp_path, opts, {"n": 8})
     assert len(table) and csv.is_file() and js.is_file()
     assert isinstance(study.summary(table), str) and study.summary(table)

@@ -60,10 +60,10 @@ def _cells(name: str) -> str:
 
 #: (document, template) pairs: every number a document quotes from a committed run.
 CLAIMS = [
-    ("README.md", "On the {L.n} AFLW2000 labels: best {L.mae:.2f} MAE ({L.behind} faces behind the camera), paper set-up "
+    ("README.md", "On the {L.n} AFLW2000 labels: weak-perspective {L.mae:.2f} MAE ({L.behind} faces behind the camera), paper set-up "
                   "{Lp.mae:.2f} ({Lp.behind} behind the camera, counted in the run record as `behind_camera`)"),
-    ("docs/methods.md", "| (defaults) | best: weak perspective | " + _row("L") + "**{L.mae:.2f}** | {L.behind} / {L.replaced} |"),
-    ("docs/methods.md", "| `face=u_base.txt` | best: weak perspective | " + _row("Lu") + "{Lu.mae:.2f} | {Lu.behind} / {Lu.replaced} |"),
+    ("docs/methods.md", "| (defaults) | weak-perspective | " + _row("L") + "**{L.mae:.2f}** | {L.behind} / {L.replaced} |"),
+    ("docs/methods.md", "| `face=u_base.txt` | weak-perspective | " + _row("Lu") + "{Lu.mae:.2f} | {Lu.behind} / {Lu.replaced} |"),
     ("docs/methods.md", "| `solver=iterative` (guard `weak`) | custom | " + _row("Lit") + "{Lit.mae:.2f} | {Lit.behind} / {Lit.replaced} |"),
     ("docs/methods.md", "| `solver=iterative guard=fail` | custom | " + _row("Lfail") + "{Lfail.mae:.2f} on {Lfail.n_eval} "
                         "({Lfail.n_failed} recorded failures) | {Lfail.behind} / {Lfail.replaced} |"),
@@ -71,7 +71,7 @@ CLAIMS = [
     ("docs/methods.md", "| `solver=epnp` (guard `weak`) | custom | " + _row("Lep") + "{Lep.mae:.2f} | {Lep.behind} / {Lep.replaced} |"),
     ("docs/methods.md", "| `setup=paper` | paper | " + _row("Lp") + "**{Lp.mae:.2f}** | {Lp.behind} / {Lp.replaced} |"),
     ("docs/methods.md", "| `setup=paper face=u_base.txt` | paper | " + _row("Lpu") + "**{Lpu.mae:.2f}** | {Lpu.behind} / {Lpu.replaced} |"),
-    ("docs/methods.md", "`dlib` (HOG detector, {D.n_eval} faces found): best {D.mae:.2f}, `solver=sqpnp` {Dsq.mae:.2f}, "
+    ("docs/methods.md", "`dlib` (HOG detector, {D.n_eval} faces found): weak-perspective {D.mae:.2f}, `solver=sqpnp` {Dsq.mae:.2f}, "
                         "`setup=paper` {Dp.mae:.2f} ({Dp.behind} behind the camera)"),
     ("docs/methods.md", "(sqpnp {Lsq.mae:.2f} vs weak {L.mae:.2f} on the same landmarks;"),
     ("docs/methods.md", "also best for dlib: {D.mae:.2f} vs {Dsq.mae:.2f})."),

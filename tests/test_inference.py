@@ -239,3 +239,82 @@ def test_an_interrupted_run_resumes_from_the_cache(photos, tmp_path):
     table = predict(photos, m, results_dir=tmp_path / "res", stats=stats)
     assert stats.from_cache == 2 and stats.computed == 2  # two images were done before the interrupt
     assert len(table) == 5 and (table["failure"] == "").all()  # the pair's two faces and three photos
+
+
+def test_parquet_table_or_a_one_line_error_without_pyarrow(models, tmp_path, monkeypatch):
+    """``--out poses.parquet`` writes the same table as CSV (where pyarrow is installed); without
+    pyarrow it is one line naming the package to install, before any model is loaded or file
+    written."""
+    photo = tmp_path / "p.jpg"
+    shutil.copy(SAMPLE / "image00002.jpg", photo)
+    fsa = ["-m", "onnx-headpose", "-o", f"model_dir={models['fsanet']}"]
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    with monkeypatch.context() as m:
+        m.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a))
+        r = invoke("predict", photo, "-m", "onnx-headpose", "-o", f"model_dir={tmp_path / 'no-such-folder'}",
+                   "--out", tmp_path / "poses.parquet")
+        assert r.exit_code == 2 and r.stderr.strip() == ("error: Parquet needs pyarrow (pip install pyarrow); "
+                                                          "or write .csv or .jsonl"), r.stderr
+        assert not (tmp_path / "poses.parquet").exists()
+    pytest.importorskip("pyarrow", reason="pyarrow not installed: the Parquet round trip is not checked here")
+    assert invoke("predict", photo, *fsa, "--out", tmp_path / "poses.parquet").exit_code == 0
+    assert invoke("predict", photo, *fsa, "--out", tmp_path / "poses.csv").exit_code == 0
+    pq = pd.read_parquet(tmp_path / "poses.parquet")
+    csv = pd.read_csv(tmp_path / "poses.csv", keep_default_na=False)
+    assert list(pq.columns) == list(csv.columns) and len(pq) == len(csv) == 1
+    np.testing.assert_allclose(pq[["yaw", "pitch", "roll"]].to_numpy(float), csv[["yaw", "pitch", "roll"]].to_numpy(float),
+                               atol=1e-4)  # the CSV keeps 4 decimals
+
+
+class FakeCamera:
+    """Stands in for ``cv2.VideoCapture`` of a camera index: ``n`` frames (BGR) of a sample photo
+    moving 4 pixels a frame, then nothing (the camera unplugged); a file path goes to OpenCV."""
+
+    made: list = []
+
+    def __init__(self, source, *args, n: int = 4):
+        import cv2
+
+        if not isinstance(source, int):
+            self.real = cv2.__dict__["_real_VideoCapture"](source, *args)
+            return
+        self.real, self.index, self.left = None, source, n
+        self.bgr = np.ascontiguousarray(read_image(SAMPLE / "image00002.jpg")[:, :, ::-1])
+        FakeCamera.made.append(source)
+
+    def isOpened(self):
+        return True if self.real is None else self.real.isOpened()
+
+    def read(self):
+        if self.real is not None:
+            return self.real.read()
+        if self.left == 0:
+            return False, None
+        self.left -= 1
+        return True, np.roll(self.bgr, 4 * self.left, axis=1)
+
+    def release(self):
+        if self.real is not None:
+            self.real.release()
+
+
+def test_camera_index_one_row_per_frame_never_cached(models, tmp_path, monkeypatch):
+    """``--camera 0`` reads the camera through OpenCV (a fake capture here): one row per frame
+    read (``--max-frames``, or until the camera stops), file ``camera:0``, never cached."""
+    import cv2
+
+    monkeypatch.setitem(cv2.__dict__, "_real_VideoCapture", cv2.VideoCapture)
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
+    FakeCamera.made = []
+    fsa = ["-m", "onnx-headpose", "-o", f"model_dir={models['fsanet']}", "--faces", "largest"]
+    out = tmp_path / "cam.csv"
+    r = invoke("predict", "--camera", "0", "--max-frames", "3", *fsa, "--out", out, "--results-dir", tmp_path / "res")
+    assert r.exit_code == 0, r.output
+    t = pd.read_csv(out, keep_default_na=False)
+    assert list(t["frame"]) == [0, 1, 2] and set(t["file"]) == {"camera:0"} and (t["failure"] == "").all()
+    assert FakeCamera.made == [0] and "3 video frames" in r.stderr
+    r = invoke("predict", "--camera", "0", *fsa, "--results-dir", tmp_path / "res")  # to the camera's end
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("\n") == 5 and "0 of 4 images/frames from the cache" in r.stderr  # header + 4 frames

@@ -27,6 +27,7 @@ register_method(
     "or a fit to its canonical mesh",
     needs=tuple(sorted(NEEDS)),
     domains={"pose": Domain(choices=POSES), "variant": Domain(choices=VARIANTS), "box": Domain(choices=BOX_MODES),
-             "setup": Domain(choices=("best", "paper")), "solver": Domain(choices=("auto", "weak", "iterative", "sqpnp", "epnp")),
+             "setup": Domain(choices=("weak-perspective", "paper"), aliases=(("best", "weak-perspective"),)),
+             "solver": Domain(choices=("auto", "weak", "iterative", "sqpnp", "epnp")),
              "guard": Domain(choices=("auto", "weak", "fail", "off")), "focal": Domain(gt=0), "threads": Domain(ge=0, le=1024)},
 )(LazyClass("posebench.methods.mediapipe.method:MediaPipeMethod"))  # options: MediaPipeMethod.__init__

@@ -59,15 +59,16 @@ class MediaPipeMethod(Method):
     version = "1"
 
     def __init__(self, pose: str = "matrix", variant: str = "468", model: str = "", metadata: str = "", box: str = "mediapipe",
-                 detector_model: str = "", setup: str = "best", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
+                 detector_model: str = "", setup: str = "weak-perspective", solver: str = "auto", guard: str = "auto", focal: float = 1.0,
                  threads: int = 1):
-        from posebench.methods.landmark_pose import SETUPS
+        from posebench.methods.landmark_pose import SETUP_ALIASES, SETUPS
         from posebench.pnp import GUARDS, SOLVER_NAMES
 
         if pose not in POSES:
             raise UsageError(f"pose must be one of {', '.join(POSES)}, got {pose!r}")
         if variant not in VARIANTS:
             raise UsageError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        setup = SETUP_ALIASES.get(setup, setup)
         if setup not in SETUPS:
             raise UsageError(f"setup must be one of {', '.join(SETUPS)}, got {setup!r}")
         solver = SETUPS[setup]["solver"] if solver in ("auto", "") else solver
@@ -98,7 +99,7 @@ class MediaPipeMethod(Method):
         if self.pose_route == "matrix":
             how = "transformation matrix (MediaPipe's geometry pipeline)"
         elif self.solver == "weak":
-            how = f"fit to the canonical mesh, {self.setup_name}: weak perspective"
+            how = f"fit to the canonical mesh, {self.setup_name}: scaled-orthographic fit"
         else:
             how = f"fit to the canonical mesh, {self.setup_name}: {self.solver}, focal {self.focal:g} x width, guard {self.guard}"
         if self.box == "mediapipe":

@@ -18,7 +18,8 @@ def _domain(d) -> str:
     if d is None:
         return ""
     if d.choices is not None:
-        return "one of " + ", ".join(map(str, d.choices))
+        old = "".join(f" ({a} = {n})" for a, n in d.aliases)  # renamed choices still accepted
+        return "one of " + ", ".join(map(str, d.choices)) + old
     parts = [f"{w} {b:g}" for b, w in ((d.ge, ">="), (d.gt, ">"), (d.le, "<="), (d.lt, "<")) if b is not None]
     return " and ".join(parts)
 

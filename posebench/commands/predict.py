@@ -103,13 +103,13 @@ def predict_cmd(paths, method_names, options, faces, out, fmt, matrix, draw_dir,
     for n in names:  # an unknown name or a label method: one line, before any option is read
         methods.get(n)
     per = split_options(names, parse_kv(options))
-    made = [methods.create(n, per[n]) for n in names]
-    for m in made:
-        check_image_method(m)
     sources = expand_inputs(list(paths), cameras)
     if out is not None:
         check_output(out, sources)
-    fmt = table_format(out, fmt)
+    fmt = table_format(out, fmt)  # an unknown suffix, Parquet without pyarrow: before any model loads
+    made = [methods.create(n, per[n]) for n in names]
+    for m in made:
+        check_image_method(m)
     if not no_cache:
         from posebench.fileio import writable_folder
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import click
 
 from posebench.commands.common import check_results_dir, job, parse_kv, results_option, show_progress
-from posebench.errors import UsageError
 from posebench.evaluation.leaderboard import write_leaderboard
-from posebench.evaluation.runner import RunResult, evaluate
+from posebench.evaluation.runner import RunResult, check_images_for, evaluate
 from posebench.fileio import writable_folder
 from posebench.registry import datasets, methods
 
@@ -61,9 +60,7 @@ def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit
     method = methods.create(method_name, parse_kv(options))
     dataset = datasets.create(dataset_name, parse_kv(dataset_options, "--dataset-option"), data_dir=data_dir)
     dataset = dataset.subset(limit)
-    if "image" in method.needs and dataset.samples and all(s.image_path is None for s in dataset.samples):
-        raise UsageError(f"method {method_name!r} reads images, and {dataset_name} at {dataset.root or 'its folder'} has "
-                         "labels only (no image beside any label): give the folder with the images")
+    check_images_for(method, dataset)
     with job() as group:
         t0 = time.perf_counter()
         res = evaluate(method, dataset, results_dir, progress=show_progress())
@@ -100,7 +97,7 @@ def leaderboard_cmd(results_dir: Path, output: Path | None, fmt: str, dataset: s
 
 
 DEMO_RUNS = [
-    {},  # setup=best: weak perspective
+    {},  # setup=weak-perspective: scaled-orthographic fit
     {"solver": "sqpnp"},
     {"setup": "paper"},  # the paper's: OpenCV iterative, focal = width, no guard
     {"setup": "paper", "face": "exact"},
@@ -121,6 +118,9 @@ def demo_cmd(results_dir: Path, n: int) -> None:
     text, path = write_leaderboard(results_dir, paper=False)
     click.echo("")
     click.echo(text)
+    from posebench.methods.landmark_pose import SETUP_WHY
+
+    click.echo(f"\nWhy: {SETUP_WHY}.")
     click.echo(f"\n(written to {path})", err=True)
 
 

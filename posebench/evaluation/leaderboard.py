@@ -1,7 +1,7 @@
 """Leaderboard: every stored run in a results folder as one markdown table per dataset.
 
 Rows show method (with its non-default options, the label stored in the run record), the set-up it
-ran under (``best: weak perspective``, ``paper: iterative, focal 1 x width, no guard``, ...), protocol,
+ran under (``weak-perspective: scaled-orthographic fit``, ``paper: iterative, focal 1 x width, no guard``, ...), protocol,
 samples evaluated and failed, MAE per angle and their mean, geodesic error, MAE per |true yaw|
 bin (where the dataset's yaw spreads over more than one bin), ms per sample, a link to the run
 record (and to its worst-case gallery, ``posebench gallery``, when one exists) and the paper's
@@ -29,6 +29,7 @@ Runs are read as typed :class:`~posebench.evaluation.record.RunRecord` s; no plu
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -156,9 +157,55 @@ def run_groups(runs: list[tuple[RunRecord, Path]]) -> list[tuple[tuple[str, str]
     def order(kv: tuple[tuple[str, str], list[tuple[RunRecord, Path]]]) -> tuple:
         (name, fp), group = kv
         first = group[0][0]
-        return name, -first.n_samples, Path(first.data_root).name, len(first.protocol), first.protocol, fp
+        base, factor = degraded(first.protocol)
+        return (name, -first.n_samples, Path(first.data_root).name, len(base), base, factor or 0,
+                len(first.protocol), first.protocol, fp)
 
     return sorted(groups.items(), key=order)
+
+
+_DEGRADED = re.compile(r"\+ds(\d+)-v\d+")
+
+
+def degraded(protocol: str) -> tuple[str, int | None]:
+    """``(protocol without its downsampling mark, factor)`` of a low-resolution copy's protocol
+    (``aflw2000-hopenet-v1+ds5-v1`` -> ``("aflw2000-hopenet-v1", 5)``, :mod:`posebench.datasets.degrade`);
+    ``(protocol, None)`` for any other."""
+    m = _DEGRADED.search(protocol)
+    if m is None:
+        return protocol, None
+    return protocol[:m.start()] + protocol[m.end():], int(m.group(1))
+
+
+def group_headings(groups: list[tuple[tuple[str, str], list[tuple[RunRecord, Path]]]]) -> list[tuple[int, str]]:
+    """A heading a reader understands for each group of :func:`run_groups` (same order), as
+    ``(level, text)``: level 0 for a dataset's set, ``"aflw2000: 37 samples (AFLW2000-sample)"``;
+    level 1 for a low-resolution copy listed right under its plain set,
+    ``"aflw2000: the same 37 samples downsampled x5 (...)"``. A heading two groups would share
+    (the same folder name holding other content) ends with the content fingerprint, so every
+    heading names one group. Shared by the markdown leaderboard and the HTML report."""
+    out: list[tuple[int, str]] = []
+    plain: tuple | None = None
+    for (ds, _fp), group in groups:
+        first = group[0][0]
+        root = Path(first.data_root).name if first.data_root else "embedded"
+        base, factor = degraded(first.protocol)
+        where = (ds, first.n_samples, root, base)
+        if factor is None:
+            plain = where
+            out.append((0, f"{ds}: {first.n_samples} samples ({root})"))
+            continue
+        what = (f"downsampled x{factor}: each image shrunk {factor} times and enlarged back to its size "
+                f"(`+ds{factor}`, the low-resolution study)")
+        if plain == where:
+            out.append((1, f"{ds}: the same {first.n_samples} samples {what}"))
+        else:
+            out.append((0, f"{ds}: {first.n_samples} samples ({root}) {what}"))
+    seen: dict[str, int] = {}
+    for _, text in out:
+        seen[text] = seen.get(text, 0) + 1
+    return [(level, text + (f", content {fp}" if seen[text] > 1 else ""))
+            for (level, text), ((_, fp), _) in zip(out, groups)]
 
 
 def _fmt(v, nd=2) -> str:
@@ -182,11 +229,10 @@ def render(results_dir: Path, *, dataset: str | None = None, method: str | None 
              + (f" {moved} runs on moved face boxes (`+box-` protocols, the box-jitter study's conditions) are not "
                 "listed: the study's table summarises them." if moved else ""), ""]
     reported_in: set[str] = set()  # datasets whose published rows are listed (in their largest table)
-    for (ds, fp), group in run_groups(runs):
-        first = group[0][0]
-        root = Path(first.data_root).name if first.data_root else "embedded"
+    groups = run_groups(runs)
+    for ((ds, fp), group), (level, heading) in zip(groups, group_headings(groups)):
         bins = _yaw_bins(group)
-        lines += [f"## {ds}: {first.n_samples} samples ({root}, fingerprint {fp})", "",
+        lines += [f"{'#' * (2 + level)} {heading}", "", f"Dataset content fingerprint `{fp}`.", "",
                   "| method | set-up | protocol | n eval | n failed | yaw | pitch | roll | MAE | geodesic | "
                   + "".join(f"MAE \\|yaw\\| {b} | " for b in bins) + "ms/face | run | paper MAE (yaw/pitch/roll/MAE) |",
                   "|---|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(bins) + "---:|---|---|"]

@@ -46,7 +46,7 @@ class RunRecord:
     ``by_yaw_bin`` (bin label -> summary), ``seconds_per_sample`` (mean over evaluated samples
     of the run that computed them; None if none), ``from_cache`` (samples answered by the
     cache), ``wall_seconds_this_call``.
-    How the poses were made: ``setup`` (the method's set-up, e.g. ``best`` or ``paper``; "" for
+    How the poses were made: ``setup`` (the method's set-up, e.g. ``weak-perspective`` or ``paper``; "" for
     methods without one), ``behind_camera`` (evaluated poses from a landmark-to-pose solution
     with the face behind the camera, 0 unless the set-up has no guard),
     ``behind_camera_replaced`` (such solutions the guard replaced), ``pnp`` (what the guard did

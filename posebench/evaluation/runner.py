@@ -81,6 +81,17 @@ def run_key(method: Method, dataset: Dataset, fingerprint: str | None = None) ->
     return cache_key({"method": method.identity(), "dataset": fp, "protocol": dataset.protocol})
 
 
+def check_images_for(method: Method, dataset: Dataset) -> None:
+    """Refuse, before any work, a method that reads images on a dataset with none: every sample
+    labels-only (``image_path`` None, e.g. the AFLW2000 labels without their ``.jpg``). Such a run
+    could only record one failure per sample, so it is a :class:`UsageError` naming the method,
+    the dataset and its folder. A dataset where only some samples lack their image runs: those
+    samples are recorded failures. Called by ``posebench run`` and the image studies."""
+    if "image" in method.needs and dataset.samples and all(s.image_path is None for s in dataset.samples):
+        raise UsageError(f"method {method.name!r} reads images, and {dataset.name} at {dataset.root or 'its folder'} has "
+                         "labels only (no image beside any label): give the folder with the images")
+
+
 def evaluate(
     method: Method,
     dataset: Dataset,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -48,11 +50,55 @@ def _f(v, nd: int = 2) -> str:
     return "–" if v != v else f"{v:.{nd}f}"
 
 
-def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+def _table(header: list[str], rows: list[list[str]], left: int = 1, scroll: bool = False) -> str:
+    """An HTML table (cells already escaped); ``scroll``: inside a box that scrolls sideways when
+    the table is wider than the page, so no column is cut off."""
     th = "".join(f"<th class=\"l\">{h}</th>" if i < left else f"<th>{h}</th>" for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(f"<td class=\"l\">{c}</td>" if i < left else f"<td>{c}</td>" for i, c in enumerate(r))
                    + "</tr>" for r in rows)
-    return f"<table><tr>{th}</tr>{body}</table>"
+    table = f"<table><tr>{th}</tr>{body}</table>"
+    return f"<div class=\"scroll\">{table}</div>" if scroll else table
+
+
+def number_cell(v: float) -> str:
+    """A study table's number: a whole number as an integer (``6``, not ``6.000``: counts, levels,
+    seeds read back as floats because some cell of their column is empty), else 3 decimals; NaN
+    as a dash."""
+    if v != v:
+        return "–"
+    if v in (float("inf"), float("-inf")):
+        return str(v)
+    return str(int(v)) if float(v).is_integer() else f"{v:.3f}"
+
+
+#: An absolute POSIX path inside a text cell (not the ``//host/...`` of a URL), up to a space, quote or bracket.
+_ABS_PATH = re.compile(r"(?<![\w./~:-])(/[^\s,;:'\"()<>`]+)")
+
+
+def relative_paths(text: str, results_dir: Path) -> str:
+    """``text`` with every absolute path in it written relative to the results folder
+    (``/home/me/weights/x.pt`` from ``/home/me/res`` -> ``../weights/x.pt``), so a report never
+    shows a home folder or a machine's layout in a cell; relative paths are left as they are."""
+    base = os.path.abspath(results_dir)
+
+    def rel(m: re.Match) -> str:
+        try:
+            return Path(os.path.relpath(m.group(0), base)).as_posix()
+        except ValueError:  # another drive (Windows): the file name only
+            return Path(m.group(0)).name
+    return _ABS_PATH.sub(rel, text)
+
+
+def study_table_html(t: pd.DataFrame, results_dir: Path) -> str:
+    """A study table as HTML: numbers by :func:`number_cell`, absolute paths in text cells
+    relative to the results folder (:func:`relative_paths`)."""
+    t = t.copy()
+    for col in t.columns:
+        if t[col].dtype.kind == "f":
+            t[col] = t[col].map(number_cell).astype(object)
+        elif t[col].dtype.kind not in "iub":
+            t[col] = t[col].map(lambda v: relative_paths(v, results_dir) if isinstance(v, str) else v).astype(object)
+    return t.to_html(index=False, border=0, na_rep="–")
 
 
 #: The marker file of a report folder: the files ``posebench report`` wrote there (it deletes no other).
@@ -83,15 +129,19 @@ class _Writer:
         return True
 
 
+def _md_code(text: str) -> str:
+    """Escaped ``text`` with its markdown ``code`` spans as ``<code>``."""
+    return re.sub(r"`([^`]*)`", r"<code>\1</code>", e(text))
+
+
 def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, galleries: set[str]) -> str:
-    from posebench.evaluation.leaderboard import perturbed, run_groups, unmoved_runs
+    from posebench.evaluation.leaderboard import group_headings, perturbed, run_groups, unmoved_runs
     from posebench.evaluation.paper import paper_values
 
     runs, _ = unmoved_runs(runs)  # box-jitter conditions: summarised by the study's table
     parts = []
-    for (ds, fp), group in run_groups(runs):
-        first = group[0][0]
-        root = Path(first.data_root).name if first.data_root else "embedded"
+    groups = run_groups(runs)
+    for ((ds, fp), group), (level, heading) in zip(groups, group_headings(groups)):
         rows = []
         for r, p in group:
             s, stem = r.summary, Path(p).stem
@@ -103,9 +153,10 @@ def _leaderboard(runs: list[tuple[RunRecord, Path]], out: Path, galleries: set[s
                          e(str(r.n_evaluated)), e(str(r.n_failed)), _f(s.mae_yaw), _f(s.mae_pitch),
                          _f(s.mae_roll), f"<b>{_f(s.mae)}</b>", _f(s.geodesic),
                          _f(None if sps is None else 1000 * sps, 1), e(paper) or "–"])
-        parts.append(f"<h3>{e(ds)}: {e(str(first.n_samples))} samples ({e(root)}, fingerprint <code>{e(fp)}</code>)</h3>"
+        tag = f"h{3 + level}"
+        parts.append(f"<{tag}>{_md_code(heading)}</{tag}><p class=\"note\">dataset content fingerprint <code>{e(fp)}</code></p>"
                      + _table(["method", "set-up", "protocol", "n eval", "n failed", "yaw", "pitch", "roll", "MAE", "geodesic",
-                               "ms/face", "paper MAE (yaw/pitch/roll/MAE)"], [r for r in rows], left=3))
+                               "ms/face", "paper MAE (yaw/pitch/roll/MAE)"], [r for r in rows], left=3, scroll=True))
     return "\n".join(parts)
 
 
@@ -124,6 +175,9 @@ def _run_page(r: RunRecord, path: Path, w: _Writer, galleries: set[str]) -> str:
                      "in the results folder")
     if stem in galleries:
         links.append(f"<a href=\"../galleries/{e(stem)}/index.html\">worst-case gallery</a>")
+    def rel(text: str) -> str:
+        return relative_paths(text, w.results_dir)
+
     ci = s.mae_ci95 or (None, None)
     sps = r.seconds_per_sample
     method = {"method": r.method, "label": r.label, "setup": r.setup, "method_version": r.method_version, "options": r.options,
@@ -142,9 +196,9 @@ def _run_page(r: RunRecord, path: Path, w: _Writer, galleries: set[str]) -> str:
 {_table(['|yaw| bin', 'n', 'yaw', 'pitch', 'roll', 'MAE', 'geodesic'], bins) if bins else '<p>No bins.</p>'}
 <h2>Failures</h2>
 {_table(['reason', 'count'], fails) if fails else '<p>None.</p>'}
-<h2>Method</h2><pre>{e(json.dumps(method, indent=2, default=str))}</pre>
-<h2>Dataset</h2><pre>{e(json.dumps(dataset, indent=2, default=str))}</pre>
-<h2>Environment</h2><pre>{e(json.dumps(r.environment, indent=2, default=str))}</pre>"""
+<h2>Method</h2><pre>{e(rel(json.dumps(method, indent=2, default=str)))}</pre>
+<h2>Dataset</h2><pre>{e(rel(json.dumps(dataset, indent=2, default=str)))}</pre>
+<h2>Environment</h2><pre>{e(rel(json.dumps(r.environment, indent=2, default=str)))}</pre>"""
     return _page(f"{r.label} on {r.dataset}", body, "../")
 
 
@@ -171,7 +225,7 @@ def _studies(results_dir: Path, w: _Writer) -> str:
                 note = f"<p class=\"note\">unreadable study table <code>tables/{e(csv.name)}</code>: {e(why)}</p>"
         if t is not None and w.copy(csv, f"tables/{csv.name}"):
             shown = t.head(MAX_STUDY_ROWS)
-            html_table = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, na_rep="–")
+            html_table = study_table_html(shown, results_dir)
             note = (f"<p class=\"note\">First {MAX_STUDY_ROWS} of {len(t)} rows; all in "
                     f"<a href=\"tables/{e(csv.name)}\">{e(csv.name)}</a>.</p>" if len(t) > MAX_STUDY_ROWS else
                     f"<p class=\"note\"><a href=\"tables/{e(csv.name)}\">{e(csv.name)}</a></p>")
@@ -263,7 +317,8 @@ def make_report(results_dir: Path, out: Path | None = None) -> dict:
             w.text(f"runs/{Path(p).stem}.html", _run_page(r, p, w, names))
         run_list = "".join(f"<li><a href=\"runs/{e(Path(p).stem)}.html\">{e(Path(p).stem)}</a></li>" for _, p in runs)
         body = f"""<h1>posebench report: <code>{e(results_dir.name or str(results_dir))}</code></h1>
-<p class="note">Made by <code>posebench report --results-dir {e(str(results_dir))}</code> from {len(runs)} runs,
+<p class="note">Made by <code>posebench report</code> from the results folder <code>{e(Path(os.path.abspath(results_dir)).name)}</code>
+(no absolute path is shown: paths are relative to it): {len(runs)} runs,
 {n_studies} studies and {len(galleries)} galleries. Angles in degrees, AFLW2000-3D convention; MAE = mean of wrapped
 absolute errors over the samples each method handled; geodesic = mean rotation angle error.</p>
 <h2 id="leaderboard">Leaderboard</h2>

@@ -95,6 +95,13 @@ def test_console_script_demo_runs_offline(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "# posebench leaderboard" in r.stdout and "gt-landmarks (face=exact" in r.stdout
     assert "Traceback" not in r.stderr
+    # the default set-up is named by what it is, ranks last on the synthetic pinhole camera, and the
+    # demo says why in one line
+    rows = [line for line in r.stdout.splitlines()  # the leaderboard's rows (the set-up column names each)
+            if line.startswith("| gt-landmarks") and any(f"| {s}" in line for s in ("weak-perspective:", "custom:", "paper:"))]
+    assert len(rows) == 4 and "| weak-perspective: scaled-orthographic fit |" in rows[-1], rows
+    why = [line for line in r.stdout.splitlines() if line.startswith("Why: weak-perspective")]
+    assert len(why) == 1 and "pinhole" in why[0] and "AFLW2000-3D labels" in why[0]
 
 
 @pytest.mark.parametrize("args", [

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -74,7 +75,7 @@ class FixedBox(Detector):
 # -- files the tests make -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory) -> dict[str, Path]:
+def made(tmp_path_factory) -> Iterator[dict[str, Path]]:
     """Test-made network weights and copies of the shipped/shared files, each a file the tests
     may change (and restore)."""
     import torch
@@ -134,7 +135,8 @@ def made(tmp_path_factory) -> dict[str, Path]:
             continue
         out[name] = folder / name
         shutil.copy(src, out[name])
-    return out
+    yield out
+    shutil.rmtree(folder, ignore_errors=True)  # ~630 MB of copied and test-made weights
 
 
 def _make(name: str, box: str, made: dict[str, Path], monkeypatch, **extra) -> tuple[Method, list[Path]]:

@@ -159,3 +159,24 @@ def test_leaderboard_common_table_keeps_every_run_of_a_shared_label(tmp_path, u_
     common = text[text.index("every method above handled"):]
     rows = [ln for ln in common.splitlines() if ln.startswith("| gt-landmarks (face=face.txt) [")]
     assert len(rows) >= 2  # both runs of the shared label, each tagged with its run key
+
+
+def test_a_downsampled_copy_sits_under_its_plain_set_with_a_readable_heading(tmp_path):
+    """Sections are headed by dataset, size and folder, the fingerprint on the line below; a
+    ``+dsF`` copy is a sub-section right under its plain set saying what was done (stored first
+    here, and x10 before x5 by name: neither order may leak into the leaderboard)."""
+    from posebench.datasets.degrade import with_downsample
+    from posebench.evaluation.leaderboard import degraded
+
+    base = make_synthetic(n=10, seed=0)
+    for f in (10, 5, 1):
+        evaluate(methods.create("gt-landmarks"), with_downsample(base, f), tmp_path, progress=False)
+    heads = [line for line in render(tmp_path, paper=False).splitlines() if line.startswith("#")]
+    assert heads[1:] == [
+        "## synthetic: 10 samples (embedded)",
+        "### synthetic: the same 10 samples downsampled x5: each image shrunk 5 times and enlarged back to its size "
+        "(`+ds5`, the low-resolution study)",
+        "### synthetic: the same 10 samples downsampled x10: each image shrunk 10 times and enlarged back to its size "
+        "(`+ds10`, the low-resolution study)"], heads
+    assert degraded("aflw2000-hopenet-v1+ds15-v1") == ("aflw2000-hopenet-v1", 15)
+    assert degraded("aflw2000-hopenet-v1") == ("aflw2000-hopenet-v1", None)

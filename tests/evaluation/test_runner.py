@@ -186,7 +186,7 @@ def test_invalid_labels_count_as_failures(tmp_path):
     assert res.record.n_samples == 3 and res.record.failures["label: image00003.mat: no Pose_Para field"] == 1
     rec = json.loads(res.paths["record"].read_text())
     assert rec["environment"]["packages"]["numpy"] and rec["options"]["solver"] == "auto" and rec["label"] == "gt-landmarks"
-    assert rec["setup"] == "best: weak perspective" and rec["behind_camera"] == 0
+    assert rec["setup"] == "weak-perspective: scaled-orthographic fit" and rec["behind_camera"] == 0
 
 
 def test_a_nameless_hand_built_method_is_refused(tmp_path):

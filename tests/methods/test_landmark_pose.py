@@ -114,7 +114,7 @@ def test_set_ups_and_the_behind_camera_guard_on_real_labels(aflw_labels, tmp_pat
     paper, best = run(setup="paper"), run()
     guarded, failing = run(solver="iterative"), run(solver="iterative", guard="fail")
     assert paper["setup"] == "paper: iterative, focal 1 x width, no guard"
-    assert best["setup"] == "best: weak perspective"
+    assert best["setup"] == "weak-perspective: scaled-orthographic fit"
     n = paper["behind_camera"]
     assert n > 10 and paper["n_evaluated"] == 300
     assert best["behind_camera"] == 0 and best["summary"]["mae"] < 2.0 < paper["summary"]["mae"]
@@ -159,3 +159,26 @@ def test_broken_landmarks_are_a_sample_failure_of_the_batch(name, lm):
     m = methods.create("gt-landmarks", {})
     out = m.estimate_batch([FaceInput(None, (450, 450), landmarks=lm)])
     assert isinstance(out[0], SampleFailure), out
+
+
+def test_the_default_set_up_is_named_weak_perspective_and_best_is_its_alias():
+    """The default set-up is called by what it is; the old name ``best`` still works and is keyed,
+    labelled and described exactly as ``weak-perspective`` (no second run, no ``setup=best``
+    label), for every landmark method's registry entry and for the class called directly."""
+    from posebench.commands.info import _domain
+    from posebench.registry import methods
+
+    default, alias, named = (create_method("gt-landmarks", o) for o in ({}, {"setup": "best"}, {"setup": "weak-perspective"}))
+    assert default.describe() == "weak-perspective: scaled-orthographic fit"
+    assert default.identity() == alias.identity() == named.identity()
+    assert default.label() == alias.label() == named.label() == "gt-landmarks"
+    assert alias.options["setup"] == "weak-perspective"
+    for name in ("gt-landmarks", "dlib", "fan", "mediapipe"):
+        assert methods.bind(name, {"setup": "best"})["setup"] == "weak-perspective", name
+        assert "(best = weak-perspective)" in _domain(methods.get(name).domains["setup"]), name
+    from posebench.methods.gt_landmarks import GTLandmarks
+
+    assert GTLandmarks(setup="best").describe() == default.describe()
+    with pytest.raises(UsageError, match=r"must be one of weak-perspective, paper \(best = weak-perspective\) "
+                                         r"\(did you mean 'weak-perspective'\?\)"):
+        create_method("gt-landmarks", {"setup": "bets"})  # near the old name: the new one is suggested

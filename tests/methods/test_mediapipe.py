@@ -190,7 +190,7 @@ def test_fit_route_and_setups_are_named(method):
 
     fit = create_method("mediapipe", {"pose": "fit", "model": str(MODELS / "face_landmark.tflite"),
                                       "detector_model": str(MODELS / "face_detection_short_range.tflite")})
-    assert fit.describe().startswith("fit to the canonical mesh, best: weak perspective")
+    assert fit.describe().startswith("fit to the canonical mesh, weak-perspective: scaled-orthographic fit")
     assert method.describe().startswith("transformation matrix")
     img = _image("image00040")
     a, b = method.estimate(img), fit.estimate(img)

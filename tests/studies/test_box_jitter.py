@@ -92,6 +92,11 @@ def test_study_closed_form_errors_failures_pairs_and_cache(toy, tmp_path):  # no
     assert np.allclose(c2["mae"].to_numpy(float), table[table["row"] == "condition"]["mae"].to_numpy(float),
                        equal_nan=True)
     assert "stability" in study.summary(table)
+    import json  # every row names its method by the run label (the leaderboard's)
+
+    ran = table[(table["row"] == "condition") & (table["run"].astype(object).fillna("") != "")]
+    assert len(ran) and all(r["label"] == json.loads((res / "runs" / r["run"]).read_text())["label"] for _, r in ran.iterrows())
+    assert table["label"].notna().all() and pairs["label_b"].notna().all()
     from posebench.evaluation.leaderboard import render
 
     md = render(res, paper=False)  # the conditions are the study's table, not leaderboard sections

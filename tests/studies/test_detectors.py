@@ -37,6 +37,14 @@ def test_known_answers_per_detector(toy, tmp_path):  # noqa: F811
     again = study.run(toy).set_index("detector")
     assert (again["from_cache"] == 6).all() and np.isclose(again.loc["shifted-box", "mae_found"], 13 / 3)
     assert "shifted-box" in study.summary(table.reset_index())
+    # each row names its run by the run's label, as the leaderboard does (the all-failed row too)
+    import json
+
+    for det in ("gt", "shifted-box"):
+        rec = json.loads((tmp_path / "results" / "runs" / table.loc[det, "run"]).read_text())
+        assert table.loc[det, "label"] == rec["label"], det
+    assert table.loc["shifted-box", "label"] == "box-echo-b (box=shifted-box)"
+    assert table.loc["no-face", "label"] == "box-echo-b"  # box=no-face is this toy method's default
 
 
 def test_detector_options_and_a_method_without_a_box(toy):  # noqa: F811

@@ -46,3 +46,25 @@ def test_split_units_refuses_a_seed_numpy_cannot_take():
 
     with pytest.raises(UsageError, match="seed must be a whole number in 0 .. 4294967295, got -1"):
         split_units([("01",), ("02",), ("03",)], -1, 0.3)
+
+
+@pytest.mark.parametrize("study", ["lowres", "yaw-bins", "box-jitter", "detectors", "afw-yaw"])
+def test_an_image_method_on_labels_only_data_is_a_usage_error_before_any_work(tmp_path, study):
+    """An image method on a folder of labels without images: exit 2 with one line naming the
+    method and the folder, before any work (box-jitter and detectors used to store an all-failed
+    table with exit 0; lowres and yaw-bins evaluated every sample, then failed)."""
+    import shutil
+
+    sample, fsanet = shared_path("data", "AFLW2000-sample"), shared_path("models", "fsanet")
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for stem in ("image00002", "image00004", "image00006"):
+        shutil.copy(sample / f"{stem}.mat", labels)
+    pick = "method" if study == "detectors" else "methods"
+    r = CliRunner().invoke(main, ["study", study, "-d", "aflw2000", "--data-dir", str(labels),
+                                  "-o", f"{pick}=onnx-headpose", "-o", f"onnx-headpose.model_dir={fsanet}",
+                                  "--results-dir", str(tmp_path / "res")])
+    assert r.exit_code == 2, r.output
+    assert "method 'onnx-headpose' reads images, and aflw2000 at " in r.output and "labels only" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert not (tmp_path / "res" / "tables").exists() and not (tmp_path / "res" / "cache").exists()

@@ -4,6 +4,7 @@ documented sign of yaw, a real label's rotation) and ``posebench draw`` on real 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.io as sio
 from click.testing import CliRunner
 from test_pose import _similarity_rotation
@@ -128,3 +129,29 @@ def test_text_sits_on_a_backing_inside_the_image():
         ys, xs = white[:, 0], white[:, 1]
         around = out[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
         assert (around < 120).all(axis=2).mean() > 0.3, text  # the backing: darker than the 200 grey
+
+
+@pytest.mark.parametrize("face", [
+    (0, 70, 40, 110), (158, 70, 199, 110), (80, 0, 120, 30), (80, 170, 120, 199),  # touching left, right, top, bottom
+    (0, 0, 40, 40), (160, 160, 199, 199), (-30, -30, 20, 20), (180, 185, 260, 240),  # corners, and past the edges
+])
+def test_text_is_kept_whole_inside_the_image_beside_a_face_at_any_edge(face):
+    """Beside a face touching (or crossing) any edge of the image, every line of the angle text is
+    drawn whole (as many text pixels as the same lines in open space) on its dark backing, and
+    nothing of it touches the image border."""
+    from posebench.visual.draw import draw_pose
+
+    lines = ["whenet", "yaw +12.3", "pitch -45.6", "roll +7.8"]
+    grey = np.full((200, 200, 3), 128, np.uint8)
+
+    def text_pixels(img):
+        return (img > 235).all(axis=2)
+
+    out = draw_pose(grey, None, face=face, text=lines)
+    ref = draw_pose(grey, None, face=(40, 60, 60, 80), text=lines)  # the same image size: the same text size
+    white = text_pixels(out)
+    assert white.sum() == text_pixels(ref).sum() > 0, face  # whole: nothing clipped
+    ys, xs = np.nonzero(white)
+    assert ys.min() > 0 and xs.min() > 0 and ys.max() < 199 and xs.max() < 199, face
+    block = out[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    assert ((block < 100).all(axis=2)).mean() > 0.3, face  # on the backing (darker than the grey)

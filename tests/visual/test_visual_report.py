@@ -109,3 +109,37 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
                          text=True, timeout=120).stdout
     assert "Leaderboard" in dom and "gt-landmarks (solver=sqpnp)" in dom
     assert np.mean(img) < 250  # not a blank page
+
+
+def test_report_reads_well(tmp_path):
+    """Wide tables scroll, whole numbers print as integers, a downsampled copy sits right under
+    its plain set with a heading saying what it is (not a fingerprint), and no cell shows an
+    absolute path (written relative to the results folder)."""
+    import json
+
+    res = tmp_path / "res"
+    for f in ("5", "1"):  # the degraded copy stored first: the order must not come from that
+        invoke("run", "-m", "gt-landmarks", "-d", "synthetic", "--dataset-option", "n=12", "--dataset-option",
+               f"downsample={f}", "--results-dir", res)
+    (res / "tables").mkdir()
+    weights = tmp_path / "home" / "me" / "weights" / "pnet.pt"
+    pd.DataFrame({"method": ["a", "b"], "n_found": [6.0, np.nan], "mae": [1.23456, 2.0], "level": [0.5, 2.0],
+                  "skipped": ["", f"pnet.pt not found: {weights} (run `posebench data download`, https://example.org/a/b)"],
+                  }).to_csv(res / "tables" / "made-synthetic.csv", index=False)
+    (res / "tables" / "made-synthetic.json").write_text(json.dumps({"study": "made", "dataset": "synthetic"}))
+    invoke("report", "--results-dir", res, "--out", tmp_path / "report")
+    text = (tmp_path / "report" / "index.html").read_text()
+    heads = re.findall(r"<(h[34])>(.*?)</h[34]>", text)
+    assert heads[0] == ("h3", "synthetic: 12 samples (embedded)"), heads
+    assert heads[1][0] == "h4" and heads[1][1].startswith("synthetic: the same 12 samples downsampled x5: "), heads
+    assert "fingerprint" not in heads[0][1] + heads[1][1]
+    board = text[text.index('id="leaderboard"'):text.index('id="studies"')]
+    assert board.count('<div class="scroll"><table>') == 2  # both leaderboard tables scroll sideways
+    study = text[text.index('id="study-made-synthetic"'):]
+    cells = re.findall(r"<td>(.*?)</td>", study)
+    assert cells[1] == "6" and cells[2] == "1.235" and cells[3] == "0.500" and "–" in cells  # 6.0 -> 6, NaN -> dash
+    assert cells[7] == "2" and cells[8] == "2"  # 2.0 (mae, level) -> 2
+    assert str(tmp_path) not in text and "../home/me/weights/pnet.pt" in text
+    assert "https://example.org/a/b" in text  # a URL is no path
+    for page in (tmp_path / "report" / "runs").glob("*.html"):
+        assert str(tmp_path) not in page.read_text(), page
