@@ -174,15 +174,19 @@ def _trim_log(path: Path, global_step: int) -> None:
 
 def validate(cfg: TrainConfig, weights: Path, val_set, results_dir: Path) -> dict[str, Any]:
     """Evaluate a weights file through the method's normal code path (``posebench run``): the
-    method the model's spec names (:meth:`.spec.TrainSpec.validation_method`)."""
+    method the model's spec names (:meth:`.spec.TrainSpec.validation_method`). Its ONNX export
+    is made in memory and not stored in ``<data root>/cache/onnx/`` (one file per epoch, never
+    reused, used to accumulate there: :func:`posebench.methods.hopenet.engine.no_export_cache`)."""
     from posebench.evaluation.runner import evaluate
     from posebench.method import create_method
+    from posebench.methods.hopenet.engine import no_export_cache
 
     threads = torch.get_num_threads()
     try:
-        method = create_method(spec_for(cfg.model).validation_method(cfg.model) or cfg.model,
-                               {"weights": str(weights), "engine": cfg.val_engine})
-        res = evaluate(method, val_set, results_dir, progress=False)
+        with no_export_cache():  # this epoch's weights are never loaded again: their export is not stored
+            method = create_method(spec_for(cfg.model).validation_method(cfg.model) or cfg.model,
+                                   {"weights": str(weights), "engine": cfg.val_engine})
+            res = evaluate(method, val_set, results_dir, progress=False)
     finally:
         torch.set_num_threads(threads)  # the method sets its own; training must not change
     j = res.summary_json()
