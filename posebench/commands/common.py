@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 import click
 
 from posebench.errors import UsageError
+from posebench.limits import MAX_INT
 from posebench.paths import results_root
 
 
@@ -53,3 +55,29 @@ results_option = click.option(
     show_default="$POSEBENCH_RESULTS or ./posebench-results",
     help="Folder for runs, the prediction cache and the leaderboard.",
 )
+
+
+def count(lo: int = 1, hi: int = MAX_INT) -> click.IntRange:
+    """The click type of a whole-number option: ``lo`` .. ``hi`` inclusive, both bounds always
+    given (:mod:`posebench.limits`; ``tests/commands/test_cli.py`` checks every option of every
+    command has them)."""
+    return click.IntRange(min=lo, max=hi)
+
+
+class Finite(click.FloatRange):
+    """A float option between two bounds that refuses NaN and infinities (click's ``FloatRange``
+    lets NaN through: every comparison with it is false)."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        rv = click.types.FloatParamType.convert(self, value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(rv, param, ctx)
+
+
+def finite(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> Finite:
+    """The click type of a float option: finite, in ``lo`` .. ``hi`` (``lo_open``/``hi_open``:
+    that bound excluded)."""
+    return Finite(min=lo, max=hi, min_open=lo_open, max_open=hi_open)

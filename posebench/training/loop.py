@@ -32,6 +32,16 @@ import torch
 
 from posebench.errors import UsageError, WeightsError
 from posebench.fileio import existing_file
+from posebench.limits import (
+    MAX_ALPHA,
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_INPUT_SIZE,
+    MAX_INT,
+    MAX_LR,
+    MAX_SEED,
+    MAX_WORKERS,
+)
 
 from . import checkpoint as ckpt
 from .augment import Augment, parse_augment
@@ -194,18 +204,12 @@ def validate(cfg: TrainConfig, weights: Path, val_set, results_dir: Path) -> dic
         "dataset": val_set.name, "protocol": val_set.protocol, "engine": cfg.val_engine}
 
 
-#: Largest network input side (px) accepted: the methods read 224; 1024 already needs ~20x the memory.
-MAX_INPUT_SIZE = 1024
-#: Largest global batch accepted (a larger one only ends in an out-of-memory kill).
-MAX_BATCH_SIZE = 4096
-
-
 def check_config(cfg: TrainConfig) -> None:
     """Refuse options out of their domain, in one line (:class:`UsageError`), before anything is
     read or written: ``lr`` finite and > 0, ``alpha`` finite and >= 0 (a negative weight trains on
-    a negative loss), ``seed`` in 0 .. 2**32 - 1 (numpy's and the loader's seed range),
-    ``epochs`` >= 1, ``batch_size`` in 1 .. :data:`MAX_BATCH_SIZE`, ``input_size`` in 16 ..
-    :data:`MAX_INPUT_SIZE`, ``limit``/``max_steps``/``val_limit`` >= 1 where given."""
+    a negative loss), both at most :data:`MAX_LR`/:data:`MAX_ALPHA`; every whole number in the
+    range :func:`int_domains` gives it (bounds from :mod:`posebench.limits`: ``seed`` in 0 ..
+    2**32 - 1, numpy's and the loader's seed range; ``input_size`` in 16 .. 1024; ...)."""
     import math
 
     def bad(name: str, value, want: str):
@@ -218,15 +222,25 @@ def check_config(cfg: TrainConfig) -> None:
         bad("lr", cfg.lr, "> 0")
     if cfg.alpha < 0:
         bad("alpha", cfg.alpha, ">= 0 (the weight of the regression loss)")
-    ints = (("seed", cfg.seed, 0, 2 ** 32 - 1), ("epochs", cfg.epochs, 1, None),
-            ("batch_size", cfg.batch_size, 1, MAX_BATCH_SIZE), ("input_size", cfg.input_size, 16, MAX_INPUT_SIZE),
-            ("limit", cfg.limit, 1, None), ("max_steps", cfg.max_steps, 1, None), ("val_limit", cfg.val_limit, 1, None),
-            ("workers", cfg.workers, 0, None), ("log_every", cfg.log_every, 1, None), ("save_every", cfg.save_every, 0, None))
-    for name, value, lo, hi in ints:
+    if cfg.lr > MAX_LR:
+        bad("lr", cfg.lr, f"<= {MAX_LR:g}")
+    if cfg.alpha > MAX_ALPHA:
+        bad("alpha", cfg.alpha, f"<= {MAX_ALPHA:g}")
+    for name, value, lo, hi in int_domains(cfg):
         if value is None and name in ("limit", "max_steps", "val_limit"):
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
-            bad(name, value, f"a whole number {'>= ' + str(lo) if hi is None else f'in {lo} .. {hi}'}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo or value > hi:
+            bad(name, value, f"a whole number in {lo} .. {hi}")
+
+
+def int_domains(cfg: TrainConfig) -> tuple[tuple[str, Any, int, int], ...]:
+    """``(option, value, lowest, highest)`` of each whole-number setting of ``cfg``; the command
+    line's click types are built from the same bounds (:data:`posebench.limits`)."""
+    return (("seed", cfg.seed, 0, MAX_SEED), ("epochs", cfg.epochs, 1, MAX_EPOCHS),
+            ("batch_size", cfg.batch_size, 1, MAX_BATCH_SIZE), ("input_size", cfg.input_size, 16, MAX_INPUT_SIZE),
+            ("limit", cfg.limit, 1, MAX_INT), ("max_steps", cfg.max_steps, 1, MAX_INT), ("val_limit", cfg.val_limit, 1, MAX_INT),
+            ("workers", cfg.workers, 0, MAX_WORKERS), ("log_every", cfg.log_every, 1, MAX_INT),
+            ("save_every", cfg.save_every, 0, MAX_INT))
 
 
 def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: bool = False,
