@@ -46,3 +46,24 @@ def test_split_units_refuses_a_seed_numpy_cannot_take():
 
     with pytest.raises(UsageError, match="seed must be a whole number in 0 .. 4294967295, got -1"):
         split_units([("01",), ("02",), ("03",)], -1, 0.3)
+
+
+@pytest.mark.parametrize("record,table,message", [
+    ("[1, 2, 3]", None, "cannot read study record {json}: expected a JSON object, got list"),
+    ('{"settings": [1]}', None, "cannot read study record {json}: its settings are list, not an object"),
+    ("{not json", None, "cannot read study record {json}: Expecting property name"),
+    ('{"settings": {}}', "a,b\n1,2\n", "cannot draw {csv}: it has no column 'skipped' that study 'landmark-count' plots "
+                                      "(columns: a, b)")])
+def test_plot_of_a_damaged_study_record_or_table_is_one_line_naming_the_file(tmp_path, record, table, message):
+    """`posebench plot` of a record holding a list named the CSV beside it; a table of other columns
+    ended in KeyError 'n_points'. Now one line naming the file at fault and what is wrong."""
+    from cli_fixtures import one_line_error, run_cli
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    csv, json_ = tables / "landmark-count-synthetic.csv", tables / "landmark-count-synthetic.json"
+    csv.write_text(table or "source,n_points,mae\ngt,68,1.0\n")
+    json_.write_text(record)
+    line = one_line_error(run_cli("plot", "landmark-count", "--results-dir", str(tmp_path)), 1)
+    assert message.format(json=json_, csv=csv) in line, line
+    assert not (tmp_path / "figures").exists() or not any((tmp_path / "figures").iterdir())
