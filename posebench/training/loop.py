@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from posebench.errors import UsageError, WeightsError
+from posebench.errors import DataError, UsageError, WeightsError
 from posebench.fileio import existing_file
 from posebench.limits import (
     MAX_ALPHA,
@@ -261,9 +261,28 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
             return _train(cfg, out, resume, progress, echo)
         with folder_lock(out, "training --out"):  # two trainings into one --out: the second is refused
             return _train(cfg, out, resume, progress, echo)
+    except RuntimeError as exc:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and peer_lost(exc):
+            last = Path(out) / "last.pt"
+            kept = f"{last} is the last checkpoint: rerun with --resume {last}" if last.is_file() else "no checkpoint yet"
+            raise DataError(f"training rank {os.environ.get('RANK', '?')}: another torchrun process stopped "
+                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); {kept}") from None
+        raise
     finally:
         if opened_here and dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def peer_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective failing because another rank went away: torch's
+    ``DistError`` family, or the ``RuntimeError`` gloo/NCCL raise naming the closed connection
+    (e.g. ``[gloo/transport/tcp/pair.cc:534] Connection closed by peer``)."""
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = str(exc)
+    return any(k in text for k in ("gloo", "NCCL", "Connection closed by peer", "Connection reset by peer", "Broken pipe"))
 
 
 @dataclass

@@ -135,3 +135,27 @@ def test_the_training_bench_refuses_sizes_out_of_domain_before_allocating(kw):
     args = {"input_size": 32, "batch": 1, "iters": 1, "warmup": 0} | kw
     with pytest.raises(UsageError, match=f"{next(iter(kw))} must be a whole number in"):
         list(bench_models(["tiny-hopenet"], args["input_size"], args["batch"], args["iters"], args["warmup"]))
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:29500"),
+    torch.distributed.DistBackendError("failed to recv, got 0 bytes")])
+def test_a_rank_whose_peer_died_prints_one_line(tmp_path, sample, monkeypatch, error):
+    """Under torchrun, a rank whose peer was killed ended in `error: unexpected RuntimeError: [gloo ...`;
+    now one line saying another process stopped and what was kept (a single-process RuntimeError
+    is not dressed up so)."""
+    import posebench.training.loop as loop
+
+    def peer_gone(*_a, **_k):
+        raise error
+
+    monkeypatch.setattr(loop, "_train", peer_gone)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    res = _train(tmp_path / "o", sample)
+    assert res.exit_code == 1 and res.output.startswith("error: training rank 1: another torchrun process stopped ("), \
+        res.output
+    assert "no checkpoint yet" in res.output and len(res.output.strip().splitlines()) == 1
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    assert "unexpected" in _train(tmp_path / "p", sample).output
