@@ -24,8 +24,13 @@ import os  # noqa: E402
 # cores; a batch-1 path 23.9 -> 8.3 ms/face with it). A value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+# Nothing but posebench.errors is imported here: the console script imports this package before
+# posebench.entry installs its signal handlers, and pathlib + typing cost ~20 ms of that window at
+# start (a Ctrl-C in it was a traceback). TYPE_CHECKING as typing.TYPE_CHECKING, without importing it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 from posebench.errors import PosebenchError, SampleFailure  # noqa: E402
 
@@ -89,6 +94,8 @@ def evaluate(method, dataset, results_dir: str | Path | None = None, progress: b
     if isinstance(dataset, str):
         dataset = create_dataset(dataset, dataset_options, data_dir=data_dir)
     dataset = dataset.subset(limit)
+    from pathlib import Path
+
     return run(method, dataset, Path(results_dir or results_root()), progress=progress)
 
 

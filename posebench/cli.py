@@ -90,8 +90,11 @@ class PosebenchGroup(click.Group):
             where = f": {shown(exc.filename)}" if exc.filename else ""
             click.echo(f"error: {one_line(exc.strerror or exc)}{where}", err=True)
             ctx.exit(1)
+        except click.exceptions.BadParameter as exc:  # an option value outside its domain: one line, like ours
+            click.echo(f"error: {one_line(exc.format_message())}", err=True)
+            ctx.exit(exc.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise  # click's own usage errors and exits print themselves
+            raise  # click's other usage errors and exits print themselves
         except Exception as exc:  # a bug, ours or a plugin's: one line, the traceback on request
             if os.environ.get("POSEBENCH_DEBUG"):
                 raise

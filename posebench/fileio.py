@@ -14,12 +14,47 @@ import threading
 from pathlib import Path
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (one we may not signal counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False
+    return True
+
+
+def temporary_name(path: Path) -> Path:
+    """The hidden name ``path`` is written under before its rename into place,
+    ``.<name>.tmp<pid>``; the ones a killed writer (SIGKILL, power loss) left for the same file
+    are removed first (their process no longer runs), so a later write of the file cleans them
+    (a killed training left ``.latest.pt.tmp<pid>`` of its last checkpoint for good)."""
+    path = Path(path)
+    prefix = f".{path.name}.tmp"
+    try:
+        siblings = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        siblings = []
+    for p in siblings:
+        pid = p.name[len(prefix):]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+    return path.with_name(f"{prefix}{os.getpid()}")
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` (text as UTF-8, or bytes) to ``path`` via a temporary file and a rename:
-    never a half-written file."""
+    never a half-written file; the temporary files a killed writer of ``path`` left are removed
+    (:func:`temporary_name`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = temporary_name(path)
     try:
         with tmp.open("wb") as fh:
             fh.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)

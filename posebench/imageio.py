@@ -18,7 +18,7 @@ Rules (each a recorded per-sample failure, :class:`SampleFailure`, when it canno
   warning) refuses it. Damage no decoder can see (flipped bytes in an uncompressed BMP) cannot
   be detected by anyone and is read as it is.
 * **Size** is bounded before decoding: an image whose header declares more than
-  :data:`MAX_PIXELS` pixels (PIL's own decompression-bomb limit, 2 x 89,478,485) is refused
+  :data:`MAX_PIXELS` pixels (2**26, 67,108,864) is refused
   without allocating it (``POSEBENCH_MAX_IMAGE_PIXELS`` overrides the bound).
 * **Depth**: 8-bit images are kept; 16-bit unsigned images are scaled to 8 bits as
   ``round(v / 257)`` (exact: ``(v + 128) // 257``; 257 is odd, so there are no ties), which maps
@@ -41,9 +41,13 @@ import numpy as np
 
 from posebench.errors import SampleFailure
 
-#: Largest pixel count decoded (PIL's DecompressionBombError threshold); ``POSEBENCH_MAX_IMAGE_PIXELS``
-#: overrides it (read at each decode by :func:`max_pixels`, never at import).
-MAX_PIXELS = 2 * 89_478_485
+#: Largest pixel count decoded: 2**26 (67,108,864; above every camera sensor up to 61 MP, 9504x6336).
+#: ``POSEBENCH_MAX_IMAGE_PIXELS`` overrides it (read at each decode by :func:`max_pixels`, never
+#: at import). It was PIL's DecompressionBombError threshold (178,956,970), which let a 2.7 MB
+#: PNG of 13000x13000 through: ``posebench draw`` then used 8.2 GB (about 48 bytes per pixel
+#: between the decoded copies and the face detector), so the bound is what posebench can
+#: process, not what a decoder can allocate.
+MAX_PIXELS = 2**26
 
 
 def max_pixels() -> int:
@@ -128,8 +132,11 @@ def _check_jpeg(data: bytes, name: str) -> None:
                                min_height=1, min_width=1)
     except ValueError as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "unsupported" in msg.lower():  # a valid JPEG simplejpeg cannot convert: OpenCV decides
-            return
+        low = msg.lower()
+        if "unsupported" in low and "marker" not in low and "process" not in low:
+            return  # a valid JPEG simplejpeg cannot convert (a colour space): OpenCV decides
+        # "Unsupported marker type 0xf0" / "Unsupported JPEG process: SOF type 0xc8" after a frame
+        # header libjpeg-turbo read: a marker inside the data, damage (OpenCV decoded it with a warning)
         raise SampleFailure(f"corrupt or truncated JPEG {name}: {msg}") from None
 
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from posebench.errors import UsageError, did_you_mean
+from posebench.limits import MAX_FLOAT, MAX_INT
 
-#: Largest integer any option may take unless its domain says otherwise (counts, sizes, seeds).
-MAX_INT = 10**7
-#: Largest magnitude any float option may take unless its domain says otherwise.
-MAX_FLOAT = 1e6
+__all__ = ["MAX_FLOAT", "MAX_INT", "Domain", "bind_options", "option_defaults", "option_parameters"]
+
 
 #: Parameters that are never options (passed by the framework itself).
 FRAMEWORK_PARAMS = ("self", "data_dir")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from posebench.errors import DataError, UsageError
-from posebench.fileio import shown, write_atomic
+from posebench.fileio import pid_alive, shown, write_atomic
 
 LOCK_NAME = ".posebench.lock"
 
@@ -175,13 +175,7 @@ def folder_lock(folder: str | os.PathLike, what: str = "results folder") -> Iter
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def remove_stale_partials(folder: str | os.PathLike, pattern: str) -> list[Path]:

@@ -262,6 +262,10 @@ class Registry:
             vars(obj)["_registered_as"] = name  # see Method.identity: a hand-built object is keyed by its class too
         except TypeError:
             pass
+        if self is datasets and isinstance(getattr(obj, "samples", None), list):
+            from posebench.labels import check_labels
+
+            check_labels(obj)  # non-finite truth: per-sample failures; a unit mix-up: one line
         hook = getattr(obj, "record_options", None)
         if callable(hook):
             hook(bound, self.defaults(name))

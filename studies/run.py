@@ -178,11 +178,9 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
         raise DataError(f"no table {csv_path}: run `posebench study {name} --dataset {dataset_name}` first")
     try:
         table = pd.read_csv(csv_path)
-        options = json.loads(json_path.read_text())["settings"] if json_path.is_file() else {}
-        if not isinstance(options, dict):
-            raise ValueError("settings is not an object")
-    except (ValueError, OSError, KeyError, TypeError) as exc:
-        raise DataError(f"cannot read {csv_path}: {exc}") from None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {csv_path}: {one_line(exc)}") from None
+    options = _stored_settings(json_path) if json_path.is_file() else {}
     from posebench.options import option_parameters
 
     accepted = set(option_parameters(studies.get(name).factory))
@@ -193,4 +191,29 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
     stem = Path(results_dir) / "figures" / stem_name(name, dataset_name, tag)
     writable_folder(stem.parent, "figures folder")
     stem.parent.mkdir(parents=True, exist_ok=True)  # a plugin's plot may save straight to f"{stem}.png"
-    return study.plot(table, stem, title)
+    try:
+        return study.plot(table, stem, title)
+    except KeyError as exc:  # the study's plot reads a column the table lacks: not this study's table
+        raise DataError(f"cannot draw {csv_path}: it has no column {exc.args[0]!r} that study {name!r} plots "
+                        f"(columns: {', '.join(map(str, table.columns)) or 'none'})") from None
+
+
+def _stored_settings(json_path: Path) -> dict:
+    """The ``settings`` object of a study record; :class:`DataError` naming the record (not the
+    table beside it) when it is not JSON, not an object or its ``settings`` not one (a record
+    holding a list named the CSV and ended in ``KeyError``)."""
+    try:
+        rec = json.loads(json_path.read_text())
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read study record {json_path}: {one_line(exc)}") from None
+    if not isinstance(rec, dict):
+        raise DataError(f"cannot read study record {json_path}: expected a JSON object, got {type(rec).__name__}")
+    options = rec.get("settings", {})
+    if not isinstance(options, dict):
+        raise DataError(f"cannot read study record {json_path}: its settings are {type(options).__name__}, not an object")
+    return options
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (pandas' and json's span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -80,6 +80,12 @@ def image_cases(src_jpg: bytes) -> dict[str, tuple[str, bytes | None, tuple[str,
         "jpg_trailing_zeros": (".jpg", src_jpg + bytes(64), ("same", "jpg")),
         "jpg_garbled_scan": (".jpg", bytes(garbled), ("fail", "corrupt")),
         "jpg_truncated": (".jpg", src_jpg[: len(src_jpg) // 2], ("fail", "truncated")),
+        # a marker no JPEG has, inside the scan: libjpeg-turbo's strict decode says "Unsupported marker
+        # type 0xf0", OpenCV decodes it with a warning (it was read as a valid image)
+        "jpg_unsupported_marker": (".jpg", src_jpg[:sos + 2000] + b"\xff\xf0\x00\x04\x00\x00" + src_jpg[sos + 2000:],
+                                   ("fail", "Unsupported marker")),
+        "jpg_reserved_sof_in_scan": (".jpg", src_jpg[:sos + 2000] + b"\xff\xc8\x00\x04\x00\x00" + src_jpg[sos + 2000:],
+                                     ("fail", "Unsupported JPEG process")),
         "jpg_no_end_marker": (".jpg", src_jpg[:-2], ("fail", "JPEG")),
         "jpg_header_40000": (".jpg", _jpeg_with_size(src_jpg, 40000, 40000), ("fail", "too large")),
         "png_header_60000": (".png", _png_header(60000, 60000), ("fail", "too large")),

@@ -65,8 +65,10 @@ def _png_header(w: int, h: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
-@pytest.mark.parametrize("side", [40000, 60000, 13500])
+@pytest.mark.parametrize("side", [40000, 60000, 13500, 13000, 8193])
 def test_pixel_count_is_bounded_before_decoding(side):
+    """A header above 2**26 pixels is refused before decoding; 13000x13000 (169 Mpx, under PIL's
+    178,956,970 that was the bound) made `posebench draw` use 8.2 GB."""
     with pytest.raises(SampleFailure, match="too large"):
         decode_image(_png_header(side, side), "big.png")
 
@@ -123,3 +125,9 @@ def test_io_errors_are_sample_failures(tmp_path, monkeypatch):
     os.mkfifo(tmp_path / "fifo.jpg")
     with pytest.raises(SampleFailure, match="not a regular file"):  # never blocks on a FIFO
         read_image(tmp_path / "fifo.jpg")
+
+
+def test_the_bound_lets_a_61_megapixel_photo_through():
+    from posebench.imageio import MAX_PIXELS
+
+    assert 9504 * 6336 <= MAX_PIXELS < 8193 * 8193

@@ -13,7 +13,10 @@ from __future__ import annotations
 import copy
 import io
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -101,10 +104,30 @@ def export_onnx_bytes(net: nn.Module, opset: int = OPSET) -> bytes:
     return buf.getvalue()
 
 
-def onnx_cache_path(arch: str, weights_hash: str) -> Path:
-    """Where the exported model of these weights is kept: ``<data root>/cache/onnx/``."""
+#: Set (by :func:`no_export_cache`) while exports must not be stored: weights that no later run
+#: will load again (a training's per-epoch validation) would leave one file per epoch behind.
+_NO_EXPORT_CACHE: ContextVar[bool] = ContextVar("posebench_no_export_cache", default=False)
+
+
+@contextmanager
+def no_export_cache() -> Iterator[None]:
+    """Within this block :func:`onnx_cache_path` is ``None``: exports are made in memory and never
+    written (used by training's validation, whose weights change every epoch: a cached export
+    of them could never be reused and cost 231 MB per epoch for hopenet-alexnet)."""
+    token = _NO_EXPORT_CACHE.set(True)
+    try:
+        yield
+    finally:
+        _NO_EXPORT_CACHE.reset(token)
+
+
+def onnx_cache_path(arch: str, weights_hash: str) -> Path | None:
+    """Where the exported model of these weights is kept: ``<data root>/cache/onnx/``; ``None``
+    inside :func:`no_export_cache` (the export is then not stored)."""
     from posebench.paths import data_root
 
+    if _NO_EXPORT_CACHE.get():
+        return None
     return data_root() / "cache" / "onnx" / f"{arch}-{weights_hash[:20]}-v{EXPORT_FORMAT}-opset{OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
 
 

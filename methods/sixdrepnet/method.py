@@ -71,11 +71,11 @@ class OnnxEngine:
         return self.session.run(["rotation"], {"image": np.ascontiguousarray(x.numpy())})[0].astype(np.float64)
 
 
-def onnx_cache_path(name: str, weights_hash: str) -> Path:
+def onnx_cache_path(name: str, weights_hash: str) -> Path | None:
     from posebench.methods.hopenet.engine import onnx_cache_path as hopenet_cache
 
     p = hopenet_cache(name, weights_hash)
-    return p.with_name(p.name.replace(".onnx", "-rotation.onnx"))
+    return None if p is None else p.with_name(p.name.replace(".onnx", "-rotation.onnx"))
 
 
 class SixDRepNetMethod(Method):

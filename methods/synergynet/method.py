@@ -28,11 +28,11 @@ from .preprocess import denormalise, network_input, pose_of, roi_from_box, to_ba
 from .weights import load_synergynet, resolve_weights
 
 
-def onnx_cache_path(weights_hash: str) -> Path:
+def onnx_cache_path(weights_hash: str) -> Path | None:
     from posebench.methods.hopenet.engine import onnx_cache_path as hopenet_cache
 
     p = hopenet_cache("synergynet", weights_hash)
-    return p.with_name(p.name.replace(".onnx", "-in120.onnx"))
+    return None if p is None else p.with_name(p.name.replace(".onnx", "-in120.onnx"))
 
 
 class SynergyNetMethod(Method):

@@ -70,11 +70,11 @@ class OnnxEngine:
         return self.session.run(["params"], {"image": np.ascontiguousarray(x)})[0]
 
 
-def onnx_cache_path(arch: str, weights_hash: str) -> Path:
+def onnx_cache_path(arch: str, weights_hash: str) -> Path | None:
     from posebench.methods.hopenet.engine import onnx_cache_path as hopenet_cache
 
     p = hopenet_cache(f"3ddfa-v2-{arch}", weights_hash)
-    return p.with_name(p.name.replace(".onnx", "-in120.onnx"))
+    return None if p is None else p.with_name(p.name.replace(".onnx", "-in120.onnx"))
 
 
 class TDDFAV2Method(Method):

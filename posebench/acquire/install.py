@@ -17,6 +17,7 @@ from posebench.acquire.layout import find_dataset_folder, install
 from posebench.acquire.source import Report, Source
 from posebench.acquire.verify import verify_weights
 from posebench.errors import DataError, PosebenchError, UsageError, WeightsError
+from posebench.fileio import temporary_name
 from posebench.paths import data_root, weights_dir
 
 
@@ -44,7 +45,7 @@ def _copy_into_place(src: Path, dest: Path, force: bool) -> Path:
     if dest.exists() and not force:
         raise UsageError(f"{dest} already exists (pass --force to replace it)")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    tmp = temporary_name(dest)  # a killed copy's partial of this file is removed first
     try:
         shutil.copyfile(src, tmp)
         os.replace(tmp, dest)

@@ -93,10 +93,30 @@ def fetch_gdrive(file_id: str, dest: Path, *, size: int | None = None, sha256: s
     return dest
 
 
-class _Silent(tqdm):
-    def __init__(self, *args, **kwargs):
-        kwargs["disable"] = True
-        super().__init__(*args, **kwargs)
+class _TooLong(ChecksumError):
+    """The server sent more bytes than the published size (raised before the excess is written)."""
+
+
+def _bounded_bar(size: int | None, progress: bool) -> type[tqdm]:
+    """huggingface_hub's progress bar class: shown when ``progress``, and the byte bound of the
+    transfer. The library calls ``update(len(chunk))`` before it writes each chunk, so a body
+    longer than the published ``size`` stops before the chunk that passes it is written (it
+    wrote whatever the server sent: 80 MB for an 18 MB file)."""
+
+    class Bar(tqdm):
+        def __init__(self, *args, **kwargs):
+            if not progress:
+                kwargs["disable"] = True
+            self._seen = int(kwargs.get("initial") or 0)
+            super().__init__(*args, **kwargs)
+
+        def update(self, n=1):
+            self._seen += int(n or 0)
+            if size is not None and self._seen > size:
+                raise _TooLong(f"the server sent more than the published {size} bytes")
+            return super().update(n)
+
+    return Bar
 
 
 def fetch_hf(repo: str, filename: str, dest: Path, *, revision: str | None = None, size: int | None = None,
@@ -106,7 +126,8 @@ def fetch_hf(repo: str, filename: str, dest: Path, *, revision: str | None = Non
     has the published ``size`` and ``sha256``, where given.
 
     The library works in ``<dest's folder>/.hf-<dest name>`` (its temporary ``.incomplete`` file
-    and metadata), removed once ``dest`` is whole. Raises :class:`UnreachableError` (the hub, or
+    and metadata), removed once ``dest`` is whole. Never more than ``size`` bytes are written
+    (:func:`_bounded_bar`). Raises :class:`UnreachableError` (the hub, or
     ``HF_ENDPOINT``, not reachable, or ``HF_HUB_OFFLINE`` set), :class:`DownloadError` (no such
     repository/file/revision, or a transfer the library's own retries could not finish),
     :class:`ChecksumError` (the file is removed).
@@ -121,7 +142,10 @@ def fetch_hf(repo: str, filename: str, dest: Path, *, revision: str | None = Non
     label = f"{repo}/{filename}" + (f"@{revision}" if revision else "")
     try:
         got = Path(hf_hub_download(repo, filename, revision=revision, local_dir=work, endpoint=os.environ.get("HF_ENDPOINT"),
-                                   tqdm_class=None if progress else _Silent))
+                                   tqdm_class=_bounded_bar(size, progress)))
+    except _TooLong as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ChecksumError(f"{label}: {exc}; nothing was kept") from None
     except (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled) as exc:
         raise UnreachableError(f"cannot reach the Hugging Face hub for {label}: {_first_line(exc)}") from None
     except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.EntryNotFoundError) as exc:

@@ -29,7 +29,9 @@ from pathlib import Path
 import click
 
 from posebench.commands.bench import bench
+from posebench.commands.common import count
 from posebench.errors import DataError, UsageError
+from posebench.limits import MAX_REPEATS
 
 TIMING = Path(__file__).resolve().parents[1] / "authors"
 METHODS = ("mediapipe", "3ddfa-v2")
@@ -144,8 +146,8 @@ def posebench_pass(method, faces) -> tuple[float, int, float]:
 @click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="AFLW2000-style folder of images with their .mat files.")
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="posebench method option (repeatable).")
-@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True, help="Passes per side (interleaved).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images.")
+@click.option("--repeat", type=count(1, MAX_REPEATS), default=5, show_default=True, help="Passes per side (interleaved).")
+@click.option("--limit", type=count(1), default=None, help="Use only the first N images.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the table to this file (with the command, date and machine), e.g. results/bench/authors-mediapipe.txt.")
 def bench_authors(method_name, authors_python, authors_src, data_dir, options, repeat, limit, out) -> None:

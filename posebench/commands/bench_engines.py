@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from posebench.commands.bench import bench
+from posebench.commands.common import count
 from posebench.errors import DataError, UsageError
 
 
@@ -60,7 +61,7 @@ def _paths(method: str, opts: dict, engines: tuple[str, ...], faces, batch: int)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(2, 512), help="The batched paths' batch size.")
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(3, 50), help="Timed rounds per path (>= 3).")
 @click.option("--threads", default=0, show_default="all cores", type=click.IntRange(0, 1024), help="Engine threads.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N faces.")
+@click.option("--limit", type=count(1), default=None, help="Use only the first N faces.")
 @click.option("--int8/--no-int8", default=True, show_default=True, help="Also ask each method for precision=int8 (its gate decides).")
 @click.option("--methods", default="whenet,fsanet", show_default=True, help="Comma-separated: whenet, fsanet.")
 def bench_engines(data_dir: Path | None, whenet_weights: str | None, fsanet_dir: str | None, batch_size: int, rounds: int,

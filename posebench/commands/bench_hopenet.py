@@ -21,7 +21,7 @@ import click
 
 from posebench import create_dataset
 from posebench.commands.bench import bench
-from posebench.commands.common import show_progress
+from posebench.commands.common import count, show_progress
 from posebench.errors import DataError
 
 TOLERANCE_DEG = 1e-4
@@ -39,7 +39,7 @@ TOLERANCE_DEG = 1e-4
               show_default=True, help="posebench engine(s) to time (repeat the option for both).")
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Timed rounds per path (median and best reported).")
 @click.option("--threads", default=0, show_default="all cores", type=click.IntRange(0, 1024), help="torch threads for every path.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N faces.")
+@click.option("--limit", type=count(1), default=None, help="Use only the first N faces.")
 def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines: tuple[str, ...], rounds: int,
                   threads: int, limit: int | None) -> None:
     """Time Hopenet (ms/face) against a faithful re-implementation of the original evaluation loop

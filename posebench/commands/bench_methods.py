@@ -21,8 +21,9 @@ import click
 
 from posebench import create_dataset
 from posebench.commands.bench import bench
-from posebench.commands.common import show_progress
+from posebench.commands.common import count, show_progress
 from posebench.errors import DataError, PosebenchError, SampleFailure
+from posebench.limits import MAX_REPEATS, MAX_WORKERS
 
 
 @dataclass
@@ -78,10 +79,10 @@ def _create(name: str, options: dict[str, Any]):
               help="AFLW2000 folder with images (default: <data root>/aflw2000, as `posebench run`).")
 @click.option("--fsanet-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with the FSA-Net ONNX files (default: <weights folder>/fsanet; skipped when absent).")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--workers", type=count(0, MAX_WORKERS), default=0, show_default=True,
               help="Processes for dlib's fast path (0 = one per CPU core).")
-@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Timed passes (median).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images.")
+@click.option("--repeat", type=count(1, MAX_REPEATS), default=3, show_default=True, help="Timed passes (median).")
+@click.option("--limit", type=count(1), default=None, help="Use only the first N images.")
 @click.option("--only", multiple=True, type=click.Choice(["dlib", "onnx-headpose", "fan", "hopenet"]),
               help="Benchmark only these methods (repeatable).")
 def bench_methods(data_dir, fsanet_dir, workers, repeat, limit, only) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from posebench.commands.bench import bench
-from posebench.commands.common import parse_kv, show_progress
+from posebench.commands.common import count, parse_kv, show_progress
 from posebench.errors import UsageError
 from posebench.registry import datasets
 
@@ -16,7 +16,7 @@ from posebench.registry import datasets
 @click.option("--data-dir", type=click.Path(), default=None, help="Dataset folder.")
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
               help="Jitter-study option (repeatable), e.g. repeats=2 face=PATH.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N samples.")
+@click.option("--limit", type=count(1), default=None, help="Use only the first N samples.")
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default=None,  # batch_pnp.ENGINES
               help="Batched engine (default: numba where installed with OpenCV >= 5, else numpy).")
 def bench_pnp(dataset_name, data_dir, options, limit, engine) -> None:

@@ -21,7 +21,7 @@ import click
 
 from posebench import create_dataset
 from posebench.commands.bench import bench
-from posebench.commands.common import show_progress
+from posebench.commands.common import count, show_progress
 from posebench.errors import DataError
 
 TOLERANCE_DEG = 1e-3
@@ -59,7 +59,7 @@ def plain_loop(net, faces, crop_box) -> np.ndarray:  # noqa: F821
               help="Faces per forward pass of the batched paths.")
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Timed rounds per path.")
 @click.option("--threads", default=0, show_default="all cores", type=click.IntRange(0, 1024), help="torch/onnxruntime threads.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N faces.")
+@click.option("--limit", type=count(1), default=None, help="Use only the first N faces.")
 def bench_whenet(data_dir: Path | None, weights: Path | None, batch_size: int, rounds: int, threads: int, limit: int | None) -> None:
     """Time WHENet (ms/face) at batch 1 and batch --batch-size, torch (channels-last or not) and
     onnxruntime, against a plain per-image loop measured in the same run; check the angles agree."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,10 +12,11 @@ from typing import TYPE_CHECKING
 import click
 
 from posebench.errors import UsageError
+from posebench.limits import MAX_INT
+from posebench.paths import results_root
 
 if TYPE_CHECKING:
     from posebench.distributed import Group
-from posebench.paths import results_root
 
 
 def parse_kv(pairs: tuple[str, ...], what: str = "--option") -> dict[str, str]:
@@ -79,3 +81,27 @@ def show_progress() -> bool:
     from posebench import distributed
 
     return sys.stderr.isatty() and distributed.current().main
+def count(lo: int = 1, hi: int = MAX_INT) -> click.IntRange:
+    """The click type of a whole-number option: ``lo`` .. ``hi`` inclusive, both bounds always
+    given (:mod:`posebench.limits`; ``tests/commands/test_cli.py`` checks every option of every
+    command has them)."""
+    return click.IntRange(min=lo, max=hi)
+
+
+class Finite(click.FloatRange):
+    """A float option between two bounds that refuses NaN and infinities (click's ``FloatRange``
+    lets NaN through: every comparison with it is false)."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        rv = click.types.FloatParamType.convert(self, value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(rv, param, ctx)
+
+
+def finite(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> Finite:
+    """The click type of a float option: finite, in ``lo`` .. ``hi`` (``lo_open``/``hi_open``:
+    that bound excluded)."""
+    return Finite(min=lo, max=hi, min_open=lo_open, max_open=hi_open)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from posebench.commands.common import on_interrupt, parse_kv, results_option, show_progress
+from posebench.commands.common import count, on_interrupt, parse_kv, results_option, show_progress
+from posebench.limits import MAX_CAMERA
 
 
 def split_options(names: list[str], pairs: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -71,9 +72,9 @@ def _draw_targets(sources, draw_dir: Path, method_names: list[str]) -> dict[tupl
 @click.option("--matrix", is_flag=True, help="Add the rotation matrix (r00..r22, applied to the y-up face model).")
 @click.option("--draw", "draw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the drawn images (<stem>-<method>.jpg, every face; images only).")
-@click.option("--camera", "cameras", type=click.IntRange(min=0), multiple=True, metavar="INDEX",
+@click.option("--camera", "cameras", type=count(0, MAX_CAMERA), multiple=True, metavar="INDEX",
               help="Also read this camera (live; with --max-frames, or Ctrl-C ends the capture).")
-@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Frames read per video or camera.")
+@click.option("--max-frames", type=count(1), default=None, help="Frames read per video or camera.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the prediction cache.")
 @results_option
 def predict_cmd(paths, method_names, options, faces, out, fmt, matrix, draw_dir, cameras, max_frames, no_cache,

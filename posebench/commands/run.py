@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from posebench.commands.common import check_results_dir, job, parse_kv, results_option, show_progress
+from posebench.commands.common import check_results_dir, count, job, parse_kv, results_option, show_progress
 from posebench.evaluation.leaderboard import write_leaderboard
 from posebench.evaluation.runner import RunResult, check_images_for, evaluate
 from posebench.fileio import writable_folder
@@ -34,8 +34,8 @@ def _print_table(res: RunResult) -> None:
         click.echo(f"  evaluated by {j['processes']} processes (torchrun)")
     if j["detectors"]:
         click.echo("  face boxes: " + ", ".join(f"{k} x{v}" for k, v in j["detectors"].items()))
-    for reason, count in list(j["failures"].items())[:5]:
-        click.echo(f"  failed x{count}: {reason}")
+    for reason, n in list(j["failures"].items())[:5]:
+        click.echo(f"  failed x{n}: {reason}")
     click.echo(f"  stored: {j['run_file']}")
 
 
@@ -47,7 +47,7 @@ def _print_table(res: RunResult) -> None:
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Method option (repeatable).")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
               help="Dataset option (repeatable), e.g. n=1000 seed=3 for synthetic.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N samples.")
+@click.option("--limit", type=count(1), default=None, help="Evaluate only the first N samples.")
 @results_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of a table.")
 def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit, results_dir, as_json) -> None:
@@ -106,7 +106,7 @@ DEMO_RUNS = [
 
 @click.command("demo")
 @results_option
-@click.option("-n", "n", type=click.IntRange(min=1), default=500, show_default=True, help="Synthetic faces.")
+@click.option("-n", "n", type=count(1), default=500, show_default=True, help="Synthetic faces.")
 def demo_cmd(results_dir: Path, n: int) -> None:
     """The offline main job: ground-truth-landmark pipelines on the embedded synthetic dataset,
     then the leaderboard. Needs no download."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from posebench.commands.common import job, parse_kv, results_option, show_progress
+from posebench.commands.common import count, job, parse_kv, results_option, show_progress
 from posebench.registry import studies
 
 
@@ -28,7 +28,7 @@ def _notify(message: str) -> None:
               help="Dataset option (repeatable), e.g. n=1000 for synthetic.")
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
               help="Study option (repeatable), e.g. face=PATH, solver=sqpnp, seed=3 (see `posebench studies`).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N samples.")
+@click.option("--limit", type=count(1), default=None, help="Use only the first N samples.")
 @click.option("--plot/--no-plot", "do_plot", default=False, help="Also draw the figure (same as `posebench plot`).")
 @click.option("--tag", default="", help="Suffix for the stored table/figure names, to keep variants apart "
               "(e.g. --tag sqpnp -> NAME-DATASET-sqpnp.csv).")

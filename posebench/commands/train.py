@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from posebench.commands.bench import bench
-from posebench.commands.common import parse_kv, show_progress
+from posebench.commands.common import count, finite, parse_kv, show_progress
+from posebench.limits import MAX_ALPHA, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_INPUT_SIZE, MAX_LR, MAX_REPEATS, MAX_SEED, MAX_WORKERS
 
 
 @click.command("train")
@@ -17,37 +18,38 @@ from posebench.commands.common import parse_kv, show_progress
               "(300w-lp, aflw2000, or a plugin dataset like them).")
 @click.option("--data-dir", type=click.Path(), default=None, help="Training dataset folder.")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Training dataset option.")
-@click.option("--alpha", type=float, default=1.0, show_default=True,
+@click.option("--alpha", type=finite(0, MAX_ALPHA), default=1.0, show_default=True,
               help="Weight of the regression (MSE; WHENet's yaw: wrapped MSE) part of each angle's loss.")
-@click.option("--epochs", type=click.IntRange(min=1), default=25, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True,
+@click.option("--epochs", type=count(1, MAX_EPOCHS), default=25, show_default=True)
+@click.option("--batch-size", type=count(1, MAX_BATCH_SIZE), default=128, show_default=True,
               help="Global batch (split over torchrun processes).")
-@click.option("--lr", type=float, default=1e-5, show_default=True, help="Base Adam rate (heads 5x, stem 0: the original groups).")
+@click.option("--lr", type=finite(0, MAX_LR, lo_open=True), default=1e-5, show_default=True,
+              help="Base Adam rate (heads 5x, stem 0: the original groups).")
 @click.option("--init", type=click.Path(dir_okay=False), default=None,
               help="Starting weights: torchvision ImageNet file (resnet50-*.pth, alexnet-*.pth; whenet: timm's "
                    "tf_efficientnet_b0 state dict) or a checkpoint of this network (.pkl, best.pt; whenet: also the "
                    "authors' WHENet.h5). Default: from scratch.")
 @click.option("--augment", default="paper", show_default=True,
               help="paper | none | comma list of margin=LO-HI, flip, blur, lowres=x10|1-10|paper5|code4.")
-@click.option("--input-size", type=click.IntRange(min=16), default=224, show_default=True,
+@click.option("--input-size", type=count(16, MAX_INPUT_SIZE), default=224, show_default=True,
               help="Network input (px); the methods read 224.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=count(0, MAX_SEED), default=0, show_default=True)
 @click.option("--bn", type=click.Choice(["original", "train", "frozen"]), default="original", show_default=True,
               help="BatchNorm modes during training (original: as the authors' code; whenet: all in training "
                    "mode, Keras' default; see docs/training.md).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N training samples.")
-@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+@click.option("--limit", type=count(1), default=None, help="Use only the first N training samples.")
+@click.option("--max-steps", type=count(1), default=None,
               help="Stop after this global step (a resumable checkpoint is written).")
-@click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--save-every", type=count(0), default=0, show_default=True,
               help="Also write last.pt every N steps (0: only at epoch ends).")
-@click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True, help="Log the losses every N steps.")
-@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True, help="Data loader processes.")
+@click.option("--log-every", type=count(1), default=10, show_default=True, help="Log the losses every N steps.")
+@click.option("--workers", type=count(0, MAX_WORKERS), default=2, show_default=True, help="Data loader processes.")
 @click.option("--amp", is_flag=True, help="Mixed precision (float16 on GPU, bfloat16 on CPU).")
 @click.option("--channels-last", is_flag=True, help="NHWC memory layout.")
 @click.option("--val-dataset", default=None, help="Validation dataset evaluated each epoch (e.g. aflw2000).")
 @click.option("--val-dir", type=click.Path(), default=None, help="Validation dataset folder.")
 @click.option("--val-option", "val_options", multiple=True, metavar="KEY=VALUE", help="Validation dataset option.")
-@click.option("--val-limit", type=click.IntRange(min=1), default=None, help="Validate on the first N samples only.")
+@click.option("--val-limit", type=count(1), default=None, help="Validate on the first N samples only.")
 @click.option("--val-engine", type=click.Choice(["onnxruntime", "torch"]), default="onnxruntime", show_default=True,
               help="Inference engine of the validation (the method's option; onnxruntime is posebench run's default).")
 @click.option("--log-indices", is_flag=True, help="Record each rank's sample indices per epoch in the log (checks).")
@@ -95,10 +97,10 @@ def train_cmd(model, dataset, data_dir, dataset_options, alpha, epochs, batch_si
 @bench.command("train")
 @click.option("--model", "-m", "models", multiple=True, default=("hopenet", "resnet50-regression", "hopenet-alexnet"),
               show_default=True, help="Model(s) to time (repeatable): also whenet, tiny-hopenet.")
-@click.option("--input-size", type=click.IntRange(min=16), default=224, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1, max=4096), default=32, show_default=True)
-@click.option("--iters", type=click.IntRange(min=1), default=5, show_default=True, help="Timed steps per variant.")
-@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True, help="Untimed steps first.")
+@click.option("--input-size", type=count(16, MAX_INPUT_SIZE), default=224, show_default=True)
+@click.option("--batch-size", type=count(1, MAX_BATCH_SIZE), default=32, show_default=True)
+@click.option("--iters", type=count(1, MAX_REPEATS), default=5, show_default=True, help="Timed steps per variant.")
+@click.option("--warmup", type=count(0, MAX_REPEATS), default=1, show_default=True, help="Untimed steps first.")
 @click.option("--force-amp", is_flag=True, help="Time AMP on a CPU without native bfloat16 too.")
 def bench_train(models, input_size, batch_size, iters, warmup, force_amp) -> None:
     """Training throughput (images/s) of one optimizer step on random input, per model: the plain

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from posebench.commands.common import parse_kv, results_option, show_progress
+from posebench.commands.common import count, finite, parse_kv, results_option, show_progress
 from posebench.detect import BUILTIN_DETECTORS
+from posebench.limits import MAX_BATCH_SIZE, MAX_CAMERA
 
 detector_options = [
     click.option("--detector", default=None, metavar="NAME",
@@ -58,7 +59,7 @@ def draw_cmd(method_name, options, images, out_dir, detector, detector_model, no
 @click.argument("run_key", required=False)
 @click.option("--method", "-m", "method_name", default=None, help="Method name (with --dataset): its newest run.")
 @click.option("--dataset", "-d", "dataset_name", default=None, help="Dataset name (with --method).")
-@click.option("--worst", "-n", type=click.IntRange(min=1), default=12, show_default=True, help="Samples shown.")
+@click.option("--worst", "-n", type=count(1), default=12, show_default=True, help="Samples shown.")
 @click.option("--by", type=click.Choice(["err_mean", "geodesic", "err_yaw", "err_pitch", "err_roll"]),
               default="err_mean", show_default=True, help="Per-sample error to rank by.")
 @click.option("--data-dir", type=click.Path(), default=None, help="Dataset folder (default: the one the run record names).")
@@ -104,14 +105,14 @@ def report_cmd(results_dir, out_dir) -> None:
               help="Output video with the drawn poses (.mp4, .avi, .mkv, ...).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV of per-frame results: frame, time_s, box, yaw, pitch, roll (drawn), raw angles, failure.")
-@click.option("--smooth", type=float, default=0.0, show_default=True,
+@click.option("--smooth", type=finite(0, 1, hi_open=True), default=0.0, show_default=True,
               help="Temporal smoothing: weight of the previous estimate in an exponential moving average, "
                    "0 <= a < 1 (0 = off).")
-@click.option("--camera", type=int, default=None, help="Read from this camera index instead of a file (live; Ctrl-C stops).")
-@click.option("--batch", type=click.IntRange(min=1), default=None,
+@click.option("--camera", type=count(0, MAX_CAMERA), default=None, help="Read from this camera index instead of a file (live; Ctrl-C stops).")
+@click.option("--batch", type=count(1, MAX_BATCH_SIZE), default=None,
               help="Frames per estimate call (default: min(method batch size, 16); 1 for a camera).")
 @click.option("--codec", default=None, help="FourCC of the output (default from the extension: mp4v for .mp4, MJPG for .avi).")
-@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
+@click.option("--max-frames", type=count(1), default=None, help="Stop after this many frames.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out / --csv file.")
 @_with(detector_options)
 def video_cmd(source, method_name, options, out, csv_path, smooth, camera, batch, codec, max_frames, overwrite,

@@ -67,8 +67,13 @@ def read_split(path: str | Path) -> tuple[list[str], str]:
 
 
 def canonical_aflw(yaw: float, pitch: float, roll: float) -> Pose:
-    """AFLW radians -> canonical degrees (roll negated, as the Hopenet authors' loader)."""
-    return Pose(float(np.degrees(yaw)), float(np.degrees(pitch)), -float(np.degrees(roll)))
+    """AFLW radians -> canonical degrees (roll negated, as the Hopenet authors' loader). An empty
+    (NULL) angle, as SQLite stores a NaN, is NaN (the label is then a recorded per-sample failure,
+    :func:`posebench.labels.check_labels`; it was a TypeError refusing the whole dataset)."""
+    def deg(v) -> float:
+        return float("nan") if v is None else float(np.degrees(float(v)))
+
+    return Pose(deg(yaw), deg(pitch), -deg(roll))
 
 
 def load_aflw(data_dir: str | Path, split: str = "all", filter: str = "none") -> Dataset:

@@ -71,6 +71,16 @@ def amp_helps(device: torch.device) -> bool:
 
 def bench_models(models: list[str], input_size: int, batch: int, iters: int, warmup: int,
                  force_amp: bool = False) -> Iterator[str]:
+    """Lines of the training bench (``posebench bench train``). Raises :class:`UsageError` for an
+    ``input_size``, ``batch``, ``iters`` or ``warmup`` outside :mod:`posebench.limits` (a
+    100000 px input asked for 120 GB)."""
+    from posebench.errors import UsageError
+    from posebench.limits import MAX_BATCH_SIZE, MAX_INPUT_SIZE, MAX_REPEATS
+
+    for name, value, lo, hi in (("input_size", input_size, 16, MAX_INPUT_SIZE), ("batch", batch, 1, MAX_BATCH_SIZE),
+                                ("iters", iters, 1, MAX_REPEATS), ("warmup", warmup, 0, MAX_REPEATS)):
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise UsageError(f"{name} must be a whole number in {lo} .. {hi}, got {value!r}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     use_amp = force_amp or amp_helps(device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"

@@ -30,8 +30,18 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from posebench.errors import UsageError, WeightsError
+from posebench.errors import DataError, UsageError, WeightsError
 from posebench.fileio import existing_file
+from posebench.limits import (
+    MAX_ALPHA,
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_INPUT_SIZE,
+    MAX_INT,
+    MAX_LR,
+    MAX_SEED,
+    MAX_WORKERS,
+)
 
 from . import checkpoint as ckpt
 from .augment import Augment, parse_augment
@@ -170,15 +180,19 @@ def _trim_log(path: Path, global_step: int) -> None:
 
 def validate(cfg: TrainConfig, weights: Path, val_set, results_dir: Path) -> dict[str, Any]:
     """Evaluate a weights file through the method's normal code path (``posebench run``): the
-    method the model's spec names (:meth:`.spec.TrainSpec.validation_method`)."""
+    method the model's spec names (:meth:`.spec.TrainSpec.validation_method`). Its ONNX export
+    is made in memory and not stored in ``<data root>/cache/onnx/`` (one file per epoch, never
+    reused, used to accumulate there: :func:`posebench.methods.hopenet.engine.no_export_cache`)."""
     from posebench.evaluation.runner import evaluate
     from posebench.method import create_method
+    from posebench.methods.hopenet.engine import no_export_cache
 
     threads = torch.get_num_threads()
     try:
-        method = create_method(spec_for(cfg.model).validation_method(cfg.model) or cfg.model,
-                               {"weights": str(weights), "engine": cfg.val_engine})
-        res = evaluate(method, val_set, results_dir, progress=False)
+        with no_export_cache():  # this epoch's weights are never loaded again: their export is not stored
+            method = create_method(spec_for(cfg.model).validation_method(cfg.model) or cfg.model,
+                                   {"weights": str(weights), "engine": cfg.val_engine})
+            res = evaluate(method, val_set, results_dir, progress=False)
     finally:
         torch.set_num_threads(threads)  # the method sets its own; training must not change
     j = res.summary_json()
@@ -186,18 +200,12 @@ def validate(cfg: TrainConfig, weights: Path, val_set, results_dir: Path) -> dic
         "dataset": val_set.name, "protocol": val_set.protocol, "engine": cfg.val_engine}
 
 
-#: Largest network input side (px) accepted: the methods read 224; 1024 already needs ~20x the memory.
-MAX_INPUT_SIZE = 1024
-#: Largest global batch accepted (a larger one only ends in an out-of-memory kill).
-MAX_BATCH_SIZE = 4096
-
-
 def check_config(cfg: TrainConfig) -> None:
     """Refuse options out of their domain, in one line (:class:`UsageError`), before anything is
     read or written: ``lr`` finite and > 0, ``alpha`` finite and >= 0 (a negative weight trains on
-    a negative loss), ``seed`` in 0 .. 2**32 - 1 (numpy's and the loader's seed range),
-    ``epochs`` >= 1, ``batch_size`` in 1 .. :data:`MAX_BATCH_SIZE`, ``input_size`` in 16 ..
-    :data:`MAX_INPUT_SIZE`, ``limit``/``max_steps``/``val_limit`` >= 1 where given."""
+    a negative loss), both at most :data:`MAX_LR`/:data:`MAX_ALPHA`; every whole number in the
+    range :func:`int_domains` gives it (bounds from :mod:`posebench.limits`: ``seed`` in 0 ..
+    2**32 - 1, numpy's and the loader's seed range; ``input_size`` in 16 .. 1024; ...)."""
     import math
 
     def bad(name: str, value, want: str):
@@ -210,15 +218,25 @@ def check_config(cfg: TrainConfig) -> None:
         bad("lr", cfg.lr, "> 0")
     if cfg.alpha < 0:
         bad("alpha", cfg.alpha, ">= 0 (the weight of the regression loss)")
-    ints = (("seed", cfg.seed, 0, 2 ** 32 - 1), ("epochs", cfg.epochs, 1, None),
-            ("batch_size", cfg.batch_size, 1, MAX_BATCH_SIZE), ("input_size", cfg.input_size, 16, MAX_INPUT_SIZE),
-            ("limit", cfg.limit, 1, None), ("max_steps", cfg.max_steps, 1, None), ("val_limit", cfg.val_limit, 1, None),
-            ("workers", cfg.workers, 0, None), ("log_every", cfg.log_every, 1, None), ("save_every", cfg.save_every, 0, None))
-    for name, value, lo, hi in ints:
+    if cfg.lr > MAX_LR:
+        bad("lr", cfg.lr, f"<= {MAX_LR:g}")
+    if cfg.alpha > MAX_ALPHA:
+        bad("alpha", cfg.alpha, f"<= {MAX_ALPHA:g}")
+    for name, value, lo, hi in int_domains(cfg):
         if value is None and name in ("limit", "max_steps", "val_limit"):
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
-            bad(name, value, f"a whole number {'>= ' + str(lo) if hi is None else f'in {lo} .. {hi}'}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo or value > hi:
+            bad(name, value, f"a whole number in {lo} .. {hi}")
+
+
+def int_domains(cfg: TrainConfig) -> tuple[tuple[str, Any, int, int], ...]:
+    """``(option, value, lowest, highest)`` of each whole-number setting of ``cfg``; the command
+    line's click types are built from the same bounds (:data:`posebench.limits`)."""
+    return (("seed", cfg.seed, 0, MAX_SEED), ("epochs", cfg.epochs, 1, MAX_EPOCHS),
+            ("batch_size", cfg.batch_size, 1, MAX_BATCH_SIZE), ("input_size", cfg.input_size, 16, MAX_INPUT_SIZE),
+            ("limit", cfg.limit, 1, MAX_INT), ("max_steps", cfg.max_steps, 1, MAX_INT), ("val_limit", cfg.val_limit, 1, MAX_INT),
+            ("workers", cfg.workers, 0, MAX_WORKERS), ("log_every", cfg.log_every, 1, MAX_INT),
+            ("save_every", cfg.save_every, 0, MAX_INT))
 
 
 def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: bool = False,
@@ -239,9 +257,28 @@ def train(cfg: TrainConfig, out: Path, resume: Path | None = None, progress: boo
             return _train(cfg, out, resume, progress, echo)
         with folder_lock(out, "training --out"):  # two trainings into one --out: the second is refused
             return _train(cfg, out, resume, progress, echo)
+    except RuntimeError as exc:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and peer_lost(exc):
+            last = Path(out) / "last.pt"
+            kept = f"{last} is the last checkpoint: rerun with --resume {last}" if last.is_file() else "no checkpoint yet"
+            raise DataError(f"training rank {os.environ.get('RANK', '?')}: another torchrun process stopped "
+                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); {kept}") from None
+        raise
     finally:
         if opened_here and dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def peer_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective failing because another rank went away: torch's
+    ``DistError`` family, or the ``RuntimeError`` gloo/NCCL raise naming the closed connection
+    (e.g. ``[gloo/transport/tcp/pair.cc:534] Connection closed by peer``)."""
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = str(exc)
+    return any(k in text for k in ("gloo", "NCCL", "Connection closed by peer", "Connection reset by peer", "Broken pipe"))
 
 
 @dataclass

@@ -196,6 +196,20 @@ def pair_tile(sample: Sample, row: pd.Series, size: int = TILE) -> np.ndarray:
     return np.vstack([np.hstack([left, right]), caption])
 
 
+def tile_or_failure(sample: Sample, row: pd.Series, size: int = TILE) -> tuple[np.ndarray, str]:
+    """``(tile, "")`` from :func:`pair_tile`, or, when that tile cannot be drawn (a damaged row
+    of the run's CSV, a sample whose image size or landmarks cannot be cropped), a grey tile of
+    the same size captioned with the reason and that reason: one bad tile is a failed tile, not
+    a failed gallery (it used to stop the whole gallery)."""
+    try:
+        return pair_tile(sample, row, size), ""
+    except Exception as exc:  # noqa: BLE001  (whatever stops one tile: shown on it, the others are drawn)
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        tile = np.full((size, 2 * size, 3), 96, np.uint8)
+        caption = _caption(2 * size, [f"{sample.id}: tile not drawn", reason[:40], reason[40:80]])
+        return np.vstack([tile, caption]), reason
+
+
 def _label(img: np.ndarray, text: str) -> None:
     import cv2
 
@@ -238,16 +252,20 @@ def make_gallery(run: StoredRun, results_dir: Path, worst: int = 12, by: str = "
     missing = [i for i in ok["id"] if i not in samples]
     if missing:
         raise DataError(f"samples of run {run.stem} not in its dataset folder: {', '.join(missing[:5])}")
-    tiles = [pair_tile(samples[row["id"]], row) for _, row in ok.iterrows()]
+    drawn = [tile_or_failure(samples[row["id"]], row) for _, row in ok.iterrows()]
+    tiles = [t for t, _ in drawn]
+    bad_tiles = {i: why for i, (_, why) in zip(ok["id"], drawn) if why}
     out = gallery_dir(results_dir, run)
     sheet = out / "worst.png"
     write_atomic(sheet, encode_image(contact_sheet(tiles, cols), ".png"))
     page = out / "index.html"
     write_atomic(page, _html(run, record.label, ok, failed, by, any(
         samples[i].image_path is None for i in ok["id"])))
+    warnings = [f"the dataset folder {dataset.root} differs from the one the run used (fingerprint "
+                f"{dataset.fingerprint()} vs {record.fingerprint})"] if fingerprint_differs else []
+    warnings += [f"tile of sample {i} not drawn: {why}" for i, why in bad_tiles.items()]
     return {"dir": out, "sheet": sheet, "html": page, "ids": list(ok["id"]), "n_failed": int(len(failed)),
-            "warning": (f"the dataset folder {dataset.root} differs from the one the run used (fingerprint "
-                        f"{dataset.fingerprint()} vs {record.fingerprint})") if fingerprint_differs else ""}
+            "bad_tiles": bad_tiles, "warning": "; ".join(warnings)}
 
 
 def _html(run: StoredRun, label: str, ok: pd.DataFrame, failed: pd.DataFrame, by: str, no_images: bool) -> str:

@@ -72,6 +72,20 @@ def _quiet(fn):
             cv2.utils.logging.setLogLevel(old)
 
 
+def _check_frame_size(cap, what: str) -> None:
+    """Refuse (:class:`DataError`, the capture released) frames the container declares larger than
+    the image readers' bound (:func:`posebench.imageio.max_pixels`), before one is decoded."""
+    import cv2
+
+    from posebench.imageio import max_pixels
+
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+    limit = max_pixels()
+    if w * h > limit:
+        cap.release()
+        raise DataError(f"cannot read {what}: frames of {w}x{h} pixels (limit {limit:,}; POSEBENCH_MAX_IMAGE_PIXELS)")
+
+
 def open_source(source: str | Path | int):
     """``(capture, first frame)`` for a file or a camera index, checked: it opens and yields a
     frame. The first frame is read here and handed back (never re-read by seeking: a raw MJPEG
@@ -85,6 +99,7 @@ def open_source(source: str | Path | int):
         cap = _quiet(lambda: cv2.VideoCapture(source))
         if not cap.isOpened():
             raise DataError(f"cannot open camera {source}")
+        _check_frame_size(cap, f"camera {source}")
         ok, first = cap.read()
         if not ok:
             cap.release()
@@ -94,6 +109,7 @@ def open_source(source: str | Path | int):
     cap = _quiet(lambda: cv2.VideoCapture(str(p)))
     if not cap.isOpened():
         raise DataError(f"cannot read video {p}: OpenCV cannot open it (not a video, or no codec for it)")
+    _check_frame_size(cap, f"video {p}")
     ok, first = cap.read()
     if not ok:
         cap.release()

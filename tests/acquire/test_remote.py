@@ -334,3 +334,19 @@ def test_hf_wrong_checksum_and_missing_file_and_offline(tmp_path, local_hub, mon
     with pytest.raises(UnreachableError, match="cannot reach the Hugging Face hub for owner/model/sub/w.bin") as info:
         fetch_hf("owner/model", "sub/w.bin", dest, revision=COMMIT, progress=False)
     assert "\n" not in str(info.value) and not dest.exists()
+
+
+def test_hf_never_writes_more_than_the_published_size(tmp_path, local_hub):
+    """A hub serving 1.5 MB for a file published at 500000 bytes: the transfer stops before the
+    chunk that passes the bound is written (it wrote the whole body, then refused the size), one
+    line, nothing kept."""
+    dest = tmp_path / "out" / "w.bin"
+    with Routes(hub(PAYLOAD)) as srv:
+        local_hub(srv.base)
+        with pytest.raises(ChecksumError, match="sent more than the published 500000 bytes; nothing was kept") as info:
+            fetch_hf("owner/model", "sub/w.bin", dest, revision=COMMIT, size=500_000, progress=False)
+    assert "\n" not in str(info.value) and list(dest.parent.iterdir()) == []
+    with Routes(hub(PAYLOAD)) as srv:  # the published size itself passes
+        local_hub(srv.base)
+        fetch_hf("owner/model", "sub/w.bin", dest, revision=COMMIT, size=len(PAYLOAD), sha256=SHA, progress=False)
+    assert dest.read_bytes() == PAYLOAD

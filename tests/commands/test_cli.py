@@ -203,3 +203,56 @@ def test_a_plugin_bug_at_run_time_is_one_line(faulty_plugin_2, monkeypatch):
     monkeypatch.setenv("POSEBENCH_DEBUG", "1")
     res = run_cli("run", "-m", "boom", "-d", "synthetic", "--dataset-option", "n=3", "--results-dir", str(faulty_plugin_2 / "r"))
     assert isinstance(res.exception, ValueError)  # the traceback, on request
+
+
+def _commands(group=main, path=()):
+    """``(argv prefix, command)`` of every command of the command line, sub-commands included."""
+    import click
+
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, (*path, name))
+        else:
+            yield (*path, name), cmd
+
+
+def _numeric_options():
+    import click
+
+    for path, cmd in _commands():
+        for p in cmd.params:
+            if isinstance(p, click.Option) and isinstance(p.type, (click.types.IntParamType, click.types.FloatParamType)):
+                yield path, p
+
+
+def test_every_numeric_option_of_every_command_has_two_bounds_and_refuses_nan():
+    """Every whole-number and float option of every command is a bounded click type built from
+    posebench.limits (a lower and an upper bound: `--input-size 100000` asked for 120 GB, `--workers`
+    had no ceiling), and a float one refuses NaN and infinities (click's FloatRange lets NaN
+    through). Before, `train --lr`/`--alpha`, `video --smooth` and `--camera` were bare float/int
+    and 40 others had no upper bound."""
+    import click
+
+    from posebench.commands.common import Finite
+
+    found = list(_numeric_options())
+    assert len(found) > 40
+    for path, p in found:
+        where = f"{' '.join(path)} {p.opts[0]}"
+        assert isinstance(p.type, (click.IntRange, click.FloatRange)), where
+        assert p.type.min is not None and p.type.max is not None, where
+        if isinstance(p.type, click.types.FloatParamType):
+            assert isinstance(p.type, Finite), where
+
+
+@pytest.mark.parametrize("path,option", [(" ".join(path), p.opts[0]) for path, p in _numeric_options()])
+def test_every_numeric_option_out_of_domain_is_a_usage_error_before_any_work(tmp_path, path, option):
+    """NaN, inf, -1e30, 1e30 and 10**30 given to any numeric option of any command: click's one-line
+    usage error (exit 2) naming the option, before the command runs (nothing appears in the
+    working folder)."""
+    os.chdir(tmp_path)
+    for value in ("nan", "inf", "-1e30", "1e30", str(10 ** 30)):
+        r = CliRunner().invoke(main, [*path.split(), option, value], catch_exceptions=False)
+        assert r.exit_code == 2 and f"'{option}'" in r.output, (path, option, value, r.output)
+        assert len(r.output.strip().splitlines()) == 1, r.output
+    assert list(tmp_path.iterdir()) == []

@@ -38,7 +38,7 @@ def test_one_folder_per_training_recipe(tmp_path, change, same):
 
 
 @pytest.mark.parametrize("option,value,message", [
-    ("epochs", "0", "alpha: option epochs must be a whole number >= 1, got 0"),
+    ("epochs", "0", "alpha: option epochs must be a whole number in 1 .. 10000, got 0"),
     ("batch_size", "100000", "alpha: option batch_size must be a whole number in 1 .. 4096"),
     ("input_size", "100000", "alpha: option input_size must be a whole number in 16 .. 1024"),
     ("seed", "-1", "alpha: option seed must be a whole number in 0 .. 4294967295"),

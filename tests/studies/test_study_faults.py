@@ -68,3 +68,24 @@ def test_an_image_method_on_labels_only_data_is_a_usage_error_before_any_work(tm
     assert "method 'onnx-headpose' reads images, and aflw2000 at " in r.output and "labels only" in r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
     assert not (tmp_path / "res" / "tables").exists() and not (tmp_path / "res" / "cache").exists()
+
+
+@pytest.mark.parametrize("record,table,message", [
+    ("[1, 2, 3]", None, "cannot read study record {json}: expected a JSON object, got list"),
+    ('{"settings": [1]}', None, "cannot read study record {json}: its settings are list, not an object"),
+    ("{not json", None, "cannot read study record {json}: Expecting property name"),
+    ('{"settings": {}}', "a,b\n1,2\n", "cannot draw {csv}: it has no column 'skipped' that study 'landmark-count' plots "
+                                      "(columns: a, b)")])
+def test_plot_of_a_damaged_study_record_or_table_is_one_line_naming_the_file(tmp_path, record, table, message):
+    """`posebench plot` of a record holding a list named the CSV beside it; a table of other columns
+    ended in KeyError 'n_points'. Now one line naming the file at fault and what is wrong."""
+    from cli_fixtures import one_line_error, run_cli
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    csv, json_ = tables / "landmark-count-synthetic.csv", tables / "landmark-count-synthetic.json"
+    csv.write_text(table or "source,n_points,mae\ngt,68,1.0\n")
+    json_.write_text(record)
+    line = one_line_error(run_cli("plot", "landmark-count", "--results-dir", str(tmp_path)), 1)
+    assert message.format(json=json_, csv=csv) in line, line
+    assert not (tmp_path / "figures").exists() or not any((tmp_path / "figures").iterdir())

@@ -52,12 +52,15 @@ def test_a_log_without_a_checkpoint_does_not_block_the_rerun(tmp_path, sample):
 
 
 @pytest.mark.parametrize("option,value,message", [
-    ("--lr", "nan", "--lr must be a finite number"), ("--lr", "-1", "--lr must be > 0"),
-    ("--lr", "inf", "--lr must be a finite number"), ("--alpha", "-5", "--alpha must be >= 0"),
-    ("--seed", "-1", "--seed must be a whole number in 0 .. 4294967295"),
-    ("--seed", str(2 ** 70), "--seed must be a whole number in 0 .. 4294967295"),
-    ("--input-size", "100000", "--input-size must be a whole number in 16 .. 1024"),
-    ("--batch-size", "100000", "--batch-size must be a whole number in 1 .. 4096")])
+    ("--lr", "nan", "'--lr': 'nan' is not a finite number"), ("--lr", "-1", "'--lr': -1.0 is not in the range 0<x<=10"),
+    ("--lr", "inf", "'--lr': 'inf' is not a finite number"), ("--alpha", "-5", "'--alpha': -5.0 is not in the range 0<=x"),
+    ("--alpha", "nan", "'--alpha': 'nan' is not a finite number"),
+    ("--seed", "-1", "'--seed': -1 is not in the range 0<=x<=4294967295"),
+    ("--seed", str(2 ** 70), f"'--seed': {2 ** 70} is not in the range 0<=x<=4294967295"),
+    ("--input-size", "100000", "'--input-size': 100000 is not in the range 16<=x<=1024"),
+    ("--batch-size", "100000", "'--batch-size': 100000 is not in the range 1<=x<=4096"),
+    ("--workers", "100000", "'--workers': 100000 is not in the range 0<=x<=256"),
+    ("--epochs", str(10 ** 9), f"'--epochs': {10 ** 9} is not in the range 1<=x<=10000")])
 def test_options_out_of_domain_are_one_line_before_anything_is_written(tmp_path, sample, option, value, message):
     res = _train(tmp_path / "o", sample, option, value)
     assert res.exit_code == 2 and message in res.output, res.output
@@ -69,7 +72,8 @@ def test_the_api_checks_the_same_domain():
     from posebench.training.loop import TrainConfig, check_config
 
     check_config(TrainConfig())
-    for bad in ({"epochs": 0}, {"lr": float("nan")}, {"seed": -1}, {"alpha": -0.1}, {"batch_size": 0}):
+    for bad in ({"epochs": 0}, {"lr": float("nan")}, {"seed": -1}, {"alpha": -0.1}, {"batch_size": 0},
+                {"workers": 100000}, {"epochs": 10 ** 9}, {"lr": 1e9}, {"limit": 10 ** 30}):
         with pytest.raises(UsageError):
             check_config(TrainConfig(**bad))
 
@@ -119,3 +123,39 @@ def test_a_non_finite_loss_stops_training(tmp_path, sample):
     res = _train(tmp_path / "n", sample, "--init", str(bad))
     assert res.exit_code == 2 and "the loss is not finite at global step 1" in res.output, res.output
     assert not (tmp_path / "n" / "best.pt").exists()
+
+
+@pytest.mark.parametrize("kw", [{"input_size": 100000}, {"batch": 10 ** 6}, {"iters": 0}, {"warmup": -1}])
+def test_the_training_bench_refuses_sizes_out_of_domain_before_allocating(kw):
+    """`bench train --input-size 100000` asked torch for 120 GB and died with an unexpected
+    RuntimeError; the bench now checks the same bounds as training (posebench.limits)."""
+    from posebench.errors import UsageError
+    from posebench.training.bench import bench_models
+
+    args = {"input_size": 32, "batch": 1, "iters": 1, "warmup": 0} | kw
+    with pytest.raises(UsageError, match=f"{next(iter(kw))} must be a whole number in"):
+        list(bench_models(["tiny-hopenet"], args["input_size"], args["batch"], args["iters"], args["warmup"]))
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:29500"),
+    torch.distributed.DistBackendError("failed to recv, got 0 bytes")])
+def test_a_rank_whose_peer_died_prints_one_line(tmp_path, sample, monkeypatch, error):
+    """Under torchrun, a rank whose peer was killed ended in `error: unexpected RuntimeError: [gloo ...`;
+    now one line saying another process stopped and what was kept (a single-process RuntimeError
+    is not dressed up so)."""
+    import posebench.training.loop as loop
+
+    def peer_gone(*_a, **_k):
+        raise error
+
+    monkeypatch.setattr(loop, "_train", peer_gone)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    res = _train(tmp_path / "o", sample)
+    assert res.exit_code == 1 and res.output.startswith("error: training rank 1: another torchrun process stopped ("), \
+        res.output
+    assert "no checkpoint yet" in res.output and len(res.output.strip().splitlines()) == 1
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    assert "unexpected" in _train(tmp_path / "p", sample).output

@@ -310,3 +310,21 @@ def test_resume_with_validation_is_bit_for_bit(tmp_path, aflw_sample):
     assert _state_digest(a["model"]) == _state_digest(b["model"])
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])  # validation drew from it in both runs
     assert a["rng"]["python"] == b["rng"]["python"] and torch.equal(a["rng"]["numpy"][1], b["rng"]["numpy"][1])
+
+
+def test_validation_leaves_no_onnx_export_in_the_data_root(tmp_path, aflw_sample):
+    """Each epoch's validation (onnxruntime engine, the default) exports that epoch's weights; the
+    export is made in memory and never stored: before, ``<data root>/cache/onnx/`` gained one file
+    per epoch that no run could load again (231 MB each for hopenet-alexnet). A method built
+    outside training still caches its export there."""
+    from posebench.method import create_method
+    from posebench.paths import data_root
+
+    data = make_300wlp_tree(tmp_path / "data", n=2, size=48)
+    val = dict(val_dataset="aflw2000", val_dir=str(aflw_sample), val_limit=1, val_engine="onnxruntime")
+    res = train(whenet_cfg(data, epochs=2, batch_size=2, **val), tmp_path / "a", echo=lambda _m: None)
+    assert [r["val"]["n_evaluated"] for r in res.history if r.get("event") == "epoch"] == [1, 1]
+    exports = data_root() / "cache" / "onnx"
+    assert not exports.exists() or not any(exports.iterdir())
+    create_method("whenet", {"weights": str(res.best)})  # the same weights as a run's: stored for reuse
+    assert [p.suffix for p in sorted(exports.iterdir())] == [".onnx", ".sha256"]

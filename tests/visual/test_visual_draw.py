@@ -155,3 +155,20 @@ def test_text_is_kept_whole_inside_the_image_beside_a_face_at_any_edge(face):
     assert ys.min() > 0 and xs.min() > 0 and ys.max() < 199 and xs.max() < 199, face
     block = out[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     assert ((block < 100).all(axis=2)).mean() > 0.3, face  # on the backing (darker than the grey)
+
+
+def test_draw_refuses_an_image_above_the_pixel_bound_before_decoding_it(tmp_path):
+    """A 13000x13000 PNG (169 Mpx, under PIL's 178,956,970 that was the bound) made `draw` use
+    8.2 GB; its header is now refused: one line naming the file, nothing written."""
+    import struct
+    import zlib
+
+    def chunk(t: bytes, d: bytes) -> bytes:
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 13000, 13000, 8, 2, 0, 0, 0))
+                    + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    r = CliRunner().invoke(main, ["draw", "-m", "gt-landmarks", str(big), "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "big.png" in r.output and "image too large" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()

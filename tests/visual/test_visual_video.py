@@ -120,3 +120,22 @@ def test_video_bad_input_is_one_line_error(tmp_path, aflw_sample, fsanet):
     assert r.exit_code == 2 and "o.xyz" in r.output
     r = CliRunner().invoke(main, ["video", str(clip), "-m", "gt-landmarks", "--out", str(tmp_path / "o.mp4")])
     assert r.exit_code == 2 and "needs ground-truth landmarks" in r.output
+
+
+def test_frames_larger_than_the_pixel_bound_are_refused_before_decoding(tmp_path, monkeypatch):
+    """The image readers' pixel bound applies to a video's frames too, from the size the container
+    declares, before a frame is decoded (before, a video's frames were never bounded)."""
+    from posebench.errors import DataError
+    from posebench.visual.video import open_source
+
+    clip = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (64, 48))
+    w.write(np.zeros((48, 64, 3), np.uint8))
+    w.release()
+    monkeypatch.setenv("POSEBENCH_MAX_IMAGE_PIXELS", str(64 * 48))
+    cap, first = open_source(clip)
+    cap.release()
+    assert first.shape == (48, 64, 3)
+    monkeypatch.setenv("POSEBENCH_MAX_IMAGE_PIXELS", str(64 * 48 - 1))
+    with pytest.raises(DataError, match=r"frames of 64x48 pixels \(limit 3,071"):
+        open_source(clip)
