@@ -78,11 +78,10 @@ def split_graph(content: bytes, name: str = "model") -> tuple[bytes, list[Custom
     """The model without its custom operators (their outputs made graph inputs, their inputs graph
     outputs), the operators removed, and the original graph inputs and outputs. :class:`WeightsError`
     (one line) unless the custom operators are exactly :data:`CUSTOM_OPS`."""
-    import flatbuffers
-    from flatbuffers import flexbuffers
-
-    try:
+    try:  # flatbuffers: LiteRT's own dependency (its schema module is generated for it)
+        import flatbuffers
         from ai_edge_litert import schema_py_generated as schema
+        from flatbuffers import flexbuffers
     except ImportError:
         from posebench.litert import INSTALL_HINT
 
