@@ -354,9 +354,17 @@ def predict(
 
     if faces not in FACES_MODES:
         raise UsageError(f"faces must be one of {', '.join(FACES_MODES)}, got {faces!r}")
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    named = [method] if isinstance(method, (str, Method)) else list(method)
+    from posebench.apitypes import expect, got, paths_arg
+
+    paths = paths_arg(paths)
+    if isinstance(method, (str, Method)):
+        named = [method]
+    elif isinstance(method, (list, tuple)):
+        named = list(method)
+    else:
+        raise TypeError(f"method must be a method's name, a posebench Method or a list of them, got {got(method)}")
+    for m in named:
+        expect(m, (str, Method), "each method", "a method's name or a posebench Method")
     if not named:
         raise UsageError("no method given")
     from posebench.registry import methods as registry

@@ -133,10 +133,14 @@ def evaluate_many(
     record that :func:`evaluate` of it alone gives. Returns one :class:`RunResult` per method, in
     order; raises as :func:`evaluate` does (a method with no usable name, duplicate ids, no
     samples; :class:`DataError` for a method that evaluated nothing, after every method ran)."""
+    from posebench.apitypes import expect
     from posebench.registry import valid_name
 
     from .pipeline import sample_stream
 
+    for m in methods:
+        expect(m, Method, "method", "a posebench Method (posebench.create_method)")
+    expect(dataset, Dataset, "dataset", "a posebench Dataset (posebench.create_dataset)")
     for what, obj in [("method", m) for m in methods] + [("dataset", dataset)]:
         name = getattr(obj, "name", "")
         if not valid_name(name):
