@@ -131,7 +131,11 @@ def store(study, table: pd.DataFrame, dataset, dataset_name: str, seconds: float
         from posebench.pnp.batch import default_engine, default_workers
 
         record["pnp_engine"] = {"engine": default_engine(), "workers": default_workers()}
-    write_atomic(csv_path, table.to_csv(index=False, float_format="%.6g"))
+    from posebench.evaluation.studytable import table_digest
+
+    data = table.to_csv(index=False, float_format="%.6g").encode("utf-8", "surrogateescape")
+    record["table_sha256"] = table_digest(data)  # readers refuse a table that is not these bytes
+    write_atomic(csv_path, data)
     write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
     return csv_path, json_path
 
@@ -162,13 +166,13 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
     csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
     if not csv_path.is_file():
         raise DataError(f"no table {csv_path}: run `posebench study {name} --dataset {dataset_name}` first")
-    try:
-        table = pd.read_csv(csv_path)
-        options = json.loads(json_path.read_text())["settings"] if json_path.is_file() else {}
-        if not isinstance(options, dict):
-            raise ValueError("settings is not an object")
-    except (ValueError, OSError, KeyError, TypeError) as exc:
-        raise DataError(f"cannot read {csv_path}: {exc}") from None
+    from posebench.evaluation.studytable import read_study_record, read_study_table
+
+    record = read_study_record(json_path) if json_path.is_file() else {}
+    table = read_study_table(csv_path, record)
+    options = record.get("settings") or {}
+    if not isinstance(options, dict):
+        raise DataError(f"damaged study record {json_path}: 'settings' is not an object")
     from posebench.options import option_parameters
 
     accepted = set(option_parameters(studies.get(name).factory))
@@ -179,4 +183,9 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
     stem = Path(results_dir) / "figures" / stem_name(name, dataset_name, tag)
     writable_folder(stem.parent, "figures folder")
     stem.parent.mkdir(parents=True, exist_ok=True)  # a plugin's plot may save straight to f"{stem}.png"
-    return study.plot(table, stem, title)
+    try:
+        return study.plot(table, stem, title)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:  # a column missing or of text: the table's fault
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+        raise DataError(f"study table {csv_path} cannot be drawn by {name}'s plot ({why}): a damaged or edited "
+                        "table? run the study again") from None

@@ -46,3 +46,36 @@ def test_split_units_refuses_a_seed_numpy_cannot_take():
 
     with pytest.raises(UsageError, match="seed must be a whole number in 0 .. 4294967295, got -1"):
         split_units([("01",), ("02",), ("03",)], -1, 0.3)
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda t: b"", "is not the one its study stored"),
+    (lambda t: t.replace(b"mae_yaw", b"xx", 1), "is not the one its study stored"),
+    (lambda t: t.replace(b"\n6,6,", b"\n6,abc,", 1), "is not the one its study stored"),
+])
+def test_plot_of_a_damaged_or_edited_table_is_one_line(tmp_path, damage, why):
+    """A stored study table of 0 bytes, without a column, or with text where a number was: one line
+    naming it (was 'unexpected KeyError', or a figure drawn from the edited table)."""
+    from cli_fixtures import one_line_error, run_cli
+
+    res = tmp_path / "res"
+    r = CliRunner().invoke(main, ["study", "keypoints", "--dataset-option", "n=20", "--results-dir", str(res)])
+    assert r.exit_code == 0, r.output
+    csv = res / "tables" / "keypoints-synthetic.csv"
+    assert b"\n6,6," in csv.read_bytes()
+    csv.write_bytes(damage(csv.read_bytes()))
+    line = one_line_error(run_cli("plot", "keypoints", "--results-dir", str(res)), 1)
+    assert f"study table {csv} {why}" in line
+    assert not (res / "figures").exists()
+
+
+def test_plot_names_the_damaged_record_not_the_table(tmp_path):
+    from cli_fixtures import one_line_error, run_cli
+
+    res = tmp_path / "res"
+    assert CliRunner().invoke(main, ["study", "keypoints", "--dataset-option", "n=20", "--results-dir", str(res)]).exit_code == 0
+    rec = res / "tables" / "keypoints-synthetic.json"
+    for text, why in (("", "not JSON"), ("[1]", "expected a JSON object"), ('{"settings": [1]}', "'settings' is not")):
+        rec.write_text(text)
+        line = one_line_error(run_cli("plot", "keypoints", "--results-dir", str(res)), 1)
+        assert f"damaged study record {rec}: {why}" in line
