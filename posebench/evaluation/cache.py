@@ -89,28 +89,36 @@ class PredictionCache:
         return out
 
     def append(self, records: Iterable[dict]) -> None:
+        """Append ``records`` as lines, fsynced. Concurrent writers of one cache file (two runs
+        of one method on one dataset into one results folder) take turns: the file is held
+        with an exclusive ``flock`` while its torn tail is dropped and the lines are written, so
+        one writer never cuts a line another is writing."""
+        import fcntl
+
         lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
         if not lines or not self.usable:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._repair_tail()
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(lines)
+        with self.path.open("a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # released when the file closes
+            self._repair_tail(fh)
+            fh.write(lines.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
 
-    def _repair_tail(self) -> None:
-        """Drop a torn last line so that appended records start on a fresh line."""
-        if not self.path.is_file() or self.path.stat().st_size == 0:
+    @staticmethod
+    def _repair_tail(fh) -> None:
+        """Drop a torn last line of the open (locked) file ``fh`` so that appended records start
+        on a fresh line."""
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
             return
-        with self.path.open("rb+") as fh:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) == b"\n":
-                return
-            fh.seek(0)
-            data = fh.read()
-            cut = data.rfind(b"\n") + 1
-            fh.truncate(cut)
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        fh.seek(0)
+        data = fh.read()
+        fh.truncate(data.rfind(b"\n") + 1)
 
 
 def _reject_constant(name: str) -> float:
