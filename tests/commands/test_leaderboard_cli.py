@@ -104,3 +104,24 @@ def test_leaderboard_out_is_never_a_stored_file_and_replaces_only_with_overwrite
     # the default file is the leaderboard's own: replaced on every call
     assert invoke("leaderboard", "--results-dir", results).exit_code == 0
     assert invoke("leaderboard", "--results-dir", results).exit_code == 0
+
+
+def test_runs_rm_deletes_only_what_the_gallery_wrote(results, tmp_path):
+    """`runs rm` removed a run's gallery folder whole (a file of the user's in it went too), and a
+    gallery folder that is a link ended in an unexpected OSError from rmtree."""
+    from cli_fixtures import run_cli
+
+    stems = sorted(p.stem for p in (results / "runs").glob("*.json"))
+    assert invoke("gallery", stems[0].split("__")[-1], "--results-dir", results, "--worst", "2").exit_code == 0
+    gal = results / "galleries" / stems[0]
+    (gal / "my-notes.txt").write_text("mine")
+    r = run_cli("runs", "rm", stems[0].split("__")[-1], "--results-dir", str(results))
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in gal.iterdir()) == ["my-notes.txt"] and not (results / "runs" / f"{stems[0]}.json").exists()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    (results / "galleries" / stems[1]).symlink_to(outside, target_is_directory=True)
+    r = run_cli("runs", "rm", stems[1].split("__")[-1], "--results-dir", str(results))
+    assert r.exit_code == 0, r.output
+    assert not (results / "galleries" / stems[1]).exists() and (outside / "keep.txt").read_text() == "keep"
