@@ -135,8 +135,11 @@ def store(study, table: pd.DataFrame, dataset, dataset_name: str, seconds: float
 
     data = table.to_csv(index=False, float_format="%.6g").encode("utf-8", "surrogateescape")
     record["table_sha256"] = table_digest(data)  # readers refuse a table that is not these bytes
-    write_atomic(csv_path, data)
-    write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
+    from posebench.outputs import folder_lock
+
+    with folder_lock(csv_path.parent, "tables folder", wait=True):  # the pair is one study's, never two
+        write_atomic(csv_path, data)
+        write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
     return csv_path, json_path
 
 

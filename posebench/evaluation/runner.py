@@ -336,10 +336,16 @@ def build_record(method: Method, dataset: Dataset, key: str, fingerprint: str, t
 
 
 def write_run(record: RunRecord, table: pd.DataFrame, results_dir: Path) -> RunResult:
-    """Store ``runs/<method>__<dataset>__<key>.csv`` and ``.json`` (atomically)."""
+    """Store ``runs/<method>__<dataset>__<key>.csv`` and ``.json`` (each atomically; the pair
+    under the runs folder's lock, :func:`posebench.outputs.folder_lock` waiting its turn, so two
+    runs of one key never leave one's table beside the other's record)."""
+    from posebench.outputs import folder_lock
+
     runs = Path(results_dir) / "runs"
     stem = f"{record.method}__{record.dataset}__{record.key}"
     paths = {"record": runs / f"{stem}.json", "samples": runs / f"{stem}.csv"}
-    write_atomic(paths["samples"], table.to_csv(index=False))
-    write_record(record, paths["record"])
+    data = table.to_csv(index=False)
+    with folder_lock(runs, "runs folder", wait=True):
+        write_atomic(paths["samples"], data)
+        write_record(record, paths["record"])
     return RunResult(record, table, paths)
