@@ -44,9 +44,10 @@ CASES = [
     ("estimate(list)", lambda m, ds, r: m.estimate([np.zeros((8, 8, 3), np.uint8)]), TypeError,
      "image must be an RGB uint8 HxWx3 numpy array or an image file's path, got list [array("),
     ("estimate(float array)", lambda m, ds, r: m.estimate(np.zeros((8, 8, 3), np.float32)), ValueError,
-     "image must be an RGB uint8 HxWx3 array, got float32 of shape (8, 8, 3)"),
-    ("estimate(grey array)", lambda m, ds, r: m.estimate(np.zeros((8, 8), np.uint8)), ValueError,
-     "got uint8 of shape (8, 8)"),
+     "image must be an RGB uint8 HxWx3 array (grey HxW, alpha and 16-bit arrays are converted), got float32 of "
+     "shape (8, 8, 3)"),
+    ("estimate(4-D array)", lambda m, ds, r: m.estimate(np.zeros((1, 8, 8, 3), np.uint8)), ValueError,
+     "got uint8 of shape (1, 8, 8, 3)"),
     ("Pose('a', 1, 2)", lambda m, ds, r: posebench.Pose("a", 1, 2), TypeError,
      "Pose yaw must be a number of degrees, got str 'a'"),
     ("Pose(1, None, 2)", lambda m, ds, r: posebench.Pose(1, None, 2), TypeError, "Pose pitch must be a number"),
