@@ -59,24 +59,30 @@ def list_studies() -> list[str]:
 def create_method(name: str, options: dict[str, Any] | None = None, **kwargs: Any):
     """A registered method with its options (a dict and/or keywords; strings are coerced and every
     value checked against its domain): the same path as ``posebench run -m NAME -o KEY=VALUE``."""
+    from posebench.apitypes import expect, options_arg
     from posebench.registry import methods
 
-    return methods.create(name, {**dict(options or {}), **kwargs})
+    expect(name, str, "method name", "a registered method's name (str)")
+    return methods.create(name, {**options_arg(options), **kwargs})
 
 
 def create_dataset(name: str, options: dict[str, Any] | None = None, data_dir: str | Path | None = None,
                    **kwargs: Any):
     """A registered dataset (``data_dir``: its folder; default ``<data root>/<name>``)."""
+    from posebench.apitypes import expect, options_arg, path_arg
     from posebench.registry import datasets
 
-    return datasets.create(name, {**dict(options or {}), **kwargs}, data_dir=data_dir)
+    expect(name, str, "dataset name", "a registered dataset's name (str)")
+    return datasets.create(name, {**options_arg(options), **kwargs}, data_dir=path_arg(data_dir, "data_dir"))
 
 
 def create_study(name: str, options: dict[str, Any] | None = None, **kwargs: Any):
     """A registered study with its options."""
+    from posebench.apitypes import expect, options_arg
     from posebench.registry import studies
 
-    return studies.create(name, {**dict(options or {}), **kwargs})
+    expect(name, str, "study name", "a registered study's name (str)")
+    return studies.create(name, {**options_arg(options), **kwargs})
 
 
 def evaluate(method, dataset, results_dir: str | Path | None = None, progress: bool = False,
@@ -85,10 +91,18 @@ def evaluate(method, dataset, results_dir: str | Path | None = None, progress: b
     """Evaluate ``method`` (a name or a Method) on ``dataset`` (a name or a Dataset), with the
     prediction cache and run record of ``posebench run``; returns a
     :class:`~posebench.evaluation.runner.RunResult` (``.summary``, ``.samples``, ``.record``).
-    ``results_dir`` defaults to ``$POSEBENCH_RESULTS`` or ``./posebench-results``."""
+    ``results_dir`` defaults to ``$POSEBENCH_RESULTS`` or ``./posebench-results``. A wrong
+    type (a number for ``dataset``, a list for ``method_options``) is a :class:`TypeError`
+    naming the argument; a bad value (an unknown name, ``limit=0``) a :class:`PosebenchError`."""
+    from posebench.apitypes import expect, path_arg
+    from posebench.datasets.base import Dataset
     from posebench.evaluation.runner import evaluate as run
+    from posebench.method import Method
     from posebench.paths import results_root
 
+    expect(method, (str, Method), "method", "a registered method's name or a posebench Method")
+    expect(dataset, (str, Dataset), "dataset", "a registered dataset's name or a posebench Dataset")
+    path_arg(results_dir, "results_dir")
     if isinstance(method, str):
         method = create_method(method, method_options)
     if isinstance(dataset, str):

@@ -354,9 +354,17 @@ def predict(
 
     if faces not in FACES_MODES:
         raise UsageError(f"faces must be one of {', '.join(FACES_MODES)}, got {faces!r}")
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    named = [method] if isinstance(method, (str, Method)) else list(method)
+    from posebench.apitypes import expect, got, paths_arg
+
+    paths = paths_arg(paths)
+    if isinstance(method, (str, Method)):
+        named = [method]
+    elif isinstance(method, (list, tuple)):
+        named = list(method)
+    else:
+        raise TypeError(f"method must be a method's name, a posebench Method or a list of them, got {got(method)}")
+    for m in named:
+        expect(m, (str, Method), "each method", "a method's name or a posebench Method")
     if not named:
         raise UsageError("no method given")
     from posebench.registry import methods as registry
@@ -496,16 +504,24 @@ def table_bytes(table, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def check_output(out: str | os.PathLike, sources: Sequence[Source], what: str = "--out") -> Path:
-    """``out`` when a table may be written there: not a folder, not one of the inputs, in a
-    folder that accepts files. :class:`UsageError`/:class:`DataError` in one line otherwise."""
+def check_output(out: str | os.PathLike, sources: Sequence[Source], what: str = "--out",
+                 overwrite: bool = False) -> Path:
+    """``out`` when a table may be written there: not a folder, not one of the inputs (by
+    resolved path or, where both exist, by device and inode: a hard link of an input is that
+    input), not an existing file unless ``overwrite`` (the output rule of
+    :mod:`posebench.outputs`), in a folder that accepts files. :class:`UsageError`/
+    :class:`DataError` in one line otherwise, before any work."""
     from posebench.fileio import shown, writable_folder
+    from posebench.outputs import same_file
 
     p = Path(out)
     if p.is_dir():
         raise UsageError(f"{what} {shown(p)} is a folder; give a file name such as poses.csv")
-    inputs = {os.path.realpath(s.path) for s in sources if s.path is not None}
-    if os.path.realpath(p) in inputs:
-        raise UsageError(f"{what} {shown(p)} is one of the inputs; posebench never overwrites an input")
+    for s in sources:
+        if s.path is not None and same_file(p, s.path):
+            raise UsageError(f"{what} {shown(p)} is one of the inputs; posebench never overwrites an input")
+    if not overwrite and (p.exists() or p.is_symlink()):
+        raise UsageError(f"{what} {shown(p)} exists already: give --overwrite to replace it, or another path "
+                         "(nothing was written)")
     writable_folder(p.parent if str(p.parent) else Path("."), f"{what} folder")
     return p

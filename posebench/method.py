@@ -245,8 +245,10 @@ class Method(DeclaresOptions, ABC):
         ``box``, an image method finds the face itself (the largest face its detector finds;
         ``info["detector"]`` of the returned :class:`Estimate` names the detector). Raises
         :class:`SampleFailure` when the face cannot be handled (``"no face found"`` when no
-        detector finds one; an unreadable file or array, with its reason)."""
-        image = as_image(image)
+        detector finds one; an unreadable file or array, with its reason); :class:`TypeError`
+        for an image that is neither an array nor a path, :class:`ValueError` for an array of
+        another depth or layout (:func:`as_image`)."""
+        image = as_image(image, strict=True)
         if image_size is None:
             if image is None:
                 raise SampleFailure("image_size is needed when no image is given")
@@ -304,14 +306,29 @@ class Method(DeclaresOptions, ABC):
         raise NotImplementedError
 
 
-def as_image(image: "np.ndarray | str | Path | None") -> "np.ndarray | None":
-    """A path (``str`` or :class:`~pathlib.Path`) read as RGB uint8 HxWx3 with
+def as_image(image: "np.ndarray | str | Path | None", strict: bool = False) -> "np.ndarray | None":
+    """A path (``str`` or :class:`os.PathLike`) read as RGB uint8 HxWx3 with
     :func:`posebench.imageio.read_image` (:class:`SampleFailure` naming the file when it cannot
-    be); an array (or None) is returned as it is."""
-    if isinstance(image, (str, Path)):
+    be); an array (or None) is returned as it is. Anything else is a :class:`TypeError` (a list,
+    a PIL image: convert it with ``numpy.asarray``). ``strict``: the array must be one
+    :func:`posebench.imageio.to_rgb` converts (uint8 or uint16; HxW, or HxWx1..4), else
+    :class:`ValueError` naming its dtype and shape (a float or 4-D array was a sample failure)."""
+    import os
+
+    if isinstance(image, (str, os.PathLike)):
         from posebench.imageio import read_image
 
         return read_image(image)
+    if image is None:
+        return None
+    if not isinstance(image, np.ndarray):
+        from posebench.apitypes import got
+
+        raise TypeError(f"image must be an RGB uint8 HxWx3 numpy array or an image file's path, got {got(image)}")
+    if strict and not (image.dtype in (np.uint8, np.uint16) and (
+            image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 2, 3, 4)))):
+        raise ValueError(f"image must be an RGB uint8 HxWx3 array (grey HxW, alpha and 16-bit arrays are converted), "
+                         f"got {image.dtype} of shape {image.shape}")
     return image
 
 

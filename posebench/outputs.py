@@ -134,10 +134,12 @@ def is_inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, what: str = "results folder") -> Iterator[Path]:
+def folder_lock(folder: str | os.PathLike, what: str = "results folder", wait: bool = False) -> Iterator[Path]:
     """Hold the writer's lock of ``folder`` (created if needed) while the block runs. A second
     process asking for it gets :class:`DataError` at once: one line naming the folder and the
-    process holding it. The lock ends with the process, whatever ends it (``flock``)."""
+    process holding it; with ``wait`` it waits for its turn instead (for short writes that
+    must not interleave, such as a run's per-sample table and its record). The lock ends with
+    the process, whatever ends it (``flock``)."""
     import fcntl
 
     folder = Path(folder)
@@ -151,7 +153,7 @@ def folder_lock(folder: str | os.PathLike, what: str = "results folder") -> Iter
     held = False
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             try:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()

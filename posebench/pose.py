@@ -16,6 +16,7 @@ so ``R_cv = F @ R`` is the rotation that ``cv2.solvePnP`` reports for a y-up mod
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,15 @@ class Pose:
     yaw: float
     pitch: float
     roll: float
+
+    def __post_init__(self) -> None:
+        """A non-number angle (a string, None, a list) is a :class:`TypeError` naming it: it used
+        to be stored and fail far away (or be written to a table as text)."""
+        for name in ("yaw", "pitch", "roll"):
+            v = getattr(self, name)
+            if isinstance(v, (str, bytes, bool)) or not isinstance(v, (numbers.Real, np.ndarray)) or (
+                    isinstance(v, np.ndarray) and (v.size != 1 or v.dtype.kind not in "iuf")):
+                raise TypeError(f"Pose {name} must be a number of degrees, got {type(v).__name__} {v!r:.60}")
 
     def as_array(self) -> np.ndarray:
         """``[yaw, pitch, roll]`` in degrees."""

@@ -224,10 +224,11 @@ class Registry:
         registration, or its factory raises anything but a posebench error (a plugin's bug or a
         reader's unexpected input: one line naming the plugin, not a traceback).
         """
+        from posebench.apitypes import options_arg
         from posebench.lazy import LazyClass
 
         entry = self.get(name)
-        bound = self.bind(name, {**dict(options or {}), **kwargs})
+        bound = self.bind(name, {**options_arg(options, f"{self.kind} {name!r} options"), **kwargs})
         if isinstance(entry.factory, LazyClass) and self is methods:
             cls_needs = getattr(entry.factory.load(), "needs", None)
             if isinstance(cls_needs, str):

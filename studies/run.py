@@ -133,8 +133,15 @@ def store(study, table: pd.DataFrame, dataset, dataset_name: str, seconds: float
         from posebench.pnp.batch import default_engine, default_workers
 
         record["pnp_engine"] = {"engine": default_engine(), "workers": default_workers()}
-    write_atomic(csv_path, table.to_csv(index=False, float_format="%.6g"))
-    write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
+    from posebench.evaluation.studytable import table_digest
+
+    data = table.to_csv(index=False, float_format="%.6g").encode("utf-8", "surrogateescape")
+    record["table_sha256"] = table_digest(data)  # readers refuse a table that is not these bytes
+    from posebench.outputs import folder_lock
+
+    with folder_lock(csv_path.parent, "tables folder", wait=True):  # the pair is one study's, never two
+        write_atomic(csv_path, data)
+        write_atomic(json_path, json.dumps(record, indent=2, default=str) + "\n")
     return csv_path, json_path
 
 
@@ -176,11 +183,13 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
     csv_path, json_path = table_paths(results_dir, name, dataset_name, tag)
     if not csv_path.is_file():
         raise DataError(f"no table {csv_path}: run `posebench study {name} --dataset {dataset_name}` first")
-    try:
-        table = pd.read_csv(csv_path)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {csv_path}: {one_line(exc)}") from None
-    options = _stored_settings(json_path) if json_path.is_file() else {}
+    from posebench.evaluation.studytable import read_study_record, read_study_table
+
+    record = read_study_record(json_path) if json_path.is_file() else {}
+    table = read_study_table(csv_path, record)
+    options = record.get("settings") or {}
+    if not isinstance(options, dict):
+        raise DataError(f"damaged study record {json_path}: 'settings' is not an object")
     from posebench.options import option_parameters
 
     accepted = set(option_parameters(studies.get(name).factory))
@@ -193,27 +202,7 @@ def draw(name: str, dataset_name: str, results_dir: Path, title: str = "", tag: 
     stem.parent.mkdir(parents=True, exist_ok=True)  # a plugin's plot may save straight to f"{stem}.png"
     try:
         return study.plot(table, stem, title)
-    except KeyError as exc:  # the study's plot reads a column the table lacks: not this study's table
-        raise DataError(f"cannot draw {csv_path}: it has no column {exc.args[0]!r} that study {name!r} plots "
-                        f"(columns: {', '.join(map(str, table.columns)) or 'none'})") from None
-
-
-def _stored_settings(json_path: Path) -> dict:
-    """The ``settings`` object of a study record; :class:`DataError` naming the record (not the
-    table beside it) when it is not JSON, not an object or its ``settings`` not one (a record
-    holding a list named the CSV and ended in ``KeyError``)."""
-    try:
-        rec = json.loads(json_path.read_text())
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read study record {json_path}: {one_line(exc)}") from None
-    if not isinstance(rec, dict):
-        raise DataError(f"cannot read study record {json_path}: expected a JSON object, got {type(rec).__name__}")
-    options = rec.get("settings", {})
-    if not isinstance(options, dict):
-        raise DataError(f"cannot read study record {json_path}: its settings are {type(options).__name__}, not an object")
-    return options
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (pandas' and json's span several)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+    except (KeyError, ValueError, TypeError, IndexError) as exc:  # a column missing or of text: the table's fault
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+        raise DataError(f"study table {csv_path} cannot be drawn by {name}'s plot ({why}): a damaged or edited "
+                        "table? run the study again") from None

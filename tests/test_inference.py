@@ -91,7 +91,7 @@ def test_folder_two_methods_every_face_and_the_cache(photos, models, tmp_path):
     assert np.abs(alone - left).max() < 5  # YuNet boxes it a little differently in the wider image
     assert "0 of 8 images/frames from the cache" in r.stderr
 
-    again = invoke(*args)
+    again = invoke(*args, "--overwrite")  # the first run's table is replaced only with --overwrite
     assert again.exit_code == 0
     assert "8 of 8 images/frames from the cache" in again.stderr
     pd.testing.assert_frame_equal(pd.read_csv(out, keep_default_na=False), table)
@@ -318,3 +318,34 @@ def test_camera_index_one_row_per_frame_never_cached(models, tmp_path, monkeypat
     r = invoke("predict", "--camera", "0", *fsa, "--results-dir", tmp_path / "res")  # to the camera's end
     assert r.exit_code == 0, r.output
     assert r.stdout.count("\n") == 5 and "0 of 4 images/frames from the cache" in r.stderr  # header + 4 frames
+
+
+def test_predict_outputs_follow_the_output_rule(models, tmp_path):
+    """--out and --draw never replace an input (a hard link of it included), each other, or a
+    user's file without --overwrite (a photo-onnx-headpose.jpg of the user's and an existing
+    table were replaced; a hard-linked input was overwritten by its table)."""
+    photo = tmp_path / "p.jpg"
+    shutil.copy(SAMPLE / "image00002.jpg", photo)
+    fsa = ["-m", "onnx-headpose", "-o", f"model_dir={models['fsanet']}"]
+    os.link(photo, tmp_path / "hard.csv")
+    mine = tmp_path / "poses.csv"
+    mine.write_text("my table")
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    (drawn / "p-onnx-headpose.jpg").write_text("my picture")
+    cases = [
+        (["--out", tmp_path / "hard.csv", "--overwrite"], "is one of the inputs"),
+        (["--out", mine], "exists already: give --overwrite"),
+        (["--draw", drawn, "--out", tmp_path / "t.csv"], "p-onnx-headpose.jpg exists already: give --overwrite"),
+        (["--draw", tmp_path, "--out", tmp_path / "p-onnx-headpose.jpg", "--format", "csv", "--overwrite"],
+         "is the --out table itself"),
+    ]
+    for extra, text in cases:
+        r = invoke("predict", photo, *fsa, *extra)
+        err = r.stderr.strip()
+        assert r.exit_code == 2 and err.startswith("error:") and "\n" not in err and text in err, (extra, err)
+    assert read_image(photo).shape == (450, 450, 3) and mine.read_text() == "my table"
+    assert (drawn / "p-onnx-headpose.jpg").read_text() == "my picture" and not (tmp_path / "t.csv").exists()
+    r = invoke("predict", photo, *fsa, "--out", mine, "--draw", drawn, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert mine.read_text().startswith("method,") and (drawn / "p-onnx-headpose.jpg").read_bytes()[:2] == b"\xff\xd8"

@@ -322,3 +322,28 @@ def test_gallery_redraws_the_runs_own_samples_or_says_it_cannot(tmp_path):
     rec_path.write_text(json.dumps(rec))
     r = invoke("gallery", "--method", "gt-landmarks", "--dataset", "synthetic", "--results-dir", res, code=1)
     assert "cannot re-create the dataset of run" in r.output
+
+
+def test_a_run_stores_its_file_pair_under_the_runs_folders_lock(tmp_path):
+    """A run's per-sample table and record are written while the
+    folder's writer lock is held, waiting for another writer's turn: two writers of one key could
+    leave one's table beside the other's record."""
+    import fcntl
+    import threading
+
+    import posebench
+    from posebench.outputs import LOCK_NAME
+
+    res = tmp_path / "res"
+    (res / "runs").mkdir(parents=True)
+    fd = os.open(res / "runs" / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another writer holds the runs folder
+    t = threading.Thread(target=posebench.evaluate, args=("gt-landmarks", "synthetic"),
+                         kwargs={"results_dir": res, "dataset_options": {"n": 5}})
+    t.start()
+    t.join(3)
+    stored_while_held = sorted(p.name for p in (res / "runs").glob("*.json"))
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    t.join(30)
+    assert stored_while_held == [] and len(list((res / "runs").glob("*.json"))) == 1

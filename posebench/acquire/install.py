@@ -181,6 +181,19 @@ def download(source: Source, root: Path | None = None, *, url: str | None = None
     return out
 
 
+def _named_for_another(source: Source, given: Path) -> Source | None:
+    """The other weights source whose official file name ``given`` carries (when it is not
+    ``source``'s own), else None."""
+    from posebench.acquire.catalogue import WEIGHTS
+
+    if given.name == source.filename:
+        return None
+    for other in WEIGHTS.values():
+        if other.name != source.name and other.filename == given.name:
+            return other
+    return None
+
+
 def prepare(source: Source, given: Path, root: Path | None = None, *, force: bool = False,
             progress: bool = True) -> Path:
     """Install ``source`` from a file (or extracted folder) the user downloaded themselves.
@@ -197,6 +210,11 @@ def prepare(source: Source, given: Path, root: Path | None = None, *, force: boo
     if source.kind == "weights":
         if not given.is_file():
             raise UsageError(f"--from: {given} is not a file (expected {source.filename})")
+        other = _named_for_another(source, given)
+        if other is not None:  # hopenet_alpha1.pkl given for hopenet-alpha2: installed under the paper's name
+            raise UsageError(f"--from {given.name} is the file name of {other.name} ({other.title}), not of "
+                             f"{source.name} ({source.filename}): prepare {other.name} with it, or rename a file that "
+                             f"is {source.name}'s (nothing was installed)")
         if given.name == source.filename and (source.size is not None or source.sha256 is not None):
             check_file(given, source.size, source.sha256, progress=progress, remove_bad=False)
         _check_weights_file(given, source)

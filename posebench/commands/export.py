@@ -38,13 +38,18 @@ def check_onnx(onnx_bytes: bytes, net, batch: int = 2, seed: int = 0) -> float:
     return float(np.abs(got - ref).max())
 
 
-def check_output(output: Path) -> None:
-    """Refuse an unusable ``-o`` before any weights are loaded: one line naming the path."""
+def check_output(output: Path, weights: Path | None = None, overwrite: bool = False) -> None:
+    """Refuse an unusable ``--out`` before any weights are loaded (and again with the weights
+    file the default resolved to): one line naming the path. The output rule of
+    :mod:`posebench.outputs`: never the ``--weights`` file itself (by path or inode: the
+    checkpoint was replaced by its ONNX export), an existing file only with ``--overwrite``."""
     from posebench.fileio import shown, writable_folder
+    from posebench.outputs import check_outputs
 
     writable_folder(output.parent, "output folder")
     if output.is_dir():
-        raise UsageError(f"-o {shown(output)} is a folder; give the ONNX file to write")
+        raise UsageError(f"--out {shown(output)} is a folder; give the ONNX file to write")
+    check_outputs({"--out": output}, {"weights file": weights} if weights is not None else {}, overwrite)
 
 
 def export_checked(net, output: Path, opset: int, check: bool) -> None:
@@ -79,14 +84,16 @@ def _make_command(arch: str) -> click.Command:
     @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
     @click.option("--check/--no-check", default=True, show_default=True,
                   help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
-    def cmd(weights: Path | None, variant: str, output: Path, opset: int, check: bool) -> None:
+    @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+    def cmd(weights: Path | None, variant: str, output: Path, opset: int, check: bool, overwrite: bool) -> None:
         from posebench.methods.hopenet.method import load_network
         from posebench.methods.hopenet.weights import VARIANTS
 
         if variant and variant not in VARIANTS[arch]:
             raise UsageError(f"--variant must be one of {', '.join(VARIANTS[arch])} for {arch}, got {variant!r}")
-        check_output(output)
+        check_output(output, weights, overwrite)
         net, path = load_network(arch, weights, variant)
+        check_output(output, path, overwrite)
         click.echo(f"loaded {arch} weights {path}", err=True)
         export_checked(net, output, opset, check)
 
@@ -106,15 +113,17 @@ for _arch in ARCH_NAMES:
 @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
-def export_whenet(weights: Path | None, output: Path, opset: int, check: bool) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+def export_whenet(weights: Path | None, output: Path, opset: int, check: bool, overwrite: bool) -> None:
     """Export WHENet with its weights to ONNX. Input 'image' [N,3,224,224] float32: the face crop
     resized to 224x224, RGB, /255, ImageNet mean/std; output 'angles' [N,3] degrees (yaw, pitch,
     roll; softmax expectation over the bins included)."""
     from posebench.methods.whenet.method import load_network
     from posebench.methods.whenet.nets import WHENetAngles
 
-    check_output(output)
+    check_output(output, weights, overwrite)
     net, path = load_network(weights)
+    check_output(output, path, overwrite)
     click.echo(f"loaded WHENet weights {path}", err=True)
     export_checked(WHENetAngles(net).eval(), output, opset, check)
 
@@ -127,7 +136,8 @@ def export_whenet(weights: Path | None, output: Path, opset: int, check: bool) -
 @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Compare onnxruntime with torch on a random batch (the poses of the parameters) and fail above 1e-3 degrees.")
-def export_synergynet(weights: Path | None, output: Path, opset: int, check: bool) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+def export_synergynet(weights: Path | None, output: Path, opset: int, check: bool, overwrite: bool) -> None:
     """Export SynergyNet with its checkpoint to ONNX. Input 'image' [N,3,120,120] float32: the
     authors' crop resized to 120x120 (INTER_LANCZOS4), BGR, (x - 127.5) / 128; output 'params' [N,62]:
     the de-normalised 3DMM parameters (12 camera row-major, 40 shape, 10 expression), the checkpoint's
@@ -136,8 +146,9 @@ def export_synergynet(weights: Path | None, output: Path, opset: int, check: boo
     from posebench.methods.synergynet.nets import DenormalisedParams
     from posebench.methods.synergynet.weights import load_synergynet, resolve_weights
 
-    check_output(output)
+    check_output(output, weights, overwrite)
     path = resolve_weights(weights)
+    check_output(output, path, overwrite)
     net, mean, std = load_synergynet(path)
     click.echo(f"loaded SynergyNet weights {path}", err=True)
     export_params_checked(DenormalisedParams(net, mean, std).eval(), output, opset, check)
@@ -227,12 +238,14 @@ def _sixdrepnet_command(name: str) -> click.Command:
     @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
     @click.option("--check/--no-check", default=True, show_default=True,
                   help="Compare onnxruntime with torch on a random batch and fail above 1e-3 degrees.")
-    def cmd(weights: Path | None, output: Path, opset: int, check: bool) -> None:
+    @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+    def cmd(weights: Path | None, output: Path, opset: int, check: bool, overwrite: bool) -> None:
         from posebench.methods.sixdrepnet.nets import Angles
         from posebench.methods.sixdrepnet.weights import load_network, resolve_weights
 
-        check_output(output)
+        check_output(output, weights, overwrite)
         path = resolve_weights(name, weights)
+        check_output(output, path, overwrite)
         net, form = load_network(path)
         click.echo(f"loaded {name} weights {path} ({form} form)", err=True)
         export_checked(Angles(net).eval(), output, opset, check)

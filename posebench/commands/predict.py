@@ -29,11 +29,14 @@ def split_options(names: list[str], pairs: dict[str, str]) -> dict[str, dict[str
     return out
 
 
-def _draw_targets(sources, draw_dir: Path, method_names: list[str]) -> dict[tuple[str, str], Path]:
+def _draw_targets(sources, draw_dir: Path, method_names: list[str], table: Path | None = None,
+                  overwrite: bool = False) -> dict[tuple[str, str], Path]:
     """``{(source name, method): drawn image path}``: each image's path below the inputs' common
     folder, as ``<stem>-<method>.jpg`` (``<name>-<method>.jpg`` where two stems would meet).
-    :class:`UsageError` when a target would be one of the inputs."""
-    from posebench.errors import UsageError
+    The output rule (:func:`posebench.outputs.check_outputs`): :class:`UsageError` when a target
+    would be one of the inputs or the ``--out`` table (by path or inode), or (without
+    ``overwrite``) exists already: a user's ``photo-whenet.jpg`` is not replaced."""
+    from posebench.fileio import shown
 
     images = [s for s in sources if s.kind == "image"]
     if not images:
@@ -44,16 +47,18 @@ def _draw_targets(sources, draw_dir: Path, method_names: list[str]) -> dict[tupl
     stems: dict[Path, int] = {}
     for r in rel.values():
         stems[r.with_suffix("")] = stems.get(r.with_suffix(""), 0) + 1
-    inputs = {os.path.realpath(s.path) for s in sources if s.path is not None}
     out = {}
     for s in images:
         r = rel[s.name]
         base = r.with_suffix("") if stems[r.with_suffix("")] == 1 else r
         for m in method_names:
-            target = draw_dir / base.parent / f"{base.name}-{m}.jpg"
-            if os.path.realpath(target) in inputs:
-                raise UsageError(f"--draw would write {target}, which is one of the inputs; choose another folder")
-            out[(s.name, m)] = target
+            out[(s.name, m)] = draw_dir / base.parent / f"{base.name}-{m}.jpg"
+    from posebench.outputs import check_outputs
+
+    inputs = {f"input {shown(s.path)}": s.path for s in sources if s.path is not None}
+    if table is not None:
+        inputs["--out table"] = table
+    check_outputs({f"--draw image {shown(t)}": t for t in out.values()}, inputs, overwrite)
     return out
 
 
@@ -76,9 +81,10 @@ def _draw_targets(sources, draw_dir: Path, method_names: list[str]) -> dict[tupl
               help="Also read this camera (live; with --max-frames, or Ctrl-C ends the capture).")
 @click.option("--max-frames", type=count(1), default=None, help="Frames read per video or camera.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the prediction cache.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out table or --draw images.")
 @results_option
 def predict_cmd(paths, method_names, options, faces, out, fmt, matrix, draw_dir, cameras, max_frames, no_cache,
-                results_dir) -> None:
+                overwrite, results_dir) -> None:
     """Head pose of every face in images, folders (searched recursively), glob patterns and
     videos: one row per face and method (file, frame, face, n_faces, box, detector, score,
     yaw/pitch/roll in degrees, failure).
@@ -105,9 +111,15 @@ def predict_cmd(paths, method_names, options, faces, out, fmt, matrix, draw_dir,
         methods.get(n)
     per = split_options(names, parse_kv(options))
     sources = expand_inputs(list(paths), cameras)
-    if out is not None:
-        check_output(out, sources)
-    fmt = table_format(out, fmt)  # an unknown suffix, Parquet without pyarrow: before any model loads
+    if out is not None:  # the output rule, before any method loads
+        check_output(out, sources, overwrite=overwrite)
+    fmt = table_format(out, fmt)
+    targets = {}
+    if draw_dir is not None:
+        from posebench.fileio import writable_folder
+
+        writable_folder(draw_dir, "--draw folder")
+        targets = _draw_targets(sources, draw_dir, names, out, overwrite)
     made = [methods.create(n, per[n]) for n in names]
     for m in made:
         check_image_method(m)
@@ -115,14 +127,7 @@ def predict_cmd(paths, method_names, options, faces, out, fmt, matrix, draw_dir,
         from posebench.fileio import writable_folder
 
         writable_folder(Path(results_dir) / "cache", "results folder (cache)")
-    targets = {}
-    on_image = None
-    if draw_dir is not None:
-        from posebench.fileio import writable_folder
-
-        writable_folder(draw_dir, "--draw folder")
-        targets = _draw_targets(sources, draw_dir, names)
-        on_image = _drawer(targets)
+    on_image = _drawer(targets) if draw_dir is not None else None
     on_interrupt("finished images and frames are cached; run the same command again to resume "
                  "(no table was written)")
     stats = PredictStats()

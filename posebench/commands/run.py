@@ -85,11 +85,19 @@ def run_cmd(method_name, dataset_name, data_dir, options, dataset_options, limit
 @click.option("--dataset", "-d", "dataset", default=None, help="Only runs on this dataset (name).")
 @click.option("--method", "-m", "method", default=None, help="Only runs of this method (name).")
 @click.option("--paper", is_flag=True, help="Append the paper's Tables 1-5, reported and reproduced (markdown).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file (the default file is always replaced).")
 def leaderboard_cmd(results_dir: Path, output: Path | None, fmt: str, dataset: str | None, method: str | None,
-                    paper: bool) -> None:
+                    paper: bool, overwrite: bool) -> None:
     """Write and print the leaderboard of the runs stored in the results folder (one row per run;
     runs that can only have made the same predictions, such as one weights file by its default
-    path and by -o weights=, are one row)."""
+    path and by -o weights=, are one row). --out is never a file the leaderboard reads (a run's
+    record or per-sample table, a study table) and replaces an existing file only with --overwrite."""
+    if output is not None:
+        from posebench.outputs import check_outputs
+
+        stored = [p for sub in ("runs", "tables") for p in sorted((Path(results_dir) / sub).glob("*"))
+                  if p.suffix in (".json", ".csv")]
+        check_outputs({"--out": output}, {f"stored {p.parent.name}/{p.name}": p for p in stored}, overwrite)
     writable_folder(Path(output).parent if output else results_dir, "leaderboard folder")
     text, path = write_leaderboard(results_dir, output, fmt=fmt, dataset=dataset, method=method, paper=paper)
     click.echo(text)

@@ -67,8 +67,38 @@ def _name(value) -> str:
     return str(v)
 
 
-def read_anno(path: Path) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]]:
-    """``[(image name, [2x2 boxes], [3 poses in degrees])]`` from an AFW ``anno.mat``."""
+def _image_name(value, path: Path, row: int) -> str:
+    """Row ``row``'s (1-based) image file name: text that names a file; else :class:`DataError`
+    naming the file and the row (the images cannot be matched to their labels without it)."""
+    v = value
+    while isinstance(v, np.ndarray) and v.dtype == object and v.size == 1:
+        v = v.ravel()[0]
+    if not (isinstance(v, str) or (isinstance(v, np.ndarray) and v.dtype.kind == "U")):
+        raise DataError(f"{path}: row {row}: the image name (anno{{{row},1}}) is not text "
+                        f"({type(v).__name__}{f' of {v.dtype}' if isinstance(v, np.ndarray) else ''})")
+    name = _name(v).strip()
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise DataError(f"{path}: row {row}: the image name (anno{{{row},1}}) {name!r} is not a file name")
+    return name
+
+
+def _numbers(value, size: int, what: str) -> np.ndarray | str:
+    """``value`` as ``size`` finite-or-NaN floats, or the reason it is not (a face label that
+    cannot be read is that face's recorded failure, not the whole dataset's)."""
+    try:
+        a = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return f"{what} is not numbers ({np.asarray(value).dtype})"
+    if a.size < size:
+        return f"{what} has {a.size} numbers, not {size}"
+    return a
+
+
+def read_anno(path: Path) -> list[tuple[str, list[np.ndarray | str], list[np.ndarray | str]]]:
+    """``[(image name, [2x2 boxes], [3 poses in degrees])]`` from an AFW ``anno.mat``. A face's
+    box or pose that cannot be read is the reason (``str``, naming the row) in its place;
+    a damaged file, a row without a readable image name, or a row whose box and pose counts
+    differ is a :class:`DataError` naming the file and the row."""
     import scipy.io as sio
 
     try:
@@ -81,12 +111,18 @@ def read_anno(path: Path) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]
     if anno.ndim != 2 or anno.shape[1] < 3:
         raise DataError(f"{path}: 'anno' should be an N x 4 cell array, got shape {anno.shape}")
     out = []
-    for row in anno:
-        boxes = [np.asarray(b, float).reshape(2, 2) for b in _cells(row[1])]
-        poses = [np.asarray(p, float).ravel()[:3] for p in _cells(row[2])]
+    for i, row in enumerate(anno, start=1):
+        name = _image_name(row[0], path, i)
+        boxes: list[np.ndarray | str] = []
+        for j, b in enumerate(_cells(row[1]), start=1):
+            a = _numbers(b, 4, f"anno row {i} box {j}")
+            boxes.append(a if isinstance(a, str) else a[:4].reshape(2, 2) if a.size == 4
+                         else f"anno row {i} box {j} has {a.size} numbers, not 4")
+        poses = [_numbers(p, 3, f"anno row {i} pose {j}") for j, p in enumerate(_cells(row[2]), start=1)]
+        poses = [p if isinstance(p, str) else p[:3] for p in poses]
         if len(boxes) != len(poses):
-            raise DataError(f"{path}: {_name(row[0])} has {len(boxes)} boxes but {len(poses)} poses")
-        out.append((_name(row[0]), boxes, poses))
+            raise DataError(f"{path}: row {i} ({name}) has {len(boxes)} boxes but {len(poses)} poses")
+        out.append((name, boxes, poses))
     return out
 
 
@@ -103,6 +139,12 @@ def load_afw(data_dir: str | Path) -> Dataset:
         size = image_size_of(img, (0, 0)) if img else (0, 0)
         for j, (b, p) in enumerate(zip(boxes, poses)):
             sid = f"{Path(name).stem}_{j + 1}"
+            if isinstance(b, str) or isinstance(p, str):
+                invalid.append((sid, b if isinstance(b, str) else p))
+                continue
+            if not np.isfinite(b).all():
+                invalid.append((sid, "face box is not finite"))
+                continue
             if p.size < 1 or not np.isfinite(p[0]):
                 invalid.append((sid, "no finite yaw label"))
                 continue
@@ -147,6 +189,8 @@ def verify(report: Report) -> None:
                                f"with {FACES}")
     report.problem_list([f"{name}: image missing" for name, _, _ in rows if not (root / name).is_file()],
                         "missing images")
+    report.problem_list([f"{name}: {x}" for name, boxes, poses in rows for x in boxes + poses if isinstance(x, str)],
+                        "unreadable face labels")
     check_images(report, present)
 
 

@@ -337,22 +337,17 @@ SAMPLE_COLUMNS = ("id", "failure", "err_yaw", "err_pitch", "err_roll", "err_mean
 
 
 def read_samples(csv: Path) -> pd.DataFrame | None:
-    """A run's per-sample table, or None (with a one-line warning) when it is missing or damaged."""
+    """A run's per-sample table (:func:`posebench.evaluation.sampletable.read_sample_table`), or
+    None (with a one-line warning) when it is missing or damaged."""
+    from posebench.evaluation.sampletable import SampleTableError, read_sample_table
+
     if not csv.is_file():
         return None
     try:
-        t = pd.read_csv(csv, keep_default_na=False, na_values=[""])
-        missing = [c for c in SAMPLE_COLUMNS if c not in t.columns]
-        if missing:
-            raise ValueError(f"no column {missing[0]!r}")
-        for c in SAMPLE_COLUMNS[2:]:
-            t[c] = pd.to_numeric(t[c], errors="raise")
-        t["failure"] = ["" if pd.isna(v) else str(v) for v in t["failure"]]
-        t["id"] = t["id"].astype(str)
-    except (ValueError, TypeError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        warn(f"skipped per-sample table {csv.name}: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}")
+        return read_sample_table(csv, SAMPLE_COLUMNS)
+    except SampleTableError as exc:
+        warn(f"skipped per-sample table {csv.name}: {exc}")
         return None
-    return t
 
 
 def _common_table(group: list[tuple[RunRecord, Path]]) -> list[str]:

@@ -170,8 +170,12 @@ def evaluate_many(
     record that :func:`evaluate` of it alone gives. Returns one :class:`RunResult` per method, in
     order; raises as :func:`evaluate` does (a method with no usable name, duplicate ids, no
     samples; :class:`DataError` for a method that evaluated nothing, after every method ran)."""
+    from posebench.apitypes import expect
     from posebench.registry import valid_name
 
+    for m in methods:
+        expect(m, Method, "method", "a posebench Method (posebench.create_method)")
+    expect(dataset, Dataset, "dataset", "a posebench Dataset (posebench.create_dataset)")
     for what, obj in [("method", m) for m in methods] + [("dataset", dataset)]:
         name = getattr(obj, "name", "")
         if not valid_name(name):
@@ -394,12 +398,18 @@ def build_record(method: Method, dataset: Dataset, key: str, fingerprint: str, t
 
 
 def write_run(record: RunRecord, table: pd.DataFrame, results_dir: Path, write: bool = True) -> RunResult:
-    """Store ``runs/<method>__<dataset>__<key>.csv`` and ``.json`` (atomically); ``write=False``
-    (the other ranks of a sharded run) returns the same result with the paths rank 0 writes."""
+    """Store ``runs/<method>__<dataset>__<key>.csv`` and ``.json`` (each atomically; the pair
+    under the runs folder's lock, :func:`posebench.outputs.folder_lock` waiting its turn, so two
+    runs of one key never leave one's table beside the other's record); ``write=False`` (the other
+    ranks of a sharded run) returns the same result with the paths rank 0 writes."""
+    from posebench.outputs import folder_lock
+
     runs = Path(results_dir) / "runs"
     stem = f"{record.method}__{record.dataset}__{record.key}"
     paths = {"record": runs / f"{stem}.json", "samples": runs / f"{stem}.csv"}
     if write:
-        write_atomic(paths["samples"], table.to_csv(index=False))
-        write_record(record, paths["record"])
+        data = table.to_csv(index=False)
+        with folder_lock(runs, "runs folder", wait=True):
+            write_atomic(paths["samples"], data)
+            write_record(record, paths["record"])
     return RunResult(record, table, paths)

@@ -8,7 +8,6 @@ if made, in ``<results>/galleries/<method>__<dataset>__<key>/``. ``posebench run
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from posebench.errors import UsageError
@@ -49,13 +48,33 @@ def run_files(results_dir: Path, record_path: Path, cache: bool = False) -> list
     return [p for p in paths if p.exists()]
 
 
+#: The files ``posebench gallery`` writes in ``<results>/galleries/<run>/`` (the only ones
+#: :func:`remove_run` deletes there).
+GALLERY_FILES = ("worst.png", "index.html")
+
+
 def remove_run(results_dir: Path, record_path: Path, cache: bool = False) -> list[Path]:
     """Delete one run's files (:func:`run_files`), the record last (a run interrupted half-way
-    through is still listed, and removed by the next call); returns what was removed."""
+    through is still listed, and removed by the next call); returns what was removed. Of its
+    gallery folder only the files the gallery wrote (:data:`GALLERY_FILES`) go, then the folder
+    if that leaves it empty: a file of the user's in it stays (it was deleted with the folder),
+    and a gallery folder that is a link is unlinked, never followed (it raised an unexpected
+    OSError from ``rmtree``)."""
     paths = run_files(results_dir, record_path, cache)
+    removed = []
     for p in sorted(paths, key=lambda q: q.suffix == ".json"):
-        if p.is_dir():
-            shutil.rmtree(p)
+        if p.is_symlink():
+            p.unlink()
+        elif p.is_dir():
+            for name in GALLERY_FILES:
+                f = p / name
+                if f.is_file() or f.is_symlink():
+                    f.unlink()
+            try:
+                p.rmdir()
+            except OSError:  # it holds files posebench did not write: kept
+                continue
         else:
             p.unlink()
-    return paths
+        removed.append(p)
+    return removed

@@ -80,10 +80,12 @@ def find_run(results_dir: Path, key: str | None = None, method: str | None = Non
 
 
 def run_samples(run: StoredRun) -> pd.DataFrame:
-    csv = Path(run.path).with_suffix(".csv")
-    if not csv.is_file():
-        raise DataError(f"per-sample table of the run not found: {csv}")
-    return pd.read_csv(csv, keep_default_na=False, na_values=[""], dtype={"id": str, "failure": str})
+    """The run's per-sample table beside its record, checked against it
+    (:func:`posebench.evaluation.sampletable.read_sample_table`: one line naming the file when it
+    is missing or damaged, or when its row count is not the record's ``n_samples``)."""
+    from posebench.evaluation.sampletable import read_sample_table
+
+    return read_sample_table(Path(run.path).with_suffix(".csv"), n_rows=run.record.n_samples)
 
 
 def dataset_of(run: StoredRun, data_dir: str | Path | None = None, results_dir: Path | None = None):
@@ -123,11 +125,8 @@ def check_same_dataset(run: StoredRun, ds):
     content fingerprint is the run's; else :class:`DataError`: a gallery never draws other faces
     beside a run's errors (a synthetic run's ``n``/``seed`` re-created as the defaults did)."""
     rec = run.record
-    try:
-        table = run_samples(run)
-        n = int((~table["failure"].fillna("").astype(str).str.startswith("label: ")).sum())
-    except (DataError, KeyError, ValueError):
-        n = len(ds)
+    table = run_samples(run)  # a damaged table is one line here, never a guessed sample count
+    n = int((~table["failure"].str.startswith("label: ")).sum())
     if 0 < n < len(ds):
         ds = ds.subset(n)
     got = ds.fingerprint()

@@ -17,12 +17,14 @@ import os
 import re
 import shutil
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from posebench.errors import DataError, UsageError
 from posebench.evaluation.record import RunRecord
 from posebench.fileio import write_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 e = html.escape
 MAX_STUDY_ROWS = 40
@@ -203,26 +205,25 @@ def _run_page(r: RunRecord, path: Path, w: _Writer, galleries: set[str]) -> str:
 
 
 def _studies(results_dir: Path, w: _Writer) -> str:
+    from posebench.evaluation.studytable import StudyTableError, read_study_record, read_study_table
+
     parts = []
     for rec_path in sorted((results_dir / "tables").glob("*.json")):
         try:
-            rec = json.loads(rec_path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            rec = None
-        if not isinstance(rec, dict):
+            rec = read_study_record(rec_path)
+        except StudyTableError as exc:
             parts.append(f"<h3>{e(rec_path.stem)}</h3><p class=\"note\">unreadable study record "
-                         f"<code>tables/{e(rec_path.name)}</code>: not a JSON object</p>")
+                         f"<code>tables/{e(rec_path.name)}</code>: {e(str(exc).split(': ', 1)[-1])}</p>")
             continue
         stem = rec_path.stem
         csv = rec_path.with_suffix(".csv")
         html_table, note = "<p>No table.</p>", ""
         t = None
         if csv.is_file() and not csv.is_symlink():
-            try:
-                t = pd.read_csv(csv)
-            except (OSError, UnicodeDecodeError, ValueError) as exc:  # pandas' ParserError/EmptyDataError are ValueErrors
-                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                note = f"<p class=\"note\">unreadable study table <code>tables/{e(csv.name)}</code>: {e(why)}</p>"
+            try:  # the table its study stored (table_sha256), never an edited or damaged one shown as its result
+                t = read_study_table(csv, rec)
+            except StudyTableError as exc:
+                note = f"<p class=\"note\">unusable study table <code>tables/{e(csv.name)}</code>: {e(str(exc))}</p>"
         if t is not None and w.copy(csv, f"tables/{csv.name}"):
             shown = t.head(MAX_STUDY_ROWS)
             html_table = study_table_html(shown, results_dir)

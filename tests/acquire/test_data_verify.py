@@ -146,7 +146,7 @@ def test_prepare_weights_checks_layout_and_copies(tmp_path):
     assert dest.read_bytes() == given.read_bytes()
     assert "loadable with weights_only=True" in res.output
     res = CliRunner().invoke(main, ["data", "verify", "hopenet-alpha2"])
-    assert res.exit_code == 0 and "ok: no problems found" in res.output
+    assert res.exit_code == 0 and "ok: its structure fits; its content is NOT verified" in res.output
 
 
 class _Evil:
@@ -301,3 +301,30 @@ def test_fan_is_catalogued_and_its_download_is_the_default(tmp_path, monkeypatch
     (tmp_path / "fan").mkdir()
     (tmp_path / "fan" / FAN_FILE).write_bytes(b"x")
     assert default_weights_path() == tmp_path / "fan" / FAN_FILE  # the catalogue's place first
+
+
+def test_weights_without_a_published_checksum_are_never_said_verified(tmp_path):
+    """`data prepare hopenet-alpha2 --from` any checkpoint of Hopenet's shapes said "ok: no problems
+    found" and installed it under the paper's name: now the ok line says the content is not
+    verified (with the copy's SHA-256), and another entry's official file name is refused."""
+    import hashlib
+
+    import torch
+
+    from cli_fixtures import one_line_error, run_cli
+    from posebench.methods.hopenet import nets
+
+    seeded = tmp_path / "mine.pkl"
+    torch.save(nets.seeded_weights("hopenet", seed=0), seeded)
+    root = tmp_path / "w"
+    r = run_cli("data", "prepare", "hopenet-alpha2", "--from", str(seeded), "--root", str(root))
+    assert r.exit_code == 0, r.output
+    digest = hashlib.sha256(seeded.read_bytes()).hexdigest()
+    assert ("ok: its structure fits; its content is NOT verified (no published checksum for hopenet-alpha2): "
+            f"SHA-256 of this copy {digest}") in r.output and "no problems found" not in r.output
+    alpha1 = tmp_path / "hopenet_alpha1.pkl"
+    alpha1.write_bytes(seeded.read_bytes())
+    line = one_line_error(run_cli("data", "prepare", "hopenet-alpha2", "--from", str(alpha1), "--root",
+                                  str(tmp_path / "w2")), 2)
+    assert "--from hopenet_alpha1.pkl is the file name of hopenet-alpha1" in line
+    assert not (tmp_path / "w2" / "hopenet_alpha2.pkl").exists()

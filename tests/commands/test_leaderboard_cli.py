@@ -81,3 +81,47 @@ def test_one_row_per_weights_content_and_images_needed(tmp_path, aflw_sample, af
     assert len(t) == 1  # ... one row: the same bytes made the same predictions
     r = invoke("run", "-m", "whenet", "-d", "aflw2000", "--data-dir", aflw_labels, "--results-dir", tmp_path / "r2")
     assert r.exit_code == 2 and "labels only" in r.stderr and not (tmp_path / "r2" / "runs").exists()
+
+
+def test_leaderboard_out_is_never_a_stored_file_and_replaces_only_with_overwrite(results, tmp_path):
+    """--out a run's per-sample table or record replaced that run with the leaderboard (its next
+    leaderboard said the run was damaged); a user's file of that name was replaced silently."""
+    from cli_fixtures import one_line_error, run_cli
+
+    csv = next((results / "runs").glob("*.csv"))
+    before = csv.read_bytes()
+    os.link(csv, tmp_path / "hard.md")
+    for out in (csv, csv.with_suffix(".json"), tmp_path / "hard.md"):
+        line = one_line_error(run_cli("leaderboard", "--results-dir", str(results), "--out", str(out), "--overwrite"), 2)
+        assert f"--out {out} is the stored runs/" in line
+    assert csv.read_bytes() == before
+    mine = tmp_path / "board.md"
+    mine.write_text("my notes")
+    line = one_line_error(run_cli("leaderboard", "--results-dir", str(results), "--out", str(mine)), 2)
+    assert "exists already: give --overwrite" in line and mine.read_text() == "my notes"
+    assert invoke("leaderboard", "--results-dir", results, "--out", mine, "--overwrite").exit_code == 0
+    assert mine.read_text().startswith("#") or "gt-landmarks" in mine.read_text()
+    # the default file is the leaderboard's own: replaced on every call
+    assert invoke("leaderboard", "--results-dir", results).exit_code == 0
+    assert invoke("leaderboard", "--results-dir", results).exit_code == 0
+
+
+def test_runs_rm_deletes_only_what_the_gallery_wrote(results, tmp_path):
+    """`runs rm` removed a run's gallery folder whole (a file of the user's in it went too), and a
+    gallery folder that is a link ended in an unexpected OSError from rmtree."""
+    from cli_fixtures import run_cli
+
+    stems = sorted(p.stem for p in (results / "runs").glob("*.json"))
+    assert invoke("gallery", stems[0].split("__")[-1], "--results-dir", results, "--worst", "2").exit_code == 0
+    gal = results / "galleries" / stems[0]
+    (gal / "my-notes.txt").write_text("mine")
+    r = run_cli("runs", "rm", stems[0].split("__")[-1], "--results-dir", str(results))
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in gal.iterdir()) == ["my-notes.txt"] and not (results / "runs" / f"{stems[0]}.json").exists()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    (results / "galleries" / stems[1]).symlink_to(outside, target_is_directory=True)
+    r = run_cli("runs", "rm", stems[1].split("__")[-1], "--results-dir", str(results))
+    assert r.exit_code == 0, r.output
+    assert not (results / "galleries" / stems[1]).exists() and (outside / "keep.txt").read_text() == "keep"

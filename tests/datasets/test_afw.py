@@ -82,3 +82,59 @@ def test_offset_25_snaps_to_30_fails_at_15_passes_at_30(tmp_path, pixel_yaw):
     study.set_context(tmp_path / "res", False)
     r = study.run(ds).iloc[0]
     assert r["acc15"] == 0.0 and r["acc30"] == 100.0
+
+
+def _damage_anno(root, row: int, column: int, value) -> None:
+    """Replace cell ``anno{row, column}`` (0-based here) of ``root``'s anno.mat (scipy writes it
+    as MATLAB does)."""
+    import scipy.io as sio
+
+    anno = sio.loadmat(root / "anno.mat")["anno"]
+    anno[row, column] = value
+    sio.savemat(root / "anno.mat", {"anno": anno})
+
+
+GOOD = {1: np.array([[41.0, 30.0], [101.0, 90.0]]), 2: np.array([[0.0, 0.0, 0.0]])}
+
+
+def _cell(*values):
+    c = np.empty((1, len(values)), dtype=object)
+    for j, v in enumerate(values):
+        c[0, j] = v
+    return c
+
+
+@pytest.mark.parametrize("column, value, reason", [
+    (1, np.array([[1.0, 2.0, 3.0]]), "anno row 2 box 1 has 3 numbers, not 4"),
+    (1, np.array(["abc"]), "anno row 2 box 1 is not numbers (<U3)"),
+    (2, np.array(["left"]), "anno row 2 pose 1 is not numbers (<U4)"),
+    (2, np.array([[30.0]]), "anno row 2 pose 1 has 1 numbers, not 3"),
+    (1, np.array([[np.inf, 0.0], [1.0, 1.0]]), "face box is not finite"),
+])
+def test_a_damaged_face_label_is_that_faces_recorded_failure(tmp_path, column, value, reason):
+    """One unreadable box or pose in anno.mat (a box of 3 numbers, text): that face is a recorded
+    failure naming the row; the other faces are read (the whole dataset used to be refused with
+    an unexpected ValueError naming neither the file nor the row)."""
+    from posebench.registry import datasets
+
+    root = write_afw(tmp_path / "afw")
+    _damage_anno(root, 1, column, _cell(value, GOOD[column]))  # image 1001.jpg's first of two faces
+    ds = datasets.create("afw", {}, data_dir=str(root))
+    assert [s.id for s in ds] == ["1000_1", "1001_2", "1002_1", "1003_1"]
+    assert ds.invalid == [("1001_1", reason)]
+
+
+@pytest.mark.parametrize("column, value, why", [
+    (0, np.array([[1.0, 2.0]]), "row 1: the image name (anno{1,1}) is not text (ndarray of float64)"),
+    (0, np.array(["../x.jpg"]), "row 1: the image name (anno{1,1}) '../x.jpg' is not a file name"),
+    (2, np.empty((1, 0), dtype=object), "row 1 (1000.jpg) has 1 boxes but 0 poses"),
+])
+def test_a_damaged_row_is_one_line_naming_the_file_and_row(tmp_path, column, value, why):
+    from cli_fixtures import one_line_error, run_cli
+
+    root = write_afw(tmp_path / "afw")
+    _damage_anno(root, 0, column, value)
+    line = one_line_error(run_cli("run", "-m", "gt-landmarks", "-d", "afw", "--data-dir", str(root),
+                                  "--results-dir", str(tmp_path / "res")), 1)
+    assert f"{root / 'anno.mat'}: {why}" in line and "unexpected" not in line
+    assert not (tmp_path / "res" / "runs").exists()

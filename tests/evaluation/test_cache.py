@@ -103,3 +103,33 @@ def test_processes_appending_to_one_cache_keep_every_line(tmp_path, capsys):
     got = PredictionCache(path).load()
     assert len(got) == 3 * 40 * 150
     assert "warning" not in capsys.readouterr().err
+
+
+def test_two_writers_of_one_cache_file_take_turns(tmp_path):
+    """Two runs of one method on one dataset append to one cache file: the second used to drop the
+    first's line being written as a 'torn tail' (truncating it), leaving a damaged line; now the
+    file is held (flock) while a writer repairs the tail and writes, so both records survive."""
+    import fcntl
+    import threading
+
+    from posebench.evaluation.cache import PredictionCache
+
+    path = tmp_path / "cache.jsonl"
+    path.write_bytes(b"")
+    other = path.open("ab")  # another writer, mid-line, holding the file
+    fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+    other.write(b'{"id":"a","pred":[1,2,3],')
+    other.flush()
+    cache = PredictionCache(path)
+    t = threading.Thread(target=cache.append, args=([{"id": "b", "pred": [4, 5, 6], "fail": None}],))
+    t.start()
+    t.join(0.5)
+    waited = t.is_alive()
+    other.write(b'"fail":null}\n')
+    other.flush()
+    fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+    other.close()
+    t.join(5)
+    assert waited  # it waited for the other writer's line to end
+    assert sorted(cache.load()) == ["a", "b"]
+    assert path.read_bytes().count(b"\n") == 2

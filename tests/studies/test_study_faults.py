@@ -71,11 +71,10 @@ def test_an_image_method_on_labels_only_data_is_a_usage_error_before_any_work(tm
 
 
 @pytest.mark.parametrize("record,table,message", [
-    ("[1, 2, 3]", None, "cannot read study record {json}: expected a JSON object, got list"),
-    ('{"settings": [1]}', None, "cannot read study record {json}: its settings are list, not an object"),
-    ("{not json", None, "cannot read study record {json}: Expecting property name"),
-    ('{"settings": {}}', "a,b\n1,2\n", "cannot draw {csv}: it has no column 'skipped' that study 'landmark-count' plots "
-                                      "(columns: a, b)")])
+    ("[1, 2, 3]", None, "damaged study record {json}: expected a JSON object, got list"),
+    ('{"settings": [1]}', None, "damaged study record {json}: 'settings' is not an object"),
+    ("{not json", None, "damaged study record {json}: not JSON"),
+    ('{"settings": {}}', "a,b\n1,2\n", "study table {csv} cannot be drawn by landmark-count's plot (KeyError")])
 def test_plot_of_a_damaged_study_record_or_table_is_one_line_naming_the_file(tmp_path, record, table, message):
     """`posebench plot` of a record holding a list named the CSV beside it; a table of other columns
     ended in KeyError 'n_points'. Now one line naming the file at fault and what is wrong."""
@@ -89,3 +88,36 @@ def test_plot_of_a_damaged_study_record_or_table_is_one_line_naming_the_file(tmp
     line = one_line_error(run_cli("plot", "landmark-count", "--results-dir", str(tmp_path)), 1)
     assert message.format(json=json_, csv=csv) in line, line
     assert not (tmp_path / "figures").exists() or not any((tmp_path / "figures").iterdir())
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda t: b"", "is not the one its study stored"),
+    (lambda t: t.replace(b"mae_yaw", b"xx", 1), "is not the one its study stored"),
+    (lambda t: t.replace(b"\n6,6,", b"\n6,abc,", 1), "is not the one its study stored"),
+])
+def test_plot_of_a_damaged_or_edited_table_is_one_line(tmp_path, damage, why):
+    """A stored study table of 0 bytes, without a column, or with text where a number was: one line
+    naming it (was 'unexpected KeyError', or a figure drawn from the edited table)."""
+    from cli_fixtures import one_line_error, run_cli
+
+    res = tmp_path / "res"
+    r = CliRunner().invoke(main, ["study", "keypoints", "--dataset-option", "n=20", "--results-dir", str(res)])
+    assert r.exit_code == 0, r.output
+    csv = res / "tables" / "keypoints-synthetic.csv"
+    assert b"\n6,6," in csv.read_bytes()
+    csv.write_bytes(damage(csv.read_bytes()))
+    line = one_line_error(run_cli("plot", "keypoints", "--results-dir", str(res)), 1)
+    assert f"study table {csv} {why}" in line
+    assert not (res / "figures").exists()
+
+
+def test_plot_names_the_damaged_record_not_the_table(tmp_path):
+    from cli_fixtures import one_line_error, run_cli
+
+    res = tmp_path / "res"
+    assert CliRunner().invoke(main, ["study", "keypoints", "--dataset-option", "n=20", "--results-dir", str(res)]).exit_code == 0
+    rec = res / "tables" / "keypoints-synthetic.json"
+    for text, why in (("", "not JSON"), ("[1]", "expected a JSON object"), ('{"settings": [1]}', "'settings' is not")):
+        rec.write_text(text)
+        line = one_line_error(run_cli("plot", "keypoints", "--results-dir", str(res)), 1)
+        assert f"damaged study record {rec}: {why}" in line

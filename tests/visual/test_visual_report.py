@@ -143,3 +143,34 @@ def test_report_reads_well(tmp_path):
     assert "https://example.org/a/b" in text  # a URL is no path
     for page in (tmp_path / "report" / "runs").glob("*.html"):
         assert str(tmp_path) not in page.read_text(), page
+
+
+def _cell(table: bytes, row: int, column: str, value: bytes) -> bytes:
+    """``table`` (CSV bytes) with the cell of data row ``row`` (1 = first) in ``column`` replaced."""
+    lines = table.split(b"\n")
+    cells = lines[row].split(b",")
+    cells[lines[0].split(b",").index(column.encode())] = value
+    lines[row] = b",".join(cells)
+    return b"\n".join(lines)
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda t: b"", "empty (no header)"),
+    (lambda t: t.replace(b"err_mean", b"errx", 1), "no column 'err_mean'"),
+    (lambda t: t[: t.index(b"\n", t.index(b"\n") + 1) + 1], "1 rows where its run record says 30 samples"),
+    (lambda t: _cell(t, 1, "pred_yaw", b"abc"), "column 'pred_yaw' holds 'abc' in row 2, not a number"),
+])
+def test_gallery_of_a_damaged_per_sample_table_is_one_line(results, tmp_path, damage, why):
+    """A run's CSV of 0 bytes, without a column, truncated or holding text where a number belongs:
+    one line naming the file (was EmptyDataError / KeyError / ValueError as "unexpected", or a
+    fingerprint mismatch that blamed the dataset)."""
+    from cli_fixtures import one_line_error, run_cli
+
+    res = tmp_path / "res"
+    shutil.copytree(results / "runs", res / "runs")
+    csv = next((res / "runs").glob("*.csv"))
+    csv.write_bytes(damage(csv.read_bytes()))
+    r = run_cli("gallery", "--method", "gt-landmarks", "--dataset", "synthetic", "--results-dir", str(res))
+    line = one_line_error(r, 1)
+    assert f"damaged per-sample table {csv}" in line and why in line
+    assert not (res / "galleries").exists()
