@@ -23,8 +23,10 @@ def check_labels(dataset: Dataset) -> Dataset:
     """Range-check every sample's truth, in place, for every dataset (the registry calls it on
     each one it creates, plugins' included):
 
-    * a pose with a NaN or infinite angle is moved to ``dataset.invalid`` (a per-sample failure
-      the run records and counts: ``non-finite label (yaw=inf, ...)``), never evaluated;
+    * a pose with an infinite angle, or NaN in an angle the dataset labels, is moved to
+      ``dataset.invalid`` (a per-sample failure the run records and counts: ``non-finite label
+      (yaw=inf, ...)``), never evaluated. An angle that is NaN in every sample is one the dataset
+      does not label (AFW gives yaw alone: its pitch and roll are NaN by design) and is left alone;
     * when more than half of the samples (of 2 or more) have an angle beyond
       :data:`UNIT_LIMIT_DEG`, the labels are in the wrong unit: :class:`DataError`, one line
       naming the dataset and the count (a valid-looking run of 1718-degree truths was stored).
@@ -35,16 +37,17 @@ def check_labels(dataset: Dataset) -> Dataset:
     from posebench.errors import DataError
 
     keep = []
-    for s in dataset.samples:
-        a = np.asarray(s.pose.as_array(), np.float64)
-        if not np.all(np.isfinite(a)):
+    poses = np.array([np.asarray(s.pose.as_array(), np.float64) for s in dataset.samples]).reshape(-1, 3)
+    labelled = ~np.isnan(poses).all(axis=0) if len(poses) else np.ones(3, bool)  # angles the dataset gives
+    for s, a in zip(dataset.samples, poses):
+        if np.isinf(a).any() or np.isnan(a[labelled]).any():
             values = ", ".join(f"{k}={v:g}" for k, v in zip(("yaw", "pitch", "roll"), a))
             dataset.invalid.append((s.id, f"non-finite label ({values})"))
         else:
             keep.append(s)
     if len(keep) != len(dataset.samples):
         dataset.samples[:] = keep
-    beyond = sum(1 for s in keep if np.max(np.abs(s.pose.as_array())) > UNIT_LIMIT_DEG)
+    beyond = sum(1 for s in keep if np.nanmax(np.abs(np.asarray(s.pose.as_array(), np.float64))) > UNIT_LIMIT_DEG)
     if len(keep) >= 2 and beyond * 2 > len(keep):
         raise DataError(f"dataset {dataset.name!r}: {beyond} of {len(keep)} labels have an angle beyond "
                         f"+-{UNIT_LIMIT_DEG:g} degrees: the labels are in the wrong unit (degrees stored where the "

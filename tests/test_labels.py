@@ -62,6 +62,24 @@ def test_a_non_finite_label_is_a_recorded_failure_not_an_evaluated_sample(tmp_pa
     assert np.isfinite(res.record["summary"]["mae"])
 
 
+def test_an_angle_no_sample_labels_is_not_a_failure_but_nan_in_a_labelled_one_is():
+    """AFW labels yaw alone (pitch and roll NaN in every sample, by design): every face is kept.
+    A NaN yaw beside them (an angle the dataset does label) is that face's recorded failure.
+    (The check first refused every AFW face as a non-finite label.)"""
+    from posebench.datasets.base import Dataset, Sample
+    from posebench.labels import check_labels
+    from posebench.pose import Pose
+
+    nan = float("nan")
+    afw = Dataset("afw-like", "t-v1", [Sample(f"s{i}", Pose(y, nan, nan), (64, 64)) for i, y in enumerate([10.0, -20.0, nan, 30.0])])
+    check_labels(afw)
+    assert [s.id for s in afw.samples] == ["s0", "s1", "s3"]
+    assert [sid for sid, _ in afw.invalid] == ["s2"]
+    full = Dataset("full", "t-v1", [Sample("a", Pose(1.0, 2.0, 3.0), (64, 64)), Sample("b", Pose(1.0, nan, 3.0), (64, 64))])
+    check_labels(full)
+    assert [s.id for s in full.samples] == ["a"] and full.invalid[0][0] == "b"
+
+
 def test_labels_in_degrees_where_radians_belong_are_one_line(tmp_path):
     """AFLW2000 files whose Pose_Para hold degrees (the format has radians) read as 573-2865
     degree truths and were stored as a valid run with filter=none; now one line, nothing stored."""
