@@ -88,8 +88,7 @@ class Sandbox:
             if onnx.is_dir():
                 shutil.copytree(onnx, root / "cache" / "onnx", copy_function=os.link)
         env = {**os.environ, "POSEBENCH_DATA": str(root), "POSEBENCH_WEIGHTS": self.weights}
-        env.pop("PYTHONPATH", None)
-        if pythonpath is not None:
+        if pythonpath is not None:  # else this process's PYTHONPATH, if any: the same posebench
             env["PYTHONPATH"] = str(pythonpath)
         return env, self.tmp / f"results{self.n}"
 
