@@ -5,10 +5,10 @@ The authors' pipeline runs in *their* environment (``--authors-python``: the Pyt
 throw-away environment the reference script of ``scripts/`` builds), as a child process that
 loads it once (``posebench/authors/*_timing.py``); then passes alternate -- one of posebench's
 (``estimate_batch`` on the same decoded images, one image per call), one of the authors' --
-``--repeat`` times each, so both see the same load. Printed: min and median per side, the ratio
-of medians ("posebench is Nx the authors' speed": above 1 is faster), the load average before
-and after. Methods: ``mediapipe`` (the ``mediapipe`` package's ``FaceMesh.process``: landmarks
-only, where posebench's side also computes the pose) and ``3ddfa-v2`` (the authors'
+``--repeat`` times each, so both see the same load. Printed: min and median per side,
+posebench's time as a multiple of the authors' (ratio of medians: below 1 is faster), the load
+average before and after. Methods: ``mediapipe`` (the ``mediapipe`` package's
+``FaceMesh.process``: landmarks only, where posebench's side also computes the pose) and ``3ddfa-v2`` (the authors'
 ``TDDFA_ONNX`` steps with their ONNX conversion and landmark ROI; ``--authors-src`` is their
 repository).
 """
@@ -26,6 +26,7 @@ from pathlib import Path
 import click
 
 from posebench.commands.bench import bench
+from posebench.commands.bench_table import Row, finish, format_rows
 from posebench.errors import DataError, UsageError
 
 TIMING = Path(__file__).resolve().parents[1] / "authors"
@@ -100,6 +101,40 @@ def posebench_pass(method, faces) -> tuple[float, int]:
     return (time.perf_counter() - t) * 1e3 / len(faces), sum(not isinstance(o, SampleFailure) for o in out)
 
 
+def authors_rows(method_name: str, authors_python: str, authors_src: str | None, data_dir: Path,
+                 opts: dict[str, str], repeats: int, limit: int | None) -> tuple[list[Row], list[str]]:
+    """posebench's side and the authors' (the baseline), ``repeats`` interleaved passes each."""
+    from posebench.commands.bench_methods import _faces
+    from posebench.method import create_method
+
+    faces = _faces(data_dir, limit)
+    paths = [Path(data_dir) / f"{f.id}.jpg" for f in faces]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise DataError(f"{len(missing)} images are not .jpg files beside their .mat (e.g. {missing[0].name})")
+    method = create_method(method_name, opts)
+    posebench_pass(method, faces[:2])  # warm-up
+    theirs = AuthorsPipeline(authors_command(method_name, authors_python, authors_src, paths, opts))
+    load0 = _load()
+    mine, their, info, found = [], [], {}, 0
+    try:
+        for _ in range(repeats):
+            ms, found = posebench_pass(method, faces)
+            mine.append(ms)
+            info = theirs.run_pass()
+            their.append(info["ms_per_image"])
+    finally:
+        theirs.close()
+    base = f"authors' pipeline ({info.get('version', '?')})"
+    rows = [Row(f"authors {method_name}", base, "", "ms/image", len(faces), repeats, min(their), statistics.median(their),
+                note=f"{info.get('found')} of {info.get('images')} found"),
+            Row(f"authors {method_name}", f"posebench {method.label()}", base, "ms/image", len(faces), repeats, min(mine),
+                statistics.median(mine), note=f"{found} of {len(faces)} with a pose; one image per call")]
+    lines = [f"{method_name} on {len(faces)} images of {data_dir}, {repeats} interleaved passes each; "
+             f"load {load0} before, {_load()} after; {os.cpu_count()} CPU cores"]
+    return finish(rows), lines
+
+
 @bench.command("authors")
 @click.option("-m", "--method", "method_name", required=True, type=click.Choice(METHODS), help="The method to compare.")
 @click.option("--authors-python", required=True, type=click.Path(exists=True, dir_okay=False),
@@ -113,35 +148,9 @@ def posebench_pass(method, faces) -> tuple[float, int]:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images.")
 def bench_authors(method_name, authors_python, authors_src, data_dir, options, repeat, limit) -> None:
     """posebench's method against its authors' own pipeline on the same images, interleaved passes."""
-    from posebench.commands.bench_methods import _faces
     from posebench.commands.common import parse_kv
-    from posebench.method import create_method
 
-    opts = parse_kv(options)
-    faces = _faces(data_dir, limit)
-    paths = [Path(data_dir) / f"{f.id}.jpg" for f in faces]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise DataError(f"{len(missing)} images are not .jpg files beside their .mat (e.g. {missing[0].name})")
-    method = create_method(method_name, opts)
-    posebench_pass(method, faces[:2])  # warm-up
-    theirs = AuthorsPipeline(authors_command(method_name, authors_python, authors_src, paths, opts))
-    load0 = _load()
-    mine, their, info = [], [], {}
-    try:
-        for _ in range(repeat):
-            ms, found = posebench_pass(method, faces)
-            mine.append(ms)
-            info = theirs.run_pass()
-            their.append(info["ms_per_image"])
-    finally:
-        theirs.close()
-    ratio = statistics.median(their) / statistics.median(mine)
-    click.echo(f"{method_name} on {len(faces)} images of {data_dir}, {repeat} interleaved passes each; "
-               f"load {load0} before, {_load()} after; {os.cpu_count()} CPU cores")
-    click.echo(f"  posebench {method.label()}: median {statistics.median(mine):.2f} ms/image, min {min(mine):.2f}; "
-               f"{found} of {len(faces)} with a pose")
-    click.echo(f"  authors ({info.get('version', '?')}): median {statistics.median(their):.2f} ms/image, "
-               f"min {min(their):.2f}; {info.get('found')} of {info.get('images')} found")
-    click.echo(f"  posebench at {ratio:.2f}x the authors' speed ({'faster' if ratio >= 1 else 'slower'})")
+    rows, lines = authors_rows(method_name, authors_python, authors_src, data_dir, parse_kv(options), repeat, limit)
+    click.echo(lines[0])
+    click.echo(format_rows(rows))
 COMMANDS: list = []  # a subcommand of `bench`, registered by the decorator

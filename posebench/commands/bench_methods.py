@@ -197,7 +197,7 @@ def methods_rows(faces, names: list[str], options: dict[str, dict[str, str]], re
         except PosebenchError as exc:
             rows.append(Row("methods", name, note=f"skipped: {exc}"))
             continue
-        except ImportError as exc:
+        except ImportError as exc:  # an optional package the method needs
             rows.append(Row("methods", name, note=f"skipped: {exc}"))
             continue
         bench_name = f"methods {name}"
