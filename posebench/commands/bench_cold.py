@@ -3,8 +3,9 @@ the plain script a researcher would write (issue 24, acceptance 1).
 
 Each timed path is a fresh process: ``posebench study lowres`` (dlib, FSA-Net, WHENet and
 gt-landmarks, factors 1/5/10/15) or ``posebench run -m METHOD``, each into a new results folder
-and a new posebench data root (no prediction or file-digest cache: *cold*; only WHENet's ONNX
-export, a one-off install cost the plain script also reuses, is linked in), against
+and a new posebench data root (no prediction or file-digest cache: *cold*; only the ONNX files
+derived once per weights file -- WHENet's export, which the plain script also reads, and FSA-Net's
+batch-dynamic copies -- are linked in from the untimed warm-up: one-off install costs), against
 ``scripts/plain_lowres.py`` (``cv2.imread`` once per image, the same models in a loop; with
 ``--factors 1 --methods METHOD`` the plain loop of one method). With ``--before DIR`` (a folder
 holding another installed ``posebench``, put first on ``PYTHONPATH``, e.g. made by ``pip install

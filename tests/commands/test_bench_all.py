@@ -34,10 +34,10 @@ def test_bench_all_writes_one_table(tmp_path):
     assert any(r["note"].startswith("skipped: ") for r in rows if r["bench"] == "methods")  # weights absent here
     md = (out / "bench.md").read_text()
     assert "- command: `posebench bench all" in md and "- date (UTC): " in md and "- machine: " in md
-    assert "methods " in md.split("load average")[1] and "x the baseline's time" in md and "faster" not in md
+    assert "methods " in md.split("load average")[1] and "x the baseline's time" in md and "x faster" not in md
 
 
 def test_bench_all_refuses_an_out_file(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
-    assert "--out folder" in one_line_error(run_cli("bench", "all", "--out", str(f)))
+    assert "--out folder" in one_line_error(run_cli("bench", "all", "--out", str(f / "sub")))  # under a file
