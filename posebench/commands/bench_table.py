@@ -37,7 +37,7 @@ class Row:
     bench: str
     case: str
     baseline: str = ""
-    unit: str = "ms/face"
+    unit: str = ""
     n: int = 0
     repeats: int = 0
     min: float = math.nan
