@@ -148,8 +148,16 @@ def measure_cold(bench_name: str, commands: dict[str, Callable[[dict[str, str], 
                 if hit:
                     net.append(float(hit.group(1)))
             echo(f"  {name}: {m.wall_s:.2f} s, peak {m.peak_mb:.0f} MB")
+    plain_walls = walls["plain script"]
+
+    def note(name: str) -> str:
+        if name == "plain script":
+            return "cold process, wall time"
+        per_round = ", ".join(f"{w / p:.2f}x" for w, p in zip(walls[name], plain_walls))
+        return f"cold process, wall time; each round against that round's plain script: {per_round}"
+
     rows = [Row.timed(bench_name, name, ws, unit="s", baseline="" if name == "plain script" else "plain script",
-                      peak_mb=statistics.median(peaks[name]), note="cold process, wall time")
+                      peak_mb=statistics.median(peaks[name]), note=note(name))
             for name, ws in walls.items()]
     return rows, loads, net
 

@@ -49,6 +49,8 @@ def test_bench_run_fsanet_against_the_plain_loop_and_the_network(tiny):
     _check_ratios(rows, "plain script")
     assert rows[1].baseline == "plain script" and rows[4].baseline == "network only"
     assert rows[2].median < rows[0].median  # the network is part of the plain script's wall time
+    per_round = rows[1].samples[0] / rows[0].samples[0]
+    assert rows[1].note.endswith(f"that round's plain script: {per_round:.2f}x")
 
 
 def test_bench_lowres_against_the_plain_script(tiny):
