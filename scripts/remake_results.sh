@@ -70,3 +70,14 @@ else echo "bench authors -m 3ddfa-v2 skipped: TDDFA_PYTHON / TDDFA_SRC (the auth
 # the leaderboard (links the galleries) and the report
 $pb leaderboard --results-dir "$out" --paper >/dev/null
 $pb report --results-dir "$out" >/dev/null
+# optional, not part of the deterministic remake (speed depends on the machine and its load):
+# POSEBENCH_BENCH=1 re-makes results/bench (results/README.md, docs/bench.md); BEFORE=DIR adds a
+# posebench installed there (pip install --no-deps --target DIR CHECKOUT) to the lowres/run tables
+if [ "${POSEBENCH_BENCH:-0}" = 1 ]; then
+  B=(--data-dir $S --fsanet-dir $F --whenet-weights $W)
+  $pb bench all "${B[@]}" --yunet-model $Y -o 3ddfa-v2.weights=$T -o mediapipe.model=$MP/face_landmark.tflite \
+    -o mediapipe.detector_model=$MP/face_detection_short_range.tflite --skip lowres --skip run --out "$out/bench" >/dev/null
+  before=(); [ -n "${BEFORE:-}" ] && before=(--before "$BEFORE")
+  $pb bench lowres "${B[@]}" --repeats 3 "${before[@]}" > "$out/bench/lowres.txt"
+  $pb bench run "${B[@]}" --repeats 3 "${before[@]}" > "$out/bench/run.txt"
+fi

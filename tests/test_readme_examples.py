@@ -58,6 +58,11 @@ EXPECTED = {
     "-o hopenet.weights=ckpt/split{seed}.pkl": "BIWI_FOLDER",
     "posebench bench hopenet": "aflw2000 does not exist",  # the AFLW2000 images in the data root
     "posebench bench methods": "aflw2000 does not exist",
+    "posebench bench engines": "aflw2000 does not exist",
+    "posebench bench dlib-boxes": "aflw2000 does not exist",
+    "posebench bench lowres": "aflw2000 does not exist",
+    "posebench bench run": "aflw2000 does not exist",
+    "posebench bench all --out results/bench": "aflw2000 does not exist",
     "posebench runs rm KEY": "'KEY'",  # a key that `runs list` shows
 }
 

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from posebench.errors import UsageError
-from posebench.fileio import write_atomic
+from posebench.onnxcache import read_cached as read_cached_export
+from posebench.onnxcache import write_cached as write_cached_export
 
 from .nets import INPUT_SIZE, Degrees
 
@@ -129,34 +130,6 @@ def onnx_cache_path(arch: str, weights_hash: str) -> Path | None:
     if _NO_EXPORT_CACHE.get():
         return None
     return data_root() / "cache" / "onnx" / f"{arch}-{weights_hash[:20]}-v{EXPORT_FORMAT}-opset{OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
-
-
-def _digest_path(cache: Path) -> Path:
-    return cache.with_name(cache.name + ".sha256")
-
-
-def read_cached_export(cache: Path) -> bytes | None:
-    """The cached export's bytes when they match the SHA-256 written next to them at export time
-    (``<file>.sha256``); None when absent, unreadable, damaged or replaced (then it is rebuilt)."""
-    import hashlib
-
-    try:
-        model = cache.read_bytes()
-        expected = _digest_path(cache).read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return model if hashlib.sha256(model).hexdigest() == expected else None
-
-
-def write_cached_export(cache: Path, model: bytes) -> None:
-    """Store an export and its SHA-256; a read-only or unusable data root only costs a re-export."""
-    import hashlib
-
-    try:
-        write_atomic(cache, model)
-        write_atomic(_digest_path(cache), hashlib.sha256(model).hexdigest() + "\n")
-    except OSError:
-        pass
 
 
 def cached_session(export, threads: int, cache: Path | None = None):

@@ -41,15 +41,10 @@ def load_network(weights: str | Path | None = None) -> tuple[torch.nn.Module, Pa
 
 def cached_export(export, cache: Path | None) -> bytes:
     """The ONNX bytes ``export()`` makes, reused from ``cache`` when its SHA-256 matches (the
-    cache of :func:`posebench.methods.hopenet.engine.cached_session`)."""
-    from posebench.methods.hopenet.engine import read_cached_export, write_cached_export
+    cache of :func:`posebench.methods.hopenet.engine.cached_session`, :mod:`posebench.onnxcache`)."""
+    from posebench.onnxcache import cached_bytes
 
-    model = read_cached_export(cache) if cache is not None else None
-    if model is None:
-        model = export()
-        if cache is not None:
-            write_cached_export(cache, model)
-    return model
+    return cached_bytes(export, cache)
 
 
 def make_engine(name: str, net: torch.nn.Module, threads: int, weights_hash: str, device: str = "cpu"):

@@ -5,13 +5,10 @@ The authors' pipeline runs in *their* environment (``--authors-python``: the Pyt
 throw-away environment the reference script of ``scripts/`` builds), as a child process that
 loads it once (``posebench/authors/*_timing.py``); then passes alternate -- one of posebench's
 (``estimate_batch`` on the same decoded images, one image per call), one of the authors' --
-``--repeat`` times each, so both see the same load. Printed: min and median per side, the ratio
-of medians ("posebench is Nx the authors' speed": above 1 is faster), the load average before
-and after; and, where the child reports it, the same ratio by process CPU time (less moved than
-wall time by other jobs on a shared machine). ``--out FILE`` writes the same lines to a file (atomically), headed by the command,
-the date (UTC) and the machine (CPU model, cores, Python) -- the form of
-``results/bench/authors-*.txt``. Methods: ``mediapipe`` (the ``mediapipe`` package's ``FaceMesh.process``: landmarks
-only, where posebench's side also computes the pose) and ``3ddfa-v2`` (the authors'
+``--repeat`` times each, so both see the same load. Printed: min and median per side,
+posebench's time as a multiple of the authors' (ratio of medians: below 1 is faster), the load
+average before and after. Methods: ``mediapipe`` (the ``mediapipe`` package's
+``FaceMesh.process``: landmarks only, where posebench's side also computes the pose) and ``3ddfa-v2`` (the authors'
 ``TDDFA_ONNX`` steps with their ONNX conversion and landmark ROI; ``--authors-src`` is their
 repository).
 """
@@ -29,6 +26,7 @@ from pathlib import Path
 import click
 
 from posebench.commands.bench import bench
+from posebench.commands.bench_table import Row, finish, format_rows
 from posebench.commands.common import count
 from posebench.errors import DataError, UsageError
 from posebench.limits import MAX_REPEATS
@@ -137,6 +135,48 @@ def posebench_pass(method, faces) -> tuple[float, int, float]:
     return (time.perf_counter() - t) * 1e3 / len(faces), sum(not isinstance(o, SampleFailure) for o in out), cpu
 
 
+def authors_rows(method_name: str, authors_python: str, authors_src: str | None, data_dir: Path,
+                 opts: dict[str, str], repeats: int, limit: int | None) -> tuple[list[Row], list[str]]:
+    """posebench's side and the authors' (the baseline), ``repeats`` interleaved passes each."""
+    from posebench.commands.bench_methods import _faces
+    from posebench.method import create_method
+
+    faces = _faces(data_dir, limit)
+    paths = [Path(data_dir) / f"{f.id}.jpg" for f in faces]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise DataError(f"{len(missing)} images are not .jpg files beside their .mat (e.g. {missing[0].name})")
+    method = create_method(method_name, opts)
+    posebench_pass(method, faces[:2])  # warm-up
+    theirs = AuthorsPipeline(authors_command(method_name, authors_python, authors_src, paths, opts))
+    load0 = _load()
+    mine, their, info, found, mine_cpu, their_cpu = [], [], {}, 0, [], []
+    try:
+        for _ in range(repeats):
+            ms, found, cpu = posebench_pass(method, faces)
+            mine.append(ms)
+            mine_cpu.append(cpu)
+            info = theirs.run_pass()
+            their.append(info["ms_per_image"])
+            if isinstance(info.get("cpu_ms_per_image"), (int, float)):
+                their_cpu.append(float(info["cpu_ms_per_image"]))
+    finally:
+        theirs.close()
+    base = f"authors' pipeline ({info.get('version', '?')})"
+    rows = [Row(f"authors {method_name}", base, "", "ms/image", len(faces), repeats, min(their), statistics.median(their),
+                note=f"{info.get('found')} of {info.get('images')} found"),
+            Row(f"authors {method_name}", f"posebench {method.label()}", base, "ms/image", len(faces), repeats, min(mine),
+                statistics.median(mine), note=f"{found} of {len(faces)} with a pose; one image per call")]
+    if len(their_cpu) == len(mine_cpu):  # process CPU time: less moved than wall time by other jobs on the machine
+        rows += [Row(f"authors {method_name} (CPU)", base, "", "CPU ms/image", len(faces), repeats, min(their_cpu),
+                     statistics.median(their_cpu), note="the authors' process, time.process_time"),
+                 Row(f"authors {method_name} (CPU)", f"posebench {method.label()}", base, "CPU ms/image", len(faces),
+                     repeats, min(mine_cpu), statistics.median(mine_cpu), note="posebench's process, time.process_time")]
+    lines = [f"{method_name} on {len(faces)} images of {data_dir}, {repeats} interleaved passes each; "
+             f"load {load0} before, {_load()} after; {os.cpu_count()} CPU cores"]
+    return finish(rows), lines
+
+
 @bench.command("authors")
 @click.option("-m", "--method", "method_name", required=True, type=click.Choice(METHODS), help="The method to compare.")
 @click.option("--authors-python", required=True, type=click.Path(exists=True, dir_okay=False),
@@ -152,59 +192,21 @@ def posebench_pass(method, faces) -> tuple[float, int, float]:
               help="Also write the table to this file (with the command, date and machine), e.g. results/bench/authors-mediapipe.txt.")
 def bench_authors(method_name, authors_python, authors_src, data_dir, options, repeat, limit, out) -> None:
     """posebench's method against its authors' own pipeline on the same images, interleaved passes."""
-    from posebench.commands.bench_methods import _faces
+    from datetime import datetime, timezone
+
     from posebench.commands.common import parse_kv
-    from posebench.method import create_method
+    from posebench.fileio import writable_folder, write_atomic
 
-    opts = parse_kv(options)
     if out is not None:
-        from posebench.fileio import writable_folder
-
         writable_folder(out.resolve().parent, "folder of --out")  # checked before any work
-    faces = _faces(data_dir, limit)
-    paths = [Path(data_dir) / f"{f.id}.jpg" for f in faces]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise DataError(f"{len(missing)} images are not .jpg files beside their .mat (e.g. {missing[0].name})")
-    method = create_method(method_name, opts)
-    posebench_pass(method, faces[:2])  # warm-up
-    theirs = AuthorsPipeline(authors_command(method_name, authors_python, authors_src, paths, opts))
-    load0 = _load()
-    mine, their, info, mine_cpu, their_cpu = [], [], {}, [], []
-    try:
-        for _ in range(repeat):
-            ms, found, cpu = posebench_pass(method, faces)
-            mine.append(ms)
-            mine_cpu.append(cpu)
-            info = theirs.run_pass()
-            their.append(info["ms_per_image"])
-            if isinstance(info.get("cpu_ms_per_image"), (int, float)):
-                their_cpu.append(float(info["cpu_ms_per_image"]))
-    finally:
-        theirs.close()
-    ratio = statistics.median(their) / statistics.median(mine)
-    lines = [f"{method_name} on {len(faces)} images of {data_dir}, {repeat} interleaved passes each; "
-             f"load {load0} before, {_load()} after; {os.cpu_count()} CPU cores",
-             f"  posebench {method.label()}: median {statistics.median(mine):.2f} ms/image, min {min(mine):.2f}; "
-             f"{found} of {len(faces)} with a pose",
-             f"  authors ({info.get('version', '?')}): median {statistics.median(their):.2f} ms/image, "
-             f"min {min(their):.2f}; {info.get('found')} of {info.get('images')} found",
-             f"  posebench at {ratio:.2f}x the authors' speed ({'faster' if ratio >= 1 else 'slower'})"]
-    if their_cpu:  # CPU time is less moved by other jobs on the machine than wall time
-        cpu_ratio = statistics.median(their_cpu) / statistics.median(mine_cpu)
-        lines.append(f"  CPU time: posebench median {statistics.median(mine_cpu):.2f} ms/image, authors "
-                     f"{statistics.median(their_cpu):.2f}: posebench at {cpu_ratio:.2f}x by CPU time")
-    for line in lines:
-        click.echo(line)
+    rows, lines = authors_rows(method_name, authors_python, authors_src, data_dir, parse_kv(options), repeat, limit)
+    text = lines[0] + "\n" + format_rows(rows)
+    click.echo(text)
     if out is not None:
-        from datetime import datetime, timezone
-
-        from posebench.fileio import write_atomic
-
         head = [f"# {command_line(method_name, authors_python, authors_src, data_dir, options, repeat, limit)}",
-                f"# {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; {machine()}",
-                f"# per side: {repeat} passes over the images, one image per call, alternating with the other side; "
-                "ratio = authors' median / posebench's median"]
-        write_atomic(out, "\n".join(head + lines) + "\n")
-        click.echo(f"wrote {out}")
+                f"# {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; {machine()}"]
+        write_atomic(out, "\n".join(head) + "\n" + text.rstrip("\n") + "\n")
+        click.echo(f"wrote {out}", err=True)
+
+
 COMMANDS: list = []  # a subcommand of `bench`, registered by the decorator

@@ -5,7 +5,7 @@ For WHENet and FSA-Net (``onnx-headpose``), the faces of the AFLW2000 images are
 (the method's own crop and normalisation), then every engine runs the same inputs at batch 1 and
 at ``--batch-size``: rounds interleaved across engines, median and best ms/face, each engine's
 speed as a ratio of medians against onnxruntime at the same batch size, measured in the same run;
-the machine's load is printed before and after. Agreement: every engine's largest wrapped angle
+the machine's load is printed before and after. Ratios are ``Nx the baseline's time``. Agreement: every engine's largest wrapped angle
 difference from the reference engine (WHENet: torch, the ported network itself; FSA-Net:
 onnxruntime, the authors' ONNX files). With ``--int8`` each method is also asked for
 ``precision=int8`` calibrated and checked on the same images: the gate's refusal is printed
@@ -14,15 +14,13 @@ onnxruntime, the authors' ONNX files). With ``--int8`` each method is also asked
 
 from __future__ import annotations
 
-import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from posebench.commands.bench import bench
+from posebench.commands.bench_table import Row, finish, format_rows, interleave, load
 from posebench.commands.common import count
 from posebench.errors import DataError, UsageError
 
@@ -51,6 +49,55 @@ def _paths(method: str, opts: dict, engines: tuple[str, ...], faces, batch: int)
     return out
 
 
+def engines_rows(data_dir: Path, whenet_weights: str | None, fsanet_dir: str | None, batch_size: int, rounds: int,
+                 threads: int, limit: int | None, int8: bool, chosen: list[str],
+                 progress: Callable[[], None] | None = None) -> list[Row]:
+    """The rows of ``bench engines`` (module doc): per method, engine and batch size, ms/face
+    against onnxruntime at the same batch, the largest angle difference from the reference engine;
+    a row ``int8 gate`` with what the gate decided."""
+    from posebench import create_dataset
+    from posebench.engines import angle_error
+    from posebench.imageio import read_image
+    from posebench.method import FaceInput, create_method
+    from posebench.methods.hopenet.engine import cpu_threads
+
+    samples = [s for s in create_dataset("aflw2000", data_dir=str(data_dir)).samples if s.image_path is not None][:limit]
+    if not samples:
+        raise DataError(f"no images in {data_dir}")
+    faces = [FaceInput.from_sample(s, read_image(s.image_path), exact=False) for s in samples]
+    n, n_threads = len(faces), threads or cpu_threads()
+    batch = min(batch_size, n)
+    setups = {"whenet": ("whenet", {"weights": whenet_weights} if whenet_weights else {}, ("torch", "onnxruntime", "openvino"), "torch"),
+              "fsanet": ("onnx-headpose", {"model_dir": fsanet_dir} if fsanet_dir else {}, ("onnxruntime", "openvino"), "onnxruntime")}
+    rows: list[Row] = []
+    for key in chosen:
+        method, opts, engines, ref = setups[key]
+        opts = {**{k: str(v) for k, v in opts.items()}, "threads": str(n_threads)}
+        paths = _paths(method, opts, engines, faces, batch)
+        gate = ""
+        if int8:
+            try:
+                q = create_method(method, {**opts, "engine": "onnxruntime", "precision": "int8", "int8_images": str(data_dir)})
+                gate = f"admitted: {q.int8_error:.3g} deg max from fp32"
+                paths["onnxruntime int8"] = _paths(method, {**opts, "precision": "int8", "int8_images": str(data_dir)},
+                                                   ("onnxruntime",), faces, batch)["onnxruntime"]
+            except UsageError as exc:
+                gate = f"refused: {exc}"
+        angles = {name: fn(batch) for name, fn in paths.items()}  # warm-up, and the agreement check
+        calls = {f"{name} batch {b}": (lambda fn=fn, b=b: fn(b)) for name, fn in paths.items() for b in (1, batch)}
+        times, _ = interleave(calls, rounds, progress)
+        for name in paths:
+            for b in (1, batch):
+                case = f"{name} batch {b}"
+                rows.append(Row.timed(f"engines {key}", case, times[case], per=n,
+                                      baseline="" if name == "onnxruntime" else f"onnxruntime batch {b}",
+                                      max_diff_deg=float(angle_error(angles[name], angles[ref]).max()),
+                                      note=f"network only; {n_threads} threads; max |d| from {ref}"))
+        if gate:
+            rows.append(Row(f"engines {key}", "int8 gate", note=gate))
+    return finish(rows)
+
+
 @bench.command("engines")
 @click.option("--data-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="AFLW2000-3D folder with images (.jpg next to .mat); default: <data root>/aflw2000.")
@@ -69,70 +116,24 @@ def bench_engines(data_dir: Path | None, whenet_weights: str | None, fsanet_dir:
     """Time each engine of WHENet (torch, onnxruntime, openvino f32) and FSA-Net (onnxruntime,
     openvino f32), interleaved, against onnxruntime in the same run; print each engine's largest
     angle difference from the reference engine, and what the int8 gate decides."""
-    import numpy as np
     from tqdm.auto import tqdm
 
-    from posebench import create_dataset
     from posebench.acquire.defaults import default_dir
     from posebench.commands.common import show_progress
-    from posebench.engines import angle_error
-    from posebench.imageio import read_image
-    from posebench.method import FaceInput, create_method
-    from posebench.methods.hopenet.engine import cpu_threads
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     if not chosen or set(chosen) - {"whenet", "fsanet"}:
         raise UsageError(f"--methods must name whenet and/or fsanet, got {methods!r}")
     data_dir = data_dir or default_dir("aflw2000")
-    samples = [s for s in create_dataset("aflw2000", data_dir=str(data_dir)).samples if s.image_path is not None][:limit]
-    if not samples:
-        raise DataError(f"no images in {data_dir}")
-    faces = [FaceInput.from_sample(s, read_image(s.image_path), exact=False) for s in samples]
-    n, n_threads = len(faces), threads or cpu_threads()
-    batch = min(batch_size, n)
-    setups = {"whenet": ("whenet", {"weights": whenet_weights} if whenet_weights else {}, ("torch", "onnxruntime", "openvino"), "torch"),
-              "fsanet": ("onnx-headpose", {"model_dir": fsanet_dir} if fsanet_dir else {}, ("onnxruntime", "openvino"), "onnxruntime")}
-    load_before = os.getloadavg()[0]
-    click.echo(f"posebench bench engines: {n} faces from {data_dir}, batch 1 and {batch}, {rounds} interleaved rounds, {n_threads} threads")
-    rows = []
-    for key in chosen:
-        method, opts, engines, ref = setups[key]
-        opts = {**{k: str(v) for k, v in opts.items()}, "threads": str(n_threads)}
-        paths = _paths(method, opts, engines, faces, batch)
-        gate = ""
-        if int8:
-            try:
-                q = create_method(method, {**opts, "engine": "onnxruntime", "precision": "int8", "int8_images": str(data_dir)})
-                gate = f"admitted: {q.int8_error:.3g} deg max from fp32"
-                paths["onnxruntime int8"] = _paths(method, {**opts, "precision": "int8", "int8_images": str(data_dir)},
-                                                   ("onnxruntime",), faces, batch)["onnxruntime"]
-            except UsageError as exc:
-                gate = str(exc)
-        angles = {name: fn(batch) for name, fn in paths.items()}  # warm-up, and the agreement check
-        times: dict[tuple[str, int], list[float]] = {(name, b): [] for name in paths for b in (1, batch)}
-        with tqdm(total=rounds * len(times), desc=f"bench engines {key}", unit="pass", disable=not show_progress(), leave=False) as bar:
-            for _ in range(rounds):
-                for (name, b) in times:
-                    t0 = time.perf_counter()
-                    paths[name](b)
-                    times[(name, b)].append(time.perf_counter() - t0)
-                    bar.update(1)
-        for (name, b), ts in times.items():
-            med, best = statistics.median(ts) / n * 1e3, min(ts) / n * 1e3
-            base = statistics.median(times[("onnxruntime", b)]) / n * 1e3
-            diff = float(angle_error(angles[name], angles[ref]).max())
-            rows.append((key, name, b, med, best, base / med, diff, ref))
-        if gate:
-            rows.append((key, "int8 gate", 0, np.nan, np.nan, np.nan, np.nan, gate))
-    load_after = os.getloadavg()[0]
-    click.echo(f"machine load average: {load_before:.2f} before, {load_after:.2f} after ({os.cpu_count()} CPUs)")
-    click.echo(f"{'method':7s} {'engine':18s} {'batch':>5s} {'ms/face':>8s} {'best':>7s} {'vs onnxruntime':>15s} {'max |d| deg':>12s}  reference")
-    for key, name, b, med, best, ratio, diff, ref in rows:
-        if b == 0:
-            click.echo(f"{key:7s} {name:18s} {ref}")
-            continue
-        click.echo(f"{key:7s} {name:18s} {b:5d} {med:8.2f} {best:7.2f} {ratio:14.2f}x {diff:12.1e}  {ref}")
-    click.echo("ms/face: network only (inputs prepared once), median and best round; vs onnxruntime: ratio of medians at the same batch")
+    click.echo(f"posebench bench engines: faces from {data_dir}, batch 1 and {batch_size}, {rounds} interleaved rounds; "
+               f"load {load()}")
+    with tqdm(desc="bench engines", unit="pass", disable=not show_progress(), leave=False) as bar:
+        rows = engines_rows(data_dir, whenet_weights, fsanet_dir, batch_size, rounds, threads, limit, int8, chosen,
+                            lambda: bar.update(1))
+    click.echo(format_rows(rows))
+    click.echo(f"load after: {load()}")
+    click.echo("ms/face: network only (inputs prepared once); time vs baseline: ratio of medians against onnxruntime "
+               "at the same batch size")
 
 
 COMMANDS: list = []  # attaches to the `bench` group

@@ -2,8 +2,8 @@
 
 Both run in the same process on the same faces (the AFLW2000 sample images, cropped by the
 protocol's loose box), from the image file to the angles, after one untimed warm-up each. Rounds
-alternate between the paths; the median and the best round are printed, and the speed-ups are
-ratios of best rounds, the measure least disturbed by other processes on a shared machine. The
+alternate between the paths; the median and the best round are printed, and each path's time as
+a multiple of the original loop's (ratio of medians, :mod:`posebench.commands.bench_table`). The
 baseline is :func:`posebench.methods.hopenet.reference.original_loop`: batch 1, PIL
 transforms, per-image softmax, autograd recording as in the original script; it is also timed
 under ``torch.no_grad`` (a stronger baseline than the original).
@@ -11,8 +11,6 @@ under ``torch.no_grad`` (a stronger baseline than the original).
 
 from __future__ import annotations
 
-import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -21,29 +19,16 @@ import click
 
 from posebench import create_dataset
 from posebench.commands.bench import bench
+from posebench.commands.bench_table import Row, finish, format_rows, load
 from posebench.commands.common import count, show_progress
 from posebench.errors import DataError
 
 TOLERANCE_DEG = 1e-4
 
 
-@bench.command("hopenet")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="AFLW2000-3D folder with images (.jpg next to .mat). Default: <data root>/aflw2000, "
-                   "as `posebench run`.")
-@click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help="Hopenet checkpoint. Default: the official alpha1 file in the weights folder if present, "
-                   "else seeded random weights (timings valid, angles meaningless).")
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, 512), help="Faces per forward pass.")
-@click.option("--engine", "engines", multiple=True, type=click.Choice(["torch", "onnxruntime"]), default=("onnxruntime", "torch"),
-              show_default=True, help="posebench engine(s) to time (repeat the option for both).")
-@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Timed rounds per path (median and best reported).")
-@click.option("--threads", default=0, show_default="all cores", type=click.IntRange(0, 1024), help="torch threads for every path.")
-@click.option("--limit", type=count(1), default=None, help="Use only the first N faces.")
-def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines: tuple[str, ...], rounds: int,
-                  threads: int, limit: int | None) -> None:
-    """Time Hopenet (ms/face) against a faithful re-implementation of the original evaluation loop
-    on the real AFLW2000 sample images, and check that the angles agree to 1e-4 degrees."""
+def hopenet_rows(data_dir: Path, weights: Path | None, batch_size: int, engines: tuple[str, ...], rounds: int,
+                  threads: int, limit: int | None) -> tuple[list[Row], list[str]]:
+    """The rows of ``bench hopenet`` (module doc) and its notes (weights used, rounding floor, verdict)."""
     import numpy as np
     import torch
     from tqdm.auto import tqdm
@@ -99,44 +84,56 @@ def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines
             fn()
         times: dict[str, list[float]] = {k: [] for k in paths_to_time}
         angles: dict[str, np.ndarray] = {}
-        load_before = os.getloadavg()[0]
         with tqdm(total=rounds * len(paths_to_time), desc="bench hopenet", unit="pass", disable=not show_progress(),
                   leave=False) as bar:
-            for _ in range(rounds):
+            for _ in range(rounds):  # interleaved: every path once per round
                 for name, fn in paths_to_time.items():
                     a, dt = fn()
                     times[name].append(dt)
                     angles[name] = a
                     bar.update(1)
-        load_after = os.getloadavg()[0]
         exact = original_loop(net, paths, boxes, grad=False, dtype=torch.float64).angles
 
     n = len(samples)
     base_name = next(iter(paths_to_time))
     ref = angles[base_name]
-    click.echo(f"posebench bench hopenet: {n} faces from {data_dir} (AFLW2000 loose-box crops), "
-               f"{rounds} rounds; torch {torch.__version__}, {n_threads} threads")
-    click.echo(f"{kind}")
-    click.echo(f"machine load average: {load_before:.2f} before, {load_after:.2f} after "
-               f"({os.cpu_count()} CPUs; others' work inflates the times and the noise)")
-    click.echo(f"{'path':44s} {'ms/face':>8s} {'best':>7s} {'speed-up vs original':>21s} {'vs no_grad':>11s} "
-               f"{'max |d angle| deg':>18s}")
-    med = {k: statistics.median(v) / n * 1e3 for k, v in times.items()}
-    best = {k: min(v) / n * 1e3 for k, v in times.items()}
-    nograd = list(paths_to_time)[1]
-    worst = 0.0
-    for name in paths_to_time:
-        diff = float(np.abs(angles[name] - ref).max())
-        if name != base_name:
-            worst = max(worst, diff)
-        click.echo(f"{name:44s} {med[name]:8.1f} {best[name]:7.1f} {best[base_name] / best[name]:20.2f}x "
-                   f"{best[nograd] / best[name]:10.2f}x {diff:18.1e}")
-    click.echo("ms/face: median and best round; speed-ups: throughput ratios of the best rounds (the least "
-               "disturbed by other processes)")
+    lines = [f"posebench bench hopenet: {n} faces from {data_dir} (AFLW2000 loose-box crops), "
+             f"{rounds} rounds; torch {torch.__version__}, {n_threads} threads; {kind}"]
+    rows = [Row.timed("hopenet", name, ts, per=n, baseline="" if name == base_name else base_name,
+                      max_diff_deg=float(np.abs(angles[name] - ref).max()),
+                      note="image file to angles" + ("; SEEDED weights" if "SEEDED" in kind else ""))
+            for name, ts in times.items()]
+    worst = max(r.max_diff_deg for r in rows if r.case != base_name)
     floor = float(np.abs(ref - exact).max())
-    click.echo(f"float32 rounding floor: the original loop differs from the same network in float64 by up to {floor:.1e} deg")
+    lines.append(f"float32 rounding floor: the original loop differs from the same network in float64 by up to {floor:.1e} deg")
     verdict = "OK" if worst <= TOLERANCE_DEG else "EXCEEDS"
-    click.echo(f"largest angle difference from the original loop: {worst:.1e} deg ({verdict}: tolerance {TOLERANCE_DEG:g} deg)")
+    lines.append(f"largest angle difference from the original loop: {worst:.1e} deg ({verdict}: tolerance {TOLERANCE_DEG:g} deg)")
+    return finish(rows), lines
+
+
+@bench.command("hopenet")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="AFLW2000-3D folder with images (.jpg next to .mat). Default: <data root>/aflw2000, "
+                   "as `posebench run`.")
+@click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Hopenet checkpoint. Default: the official alpha1 file in the weights folder if present, "
+                   "else seeded random weights (timings valid, angles meaningless).")
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, 512), help="Faces per forward pass.")
+@click.option("--engine", "engines", multiple=True, type=click.Choice(["torch", "onnxruntime"]), default=("onnxruntime", "torch"),
+              show_default=True, help="posebench engine(s) to time (repeat the option for both).")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Timed rounds per path (median and best reported).")
+@click.option("--threads", default=0, show_default="all cores", type=click.IntRange(0, 1024), help="torch threads for every path.")
+@click.option("--limit", type=count(1), default=None, help="Use only the first N faces.")
+def bench_hopenet(data_dir: Path, weights: Path | None, batch_size: int, engines: tuple[str, ...], rounds: int,
+                  threads: int, limit: int | None) -> None:
+    """Time Hopenet (ms/face) against a faithful re-implementation of the original evaluation loop
+    on the real AFLW2000 sample images, and check that the angles agree to 1e-4 degrees."""
+    rows, lines = hopenet_rows(data_dir, weights, batch_size, engines, rounds, threads, limit)
+    click.echo(lines[0])
+    click.echo(f"load after: {load()}")
+    click.echo(format_rows(rows))
+    for line in lines[1:]:
+        click.echo(line)
 
 
 def _as_pair(result) -> tuple:

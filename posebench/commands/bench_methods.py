@@ -1,41 +1,46 @@
-"""``posebench bench methods``: milliseconds per face of each image method on real images.
+"""``posebench bench methods``: every registered method that can run here, on real images, each
+against a baseline a user would write, interleaved in one run.
 
-Every method runs on the same decoded images (decoding is not timed) through ``estimate_batch``
-in chunks of the method's ``batch_size``. Where a method has a fast path, its baseline runs in the
-same call and the ratio is printed: ``dlib`` in process (``workers=1``) against a process pool
-(``workers=N``; the pool is started before timing and its start-up time printed separately), and
-``onnx-headpose`` one face per call against batched calls. Methods whose weights are absent are
-skipped with the reason.
+All paths start from the same decoded AFLW2000 images (decoding is not timed) and the sample's
+labels (landmarks, protocol box) as ``posebench run`` gives them. posebench's side is
+``estimate_batch`` in chunks of the method's ``batch_size``. The baseline, per method
+(:func:`baseline_for`):
+
+* ``onnx-headpose`` (FSA-Net), ``whenet``: a plain onnxruntime loop -- one default
+  ``InferenceSession`` per ONNX file (FSA-Net's files; WHENet's export), one face per ``run``, the
+  input made by the method's own crop and normalisation;
+* ``dlib``: the plain dlib loop (``get_frontal_face_detector``, ``shape_predictor`` on the same
+  predictor file, ``cv2.solvePnP`` SQPnP with focal = width);
+* ``gt-landmarks``: a ``cv2.solvePnP`` (SQPnP) loop on the labels' 68 landmarks;
+* every other method: posebench itself one face per call (``baseline: one face per call``; for
+  ``mediapipe`` and ``3ddfa-v2`` the authors' own pipelines are in ``posebench bench authors``).
+
+Passes alternate between the two paths of a method, ``--repeats`` each, after one warm-up; ms per
+face min/median, the ratio of medians, and the largest angle difference from the baseline where
+the baseline computes the same thing. A method that cannot be made here (weights absent) is a
+row with the reason. Options reach a method as in ``posebench study``: ``-o METHOD.KEY=VALUE``.
 """
 
 from __future__ import annotations
 
-import os
-import statistics
-import time
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from posebench import create_dataset
 from posebench.commands.bench import bench
+from posebench.commands.bench_table import Row, finish, format_rows, interleave, load
 from posebench.commands.common import count, show_progress
 from posebench.errors import DataError, PosebenchError, SampleFailure
-from posebench.limits import MAX_REPEATS, MAX_WORKERS
 
-
-@dataclass
-class Timing:
-    label: str
-    faces: int
-    failed: int
-    ms_per_face: float
-    note: str = ""
+#: Methods whose baseline is a plain loop written here (else: one face per call).
+PLAIN = ("onnx-headpose", "whenet", "dlib", "gt-landmarks")
 
 
 def _faces(data_dir: Path, limit: int | None):
+    """The sample's faces as ``posebench run`` gives them (image decoded, labels attached)."""
+    from posebench import create_dataset
     from posebench.imageio import read_image
     from posebench.method import FaceInput
 
@@ -54,106 +59,198 @@ def _faces(data_dir: Path, limit: int | None):
     return faces
 
 
-def time_method(method, faces, repeat: int, batch_size: int | None = None) -> tuple[float, int]:
-    """Median over ``repeat`` passes of ms per face, and the failures of the last pass."""
-    step = max(1, int(batch_size or method.batch_size))
-    runs, failed = [], 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = []
-        for i in range(0, len(faces), step):
-            out.extend(method.estimate_batch(faces[i : i + step]))
-        runs.append((time.perf_counter() - t0) * 1000.0 / len(faces))
-        failed = sum(isinstance(o, SampleFailure) for o in out)
-    return statistics.median(runs), failed
+def _angles(outs: list) -> list[tuple[float, float, float] | None]:
+    return [None if isinstance(o, SampleFailure) or o is None else (o.yaw, o.pitch, o.roll) for o in outs]
 
 
-def _create(name: str, options: dict[str, Any]):
+def max_diff(a: list, b: list) -> float:
+    """Largest wrapped angle difference (degrees) between two lists of poses where both have one."""
+    worst = math.nan
+    for p, q in zip(_angles(a), _angles(b)):
+        if p is None or q is None:
+            continue
+        d = max(abs((x - y + 180.0) % 360.0 - 180.0) for x, y in zip(p, q))
+        worst = d if math.isnan(worst) else max(worst, d)
+    return worst
+
+
+def _plain_sessions(paths: list[Path]):
+    import onnxruntime as ort
+
+    return [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in paths]
+
+
+def _solve(points, face, w: int, h: int):
+    """cv2.solvePnP SQPnP (focal = width) -> Pose in posebench's convention (through the matrix)."""
+    import cv2
+    import numpy as np
+
+    from posebench.pose import camera_to_model, pose_from_matrix
+
+    cam = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], float)
+    ok, rvec, _ = cv2.solvePnP(face, np.asarray(points, np.float64), cam, None, flags=cv2.SOLVEPNP_SQPNP)
+    r, _ = cv2.Rodrigues(rvec)
+    return pose_from_matrix(camera_to_model(r))
+
+
+def baseline_for(name: str, m, faces) -> tuple[str, Callable[[], list]]:
+    """``(label, one pass over faces -> list of Pose or SampleFailure)`` of the baseline of ``m``."""
+    import numpy as np
+
+    from posebench.pose import Pose
+
+    if name == "onnx-headpose":
+        sessions = _plain_sessions(list(m.paths))
+
+        def run() -> list:
+            out = []
+            for f in faces:
+                try:
+                    x = m.preprocess(f)[None].astype(np.float32)
+                except SampleFailure as exc:
+                    out.append(exc)
+                    continue
+                raw = [np.asarray(s.run(None, {s.get_inputs()[0].name: x})[0], float).reshape(-1)[:3] for s in sessions]
+                y = np.mean([r[m.order] * m.to_deg * m.signs for r in raw], axis=0)
+                out.append(Pose(*map(float, y)))
+            return out
+        return "plain onnxruntime loop (batch 1)", run
+    if name == "whenet":
+        from posebench.methods.hopenet.engine import onnx_cache_path
+        from posebench.methods.whenet.preprocess import to_batch
+
+        path = onnx_cache_path("whenet", m.weights_hash)
+        if not path.is_file():
+            raise DataError(f"WHENet's ONNX export is not at {path} (run with engine=onnxruntime once)")
+        (sess,) = _plain_sessions([path])
+
+        def run() -> list:
+            out = []
+            for f in faces:
+                try:
+                    x = np.ascontiguousarray(to_batch([m.prepare(f)], False).numpy())
+                except SampleFailure as exc:
+                    out.append(exc)
+                    continue
+                y = sess.run(None, {sess.get_inputs()[0].name: x})[0][0]
+                out.append(Pose(*map(float, y)))
+            return out
+        return "plain onnxruntime loop (batch 1)", run
+    if name in ("dlib", "gt-landmarks"):
+        from posebench.facemodel import default_face
+
+        face = np.asarray(default_face(), np.float64)
+        if name == "gt-landmarks":
+            def run() -> list:
+                return [_solve(f.landmarks, face, *f.image_size) if f.landmarks is not None else SampleFailure("no landmarks")
+                        for f in faces]
+            return "plain cv2.solvePnP loop (SQPnP)", run
+        import dlib
+
+        detector = dlib.get_frontal_face_detector()
+        predictor = dlib.shape_predictor(str(m.landmarker.predictor_path))
+
+        def run() -> list:
+            out = []
+            for f in faces:
+                dets = detector(f.image, 1)
+                if not dets:
+                    out.append(SampleFailure("no face"))
+                    continue
+                shape = predictor(f.image, max(dets, key=lambda r: r.area()))
+                pts = [[p.x, p.y] for p in shape.parts()]
+                out.append(_solve(pts, face, *f.image_size))
+            return out
+        return "plain dlib loop (HOG, 68 points, SQPnP)", run
+    return "posebench, one face per call", lambda: [m.estimate_batch([f])[0] for f in faces]
+
+
+def _split_options(options: dict[str, str]) -> dict[str, dict[str, str]]:
+    per: dict[str, dict[str, str]] = {}
+    for k, v in options.items():
+        if "." not in k:
+            raise DataError(f"bench methods options are METHOD.KEY=VALUE, got {k}={v}")
+        name, key = k.split(".", 1)
+        per.setdefault(name, {})[key] = v
+    return per
+
+
+def methods_rows(faces, names: list[str], options: dict[str, dict[str, str]], repeats: int,
+                 progress: Callable[[], None] | None = None) -> list[Row]:
+    """One row per path of every method in ``names`` (a skipped method: one row, its reason)."""
     from posebench.method import create_method
 
-    return create_method(name, {k: str(v) for k, v in options.items()})
+    rows: list[Row] = []
+    for name in names:
+        try:
+            m = create_method(name, options.get(name, {}))
+            label, base = baseline_for(name, m, faces)
+            step = max(1, int(getattr(m, "batch_size", 1) or 1))
+
+            def mine(m=m, step=step) -> list:
+                out = []
+                for i in range(0, len(faces), step):
+                    out.extend(m.estimate_batch(faces[i:i + step]))
+                return out
+            mine()  # warm-up
+            base()
+            times, outs = interleave({label: base, f"posebench (batch {step})": mine}, repeats, progress)
+        except PosebenchError as exc:
+            rows.append(Row("methods", name, note=f"skipped: {exc}"))
+            continue
+        except ImportError as exc:  # an optional package the method needs
+            rows.append(Row("methods", name, note=f"skipped: {exc}"))
+            continue
+        bench_name = f"methods {name}"
+        failed = [sum(isinstance(o, SampleFailure) for o in v[-1]) for v in outs.values()]
+        same = name in ("onnx-headpose", "whenet") or label.startswith("posebench")
+        diff = max_diff(outs[label][-1], outs[f"posebench (batch {step})"][-1])
+        rows.append(Row.timed(bench_name, label, times[label], per=len(faces), note=f"{failed[0]} failed"))
+        rows.append(Row.timed(bench_name, f"posebench (batch {step})", times[f"posebench (batch {step})"], per=len(faces),
+                              baseline=label, max_diff_deg=diff,
+                              note=f"{failed[1]} failed; {m.label()}"
+                                   + ("" if same else "; differs from the baseline by design (posebench's crop/solver)")))
+    return finish(rows)
+
+
+def runnable_methods() -> list[str]:
+    """Every registered method name, in the registry's order."""
+    from posebench.registry import methods as registry
+
+    return list(registry.names())
 
 
 @bench.command("methods")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="AFLW2000 folder with images (default: <data root>/aflw2000, as `posebench run`).")
-@click.option("--fsanet-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with the FSA-Net ONNX files (default: <weights folder>/fsanet; skipped when absent).")
-@click.option("--workers", type=count(0, MAX_WORKERS), default=0, show_default=True,
-              help="Processes for dlib's fast path (0 = one per CPU core).")
-@click.option("--repeat", type=count(1, MAX_REPEATS), default=3, show_default=True, help="Timed passes (median).")
+@click.option("-o", "--option", "options", multiple=True, metavar="METHOD.KEY=VALUE",
+              help="A method's option (repeatable), e.g. -o whenet.weights=PATH -o onnx-headpose.model_dir=DIR.")
+@click.option("--repeats", "--repeat", type=count(1), default=3, show_default=True,
+              help="Interleaved passes per path (median and min).")
 @click.option("--limit", type=count(1), default=None, help="Use only the first N images.")
-@click.option("--only", multiple=True, type=click.Choice(["dlib", "onnx-headpose", "fan", "hopenet"]),
-              help="Benchmark only these methods (repeatable).")
-def bench_methods(data_dir, fsanet_dir, workers, repeat, limit, only) -> None:
-    """Milliseconds per face of dlib, onnx-headpose (FSA-Net), fan and hopenet on real AFLW2000 images,
-    with baseline-vs-fast-path ratios measured in the same run."""
+@click.option("--only", multiple=True, help="Benchmark only these methods (repeatable; default: every registered one).")
+def bench_methods(data_dir, options, repeats, limit, only) -> None:
+    """Milliseconds per face of every registered method that can run here, each against a plain
+    loop (or one face per call), interleaved; ratios of medians, the load printed."""
     from tqdm.auto import tqdm
 
     from posebench.acquire.defaults import default_dir
-    from posebench.paths import weights_dir
-    from posebench.registry import methods as registry
+    from posebench.commands.common import parse_kv
 
+    names = runnable_methods()
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise DataError(f"unknown method {unknown[0]!r} for --only; registered: {', '.join(names)}")
+    names = [n for n in names if n in only] if only else names
+    per = _split_options(parse_kv(options))
     data_dir = data_dir or default_dir("aflw2000")
-    fsanet_dir = fsanet_dir or weights_dir() / "fsanet"
     faces = _faces(data_dir, limit)
-    n_workers = workers or (os.cpu_count() or 1)
-    wanted = set(only) or {"dlib", "onnx-headpose", "fan", "hopenet"}
-    click.echo(f"{len(faces)} faces from {data_dir}; {os.cpu_count()} CPU cores; median of {repeat} passes")
-    rows: list[Timing] = []
-    ratios: list[str] = []
-    skipped: list[str] = []
-    plan = [m for m in ("dlib", "onnx-headpose", "fan", "hopenet") if m in wanted]
-    for name in tqdm(plan, desc="bench methods", unit="method", disable=not show_progress(), leave=False):
-        try:
-            if name == "dlib":
-                base = _create("dlib", {"workers": 1})
-                fast = _create("dlib", {"workers": n_workers})
-                t0 = time.perf_counter()
-                fast.estimate_batch(faces[: 2 * n_workers])  # start the pool (not timed)
-                start = time.perf_counter() - t0
-                b, fb = time_method(base, faces, repeat)
-                f, ff = time_method(fast, faces, repeat)
-                fast.close()
-                rows += [Timing("dlib (workers=1)", len(faces), fb, b),
-                         Timing(f"dlib (workers={n_workers})", len(faces), ff, f, f"pool start {start:.2f} s")]
-                ratios.append(f"dlib: workers={n_workers} vs workers=1: {b / f:.2f}x faster")
-            elif name == "onnx-headpose":
-                if not fsanet_dir.is_dir():
-                    raise DataError(f"FSA-Net folder not found: {fsanet_dir} (place the ONNX files there or "
-                                    "pass --fsanet-dir)")
-                m = _create("onnx-headpose", {"model_dir": str(fsanet_dir)})
-                m.estimate_batch(faces[:2])  # warm-up
-                one, f1 = time_method(m, faces, repeat, batch_size=1)
-                bat, fbat = time_method(m, faces, repeat)
-                rows += [Timing("onnx-headpose fsanet 1x1+var (batch 1)", len(faces), f1, one),
-                         Timing(f"onnx-headpose fsanet 1x1+var (batch {m.batch_size})", len(faces), fbat, bat)]
-                for single in ("1x1", "var"):
-                    s = _create("onnx-headpose", {"model_dir": str(fsanet_dir), "models": single})
-                    s.estimate_batch(faces[:2])
-                    t, fs = time_method(s, faces, repeat)
-                    rows.append(Timing(f"onnx-headpose fsanet {single} (batch {s.batch_size})", len(faces), fs, t))
-                ratios.append(f"onnx-headpose: batch {m.batch_size} vs batch 1: {one / bat:.2f}x faster")
-            elif name == "fan":
-                m = _create("fan", {})
-                m.estimate_batch(faces[:1])
-                t, fl = time_method(m, faces, 1)
-                rows.append(Timing("fan (12 points, flip)", len(faces), fl, t, "1 pass"))
-            elif name == "hopenet":
-                if "hopenet" not in registry.names():
-                    raise DataError("method 'hopenet' is not registered in this install")
-                m = _create("hopenet", {})
-                m.estimate_batch(faces[:2])
-                t, fl = time_method(m, faces, repeat)
-                rows.append(Timing(f"hopenet (batch {m.batch_size})", len(faces), fl, t))
-        except PosebenchError as exc:
-            skipped.append(f"{name}: skipped ({exc})")
-    width = max([len(r.label) for r in rows] + [6])
-    click.echo(f"{'method':<{width}}  {'faces':>5}  {'failed':>6}  {'ms/face':>9}  note")
-    for r in rows:
-        click.echo(f"{r.label:<{width}}  {r.faces:>5}  {r.failed:>6}  {r.ms_per_face:>9.2f}  {r.note}")
-    for line in ratios + skipped:
-        click.echo(line)
+    click.echo(f"posebench bench methods: {len(faces)} faces from {data_dir}; {repeats} interleaved passes; load {load()}")
+    with tqdm(total=2 * repeats * len(names), desc="bench methods", unit="pass", disable=not show_progress(),
+              leave=False) as bar:
+        rows = methods_rows(faces, names, per, repeats, lambda: bar.update(1))
+    click.echo(format_rows(rows))
+    click.echo(f"load after: {load()}")
 
 
 COMMANDS: list = []

@@ -2,17 +2,17 @@
 
 All paths start from the same decoded AFLW2000 sample images and the same crop rule, and end with
 angles in degrees; each is timed for ``--rounds`` rounds after one untimed warm-up, rounds
-alternating between paths. The baseline is the authors' way of running the network, per face:
+alternating between paths (interleaved). The baseline is the authors' way of running the
+network, per face:
 crop, ``cv2.resize``, float64 normalisation, a batch of one through the unmodified network (NCHW,
 BatchNorm as separate layers) under ``torch.no_grad``, numpy softmax expectation
-(:func:`plain_loop`). Speed-ups are ratios of best rounds (the least disturbed by other processes
-on a shared machine); every path's largest angle difference from the baseline is printed.
+(:func:`plain_loop`). Each path's time is given as a multiple of the baseline's (ratio of
+medians); every path's largest angle difference from the baseline is printed. (The default
+engine's own plain baseline, a bare onnxruntime session, is in ``posebench bench methods``.)
 """
 
 from __future__ import annotations
 
-import os
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +21,7 @@ import click
 
 from posebench import create_dataset
 from posebench.commands.bench import bench
+from posebench.commands.bench_table import Row, finish, format_rows, load
 from posebench.commands.common import count, show_progress
 from posebench.errors import DataError
 
@@ -49,20 +50,9 @@ def plain_loop(net, faces, crop_box) -> np.ndarray:  # noqa: F821
     return out
 
 
-@bench.command("whenet")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="AFLW2000-3D folder with images (.jpg next to .mat); default: <data root>/aflw2000 "
-                   "(`posebench data download aflw2000`).")
-@click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help="WHENet.h5; default: <weights folder>/whenet/WHENet.h5.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(2, 512),
-              help="Faces per forward pass of the batched paths.")
-@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Timed rounds per path.")
-@click.option("--threads", default=0, show_default="all cores", type=click.IntRange(0, 1024), help="torch/onnxruntime threads.")
-@click.option("--limit", type=count(1), default=None, help="Use only the first N faces.")
-def bench_whenet(data_dir: Path | None, weights: Path | None, batch_size: int, rounds: int, threads: int, limit: int | None) -> None:
-    """Time WHENet (ms/face) at batch 1 and batch --batch-size, torch (channels-last or not) and
-    onnxruntime, against a plain per-image loop measured in the same run; check the angles agree."""
+def whenet_rows(data_dir: Path | None, weights: Path | None, batch_size: int, rounds: int, threads: int,
+                limit: int | None) -> tuple[list[Row], list[str]]:
+    """The rows of ``bench whenet`` (module doc) and its notes."""
     import numpy as np
     import torch
     from tqdm.auto import tqdm
@@ -110,7 +100,6 @@ def bench_whenet(data_dir: Path | None, weights: Path | None, batch_size: int, r
     }
     times: dict[str, list[float]] = {k: [] for k in paths}
     angles: dict[str, np.ndarray] = {}
-    load_before = os.getloadavg()[0]
     for name, fn in paths.items():  # warm-up (not timed)
         angles[name] = fn()
     with tqdm(total=rounds * len(paths), desc="bench whenet", unit="pass", disable=not show_progress(), leave=False) as bar:
@@ -120,23 +109,37 @@ def bench_whenet(data_dir: Path | None, weights: Path | None, batch_size: int, r
                 fn()
                 times[name].append(time.perf_counter() - t0)
                 bar.update(1)
-    load_after = os.getloadavg()[0]
     n = len(faces)
     base = next(iter(paths))
-    best = {k: min(v) / n * 1e3 for k, v in times.items()}
-    med = {k: statistics.median(v) / n * 1e3 for k, v in times.items()}
-    click.echo(f"posebench bench whenet: {n} faces from {data_dir} (crop loose68), {rounds} rounds; "
-               f"torch {torch.__version__}, {n_threads} threads; preprocessing (crop, resize, normalise) timed in every path")
-    click.echo(f"machine load average: {load_before:.2f} before, {load_after:.2f} after ({os.cpu_count()} CPUs)")
-    click.echo(f"{'path':52s} {'ms/face':>8s} {'best':>7s} {'vs plain loop':>14s} {'max |d angle| deg':>18s}")
-    worst = 0.0
-    for name in paths:
-        diff = float(np.abs(angles[name] - angles[base]).max())
-        worst = max(worst, diff)
-        click.echo(f"{name:52s} {med[name]:8.1f} {best[name]:7.1f} {best[base] / best[name]:13.2f}x {diff:18.1e}")
-    click.echo("ms/face: median and best round; speed-ups: ratios of the best rounds")
+    rows = [Row.timed("whenet", name, ts, per=n, baseline="" if name == base else base,
+                      max_diff_deg=float(np.abs(angles[name] - angles[base]).max()), note="crop, resize, normalise, network")
+            for name, ts in times.items()]
+    worst = max(r.max_diff_deg for r in rows)
     verdict = "OK" if worst <= TOLERANCE_DEG else "EXCEEDS"
-    click.echo(f"largest angle difference from the plain loop: {worst:.1e} deg ({verdict}: tolerance {TOLERANCE_DEG:g} deg)")
+    lines = [f"posebench bench whenet: {n} faces from {data_dir} (crop loose68), {rounds} interleaved rounds; "
+             f"torch {torch.__version__}, {n_threads} threads",
+             f"largest angle difference from the plain loop: {worst:.1e} deg ({verdict}: tolerance {TOLERANCE_DEG:g} deg)"]
+    return finish(rows), lines
 
+
+@bench.command("whenet")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="AFLW2000-3D folder with images (.jpg next to .mat); default: <data root>/aflw2000 "
+                   "(`posebench data download aflw2000`).")
+@click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="WHENet.h5; default: <weights folder>/whenet/WHENet.h5.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(2, 512),
+              help="Faces per forward pass of the batched paths.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 50), help="Timed rounds per path.")
+@click.option("--threads", default=0, show_default="all cores", type=click.IntRange(0, 1024), help="torch/onnxruntime threads.")
+@click.option("--limit", type=count(1), default=None, help="Use only the first N faces.")
+def bench_whenet(data_dir: Path | None, weights: Path | None, batch_size: int, rounds: int, threads: int, limit: int | None) -> None:
+    """Time WHENet (ms/face) at batch 1 and batch --batch-size, torch (channels-last or not) and
+    onnxruntime, against a plain per-image loop measured in the same run; check the angles agree."""
+    rows, lines = whenet_rows(data_dir, weights, batch_size, rounds, threads, limit)
+    click.echo(lines[0])
+    click.echo(f"load after: {load()}")
+    click.echo(format_rows(rows))
+    click.echo(lines[1])
 
 COMMANDS: list = []  # attaches to the `bench` group

@@ -246,11 +246,12 @@ def test_every_numeric_option_of_every_command_has_two_bounds_and_refuses_nan():
 
 
 @pytest.mark.parametrize("path,option", [(" ".join(path), p.opts[0]) for path, p in _numeric_options()])
-def test_every_numeric_option_out_of_domain_is_a_usage_error_before_any_work(tmp_path, path, option):
+def test_every_numeric_option_out_of_domain_is_a_usage_error_before_any_work(tmp_path, monkeypatch, path, option):
     """NaN, inf, -1e30, 1e30 and 10**30 given to any numeric option of any command: click's one-line
     usage error (exit 2) naming the option, before the command runs (nothing appears in the
-    working folder)."""
-    os.chdir(tmp_path)
+    working folder). The working folder is restored after (a bare os.chdir left every later test
+    in a deleted folder: 178 of them failed in the merged suite)."""
+    monkeypatch.chdir(tmp_path)
     for value in ("nan", "inf", "-1e30", "1e30", str(10 ** 30)):
         r = CliRunner().invoke(main, [*path.split(), option, value], catch_exceptions=False)
         assert r.exit_code == 2 and f"'{option}'" in r.output, (path, option, value, r.output)

@@ -12,7 +12,8 @@ HEAVY = ("torch", "torchvision", "timm", "h5py", "onnxruntime", "tensorflow")
 COMMANDS = ("bench data datasets demo draw export gallery leaderboard methods plot predict report run runs "
             "studies study train").split()
 CALLS = ([["--help"], ["methods"], ["datasets"], ["studies"]] + [[c, "--help"] for c in COMMANDS]
-         + [["bench", c, "--help"] for c in ("methods", "pnp", "whenet", "hopenet")])
+         + [["bench", c, "--help"] for c in ("methods", "pnp", "whenet", "hopenet", "engines", "authors", "all", "lowres",
+                                             "run", "dlib-boxes")])
 
 PROBE = """
 import sys

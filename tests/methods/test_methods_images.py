@@ -407,19 +407,6 @@ def test_truncated_jpeg_is_recorded_by_the_runner(name, aflw_sample, tmp_path, w
     assert any("truncated" in k and src.name in k for k in res.record["failures"])
 
 
-def test_bench_methods_prints_ms_per_face_and_a_ratio(aflw_sample):
-
-
-    if not FSANET.is_dir():
-        pytest.skip(f"FSA-Net models not found: {FSANET}")
-    res = CliRunner().invoke(main, ["bench", "methods", "--data-dir", str(aflw_sample), "--fsanet-dir", str(FSANET),
-                                    "--only", "onnx-headpose", "--only", "fan", "--repeat", "1", "--limit", "4"])
-    assert res.exit_code == 0, res.output
-    assert "onnx-headpose fsanet 1x1+var (batch 64)" in res.output
-    assert "batch 64 vs batch 1:" in res.output
-    assert "fan: skipped (FAN weights not found" in res.output
-
-
 #: Options these tests add to a method's made ones: the protocol box where the method would
 #: otherwise detect (the arrays below hold no detectable face), the torch engine for the Hopenet
 #: family (its input is compared without running a network).
