@@ -287,6 +287,15 @@ class FakeCamera:
     def isOpened(self):
         return True if self.real is None else self.real.isOpened()
 
+    def get(self, prop):
+        """The declared frame size (read before any frame is decoded, against the pixel bound)."""
+        import cv2
+
+        if self.real is not None:
+            return self.real.get(prop)
+        h, w = self.bgr.shape[:2]
+        return {cv2.CAP_PROP_FRAME_WIDTH: float(w), cv2.CAP_PROP_FRAME_HEIGHT: float(h)}.get(prop, 0.0)
+
     def read(self):
         if self.real is not None:
             return self.real.read()

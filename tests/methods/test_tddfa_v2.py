@@ -81,13 +81,16 @@ def test_both_engines_match_the_authors_code_with_the_landmark_roi(methods, refe
 
 def test_box_roi_of_the_protocol_box_matches_the_authors_code(methods, reference_faces):
     """One face at a time, as the authors' loop runs, the torch engine gives the authors' angles
-    (bit for bit here). Batched and in onnxruntime the float32 rounding differs (rotation within
-    1e-4): Hopenet's loose protocol box grown 1.58x more leaves the face small in a mostly padded
-    crop, and on many images the regressed camera is degenerate (rows 1 and 2 at up to 34 deg
-    from orthogonal, scale ~1e-4), where angles amplify that rounding to a few 1e-3 deg."""
+    (bit for bit on the machine that made the reference; on another CPU's float32 kernels one
+    degenerate camera, image00006, differed by 1.15e-3 deg, geodesic 1.3e-3 deg, with OpenCV 4.14
+    and 5.1 alike, so the box ROI is held to a few 1e-3 deg and its rotations to 1e-4). Batched
+    and in onnxruntime the float32 rounding differs (rotation within 1e-4): Hopenet's loose
+    protocol box grown 1.58x more leaves the face small in a mostly padded crop, and on many
+    images the regressed camera is degenerate (rows 1 and 2 at up to 34 deg from orthogonal,
+    scale ~1e-4), where angles amplify that rounding to a few 1e-3 deg."""
     from posebench.methods.tddfa_v2.preprocess import network_input, rotation_of
 
-    assert _compare(methods[("torch", "box")], "box", reference_faces, batch_size=1) < TOLERANCE_DEG
+    assert _compare(methods[("torch", "box")], "box", reference_faces, batch_size=1) < 5 * TOLERANCE_DEG
     ref, samples, images = reference_faces
     for engine in ("torch", "onnxruntime"):
         m = methods[(engine, "box")]
