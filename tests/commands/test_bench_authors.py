@@ -97,3 +97,20 @@ def test_an_unwritable_out_folder_is_refused_before_any_work(tmp_path):
     res = CliRunner().invoke(main, ["bench", "authors", "-m", "mediapipe", "--authors-python", sys.executable,
                                     "--data-dir", str(tmp_path), "--out", str(tmp_path / "file" / "x.txt")])
     assert res.exit_code != 0 and "folder of --out" in res.output and "Traceback" not in res.output
+
+
+def test_the_mediapipe_speed_docs_quote_is_the_committed_bench_output():
+    """docs/mediapipe.md quotes the medians and the ratios of results/bench/authors-mediapipe.txt
+    (made by `posebench bench authors ... --out`, its command in the file's first line)."""
+    from conftest import REPO
+
+    text = (REPO / "results" / "bench" / "authors-mediapipe.txt").read_text()
+    rows = re.findall(r"^authors mediapipe(?: \(CPU\))?\s+(authors' pipeline|posebench)\D.*?\s37\s+[\d.]+\s+([\d.]+)\s+"
+                      r"(ms/image|CPU ms/image)(?:\s+([\d.]+)x the baseline)?", text, re.M)
+    wall = {who: float(med) for who, med, unit, _ in rows if unit == "ms/image"}
+    cpu_ratio = next(float(r) for who, _, unit, r in rows if unit == "CPU ms/image" and who == "posebench")
+    doc = (REPO / "docs" / "mediapipe.md").read_text()
+    quote = (f"{wall['posebench'] / wall['authors' + chr(39) + ' pipeline']:.2f}x the package's ({wall['posebench']:.2f} "
+             f"against {wall['authors' + chr(39) + ' pipeline']:.2f} ms")
+    assert quote in " ".join(doc.split()), quote
+    assert f"({cpu_ratio:.2f}x)" in doc
