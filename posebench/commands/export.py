@@ -165,7 +165,9 @@ def export_synergynet(weights: Path | None, output: Path, opset: int, check: boo
 @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 23), help="ONNX opset.")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Compare onnxruntime with torch on a random batch (the poses of the parameters) and fail above 1e-3 degrees.")
-def export_tddfa_v2(weights: Path | None, param_stats: Path | None, output: Path, opset: int, check: bool) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+def export_tddfa_v2(weights: Path | None, param_stats: Path | None, output: Path, opset: int, check: bool,
+                    overwrite: bool) -> None:
     """Export 3DDFA_V2 with the authors' checkpoint to ONNX. Input 'image' [N,3,120,120] float32: the
     authors' ROI crop resized to 120x120 (INTER_LINEAR), BGR, (x - 127.5) / 128; output 'params' [N,62]:
     the de-normalised 3DMM parameters (12 camera row-major, 40 shape, 10 expression), the authors'
@@ -174,10 +176,13 @@ def export_tddfa_v2(weights: Path | None, param_stats: Path | None, output: Path
     (the authors' P2sRt), in posebench's convention."""
     from posebench.methods.synergynet.nets import DenormalisedParams
     from posebench.methods.tddfa_v2.weights import load_tddfa, read_param_stats, resolve_param_stats, resolve_weights
+    from posebench.outputs import check_outputs
 
-    check_output(output)
+    check_output(output, weights, overwrite)
     path = resolve_weights(weights)
+    check_output(output, path, overwrite)
     stats = resolve_param_stats(param_stats, path)
+    check_outputs({"--out": output}, {"param_mean_std file": stats}, overwrite=True)  # never the statistics either
     net, arch = load_tddfa(path)
     mean, std = read_param_stats(stats)
     click.echo(f"loaded 3DDFA_V2 weights {path} ({arch}) and {stats.name}", err=True)

@@ -22,8 +22,16 @@ def seeded_pkl(tmp_path_factory) -> Path:
     return p
 
 
-@pytest.mark.parametrize("sub", ["hopenet", "whenet", "synergynet", "6drepnet"])
+def _exporting_commands() -> list[str]:
+    """Every ``posebench export`` subcommand that writes a file (img2pose refuses every export)."""
+    from posebench.commands.export import export
+
+    return sorted(n for n in export.commands if n != "img2pose")
+
+
+@pytest.mark.parametrize("sub", _exporting_commands())
 def test_out_is_never_the_weights_file(tmp_path, sub):
+    """Over every export subcommand (3ddfa-v2, added without the rule, replaced its checkpoint)."""
     weights = tmp_path / "w.pth"
     weights.write_bytes(b"my checkpoint")
     os.link(weights, tmp_path / "hard.onnx")
@@ -52,3 +60,15 @@ def test_an_existing_out_needs_overwrite(tmp_path, seeded_pkl):
     r = run_cli(*args, "--overwrite")
     assert r.exit_code == 0, r.output
     assert out.read_bytes()[:2] != b"my" and out.stat().st_size > 1_000_000
+
+
+def test_3ddfa_v2_out_is_never_its_statistics_file(tmp_path):
+    from conftest import shared_path
+
+    mb05 = shared_path("models", "3ddfa_v2", "mb05_120x120.pth")
+    stats = tmp_path / "param_mean_std_62d_120x120.pkl"
+    stats.write_bytes(shared_path("models", "3ddfa_v2", stats.name).read_bytes())
+    line = one_line_error(run_cli("export", "3ddfa-v2", "--weights", str(mb05), "--param-stats", str(stats),
+                                  "--out", str(stats), "--overwrite"), 2)
+    assert f"--out {stats} is the param_mean_std file itself" in line
+    assert stats.read_bytes() == shared_path("models", "3ddfa_v2", stats.name).read_bytes()
