@@ -52,16 +52,21 @@ def check_output(output: Path, weights: Path | None = None, overwrite: bool = Fa
     check_outputs({"--out": output}, {"weights file": weights} if weights is not None else {}, overwrite)
 
 
+def onnx_bytes(export_onnx_bytes, net, opset: int) -> bytes:
+    """``export_onnx_bytes(net, opset=opset)``, an exporter failure as one line (they are long)."""
+    try:
+        return export_onnx_bytes(net, opset=opset)
+    except Exception as exc:  # noqa: BLE001
+        raise PosebenchError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+
+
 def export_checked(net, output: Path, opset: int, check: bool) -> None:
     """Export ``net`` (its forward gives (N, 3) degrees, or Hopenet's binned logits), compare
     onnxruntime with torch when ``check``, and write ``output`` atomically."""
     from posebench.fileio import write_atomic
     from posebench.methods.hopenet.engine import export_onnx_bytes
 
-    try:
-        data = export_onnx_bytes(net, opset=opset)
-    except Exception as exc:  # noqa: BLE001  (exporter failures are long; keep one line)
-        raise PosebenchError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+    data = onnx_bytes(export_onnx_bytes, net, opset)
     if check:
         diff = check_onnx(data, net)
         click.echo(f"check: onnxruntime vs torch on a random batch of 2: max |angle difference| = {diff:.2e} deg")
@@ -202,10 +207,7 @@ def export_params_checked(model, output: Path, opset: int, check: bool) -> None:
     from posebench.methods.tddfa_v2.nets import INPUT_SIZE
     from posebench.methods.tddfa_v2.preprocess import rotation_of
 
-    try:
-        data = export_onnx_bytes(model, opset=opset)
-    except Exception as exc:  # noqa: BLE001  (exporter failures are long; keep one line)
-        raise PosebenchError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+    data = onnx_bytes(export_onnx_bytes, model, opset)
     if check:
         x = torch.randn((2, 3, INPUT_SIZE, INPUT_SIZE), generator=torch.Generator().manual_seed(0))
         with torch.inference_mode():
